@@ -1,0 +1,5 @@
+import sys
+
+from pytest_nectar.cli import main
+
+sys.exit(main())

@@ -1,0 +1,192 @@
+"""One error format for users: ``path:line:col: what is wrong; got <value>; hint``.
+
+Every user-facing failure is a :class:`NectarError` (or a subclass) carrying a
+:class:`Position`.  Front ends print :meth:`NectarError.render`, never a
+traceback.  Standard library only: this module sits at the bottom of the layers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = [
+    "NOTHING",
+    "ClaudeError",
+    "CompileError",
+    "CorpusError",
+    "Diagnostic",
+    "NectarError",
+    "PolicyError",
+    "Position",
+    "RulesError",
+    "UsageError",
+]
+
+
+class _Nothing:
+    """Marks an error that has no offending value to show."""
+
+    def __repr__(self) -> str:
+        return "NOTHING"
+
+
+NOTHING: Final = _Nothing()
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    """Where something is: a file, and 1-based line and column (0 when unknown)."""
+
+    path: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.path
+        if self.column <= 0:
+            return f"{self.path}:{self.line}"
+        return f"{self.path}:{self.line}:{self.column}"
+
+    def shifted(self, lines: int = 0, columns: int = 0) -> Position:
+        """This position moved by some lines and columns (for nested sources)."""
+        return Position(self.path, self.line + lines, self.column + columns)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, str):
+        # Long values (a corpus attribute, a whole line) are cut so one error stays one line.
+        text = value if len(value) <= 120 else value[:117] + "..."
+        return repr(text)
+    return repr(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """A located finding: an error or a warning, in the one user-facing format."""
+
+    severity: str  # "error" or "warning"
+    code: str
+    what: str
+    position: Position | None = None
+    got: object = NOTHING
+    hint: str = ""
+    source_line: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        parts = [self.what]
+        if self.got is not NOTHING:
+            parts.append(f"got {_show(self.got)}")
+        if self.hint:
+            parts.append(self.hint)
+        text = "; ".join(parts)
+        return f"{self.position}: {text}" if self.position is not None else text
+
+    def render(self) -> str:
+        """The message, and under it the source line with a caret at the column."""
+        lines = [self.message if self.severity == "error" else f"warning: {self.message}"]
+        pos = self.position
+        if self.source_line is not None and pos is not None and pos.column > 0:
+            src = self.source_line.rstrip("\r\n")
+            lines.append("    " + src.expandtabs(1))
+            lines.append("    " + " " * (pos.column - 1) + "^")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        pos = self.position
+        out: dict[str, Any] = {
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "path": pos.path if pos else None,
+            "line": pos.line if pos and pos.line > 0 else None,
+            "column": pos.column if pos and pos.column > 0 else None,
+            "hint": self.hint or None,
+        }
+        if self.got is not NOTHING:
+            try:
+                json.dumps(self.got)
+                out["got"] = self.got
+            except (TypeError, ValueError):
+                out["got"] = repr(self.got)
+        out.update(self.extra)
+        return out
+
+
+class NectarError(Exception):
+    """Root of every error Nectar reports to a user."""
+
+    code: str = "error"
+    exit_code: int = 2
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        position: Position | None = None,
+        got: object = NOTHING,
+        hint: str = "",
+        source_line: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        self.diagnostic = Diagnostic(
+            "error",
+            code or self.code,
+            what,
+            position=position,
+            got=got,
+            hint=hint,
+            source_line=source_line,
+        )
+        super().__init__(self.diagnostic.message)
+
+    @property
+    def position(self) -> Position | None:
+        return self.diagnostic.position
+
+    @property
+    def message(self) -> str:
+        return self.diagnostic.message
+
+    def render(self) -> str:
+        return self.diagnostic.render()
+
+
+class UsageError(NectarError):
+    """The command line itself is wrong."""
+
+    code = "usage"
+
+
+class PolicyError(NectarError):
+    """A policy file does not parse or does not validate."""
+
+    code = "policy"
+
+
+class CorpusError(NectarError):
+    """A trace file cannot be read."""
+
+    code = "corpus"
+
+
+class RulesError(NectarError):
+    """A Refinery rules file is invalid (Refinery would refuse to load it)."""
+
+    code = "rules"
+
+
+class CompileError(NectarError):
+    """A policy cannot be expressed exactly as Refinery rules."""
+
+    code = "compile"
+
+
+class ClaudeError(NectarError):
+    """Talking to Claude failed, or its answer was unusable."""
+
+    code = "claude"

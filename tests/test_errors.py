@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from pytest_nectar.errors import Diagnostic, PolicyError, Position
+
+
+def test_message_has_position_value_and_hint() -> None:
+    err = PolicyError(
+        "unknown column",
+        position=Position("p.toon", 3, 7),
+        got="nmae",
+        hint="did you mean 'name'?",
+    )
+    assert err.message == "p.toon:3:7: unknown column; got 'nmae'; did you mean 'name'?"
+
+
+def test_render_puts_a_caret_under_the_column() -> None:
+    err = PolicyError("bad", position=Position("p.toon", 1, 5), source_line="abc def\n")
+    assert err.render() == "p.toon:1:5: bad\n    abc def\n        ^"
+
+
+def test_position_without_column_or_line() -> None:
+    assert str(Position("f")) == "f"
+    assert str(Position("f", 2)) == "f:2"
+
+
+def test_warning_render_and_json() -> None:
+    d = Diagnostic("warning", "lint", "rule never reached", position=Position("r.yaml", 4, 3))
+    assert d.render() == "warning: r.yaml:4:3: rule never reached"
+    assert d.to_json()["line"] == 4
