@@ -1,0 +1,175 @@
+"""``nectar decide RULES TRACE [--env NAME] [--json]``: Refinery's decision for one trace.
+
+TRACE is a JSON file: a list of Honeycomb-style events (flat field objects, or batch-API
+``{"data": {...}}`` envelopes; numbers become float64 as Refinery's JSON API makes them; the
+root is the event without a non-empty ``trace.parent_id``/``parentId``), or the cases-file
+shape ``{"trace_id": "...", "spans": [{"root": bool, "data": {...}, "go_types": {...}}]}``
+(numbers kept as written: ints are int64).  RULES is a rules file; a ``.toon`` policy goes
+through :func:`load_rules_or_policy`.  A rules file Refinery would refuse is an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_nectar.errors import CorpusError, Position, RulesError, UsageError
+
+if TYPE_CHECKING:
+    from pytest_nectar.refinery.rules_model import RulesFile
+    from pytest_nectar.trace_model import Trace
+
+__all__ = ["load_rules_or_policy", "load_trace_file", "register", "run"]
+
+_MAX_TRACE_BYTES = 64 * 1024 * 1024
+_TRACE_ID_FIELDS = ("trace.trace_id", "traceId")
+_PARENT_FIELDS = ("trace.parent_id", "parentId")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("decide", help="Refinery's decision for one trace")
+    parser.add_argument(
+        "rules", metavar="RULES", help="rules file (.yaml/.json/.toml) or .toon policy"
+    )
+    parser.add_argument("trace", metavar="TRACE", help="JSON file with one trace")
+    parser.add_argument("--env", help="environment (destination) name; default __default__")
+    parser.add_argument("--json", action="store_true", help="print the decision as JSON")
+    parser.set_defaults(func=run)
+
+
+def load_rules_or_policy(path: str) -> RulesFile:
+    """The rules to evaluate for ``path``: a rules file, validated as Refinery would.
+
+    Hook for the policy compiler: a ``.toon`` policy is compiled here (not yet wired).
+    """
+    if path.endswith(".toon"):
+        raise UsageError(
+            "cannot decide with a .toon policy yet",
+            position=Position(path),
+            hint="compile it first with 'nectar compile' and pass the rules file",
+        )
+    from pytest_nectar.refinery.rules_reader import read_rules
+    from pytest_nectar.refinery.rules_validate import validate_loaded
+
+    loaded = read_rules(path)
+    report = validate_loaded(loaded)
+    if report.errors:
+        first = report.errors[0]
+        raise RulesError(
+            first.what,
+            position=first.position,
+            hint=f"Refinery would refuse this file ({len(report.errors)} error(s)); "
+            "run 'nectar validate' for all of them",
+            source_line=first.source_line,
+        )
+    return loaded.rules_file
+
+
+def _floats(value: Any) -> Any:
+    if type(value) is int:
+        return float(value)
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _floats(v) for k, v in value.items()}
+    return value
+
+
+def _is_root(data: dict[str, Any]) -> bool:
+    if data.get("meta.signal_type") == "log":
+        return False
+    return not any(isinstance(data.get(f), str) and data.get(f) != "" for f in _PARENT_FIELDS)
+
+
+def _trace_id(data: dict[str, Any]) -> str | None:
+    for f in _TRACE_ID_FIELDS:
+        v = data.get(f)
+        if isinstance(v, str):
+            return v
+    return None
+
+
+def load_trace_file(path: str) -> Trace:
+    """Read a TRACE file (see the module docstring) into a :class:`Trace`."""
+    from pytest_nectar.trace_model import GoInt, Span, Trace
+
+    p = Path(path)
+    try:
+        if p.stat().st_size > _MAX_TRACE_BYTES:
+            raise CorpusError(
+                "trace file is too large", position=Position(path), got=p.stat().st_size
+            )
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise CorpusError(
+            "cannot read trace file", position=Position(path), got=err.strerror
+        ) from None
+    except UnicodeDecodeError:
+        raise CorpusError("trace file is not valid UTF-8", position=Position(path)) from None
+    except json.JSONDecodeError as err:
+        raise CorpusError(
+            f"trace file is not valid JSON: {err.msg}",
+            position=Position(path, err.lineno, err.colno),
+        ) from None
+    if isinstance(doc, dict) and isinstance(doc.get("spans"), list):
+        spans = []
+        for i, s in enumerate(doc["spans"]):
+            if not isinstance(s, dict) or not isinstance(s.get("data"), dict):
+                raise CorpusError(
+                    f"spans[{i}] must be an object with a 'data' object", position=Position(path)
+                )
+            data = dict(s["data"])
+            for key, gotype in (s.get("go_types") or {}).items():
+                if gotype == "int" and type(data.get(key)) is int:
+                    data[key] = GoInt(data[key])
+            spans.append(Span(data, bool(s.get("root", False))))
+        trace_id = doc.get("trace_id", "")
+        return Trace(trace_id if isinstance(trace_id, str) else str(trace_id), tuple(spans))
+    if isinstance(doc, list):
+        events = []
+        ids: set[str] = set()
+        for i, e in enumerate(doc):
+            if not isinstance(e, dict):
+                raise CorpusError(f"event {i} is not a JSON object", position=Position(path), got=e)
+            data = e["data"] if isinstance(e.get("data"), dict) else e
+            data = _floats(data)
+            tid = _trace_id(data)
+            if tid is not None:
+                ids.add(tid)
+            events.append(Span(data, _is_root(data)))
+        if len(ids) > 1:
+            raise CorpusError(
+                "trace file holds several trace ids",
+                position=Position(path),
+                got=sorted(ids)[:5],
+                hint="decide takes one trace; use 'nectar replay' for a corpus",
+            )
+        return Trace(next(iter(ids), ""), tuple(events))
+    raise CorpusError(
+        "trace file must be a list of events or an object with 'spans'", position=Position(path)
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from pytest_nectar.refinery.reference import Evaluator
+
+    rules = load_rules_or_policy(args.rules)
+    trace = load_trace_file(args.trace)
+    decision = Evaluator(rules, args.env).decide(trace)
+    if args.json:
+        sys.stdout.write(json.dumps(decision.to_json(), sort_keys=True) + "\n")
+        return 0
+    keep = {
+        True: "keep",
+        False: "drop",
+        None: f"random: keep with probability {decision.keep_probability:g}",
+    }
+    sys.stdout.write(
+        f"rule: {decision.rule_name if decision.rule_name is not None else '(none)'}\n"
+        f"reason: {decision.reason}\nrate: {decision.rate}\n"
+        f"decision: {keep[decision.keep]}\nkey: {decision.key!r}\n"
+    )
+    return 0

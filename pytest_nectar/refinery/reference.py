@@ -1,0 +1,453 @@
+"""The reference evaluator: Refinery's decision for one trace, following its code path.
+
+:class:`Evaluator` compiles a destination's sampler once (conditions as Refinery's ``Init``
+builds them) and then answers :meth:`Evaluator.decide` per trace.  Randomness is never drawn:
+a rule's ``SampleRate: N`` (N > 1) and the dynamic samplers report ``keep=None`` with
+``keep_probability = 1/N``.  Downstream dynamic samplers come from
+:mod:`pytest_nectar.refinery.samplers` (``build_sampler``); without a simulation each decision
+uses a fresh sampler, i.e. its first-call rate (the goal or initial rate, 1 for the throughput
+samplers) and the trace key.
+
+Field resolution (refinery-semantics.md 5.1): ``?.NUM_DESCENDANTS`` (``Field`` only), ``Fields``
+in order with ``root.`` read from the root span and skipped without one, the first *present*
+field wins, then (with ``CheckNestedFields``) a gjson-style dotted lookup over the span as Go's
+``json.Marshal`` would write it.  ``meta.*`` keys with dedicated storage exist only when set to a
+non-zero value of their type.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from pytest_nectar.errors import RulesError
+from pytest_nectar.refinery.conditions import CompiledCondition, compile_condition
+from pytest_nectar.refinery.deterministic import DeterministicSamplerCrash, deterministic_sample
+from pytest_nectar.refinery.rules_model import (
+    DeterministicSamplerConfig,
+    Rule,
+    RulesBasedSamplerConfig,
+    RulesFile,
+    SamplerConfig,
+    select_sampler,
+)
+from pytest_nectar.refinery.values import format_float_f, go_v
+from pytest_nectar.trace_model import GoFloat32, Span, Trace
+
+__all__ = ["Decision", "DownstreamSampler", "Evaluator", "decide", "extract_value"]
+
+_META_STR: Final = frozenset(
+    {
+        "meta.signal_type",
+        "meta.trace_id",
+        "meta.annotation_type",
+        "meta.refinery.incoming_user_agent",
+        "meta.refinery.local_hostname",
+        "meta.refinery.reason",
+        "meta.refinery.send_reason",
+        "meta.refinery.sample_key",
+    }
+)
+_META_BOOL: Final = frozenset({"meta.refinery.probe", "meta.refinery.root", "meta.stressed"})
+_META_INT: Final = frozenset(
+    {
+        "meta.span_event_count",
+        "meta.span_link_count",
+        "meta.span_count",
+        "meta.event_count",
+        "meta.refinery.original_sample_rate",
+        "meta.refinery.final_sample_rate",
+    }
+)
+_MISSING: Final = object()
+_GJSON_SPECIAL: Final = frozenset("*?#@|!")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Refinery's outcome for one trace.
+
+    ``keep`` is None when Refinery draws at random; ``keep_probability`` is then ``1/rate``.
+    ``rule_index``/``rule_name`` are None when no rule decided (no match, or not a rules sampler).
+    """
+
+    rule_index: int | None
+    rule_name: str | None
+    rate: int
+    keep: bool | None
+    keep_probability: float
+    reason: str
+    key: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule_name,
+            "rule_index": self.rule_index,
+            "rate": self.rate,
+            "keep": self.keep,
+            "keep_probability": self.keep_probability,
+            "reason": self.reason,
+            "key": self.key,
+        }
+
+
+class DownstreamSampler(Protocol):
+    """What the evaluator needs from a dynamic-family sampler (see ``samplers.build_sampler``)."""
+
+    reason: str
+
+    def sample_rate(self, trace: Trace, now: float) -> tuple[int, str]: ...
+
+
+SamplerFactory = Callable[[SamplerConfig, str, bool], DownstreamSampler]
+
+
+# --- field resolution ------------------------------------------------------------------------
+
+
+def payload_get(data: Mapping[str, object], key: str) -> tuple[object, bool]:
+    """``(value, exists)`` as Refinery's ``Payload.Get``/``Exists`` see a field."""
+    if key.startswith("meta."):
+        if key in _META_STR:
+            v = data.get(key)
+            return (v, True) if isinstance(v, str) and v != "" else (None, False)
+        if key in _META_BOOL:
+            v = data.get(key)
+            return (v, True) if isinstance(v, bool) else (None, False)
+        if key in _META_INT:
+            v = data.get(key)
+            ok = isinstance(v, int) and not isinstance(v, bool) and v != 0
+            return (v, True) if ok else (None, False)
+    v = data.get(key, _MISSING)
+    if v is _MISSING:
+        return None, False
+    return v, True
+
+
+def _marshal_ok(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, Mapping):
+        return all(_marshal_ok(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_marshal_ok(v) for v in value)
+    return True
+
+
+def _go_json(value: object) -> str:
+    """Go ``json.Marshal`` text (compact, sorted keys, HTML-escaped) of a finite value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        a = abs(value)
+        if a != 0 and (a < 1e-6 or a >= 1e21):
+            text = repr(float(value))
+            mant, _, exp = text.partition("e")
+            return (
+                f"{mant}e{'-' if exp.startswith('-') else '+'}{exp.lstrip('+-').lstrip('0') or '0'}"
+            )
+        return format_float_f(value)
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    if isinstance(value, Mapping):
+        items = sorted((str(k), v) for k, v in value.items())
+        return "{" + ",".join(f"{_go_json(k)}:{_go_json(v)}" for k, v in items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_go_json(v) for v in value) + "]"
+    return _go_json(str(value))
+
+
+def _gjson_string(value: object) -> str:
+    """gjson ``Result.String()`` of a value found in the marshalled span."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, GoFloat32):
+        return format_float_f(float(go_v(value)))
+    if isinstance(value, float):
+        return format_float_f(value)
+    return _go_json(value)
+
+
+def _split_path(path: str) -> list[str] | None:
+    parts: list[str] = []
+    cur: list[str] = []
+    i = 0
+    while i < len(path):
+        c = path[i]
+        if c == "\\" and i + 1 < len(path):
+            cur.append(path[i + 1])
+            i += 2
+            continue
+        if c in _GJSON_SPECIAL:
+            return None  # wildcards, queries, modifiers: outside the modelled subset
+        if c == ".":
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+        i += 1
+    parts.append("".join(cur))
+    return parts
+
+
+def nested_lookup(data: Mapping[str, object], path: str) -> tuple[str, bool]:
+    """gjson ``Get(json.Marshal(data), path)`` for plain dotted paths: ``(String(), Exists())``."""
+    parts = _split_path(path)
+    if not parts:
+        return "", False
+    cur: object = data
+    for part in parts:
+        if isinstance(cur, Mapping):
+            if part not in cur:
+                return "", False
+            cur = cur[part]
+        elif isinstance(cur, (list, tuple)):
+            if not part.isdigit() or not part.isascii():
+                return "", False
+            idx = int(part)
+            if idx >= len(cur):
+                return "", False
+            cur = cur[idx]
+        else:
+            return "", False
+    return _gjson_string(cur), True
+
+
+_NO_ROOT: Final = Span({})
+
+
+def extract_value(
+    trace: Trace,
+    span: Span,
+    cond: CompiledCondition,
+    check_nested: bool,
+    root: Span | None = _NO_ROOT,
+) -> tuple[object, bool, bool]:
+    """Refinery's ``extractValueFromSpan``: ``(value, exists, checked_only_root)``.
+
+    ``root`` may be passed in (``trace.root``, computed once per trace) to save the lookup.
+    """
+    if cond.computed_descendants:
+        return len(trace.spans), True, True
+    if root is _NO_ROOT:
+        root = trace.root
+    checked_only_root = True
+    target = span
+    for key, is_root, is_meta in cond.lookups:
+        target = span
+        if is_root:
+            if root is None:
+                continue
+            target = root
+        else:
+            checked_only_root = False
+        if is_meta:
+            value, exists = payload_get(target.data, key)
+            if exists:
+                return value, True, checked_only_root
+            continue
+        value = target.data.get(key, _MISSING)
+        if value is not _MISSING:
+            return value, True, checked_only_root
+    if check_nested and _marshal_ok(target.data):
+        for name in cond.fields:
+            text, found = nested_lookup(target.data, name)
+            if found:
+                return text, True, False
+    return None, False, False
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    index: int
+    rule: Rule
+    conditions: tuple[CompiledCondition, ...] | None
+
+
+def _matches_trace(trace: Trace, rule: _CompiledRule, nested: bool) -> bool:
+    if rule.conditions is None:
+        return True
+    root = trace.root
+    for cond in rule.conditions:
+        if cond.is_has_root_span:
+            if (root is not None) != cond.root_span_wanted:
+                return False
+            continue
+        satisfied = False
+        for span in trace.spans:
+            value, exists, only_root = extract_value(trace, span, cond, nested, root)
+            if cond.evaluate(value, exists):
+                satisfied = True
+                break
+            if only_root:
+                break
+        if not satisfied:
+            return False
+    return True
+
+
+def _matches_span(trace: Trace, rule: _CompiledRule, nested: bool) -> bool:
+    if rule.conditions is None:
+        return True
+    root = trace.root
+    for span in trace.spans:
+        matched = True
+        for cond in rule.conditions:
+            value, exists, only_root = extract_value(trace, span, cond, nested, root)
+            if not cond.evaluate(value, exists):
+                matched = False
+                if only_root:
+                    return False
+                break
+        if matched:
+            return True
+    return False
+
+
+def _random_keep(rate: int) -> tuple[bool | None, float]:
+    if rate <= 1:
+        return True, 1.0
+    return None, 1.0 / rate
+
+
+class Evaluator:
+    """Decisions of one destination of a rules file (``env`` None means ``__default__``).
+
+    Dynamic-family samplers: by default a fresh ``samplers.build_sampler`` per decision (the
+    first-call rate); ``stateful=True`` keeps them in one ``samplers.SamplerPool`` (Refinery's
+    sharing of identical configs; pass increasing ``now``); ``sampler_factory(config,
+    destination, downstream)`` overrides both.
+    """
+
+    def __init__(
+        self,
+        rules_file: RulesFile,
+        env: str | None = None,
+        *,
+        sampler_factory: SamplerFactory | None = None,
+        stateful: bool = False,
+        cluster_size: int = 1,
+    ) -> None:
+        try:
+            self.destination, self.sampler = select_sampler(rules_file, env)
+        except LookupError as err:
+            raise RulesError(
+                "Refinery would exit: no sampler for this destination",
+                position=rules_file.position,
+                got=env,
+                hint=str(err),
+            ) from None
+        self._factory = sampler_factory
+        self._stateful = stateful
+        self._cluster_size = cluster_size
+        self._pool: Any = None
+        self._rules: tuple[_CompiledRule, ...] = ()
+        self._nested = False
+        if isinstance(self.sampler, RulesBasedSamplerConfig):
+            self._nested = bool(self.sampler.check_nested_fields)
+            self._rules = tuple(
+                _CompiledRule(
+                    i,
+                    r,
+                    None
+                    if r.conditions is None
+                    else tuple(compile_condition(c) for c in r.conditions),
+                )
+                for i, r in enumerate(self.sampler.rules or ())
+            )
+
+    @property
+    def compiled_rules(self) -> tuple[tuple[Rule, tuple[CompiledCondition, ...] | None], ...]:
+        return tuple((r.rule, r.conditions) for r in self._rules)
+
+    def _dynamic(self, config: SamplerConfig, downstream: bool) -> DownstreamSampler:
+        if self._factory is not None:
+            return self._factory(config, self.destination, downstream)
+        from pytest_nectar.refinery.samplers import SamplerPool, build_sampler
+
+        if not self._stateful:
+            return build_sampler(
+                config.KIND, config.params(), destination=self.destination, downstream=downstream
+            )
+        if self._pool is None:
+            self._pool = SamplerPool(cluster_size=self._cluster_size)
+        pool: SamplerPool = self._pool
+        return pool.get(
+            config.KIND, config.params(), destination=self.destination, downstream=downstream
+        )
+
+    def _run_sampler(
+        self, config: SamplerConfig, trace: Trace, now: float, downstream: bool
+    ) -> tuple[int, bool | None, float, str, str]:
+        if isinstance(config, DeterministicSamplerConfig):
+            try:
+                rate, keep, reason, key = deterministic_sample(
+                    trace.trace_id, config.sample_rate or 0
+                )
+            except DeterministicSamplerCrash as err:
+                raise RulesError(str(err), position=config.position) from None
+            return rate, keep, 1.0 if keep else 0.0, reason, key
+        sampler = self._dynamic(config, downstream)
+        rate, key = sampler.sample_rate(trace, now)
+        rate = max(rate, 1)
+        chance, prob = _random_keep(rate)
+        return rate, chance, prob, sampler.reason, key
+
+    def decide(self, trace: Trace, now: float = 0.0) -> Decision:
+        """Refinery's decision for ``trace`` (at time ``now``, for stateful samplers)."""
+        if not isinstance(self.sampler, RulesBasedSamplerConfig):
+            rate, kept, prob, reason, key = self._run_sampler(self.sampler, trace, now, False)
+            return Decision(None, None, rate, kept, prob, reason, key)
+        for compiled in self._rules:
+            rule = compiled.rule
+            scope = rule.scope or ""
+            if scope == "span":
+                matched, prefix = _matches_span(trace, compiled, self._nested), "rules/span/"
+            elif scope in ("trace", ""):
+                matched, prefix = _matches_trace(trace, compiled, self._nested), "rules/trace/"
+            else:
+                matched, prefix = True, "rules/invalid scope/"
+            if not matched:
+                continue
+            downstream = rule.downstream
+            if downstream is not None:
+                rate, keep, prob, sreason, key = self._run_sampler(downstream, trace, now, True)
+                return Decision(
+                    compiled.index,
+                    rule.name,
+                    rate,
+                    keep,
+                    prob,
+                    f"{prefix}{rule.name}:{sreason}",
+                    key,
+                )
+            sample_rate = rule.effective_sample_rate
+            rate = sample_rate if sample_rate >= 0 else sample_rate + (1 << 64)
+            if rule.drop or sample_rate <= 0:
+                keep, prob = False, 0.0
+            else:
+                keep, prob = _random_keep(sample_rate)
+            return Decision(compiled.index, rule.name, rate, keep, prob, prefix + rule.name, "")
+        return Decision(None, None, 1, True, 1.0, "no rule matched", "")
+
+
+def decide(rules_file: RulesFile, trace: Trace, env: str | None = None) -> Decision:
+    """One trace's decision with fresh sampler state (see :class:`Evaluator` for many)."""
+    return Evaluator(rules_file, env).decide(trace)

@@ -1,0 +1,134 @@
+"""Refinery's dynamic-sampler trace key (``sample/trace_key.go``).
+
+Non-root fields: the distinct values of each field over all spans, sorted, each followed by
+``•`` (U+2022), then ``,``; fields with no value add nothing.  Root fields (``root.`` prefix):
+the root span's ``%v`` value and ``,``.  Then the span count if ``UseTraceLength``.  Refinery
+stops collecting after 100 distinct values over all fields (the 100th is counted, not kept).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from pytest_nectar.refinery.values import format_float_f, go_v
+from pytest_nectar.trace_model import GoFloat32, Trace
+
+from .rates import sort_go
+
+__all__ = ["MAX_KEY_VALUES", "TraceKey", "field_value", "trace_key"]
+
+MAX_KEY_VALUES: Final = 100
+ROOT_PREFIX: Final = "root."
+
+# Payload fields with dedicated storage: they "exist" only when set to a non-zero value of
+# their Go type (types/payload.go metadataFields).
+_META_STRING: Final = frozenset(
+    {
+        "meta.signal_type",
+        "meta.trace_id",
+        "meta.annotation_type",
+        "meta.refinery.incoming_user_agent",
+        "meta.refinery.local_hostname",
+        "meta.refinery.reason",
+        "meta.refinery.send_reason",
+        "meta.refinery.sample_key",
+    }
+)
+_META_BOOL: Final = frozenset({"meta.refinery.probe", "meta.refinery.root", "meta.stressed"})
+_META_INT64: Final = frozenset(
+    {
+        "meta.span_event_count",
+        "meta.span_link_count",
+        "meta.span_count",
+        "meta.event_count",
+        "meta.refinery.original_sample_rate",
+        "meta.refinery.final_sample_rate",
+    }
+)
+
+
+def field_value(data: Mapping[str, object], field: str) -> tuple[bool, object]:
+    """Refinery ``Payload.Exists`` and ``Get`` for one flat field: (exists, value)."""
+    if field not in data:
+        return False, None
+    value = data[field]
+    if field in _META_STRING:
+        ok = isinstance(value, str) and value != ""
+    elif field in _META_BOOL:
+        ok = isinstance(value, bool)
+    elif field in _META_INT64:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value != 0
+    else:
+        return True, value
+    return (True, value) if ok else (False, None)
+
+
+def _key_text(value: object) -> str:
+    """``distinctValue.AddAsString``: float64 without exponent, everything else as ``%v``."""
+    if isinstance(value, float) and not isinstance(value, GoFloat32):
+        return format_float_f(value)
+    return go_v(value)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceKey:
+    """A key builder for one sampler config (``newTraceKey``)."""
+
+    fields: tuple[str, ...]
+    root_fields: tuple[str, ...]
+    use_trace_length: bool
+
+    @classmethod
+    def from_field_list(cls, field_list: Sequence[str], use_trace_length: bool) -> TraceKey:
+        ordered = sort_go(field_list)
+        root = tuple(f[len(ROOT_PREFIX) :] for f in ordered if f.startswith(ROOT_PREFIX))
+        plain = tuple(f for f in ordered if not f.startswith(ROOT_PREFIX))
+        return cls(plain, root, use_trace_length)
+
+    def build(self, trace: Trace) -> tuple[str, int]:
+        """The key and how many values went into it (Refinery's ``n``)."""
+        distinct: list[set[str]] = [set() for _ in self.fields]
+        unique = 0
+        done = False
+        for i, field in enumerate(self.fields):
+            for span in trace.spans:
+                exists, value = field_value(span.data, field)
+                if not exists:
+                    continue
+                if unique >= MAX_KEY_VALUES:
+                    done = True
+                    break
+                text = _key_text(value)
+                if text not in distinct[i]:
+                    unique += 1
+                    if unique < MAX_KEY_VALUES:
+                        distinct[i].add(text)
+            if done:
+                break
+        parts: list[str] = []
+        used = 0
+        for values in distinct:
+            if not values:
+                continue
+            for text in sort_go(values):
+                parts.append(text + "\u2022")
+                used += 1
+            parts.append(",")
+        root = trace.root
+        if root is not None:
+            for field in self.root_fields:
+                exists, value = field_value(root.data, field)
+                if exists:
+                    parts.append(go_v(value) + ",")
+                    used += 1
+        if self.use_trace_length:
+            parts.append(str(len(trace.spans)))
+            used += 1
+        return "".join(parts), used
+
+
+def trace_key(trace: Trace, field_list: Sequence[str], use_trace_length: bool) -> str:
+    """The sample key Refinery's dynamic-family samplers compute for ``trace``."""
+    return TraceKey.from_field_list(field_list, use_trace_length).build(trace)[0]
