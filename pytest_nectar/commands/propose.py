@@ -1,0 +1,280 @@
+"""``nectar propose INTENT``: Claude writes or refines a policy; Nectar verifies it first.
+
+Nothing is written unless a proposal passes verification (or ``--force`` is given, and
+then the output says so).  Exit codes: 0 a proposal passed, 1 none passed, 2 usage,
+input or API errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_nectar.errors import UsageError
+
+if TYPE_CHECKING:
+    from pytest_nectar.claude.refine import Attempt, RefineResult
+
+__all__ = ["describe_change", "register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "propose",
+        help="have Claude write or refine a policy, verified before it is written",
+        description=(
+            "Ask Claude for a policy that implements INTENT, verify every proposal and "
+            "send failures back, up to --max-rounds. Needs ANTHROPIC_API_KEY; every other "
+            "nectar command works offline."
+        ),
+    )
+    parser.add_argument("intent", metavar="INTENT", help="what the policy should do, in English")
+    parser.add_argument("--policy", metavar="FILE", help="policy to refine, or the path to create")
+    parser.add_argument("--corpus", metavar="PATH", help="traces whose summary Claude sees")
+    parser.add_argument(
+        "--model",
+        metavar="ID",
+        help="Claude model id (else NECTAR_MODEL, "
+        "[tool.nectar] model, or the SDK's current Sonnet)",
+    )
+    parser.add_argument(
+        "--max-rounds",
+        type=int,
+        default=3,
+        metavar="N",
+        help="proposals to try, feeding problems back (default 3)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="per-request timeout (default 120)",
+    )
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--write", action="store_true", help="replace the --policy file")
+    out.add_argument("--patch", metavar="FILE", help="write a git am patch changing --policy")
+    out.add_argument("-o", "--output", metavar="FILE", help="write the policy to a new file")
+    parser.add_argument(
+        "--pr-body", metavar="FILE", help="also write a pull-request body (Markdown)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="write the best attempt even if it fails verification"
+    )
+    parser.set_defaults(func=run)
+
+
+def describe_change(old: str | None, new: str) -> str:
+    """A short, deterministic summary of the change (lines and rules are the reviewer's unit)."""
+    import difflib
+
+    if old is None:
+        return f"new policy file, {len(new.splitlines())} lines"
+    if old == new:
+        return "no change"
+    added = removed = 0
+    for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0):
+        if line.startswith("+") and not line.startswith("+++"):
+            added += 1
+        elif line.startswith("-") and not line.startswith("---"):
+            removed += 1
+    return f"{added} line{'s' if added != 1 else ''} added, {removed} removed"
+
+
+def _repo_relative(path: Path) -> str:
+    """The path as ``git am`` will see it: relative to the repository root, else to cwd."""
+    target = path.resolve()
+    for folder in target.parents:
+        if (folder / ".git").exists():
+            return target.relative_to(folder).as_posix()
+    try:
+        return target.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _patch_date() -> datetime | None:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    return datetime.fromtimestamp(int(epoch), tz=UTC) if epoch.isdigit() else None
+
+
+def _load_summary(path: str) -> tuple[Any, Any]:
+    """The loaded corpus (for the prover) and its bounded summary (for the prompt)."""
+    try:
+        from pytest_nectar.corpus import load_corpus, summarize
+    except ImportError:
+        raise UsageError(
+            "--corpus is not supported by this installation yet",
+            got=path,
+            hint="run without --corpus",
+        ) from None
+    corpus = load_corpus(path)
+    return corpus, summarize(corpus)
+
+
+def _report_attempt(attempt: Attempt) -> None:
+    if attempt.passed:
+        sys.stderr.write(f"round {attempt.round}: proposal passed verification\n")
+    else:
+        count = len(attempt.verdict.problems)
+        sys.stderr.write(
+            f"round {attempt.round}: proposal failed verification "
+            f"({count} problem{'s' if count != 1 else ''})\n"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from pytest_nectar.claude import client as claude
+    except ImportError as err:
+        if err.name not in ("anthropic", "httpx2"):
+            raise
+        raise UsageError(
+            "nectar propose needs the anthropic package",
+            got=f"{err.name} is not installed",
+            hint="pip install 'pytest-nectar[claude]'; every other nectar command works without it",
+        ) from None
+    from pytest_nectar.claude import prompt
+    from pytest_nectar.claude.refine import refine
+    from pytest_nectar.claude.verify import build_verifier
+
+    if args.max_rounds < 1:
+        raise UsageError("--max-rounds must be at least 1", got=args.max_rounds)
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive", got=args.timeout)
+    if (args.write or args.patch) and not args.policy:
+        flag = "--write" if args.write else "--patch"
+        raise UsageError(f"{flag} needs --policy FILE (the file to change)")
+    if not args.intent.strip():
+        raise UsageError(
+            "INTENT is empty", hint='say what the policy should do, e.g. "keep errors"'
+        )
+
+    policy_path = Path(args.policy) if args.policy else None
+    current: str | None = None
+    if policy_path is not None and policy_path.exists():
+        try:
+            current = policy_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise UsageError(f"cannot read {policy_path}", got=str(err)) from None
+
+    config = claude.read_tool_config(Path.cwd())
+    settings = claude.ClaudeSettings(
+        model=claude.resolve_model(args.model, os.environ, config),
+        timeout_s=args.timeout,
+    )
+    client = claude.make_client(settings)
+    secrets = [
+        os.environ[k] for k in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN") if os.environ.get(k)
+    ]
+
+    corpus, summary = _load_summary(args.corpus) if args.corpus else (None, None)
+    shown_path = _repo_relative(policy_path) if policy_path else "proposed.toon"
+    verify = build_verifier(policy_path=shown_path, corpus=corpus)
+    reference = prompt.load_reference()
+
+    def build(summary_json: str | None) -> prompt.Conversation:
+        return prompt.build_conversation(
+            args.intent,
+            reference=reference,
+            summary_json=summary_json,
+            current_policy=current,
+            policy_path=shown_path,
+        )
+
+    conversation, tokens = prompt.fit_to_budget(
+        build, summary, client.count_tokens, secrets=secrets
+    )
+    how = "estimated" if client.counted_locally else "counted"
+    sys.stderr.write(
+        f"asking {settings.model}: {tokens} input tokens ({how}), "
+        f"budget {prompt.INPUT_TOKEN_BUDGET}\n"
+    )
+    result = refine(
+        client,
+        conversation,
+        verify,
+        max_rounds=args.max_rounds,
+        secrets=secrets,
+        on_attempt=_report_attempt,
+    )
+    return _finish(args, result, current, policy_path, shown_path)
+
+
+def _finish(
+    args: argparse.Namespace,
+    result: RefineResult,
+    current: str | None,
+    policy_path: Path | None,
+    shown_path: str,
+) -> int:
+    from pytest_nectar.claude import patch
+    from pytest_nectar.fileio import write_atomic
+
+    best = result.best
+    text = best.proposal.policy
+    summary = describe_change(current, text)
+    if not result.passed:
+        sys.stderr.write(
+            f"no proposal passed verification in {len(result.attempts)} "
+            f"round{'s' if len(result.attempts) != 1 else ''}; best attempt "
+            f"(round {best.round}) still fails:\n"
+        )
+        for problem in best.verdict.problems:
+            sys.stderr.write(problem + "\n")
+        if not args.force:
+            sys.stdout.write(text)
+            sys.stderr.write("nothing was written (use --force to write the best attempt)\n")
+            return 1
+    verification = (
+        list(best.verdict.notes)
+        if result.passed
+        else [p.splitlines()[0] for p in best.verdict.problems]
+    )
+    if args.write and policy_path is not None:
+        write_atomic(policy_path, text)
+        sys.stderr.write(f"wrote {policy_path}\n")
+    elif args.output:
+        write_atomic(args.output, text)
+        sys.stderr.write(f"wrote {args.output}\n")
+    elif args.patch:
+        if current == text:
+            sys.stderr.write("the proposal equals the current policy; no patch written\n")
+        else:
+            write_atomic(
+                args.patch,
+                patch.format_patch(
+                    path=shown_path,
+                    old=current,
+                    new=text,
+                    intent=args.intent,
+                    rationale=best.proposal.rationale,
+                    diff_summary=summary,
+                    verification=verification,
+                    date=_patch_date(),
+                    verified=result.passed,
+                ),
+            )
+            sys.stderr.write(f"wrote {args.patch}\n")
+    else:
+        sys.stdout.write(text)
+        if current is not None:
+            sys.stdout.write(patch.unified_diff(shown_path, current, text))
+    if args.pr_body:
+        body = patch.pr_body(
+            intent=args.intent,
+            path=shown_path,
+            rationale=best.proposal.rationale,
+            diff_summary=summary,
+            verification=verification,
+            model=best.proposal.model,
+            rounds=len(result.attempts),
+            verified=result.passed,
+        )
+        write_atomic(args.pr_body, body)
+    sys.stderr.write(f"change: {summary}\n")
+    return 0 if result.passed else 1
