@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The README's main-job command: create .venv, install Nectar, then check and format-check
+# every example policy.  Later issues extend this into prove, compile and explain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e .
+shopt -s nullglob
+policies=(examples/*/policies/*.toon)
+if [ ${#policies[@]} -eq 0 ]; then
+  echo "no example policies found" >&2
+  exit 1
+fi
+.venv/bin/nectar check "${policies[@]}"
+.venv/bin/nectar fmt --check "${policies[@]}"
+echo "example policies: ${#policies[@]} checked, all canonical"
