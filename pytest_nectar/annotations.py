@@ -1,0 +1,296 @@
+"""Nectar diagnostics as GitHub Actions workflow commands and a Markdown findings table.
+
+The deploy gate (``action/``) runs ``nectar prove --json`` and ``nectar compile --check`` and
+hands their output here.  Two inputs are understood:
+
+* JSON: a list of diagnostics, or any document holding ``"diagnostics"`` arrays at any depth
+  (``nectar check --json``, ``nectar prove --json``); each diagnostic has the shape of
+  :meth:`pytest_nectar.errors.Diagnostic.to_json` (``severity``, ``message``, ``path``,
+  ``line``, ``column``, ``code``).
+* Text: Nectar's one error format on stderr, ``path:line:col: what; got ...; hint`` (a
+  leading ``warning:`` marks a warning); caret lines and other text are ignored.
+
+GitHub shows only a few annotations of each kind per step, so errors come first and the
+rest are counted; the findings table in the step summary lists all of them.  Standard
+library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+__all__ = [
+    "Annotation",
+    "annotations_from_json",
+    "annotations_from_text",
+    "escape_data",
+    "escape_property",
+    "format_command",
+    "main",
+    "render_findings",
+    "select_for_display",
+]
+
+LEVELS: tuple[str, ...] = ("error", "warning", "notice")
+_SEVERITY_TO_LEVEL = {"error": "error", "fail": "error", "warning": "warning", "warn": "warning"}
+
+# `path:line[:col]: message`, optionally preceded by `warning: ` (Diagnostic.render).
+_LOCATED_LINE = re.compile(
+    r"^(?P<warn>warning: )?(?P<path>[^\s:][^:]*?):(?P<line>\d+)(?::(?P<col>\d+))?: (?P<msg>.+)$"
+)
+
+
+def escape_data(text: str) -> str:
+    """Escape the message part of a workflow command (after ``::``)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a property value (``file=``, ``title=``): data escapes plus ``:`` and ``,``."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """One finding to show on a file line of a pull request."""
+
+    level: str  # "error", "warning" or "notice"
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    title: str | None = None
+
+    def sort_key(self) -> tuple[int, bool, str, int, int, str]:
+        # Errors first; within a level, findings at a policy line before unlocated ones.
+        return (
+            LEVELS.index(self.level),
+            self.file is None,
+            self.file or "",
+            self.line or 0,
+            self.column or 0,
+            self.message,
+        )
+
+
+def format_command(annotation: Annotation) -> str:
+    """The workflow command line, e.g. ``::error file=p.toon,line=3,col=5,title=T::msg``."""
+    props: list[str] = []
+    if annotation.file:
+        props.append(f"file={escape_property(annotation.file)}")
+        if annotation.line:
+            props.append(f"line={annotation.line}")
+            if annotation.column:
+                props.append(f"col={annotation.column}")
+    if annotation.title:
+        props.append(f"title={escape_property(annotation.title)}")
+    head = f"::{annotation.level}"
+    if props:
+        head += " " + ",".join(props)
+    return f"{head}::{escape_data(annotation.message)}"
+
+
+def _location_prefix(path: str, line: int | None, column: int | None) -> str:
+    if not line:
+        return path
+    if not column:
+        return f"{path}:{line}"
+    return f"{path}:{line}:{column}"
+
+
+def _positive_int(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        return None
+    return value
+
+
+def _from_diagnostic(item: dict[str, Any]) -> Annotation | None:
+    message = item.get("message")
+    if not isinstance(message, str) or not message:
+        return None
+    severity = str(item.get("severity", "error")).lower()
+    level = _SEVERITY_TO_LEVEL.get(severity, "notice")
+    path = item.get("path") if isinstance(item.get("path"), str) else None
+    line = _positive_int(item.get("line"))
+    column = _positive_int(item.get("column"))
+    if path:
+        # Diagnostic.message starts with its own location; the annotation already shows it.
+        prefix = _location_prefix(path, line, column) + ": "
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+    code = item.get("code")
+    title = f"nectar: {code}" if isinstance(code, str) and code else "nectar"
+    return Annotation(level, message, path, line, column if line else None, title)
+
+
+def _diagnostic_dicts(doc: Any, *, in_list: bool = False) -> Iterator[dict[str, Any]]:
+    if isinstance(doc, list):
+        for entry in doc:
+            if in_list and isinstance(entry, dict) and "message" in entry:
+                yield entry
+            else:
+                yield from _diagnostic_dicts(entry)
+    elif isinstance(doc, dict):
+        for key, value in doc.items():
+            yield from _diagnostic_dicts(value, in_list=key == "diagnostics")
+
+
+def annotations_from_json(doc: Any) -> list[Annotation]:
+    """Every diagnostic in a Nectar JSON document (a bare list, or ``diagnostics`` arrays)."""
+    items = _diagnostic_dicts(doc, in_list=isinstance(doc, list))
+    found = (_from_diagnostic(item) for item in items)
+    return [a for a in found if a is not None]
+
+
+def annotations_from_text(text: str) -> list[Annotation]:
+    """Every located line of Nectar's one error format in ``text``."""
+    out: list[Annotation] = []
+    for raw in text.splitlines():
+        match = _LOCATED_LINE.match(raw.rstrip())
+        if match is None:
+            continue
+        level = "warning" if match["warn"] else "error"
+        column = int(match["col"]) if match["col"] else None
+        out.append(
+            Annotation(level, match["msg"], match["path"], int(match["line"]), column, "nectar")
+        )
+    return out
+
+
+def rebase_path(annotation: Annotation, prefix: str) -> Annotation:
+    """Make a path relative to the repository root when Nectar ran in ``prefix``."""
+    if not annotation.file or not prefix or prefix == ".":
+        return annotation
+    path = annotation.file
+    if os.path.isabs(path):
+        return annotation
+    joined = PurePosixPath(prefix) / PurePosixPath(path)
+    parts: list[str] = []
+    for part in joined.parts:
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return Annotation(
+        annotation.level,
+        annotation.message,
+        "/".join(parts),
+        annotation.line,
+        annotation.column,
+        annotation.title,
+    )
+
+
+def deduplicate(annotations: Iterable[Annotation]) -> list[Annotation]:
+    """Sorted, errors first, each finding once (JSON and stderr often repeat one another)."""
+    seen: set[tuple[str, str | None, int | None, str]] = set()
+    out: list[Annotation] = []
+    for a in sorted(annotations, key=Annotation.sort_key):
+        key = (a.level, a.file, a.line, a.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(a)
+    return out
+
+
+def select_for_display(
+    annotations: Sequence[Annotation], per_level: int
+) -> tuple[list[Annotation], int]:
+    """The first ``per_level`` of each level (GitHub shows few per step) and how many were cut."""
+    counts = dict.fromkeys(LEVELS, 0)
+    shown: list[Annotation] = []
+    for a in annotations:
+        if counts[a.level] < per_level:
+            shown.append(a)
+        counts[a.level] += 1
+    return shown, len(annotations) - len(shown)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def render_findings(annotations: Sequence[Annotation]) -> str:
+    """A Markdown section listing every finding (the step summary's complete list)."""
+    if not annotations:
+        return ""
+    lines = [
+        "### Findings",
+        "",
+        "| level | where | message |",
+        "| --- | --- | --- |",
+    ]
+    for a in annotations:
+        where = _location_prefix(a.file, a.line, a.column) if a.file else ""
+        where_cell = f"`{_cell(where)}`" if where else ""
+        lines.append(f"| {a.level} | {where_cell} | {_cell(a.message)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_nectar.annotations",
+        description="Turn Nectar diagnostics into GitHub workflow commands.",
+    )
+    parser.add_argument("--json", action="append", default=[], metavar="FILE", type=Path)
+    parser.add_argument("--text", action="append", default=[], metavar="FILE", type=Path)
+    parser.add_argument(
+        "--path-prefix", default="", help="directory Nectar ran in, relative to the repository"
+    )
+    parser.add_argument(
+        "--error", action="append", default=[], metavar="TEXT", help="an unlocated error"
+    )
+    parser.add_argument("--per-level", type=int, default=10, metavar="N")
+    parser.add_argument("--findings", type=Path, metavar="FILE", help="append Markdown here")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    found: list[Annotation] = []
+    for path in args.json:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        if not text.strip():
+            continue
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError:
+            # Not JSON (an older nectar, or a crash): still surface its located lines.
+            found.extend(annotations_from_text(text))
+            continue
+        found.extend(annotations_from_json(doc))
+    for path in args.text:
+        if path.exists():
+            found.extend(annotations_from_text(path.read_text(encoding="utf-8")))
+    found.extend(Annotation("error", text, title="nectar") for text in args.error)
+    every = deduplicate(rebase_path(a, args.path_prefix) for a in found)
+    shown, cut = select_for_display(every, args.per_level)
+    commands = [format_command(a) for a in shown]
+    if cut:
+        commands.append(
+            format_command(Annotation("notice", f"{cut} more findings in the step summary"))
+        )
+    out = "".join(c + "\n" for c in commands)
+    sys.stdout.write(out)
+    # act discards annotations; a copy in a file lets tests (and curious users) see them.
+    copy = os.environ.get("NECTAR_ANNOTATIONS_FILE")
+    if copy:
+        with open(copy, "a", encoding="utf-8") as handle:
+            handle.write(out)
+    if args.findings is not None:
+        with args.findings.open("a", encoding="utf-8") as handle:
+            handle.write(render_findings(every))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
