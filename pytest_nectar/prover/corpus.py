@@ -1,0 +1,155 @@
+"""Corpus proofs: every property read off ONE vectorised evaluation of the compiled rules.
+
+:class:`CorpusContext` holds the shared :class:`~pytest_nectar.refinery.vector.CorpusDecisions`
+(computed once by :func:`evaluate_corpus`); ``fallback``, ``error-preservation``,
+``must-keep``, ``budget`` and the corpus lints only index into its arrays.  The error and
+must-keep expressions are judged on the corpus by the same vectorised evaluator (as probe
+rules), so "is an error trace" has Refinery's exact semantics (``Datatype: int`` reads the
+string ``"503"`` as 503; no ``Datatype`` does not).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import numpy.typing as npt
+
+from pytest_nectar.corpus.table import Corpus
+from pytest_nectar.prover.properties import PropertyResult, Verdict, Witness
+from pytest_nectar.prover.target import Target
+from pytest_nectar.prover.witness import decide_command, make_witness
+from pytest_nectar.refinery.reference import Evaluator
+from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig
+from pytest_nectar.refinery.vector import CorpusDecisions, evaluate_corpus
+
+__all__ = [
+    "MAX_WITNESSES",
+    "CorpusContext",
+    "check_error_preservation",
+    "check_fallback",
+    "check_must_keep",
+]
+
+#: Witnesses shown per failing property (the total is always reported).
+MAX_WITNESSES = 5
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass
+class CorpusContext:
+    """One corpus evaluated once against one target's compiled rules."""
+
+    target: Target
+    corpus: Corpus
+    corpus_path: str | None
+    decisions: CorpusDecisions
+    evaluator: Evaluator
+
+    @classmethod
+    def evaluate(cls, target: Target, corpus: Corpus, corpus_path: str | None) -> CorpusContext:
+        decisions = evaluate_corpus(target.rules_file, corpus, target.env)
+        return cls(target, corpus, corpus_path, decisions, Evaluator(target.rules_file, target.env))
+
+    @property
+    def is_rules_based(self) -> bool:
+        return isinstance(self.evaluator.sampler, RulesBasedSamplerConfig)
+
+    @cached_property
+    def kept_for_sure(self) -> BoolArray:
+        return np.asarray(self.decisions.keep == 1, dtype=np.bool_)
+
+    @cached_property
+    def error_mask(self) -> BoolArray:
+        return self.target.error.corpus_mask(self.corpus)
+
+    @cached_property
+    def must_keep_mask(self) -> BoolArray:
+        mask = np.asarray(self.corpus.must_keep, dtype=np.bool_).copy()
+        for probe in self.target.must_keep:
+            mask |= probe.corpus_mask(self.corpus)
+        return mask
+
+    def witnesses(self, indices: Sequence[int], note: str = "") -> tuple[Witness, ...]:
+        out = []
+        for i in list(indices)[:MAX_WITNESSES]:
+            trace = self.corpus.trace(int(i))
+            decision = self.decisions.decision(int(i))
+            command = decide_command(
+                self.target.rules_path, self.target.env, self.corpus_path, trace.trace_id
+            )
+            out.append(make_witness(self.evaluator, trace, decision, command=command, note=note))
+        return tuple(out)
+
+    def ids(self, mask: BoolArray) -> list[str]:
+        return [self.corpus.trace_ids[int(i)] for i in np.flatnonzero(mask)]
+
+
+def _result(
+    ctx: CorpusContext, pid: str, failing: BoolArray, checked: int, what: str, ok_text: str
+) -> PropertyResult:
+    bad = np.flatnonzero(failing)
+    if len(bad) == 0:
+        return PropertyResult(pid, Verdict.PASS, ok_text, figures={"checked": checked})
+    ids = ctx.ids(failing)
+    shown = ", ".join(ids[:MAX_WITNESSES]) + (", ..." if len(ids) > MAX_WITNESSES else "")
+    return PropertyResult(
+        pid,
+        Verdict.FAIL,
+        f"{len(bad)} of {checked} {what}: {shown}",
+        ctx.witnesses(bad.tolist()),
+        total_failing=len(bad),
+        figures={"checked": checked, "failing_trace_ids": ids},
+    )
+
+
+def check_fallback(ctx: CorpusContext) -> PropertyResult:
+    """Which corpus traces no rule matches (Refinery then keeps them at rate 1)."""
+    n = ctx.corpus.n_traces
+    if not ctx.is_rules_based:
+        kind = ctx.evaluator.sampler.KIND
+        return PropertyResult("fallback", Verdict.PASS, f"{kind} decides every trace")
+    unmatched = np.asarray(ctx.decisions.rule_index < 0, dtype=np.bool_)
+    return _result(
+        ctx,
+        "fallback",
+        unmatched,
+        n,
+        "traces fall through to Refinery's keep-unmatched default",
+        f"every one of {n} traces is matched by a rule",
+    )
+
+
+def check_error_preservation(ctx: CorpusContext) -> PropertyResult:
+    """Error traces (the error expression, exactly) whose decision is not a certain keep."""
+    errors = ctx.error_mask
+    n = int(errors.sum())
+    res = _result(
+        ctx,
+        "error-preservation",
+        errors & ~ctx.kept_for_sure,
+        n,
+        f"error traces ({ctx.target.error.text}) are not kept with probability 1",
+        f"all {n} error traces ({ctx.target.error.text}) are kept with probability 1",
+    )
+    if n == 0 and res.verdict is Verdict.PASS:
+        return PropertyResult(
+            res.id, Verdict.PASS, f"no corpus trace is an error trace ({ctx.target.error.text})"
+        )
+    return res
+
+
+def check_must_keep(ctx: CorpusContext) -> PropertyResult:
+    """Must-keep traces (corpus labels and ``must_keep`` expressions) not kept for sure."""
+    wanted = ctx.must_keep_mask
+    n = int(wanted.sum())
+    return _result(
+        ctx,
+        "must-keep",
+        wanted & ~ctx.kept_for_sure,
+        n,
+        "must-keep traces are not kept with probability 1",
+        f"all {n} must-keep traces are kept with probability 1",
+    )

@@ -1,0 +1,95 @@
+"""What is proven: the compiled rules of one destination, and the expressions to check.
+
+:class:`Target` holds the rules file (a ``.toon`` policy compiled, or a Refinery rules file
+as it stands), the destination, and the *probes*: the ``error`` and ``must_keep``
+expressions compiled to Refinery conditions exactly as the compiler compiles matches, so
+that "is an error trace" is decided with Refinery's semantics too (on the corpus by the
+vectorised evaluator, for all traces by the solver).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from pytest_nectar.compiler import CompiledEnvironment, to_refinery_condition
+from pytest_nectar.corpus.table import Corpus
+from pytest_nectar.model import Expr, Policy
+from pytest_nectar.policy_check import normal_form
+from pytest_nectar.printer import format_match
+from pytest_nectar.prover.solver import Shape
+from pytest_nectar.refinery import rules_model as rm
+from pytest_nectar.refinery.conditions import compile_condition
+from pytest_nectar.refinery.reference import Evaluator
+from pytest_nectar.trace_model import Trace
+
+__all__ = ["Probe", "Target", "probe_of"]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """An expression as Refinery rules: it holds on a trace iff one of ``rules`` matches."""
+
+    text: str
+    rules: tuple[rm.Rule, ...]
+    nested: bool
+
+    @property
+    def rules_file(self) -> rm.RulesFile:
+        config = rm.RulesBasedSamplerConfig(rules=self.rules, check_nested_fields=self.nested)
+        return rm.RulesFile(2, {"__default__": rm.SamplerEntry((config,))})
+
+    def shapes(self) -> tuple[Shape, ...]:
+        return tuple(
+            Shape.of(
+                r.name,
+                r.scope,
+                None if r.conditions is None else tuple(compile_condition(c) for c in r.conditions),
+            )
+            for r in self.rules
+        )
+
+    def holds(self, trace: Trace) -> bool:
+        """The reference evaluator's answer on one trace."""
+        return Evaluator(self.rules_file).decide(trace).rule_index is not None
+
+    def corpus_mask(self, corpus: Corpus) -> npt.NDArray[np.bool_]:
+        """Which corpus traces satisfy the expression (vectorised, Refinery's semantics)."""
+        from pytest_nectar.refinery.vector import rule_matches
+
+        out = np.zeros(corpus.n_traces, dtype=np.bool_)
+        for matched in rule_matches(self.rules_file, corpus):
+            out |= matched
+        return out
+
+
+def probe_of(expr: Expr, *, nested: bool = False, text: str | None = None) -> Probe:
+    """Compile a match expression into a probe (raises PolicyError if not expressible)."""
+    rules = []
+    for i, clause in enumerate(normal_form(expr)):
+        conds = tuple(to_refinery_condition(a) for a in clause.conditions) or None
+        scope = "span" if clause.scope.value == "span" else None
+        rules.append(rm.Rule(f"probe#{i + 1}", sample_rate=1, scope=scope, conditions=conds))
+    return Probe(text if text is not None else format_match(expr), tuple(rules), nested)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One destination to prove: its rules, where they came from, and the probes."""
+
+    name: str  # the policy or rules file path, for the report
+    rules_file: rm.RulesFile
+    env: str | None
+    error: Probe
+    must_keep: tuple[Probe, ...] = ()
+    budget: float | None = None
+    policy: Policy | None = None
+    compiled: CompiledEnvironment | None = None
+    notes: tuple[str, ...] = field(default=())
+    rules_path: str | None = None  # a file `nectar decide` can read (None: the policy)
+
+    @property
+    def nested(self) -> bool:
+        return self.error.nested

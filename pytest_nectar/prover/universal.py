@@ -1,0 +1,166 @@
+"""All-traces properties: error preservation, must-keep and shadowing for every trace.
+
+Each question goes to :class:`~pytest_nectar.prover.solver.Solver`; a trace it constructs is
+re-checked with the reference evaluator (the expression holds, and Refinery's decision is
+what the counterexample claims) before it is shown.  When the solver cannot decide (a regex,
+``contains``, mixed value views on one field, CheckNestedFields, a cap), the verdict is
+``unknown`` unless a bounded random search, with the printed seed, finds a counterexample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from pytest_nectar.prover.properties import PropertyResult, Verdict, Witness
+from pytest_nectar.prover.solver import Shape, Solver
+from pytest_nectar.prover.target import Probe, Target
+from pytest_nectar.prover.witness import decide_command, make_witness
+from pytest_nectar.refinery.reference import Evaluator
+from pytest_nectar.refinery.rules_model import DeterministicSamplerConfig, RulesBasedSamplerConfig
+from pytest_nectar.trace_model import Trace
+
+__all__ = ["DEFAULT_SEED", "RANDOM_TRIES", "prove_keep_all", "rule_shapes", "shadowed_rules"]
+
+DEFAULT_SEED = 20240601
+RANDOM_TRIES = 2000
+
+
+def rule_shapes(evaluator: Evaluator) -> list[Shape]:
+    return [Shape.of(r.name, r.scope, c) for r, c in evaluator.compiled_rules]
+
+
+def _certain(evaluator: Evaluator) -> list[bool]:
+    return [
+        r.downstream is None and not r.drop and r.effective_sample_rate == 1
+        for r, _ in evaluator.compiled_rules
+    ]
+
+
+def _violates(evaluator: Evaluator, probes: Sequence[Probe], trace: Trace) -> bool:
+    return any(p.holds(trace) for p in probes) and evaluator.decide(trace).keep is not True
+
+
+def prove_keep_all(
+    target: Target, pid: str, probes: Sequence[Probe], *, seed: int = DEFAULT_SEED
+) -> PropertyResult:
+    """No trace at all satisfies one of ``probes`` and is kept with probability < 1."""
+    if not probes:
+        return PropertyResult(pid, Verdict.PASS, "no expression to check")
+    evaluator = Evaluator(target.rules_file, target.env)
+    what = " or ".join(p.text for p in probes)
+    sampler = evaluator.sampler
+    if not isinstance(sampler, RulesBasedSamplerConfig):
+        if isinstance(sampler, DeterministicSamplerConfig) and (sampler.sample_rate or 0) <= 1:
+            return PropertyResult(pid, Verdict.PASS, f"{sampler.KIND} keeps every trace")
+        return PropertyResult(
+            pid, Verdict.FAIL, f"{sampler.KIND} samples every trace, so also those matching {what}"
+        )
+    rules = rule_shapes(evaluator)
+    certain = _certain(evaluator)
+    shapes = [s for p in probes for s in p.shapes()]
+    solver = Solver([*rules, *shapes], nested=target.nested)
+    exact = True
+    for probe_shape in shapes:
+        for i, rule in enumerate(rules):
+            if certain[i]:
+                continue
+            out = solver.find([probe_shape, rule], rules[:i])
+            exact = exact and out.exact
+            if out.trace is not None:
+                if _violates(evaluator, probes, out.trace):
+                    return _fail(target, evaluator, pid, out.trace, what, "")
+                exact = False  # a solver/evaluator disagreement: never show it, never prove
+    if exact:
+        return PropertyResult(
+            pid, Verdict.PASS, f"proven for all traces: every trace matching {what} is kept"
+        )
+    for trace in solver.random_traces(seed, RANDOM_TRIES):
+        if _violates(evaluator, probes, trace):
+            return _fail(
+                target, evaluator, pid, trace, what, f"found by random search, seed {seed}"
+            )
+    return PropertyResult(
+        pid,
+        Verdict.UNKNOWN,
+        f"not decided (a condition is outside the decided fragment: regex, contains, mixed "
+        f"value types or nested fields); random search with seed {seed} found no "
+        f"counterexample in {RANDOM_TRIES} traces",
+        figures={"seed": seed, "tries": RANDOM_TRIES},
+    )
+
+
+def _minimal(trace: Trace, still: Callable[[Trace], bool]) -> Trace:
+    """Drop spans one at a time while the trace still shows the violation (readability)."""
+    spans = list(trace.spans)
+    i = 0
+    while i < len(spans) and len(spans) > 1:
+        shorter = Trace(trace.trace_id, tuple(spans[:i] + spans[i + 1 :]))
+        if still(shorter):
+            spans = list(shorter.spans)
+        else:
+            i += 1
+    return Trace(trace.trace_id, tuple(spans))
+
+
+def _fail(
+    target: Target, evaluator: Evaluator, pid: str, trace: Trace, what: str, note: str
+) -> PropertyResult:
+    probes = (target.error,) if pid.startswith("error") else target.must_keep
+    trace = _minimal(trace, lambda t: _violates(evaluator, probes, t))
+    decision = evaluator.decide(trace)
+    witness: Witness = make_witness(
+        evaluator,
+        trace,
+        decision,
+        command=decide_command(target.rules_path, target.env, None, trace.trace_id),
+        spans=True,
+        note=note or "constructed counterexample, confirmed by the reference evaluator",
+    )
+    return PropertyResult(
+        pid,
+        Verdict.FAIL,
+        f"a trace matching {what} is decided by rule {decision.rule_name!r}: {witness.decision}",
+        (witness,),
+        total_failing=1,
+    )
+
+
+def shadowed_rules(target: Target) -> PropertyResult:
+    """Rules no trace at all can reach (earlier rules match first, or never matchable)."""
+    evaluator = Evaluator(target.rules_file, target.env)
+    if not isinstance(evaluator.sampler, RulesBasedSamplerConfig):
+        return PropertyResult("shadowed-rules", Verdict.PASS, "not a rules-based sampler")
+    rules = rule_shapes(evaluator)
+    solver = Solver(rules, nested=target.nested)
+    shadowed: list[str] = []
+    undecided: list[str] = []
+    for j, rule in enumerate(rules):
+        out = solver.find([rule], rules[:j])
+        if out.trace is not None:
+            if evaluator.decide(out.trace).rule_index != j:
+                undecided.append(rule.name)
+            continue
+        if not out.exact:
+            undecided.append(rule.name)
+            continue
+        alone = solver.find([rule], [])
+        why = "never matches any trace" if alone.trace is None and alone.exact else "shadowed"
+        shadowed.append(f"{rule.name!r} ({why})")
+    figures = {"shadowed": shadowed, "undecided": undecided}
+    if shadowed:
+        return PropertyResult(
+            "shadowed-rules",
+            Verdict.WARN,
+            "unreachable for every possible trace: " + ", ".join(shadowed),
+            total_failing=len(shadowed),
+            figures=figures,
+            severity="warning",
+        )
+    tail = f" ({len(undecided)} not decided: {', '.join(undecided)})" if undecided else ""
+    return PropertyResult(
+        "shadowed-rules",
+        Verdict.PASS if not undecided else Verdict.UNKNOWN,
+        "every rule is reachable by some trace" + tail,
+        figures=figures,
+        severity="warning",
+    )

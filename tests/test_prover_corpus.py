@@ -1,0 +1,148 @@
+"""Corpus proofs on the OpenTelemetry Demo corpus (examples/quickstart/corpus)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_nectar.prover import Verdict, prove
+from pytest_nectar.prover.engine import load_target
+from pytest_nectar.refinery.reference import Evaluator
+from pytest_nectar.trace_model import Span, Trace
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "examples" / "quickstart" / "corpus"
+SEED_POLICY = ROOT / "examples" / "quickstart" / "policies" / "production.toon"
+DEMO_RULES = ROOT / "tests" / "data" / "refinery-rules" / "devreldemo-rules.yaml"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from pytest_nectar.corpus import load_corpus
+
+    return load_corpus(CORPUS, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+def _brute_failing(target_path: str, corpus, env: str | None = None) -> set[str]:  # type: ignore[no-untyped-def]
+    """Error traces whose reference decision is not a certain keep, trace by trace."""
+    target = load_target(target_path, env=env)
+    evaluator = Evaluator(target.rules_file, target.env)
+    out = set()
+    for trace in corpus.iter_traces():
+        if target.error.holds(trace) and evaluator.decide(trace).keep is not True:
+            out.add(trace.trace_id)
+    return out
+
+
+DROPS_CART = """nectar_policy{version,name,rules}:
+  1
+  drops-cart
+  rules[3]{name,match,action,priority}:
+    drop-cart,"http.target = \\"/api/cart\\"",drop,100
+    keep-errors,http.status >= 500,keep,50
+    rest,true,sample(0.1),0
+"""
+
+
+def test_policy_dropping_some_5xx_fails_and_names_them(tmp_path: Path, corpus) -> None:  # type: ignore[no-untyped-def]
+    policy = tmp_path / "drops.toon"
+    policy.write_text(DROPS_CART)
+    report = prove(policy, corpus=corpus, properties=["error-preservation"])
+    result = report.results["error-preservation"]
+    expected = _brute_failing(str(policy), corpus)
+    assert expected, "the corpus has 5xx traces on /api/cart"
+    assert result.verdict is Verdict.FAIL
+    assert set(result.figures["failing_trace_ids"]) == expected
+    assert result.total_failing == len(expected)
+    witness = result.witnesses[0]
+    assert witness.rule == "drop-cart"
+    assert witness.decision.startswith("drop")
+    assert witness.matches[0].value == "/api/cart"
+    assert witness.command is not None and "--trace-id" not in witness.command  # no corpus path
+
+
+def test_seed_policy_passes_fallback_and_error_preservation(corpus) -> None:  # type: ignore[no-untyped-def]
+    report = prove(SEED_POLICY, corpus=corpus)
+    assert report.results["fallback"].verdict is Verdict.PASS
+    assert report.results["error-preservation"].verdict is Verdict.PASS
+    assert report.results["error-preservation-all"].verdict is Verdict.PASS
+    assert report.decisions is not None and len(report.decisions) == corpus.n_traces
+
+
+def test_demo_rules_property_by_property(corpus) -> None:  # type: ignore[no-untyped-def]
+    report = prove(DEMO_RULES, corpus=corpus, env="demo", budget=50)
+    verdicts = {k: r.verdict for k, r in report.results.items()}
+    assert verdicts["fallback"] is Verdict.PASS
+    assert verdicts["error-preservation"] is Verdict.PASS
+    assert _brute_failing(str(DEMO_RULES), corpus, "demo") == set()
+    # The rules read only http.status_code; an error reported as http.response.status_code
+    # (the new convention) with a 2xx/3xx root falls to the dynamic sampler.
+    every = report.results["error-preservation-all"]
+    assert every.verdict is Verdict.FAIL
+    witness = every.witnesses[0]
+    assert witness.rule in ("Dynamically Sample 200s through 400s", "Catchall rule")
+    assert witness.spans is not None
+    trace = Trace(witness.trace_id, tuple(Span(s["data"], s["root"]) for s in witness.spans))
+    target = load_target(str(DEMO_RULES), env="demo")
+    assert target.error.holds(trace)
+    assert Evaluator(target.rules_file, "demo").decide(trace).keep is not True
+    assert verdicts["budget"] is Verdict.PASS
+    assert verdicts["mixed-types"] is Verdict.WARN
+    assert "http.status_code (int 192, string 150)" in report.results["mixed-types"].summary
+    assert verdicts["unreachable-rules"] is Verdict.WARN
+    assert "Keep Type 2 GRPC Status Codes" in report.results["unreachable-rules"].summary
+    assert verdicts["shadowed-rules"] is Verdict.PASS
+
+
+UNTYPED = """RulesVersion: 2
+Samplers:
+  __default__:
+    RulesBasedSampler:
+      Rules:
+        - Name: keep errors
+          SampleRate: 1
+          Conditions:
+            - {Field: http.status_code, Operator: '>=', Value: 500}
+        - Name: rest
+          SampleRate: 10
+"""
+
+
+def test_untyped_error_rule_misses_string_statuses(tmp_path: Path, corpus) -> None:  # type: ignore[no-untyped-def]
+    rules = tmp_path / "untyped.yaml"
+    rules.write_text(UNTYPED)
+    report = prove(rules, corpus=corpus, error="http.status_code >= 500")
+    # On this corpus every trace with a string "500" also has an int 500 span, and trace
+    # scope needs only one: the corpus passes, truthfully ...
+    result = report.results["error-preservation"]
+    assert result.verdict is Verdict.PASS
+    assert _brute_failing(str(rules), corpus) == set()
+    assert "http.status_code (int 192, string 150)" in report.results["mixed-types"].summary
+    # ... but a trace whose status arrives only as a string is sampled: shown for all traces.
+    every = report.results["error-preservation-all"]
+    assert every.verdict is Verdict.FAIL
+    witness = every.witnesses[0]
+    assert witness.rule == "rest"
+    assert witness.spans is not None
+    values = [s["data"].get("http.status_code") for s in witness.spans]
+    assert any(isinstance(v, str) for v in values) and not any(isinstance(v, int) for v in values)
+    trace = Trace(witness.trace_id, tuple(Span(s["data"], s["root"]) for s in witness.spans))
+    assert Evaluator(load_target(str(rules)).rules_file).decide(trace).rule_name == "rest"
+    # With Datatype: int the same rule keeps every error trace, proven for all traces.
+    rules.write_text(UNTYPED.replace("Value: 500}", "Value: 500, Datatype: int}"))
+    typed = prove(rules, error="http.status_code >= 500", properties=["error-preservation-all"])
+    assert typed.results["error-preservation-all"].verdict is Verdict.PASS
+
+
+def test_must_keep_labels_and_expressions(tmp_path: Path, corpus) -> None:  # type: ignore[no-untyped-def]
+    policy = tmp_path / "mk.toon"
+    policy.write_text(
+        "nectar_policy{version,name,must_keep,rules}:\n  1\n  mk\n"
+        '  [1]: "service.name = \\"frontend\\""\n'
+        "  rules[2]{name,match,action,priority}:\n"
+        "    keep-errors,http.status >= 500,keep,50\n    rest,true,sample(0.5),0\n"
+    )
+    report = prove(policy, corpus=corpus, properties=["must-keep", "must-keep-all"])
+    assert report.results["must-keep"].verdict is Verdict.FAIL
+    assert report.results["must-keep-all"].verdict is Verdict.FAIL
