@@ -16,7 +16,9 @@ into Refinery rule shapes (or explains why it cannot).
 
 Every node carries a :class:`~pytest_nectar.errors.Position`.  Positions are excluded from
 equality, so the same policy written in the positional or the keyed TOON form, or printed and
-parsed again, compares equal.  Standard library only.
+parsed again, compares equal.  So are the file's ``#`` comments (:class:`CommentLine`), which
+ride along on :class:`Rule` and :class:`Policy` only so that ``nectar fmt`` loses nothing.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ __all__ = [
     "And",
     "Atom",
     "Clause",
+    "CommentLine",
+    "Commentary",
     "Condition",
     "Datatype",
     "Drop",
@@ -57,6 +61,7 @@ __all__ = [
     "Or",
     "ParamKind",
     "Policy",
+    "PolicyComments",
     "Rule",
     "Sample",
     "SamplerParam",
@@ -495,6 +500,55 @@ class Dynamic:
 Action: TypeAlias = Keep | Drop | Sample | Throughput | Dynamic
 
 
+# --- comments ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CommentLine:
+    """A full-line ``#`` comment, or a blank line (``text == ""``), as written above an element.
+
+    ``text`` runs from the ``#`` to the end of the line, trailing spaces removed.  Comments
+    never change what a policy means: every holder keeps them out of equality.
+    """
+
+    text: str
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.text and (not self.text.startswith("#") or "\n" in self.text or "\r" in self.text):
+            raise ValueError(f"a comment line starts with '#' and is one line; got {self.text!r}")
+
+    @property
+    def is_blank(self) -> bool:
+        return not self.text
+
+
+#: The comment and blank lines directly above one element, top to bottom.
+Commentary: TypeAlias = tuple[CommentLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyComments:
+    """Where a policy file's comments sit, by the element they precede.
+
+    ``header`` is above ``nectar_policy``; ``fields`` maps a top-level field name to the lines
+    above its line (for ``rules``, above the ``rules[N]{...}:`` line); ``trailing`` is after
+    the last line.  Comments above a table row live on that :class:`Rule`, so they move with
+    it when ``nectar fmt`` orders the rows.
+    """
+
+    header: Commentary = ()
+    fields: tuple[tuple[str, Commentary], ...] = ()
+    trailing: Commentary = ()
+
+    def before(self, name: str) -> Commentary:
+        """The lines above top-level field ``name`` (empty when there are none)."""
+        for key, lines in self.fields:
+            if key == name:
+                return lines
+        return ()
+
+
 # --- policy -----------------------------------------------------------------------------
 
 
@@ -510,6 +564,8 @@ class Rule:
     position: Position = dc_field(default=_NOWHERE, compare=False)  # the row
     name_position: Position = dc_field(default=_NOWHERE, compare=False)
     priority_position: Position = dc_field(default=_NOWHERE, compare=False)
+    #: the comment and blank lines above the row (kept by ``nectar fmt``, never compared)
+    comments: Commentary = dc_field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,6 +589,8 @@ class Policy:
     position: Position = dc_field(default=_NOWHERE, compare=False)
     #: where each top-level field's value was written (for diagnostics)
     field_positions: tuple[tuple[str, Position], ...] = dc_field(default=(), compare=False)
+    #: the file's comments outside the rows (kept by ``nectar fmt``, never compared)
+    comments: PolicyComments = dc_field(default=PolicyComments(), compare=False)
 
     @property
     def effective_environment(self) -> str:

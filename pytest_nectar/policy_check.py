@@ -44,6 +44,7 @@ from pytest_nectar.model import (
     Throughput,
 )
 from pytest_nectar.printer import format_match
+from pytest_nectar.refinery.regex import GoRegexError, compile_go_regex
 
 __all__ = ["MAX_CLAUSES", "check_policy", "normal_form", "validate_policy"]
 
@@ -71,7 +72,6 @@ _GO_INT: Final = re.compile(r"[+-]?[0-9]+\Z")
 _GO_BOOLS: Final = frozenset(
     {"1", "t", "T", "TRUE", "true", "True"} | {"0", "f", "F"} | {"FALSE", "false", "False"}
 )
-_RE2_UNSUPPORTED: Final = re.compile(r"\(\?<?[=!]|\(\?P=|\\[1-9]|[*+?}]\+")
 _INT64: Final = 2**63
 
 
@@ -336,17 +336,13 @@ def _check_condition(cond: Condition, found: _Findings) -> None:
         )
     if op is Operator.MATCHES and isinstance(value, Literal):
         pattern = str(value.value)
-        bad = _RE2_UNSUPPORTED.search(pattern)
-        problem = "" if bad is None else f"Go regexp (RE2) does not support {bad.group()!r}"
-        if not problem:
-            try:
-                re.compile(pattern)
-            except re.error as err:
-                problem = f"invalid regular expression: {err}"
-        if problem:
+        try:
+            # the evaluator's own compiler: accepted here iff Refinery's regexp.Compile accepts
+            compile_go_regex(pattern)
+        except GoRegexError as err:
             found.error(
                 "regex",
-                problem,
+                f"not a valid Go regexp: {err}",
                 value.position,
                 pattern,
                 "Refinery never matches an invalid pattern",

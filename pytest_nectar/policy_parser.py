@@ -14,7 +14,7 @@ import difflib
 import functools
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any, Final
 
@@ -24,7 +24,7 @@ from lark.lark import PostLex
 
 from pytest_nectar.errors import PolicyError, Position
 from pytest_nectar.match_parser import decode_string, parse_action, parse_match
-from pytest_nectar.model import Expr, Policy, Rule
+from pytest_nectar.model import Commentary, CommentLine, Expr, Policy, PolicyComments, Rule
 
 __all__ = ["POLICY_FIELDS", "RULE_COLUMNS", "load_policy", "parse_policy"]
 
@@ -110,7 +110,9 @@ class _Indenter(PostLex):
 @functools.cache
 def _lark() -> Lark:
     grammar = resources.files("pytest_nectar").joinpath("grammar/policy.lark").read_text("utf-8")
-    return Lark(grammar, parser="lalr", postlex=_Indenter(), propagate_positions=True)
+    # cache=True: lark keeps the analysed LALR tables in a per-user temp file keyed by the
+    # grammar's hash; building them takes seconds, loading them milliseconds (pytest runs).
+    return Lark(grammar, parser="lalr", postlex=_Indenter(), propagate_positions=True, cache=True)
 
 
 # --- located pieces -----------------------------------------------------------------------
@@ -526,6 +528,43 @@ def _must_keep(reader: _Reader, piece: _Value) -> tuple[Expr, ...]:
     return tuple(_match(reader, item) for item in piece.items)
 
 
+# --- comments -----------------------------------------------------------------------------
+
+
+def _attach_comments(policy: Policy, path: str, lines: Sequence[str]) -> Policy:
+    """Hang each run of comment and blank lines on the element on the line below it.
+
+    The grammar drops them with the newlines, but every other line of a policy that parsed is
+    exactly one element (the ``nectar_policy`` line, a field, the rules header or a row), so
+    the lines between two elements are the commentary of the second.  ``lines`` are split on
+    ``\n`` only, as lark counts lines.
+    """
+    above: dict[int, Commentary] = {}
+    pending: list[CommentLine] = []
+    for number, raw in enumerate(lines, start=1):
+        body = raw.rstrip("\r").strip(" \t")
+        if body and not body.startswith("#"):
+            if pending:
+                above[number] = tuple(pending)
+                pending = []
+            continue
+        column = len(raw) - len(raw.lstrip(" \t")) + 1 if body else 1
+        pending.append(CommentLine(body.rstrip(" \t"), Position(path, number, column)))
+    if not above and not pending:
+        return policy
+    rules = tuple(replace(r, comments=above.get(r.position.line, ())) for r in policy.rules)
+    comments = PolicyComments(
+        header=above.get(policy.position.line, ()),
+        fields=tuple(
+            (name, above[where.line])
+            for name, where in policy.field_positions
+            if where.line in above
+        ),
+        trailing=tuple(pending),
+    )
+    return replace(policy, rules=rules, comments=comments)
+
+
 # --- entry points ---------------------------------------------------------------------------
 
 _TOKEN_WORDS: Final = {
@@ -634,7 +673,11 @@ def parse_policy(text: str, *, path: str = "<policy>") -> Policy:
         raise _syntax_error(err, reader, text) from None
     root: Any = tree.children[0]
     head, fields = reader.entries(root)
-    return _assemble(reader, head, fields)
+    policy = _assemble(reader, head, fields)
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the final newline ends the last line; it does not open another
+    return _attach_comments(policy, path, lines)
 
 
 def load_policy(path: str | os.PathLike[str]) -> Policy:

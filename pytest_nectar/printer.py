@@ -9,7 +9,12 @@ already canonical byte for byte:
   (priority descending), indented 4 spaces;
 * TOON quoting only where the parser needs it; match expressions in their canonical spelling
   (``=`` for ``==``, ``and``/``or``/``not`` for ``&&``/``||``/``!``, ``as T`` only when the
-  datatype differs from the one the literal implies).
+  datatype differs from the one the literal implies);
+* full-line ``#`` comments above the element they were written above (the policy line, a
+  field's value line, the rules header, a row: a row's comments move with the row), at that
+  element's indentation; comments after the last line go last, at the rows' indentation.
+  Blank lines among them are kept, but at most one in a row, none at the start of a block
+  (the file, the field values, the rows) and none at the end of the file.
 
 Printing then parsing gives an equal policy, and printing is idempotent.
 """
@@ -22,6 +27,7 @@ from typing import Final
 from pytest_nectar.model import (
     Action,
     And,
+    Commentary,
     Condition,
     Drop,
     Duration,
@@ -199,8 +205,19 @@ def format_action(action: Action) -> str:
 # --- policies ---------------------------------------------------------------------------
 
 
+def _commentary(lines: Commentary, indent: str, *, opens_block: bool) -> list[str]:
+    """Comment lines at ``indent``; blank runs become one blank, none where a block opens."""
+    out: list[str] = []
+    for line in lines:
+        if not line.is_blank:
+            out.append(indent + line.text.rstrip(" \t"))
+        elif out[-1:] != [""] and (out or not opens_block):
+            out.append("")
+    return out
+
+
 def format_policy(policy: Policy) -> str:
-    """The canonical text of a policy, ending with a newline."""
+    """The canonical text of a policy, ending with a newline (comments included)."""
     values: dict[str, str] = {
         "version": str(policy.version),
         "name": quote_value(policy.name),
@@ -217,11 +234,17 @@ def format_policy(policy: Policy) -> str:
     if policy.check_nested_fields is not None:
         values["check_nested_fields"] = "true" if policy.check_nested_fields else "false"
     fields = [f for f in POLICY_FIELDS if f in values or f == "rules"]
-    lines = ["nectar_policy{" + ",".join(fields) + "}:"]
-    lines.extend("  " + values[f] for f in fields if f != "rules")
+    notes = policy.comments
+    lines = _commentary(notes.header, "", opens_block=True)
+    lines.append("nectar_policy{" + ",".join(fields) + "}:")
+    for index, name in enumerate(fields):
+        lines.extend(_commentary(notes.before(name), "  ", opens_block=index == 0))
+        if name != "rules":
+            lines.append("  " + values[name])
     ordered = sorted(policy.rules, key=lambda r: -r.priority)
     lines.append(f"  rules[{len(ordered)}]{{{','.join(RULE_COLUMNS)}}}:")
-    for rule in ordered:
+    for index, rule in enumerate(ordered):
+        lines.extend(_commentary(rule.comments, "    ", opens_block=index == 0))
         cells = [
             quote_cell(rule.name),
             quote_cell(rule.description) if rule.description else "",
@@ -230,4 +253,8 @@ def format_policy(policy: Policy) -> str:
             str(rule.priority),
         ]
         lines.append("    " + ",".join(cells))
+    trailing = _commentary(notes.trailing, "    " if ordered else "  ", opens_block=False)
+    while trailing[-1:] == [""]:
+        trailing.pop()
+    lines.extend(trailing)
     return "\n".join(lines) + "\n"

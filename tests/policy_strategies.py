@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from hypothesis import strategies as st
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 from pytest_nectar.model import (
     SAMPLER_PARAMETERS,
     And,
+    CommentLine,
     Condition,
     Datatype,
     Drop,
@@ -27,6 +29,7 @@ from pytest_nectar.model import (
     Operator,
     Or,
     Policy,
+    PolicyComments,
     Rule,
     Sample,
     SamplerParam,
@@ -165,3 +168,45 @@ def policies(draw: st.DrawFn) -> Policy:
         must_keep=draw(st.one_of(st.none(), st.lists(exprs, max_size=3).map(tuple))),
         check_nested_fields=draw(st.one_of(st.none(), st.booleans())),
     )
+
+
+# --- comments ---------------------------------------------------------------------------
+
+comment_lines = st.one_of(
+    st.just(CommentLine("")),
+    st.text(
+        st.characters(codec="utf-8", exclude_characters="\r\n"),  # utf-8: no surrogates
+        max_size=15,
+    ).map(lambda t: CommentLine("#" + t)),
+)
+commentaries = st.lists(comment_lines, max_size=4).map(tuple)
+
+
+@st.composite
+def commented_policies(draw: st.DrawFn) -> Policy:
+    """A policy with comment and blank lines above the header, each set field, each row."""
+    policy = draw(policies())
+    fields = [name for name, _ in _set_fields(policy)]
+    return replace(
+        policy,
+        rules=tuple(replace(r, comments=draw(commentaries)) for r in policy.rules),
+        comments=PolicyComments(
+            header=draw(commentaries),
+            fields=tuple((name, draw(commentaries)) for name in fields),
+            trailing=draw(commentaries),
+        ),
+    )
+
+
+def _set_fields(policy: Policy) -> list[tuple[str, object]]:
+    values = [
+        ("version", policy.version),
+        ("name", policy.name),
+        ("budget_per_second", policy.budget_per_second),
+        ("environment", policy.environment),
+        ("error", policy.error),
+        ("must_keep", policy.must_keep),
+        ("check_nested_fields", policy.check_nested_fields),
+        ("rules", policy.rules),
+    ]
+    return [(name, value) for name, value in values if value is not None]

@@ -12,6 +12,7 @@ from pytest_nectar.commands.init import SEED_POLICY
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples/quickstart/policies/production.toon"
 KEYED = ROOT / "tests/data/seed_keyed.toon"
+KEYED_FORMATTED = ROOT / "tests/data/seed_keyed_formatted.toon"
 
 
 def test_init_writes_the_seed_example_byte_for_byte() -> None:
@@ -78,14 +79,23 @@ def test_fmt_check_passes_on_canonical_and_fails_with_diff(
     assert keyed.read_text() == KEYED.read_text()  # --check writes nothing
 
 
-def test_fmt_rewrites_and_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_fmt_rewrites_keeps_comments_and_is_idempotent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     keyed = tmp_path / "keyed.toon"
     shutil.copy(KEYED, keyed)
     assert main(["fmt", str(keyed)]) == 0
-    assert keyed.read_text() == SEED.read_text()
+    assert keyed.read_text() == KEYED_FORMATTED.read_text()
+    assert "  # traces kept per second, all rules together\n  10000\n" in keyed.read_text()
     assert main(["fmt", str(keyed)]) == 0
     assert main(["fmt", "--check", str(keyed)]) == 0
     assert capsys.readouterr().out == f"reformatted {keyed}\n"
+
+
+def test_fmt_check_passes_on_every_example(capsys: pytest.CaptureFixture[str]) -> None:
+    paths = [str(p) for p in sorted(ROOT.glob("examples/*/policies/*.toon"))]
+    assert main(["fmt", "--check", *paths]) == 0
+    assert capsys.readouterr().out == ""
 
 
 def test_fmt_leaves_invalid_files_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

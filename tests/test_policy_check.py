@@ -50,6 +50,10 @@ CASES = {
     "bad_list_item": rule('x in ["a"] as int'),
     "regex_lookahead": rule("x matches '(?=a)'"),
     "regex_invalid": rule("x matches '[a-'"),
+    "regex_backref": rule("x matches '(a)\\1'"),
+    "regex_possessive": rule("x matches 'a++'"),
+    "regex_python_only": rule("x matches 'end\\Z'"),
+    "regex_byte_class": rule("x matches 'a\\C'"),
     "descendants_first": rule("first(descendants, x) > 1"),
     "ignored_datatype": rule('x contains "a" as string'),
     "root_not_exists": rule("root.x not exists"),
@@ -190,13 +194,37 @@ EXPECTED = [
     (
         "regex_lookahead",
         [
-            "error: c.toon:5:19: Go regexp (RE2) does not support '(?='; got '(?=a)'; Refinery never matches an invalid pattern"
+            "error: c.toon:5:19: not a valid Go regexp: invalid perl operator: (?=; got '(?=a)'; Refinery never matches an invalid pattern"
         ],
     ),
     (
         "regex_invalid",
         [
-            "error: c.toon:5:19: invalid regular expression: unterminated character set at position 0; got '[a-'; Refinery never matches an invalid pattern"
+            "error: c.toon:5:19: not a valid Go regexp: missing ]: [a-; got '[a-'; Refinery never matches an invalid pattern"
+        ],
+    ),
+    (
+        "regex_backref",
+        [
+            "error: c.toon:5:19: not a valid Go regexp: invalid escape sequence: \\1; got '(a)\\\\1'; Refinery never matches an invalid pattern"
+        ],
+    ),
+    (
+        "regex_possessive",
+        [
+            "error: c.toon:5:19: not a valid Go regexp: bad repetition operator: ++; got 'a++'; Refinery never matches an invalid pattern"
+        ],
+    ),
+    (
+        "regex_python_only",
+        [
+            "error: c.toon:5:19: not a valid Go regexp: invalid escape sequence: \\Z; got 'end\\\\Z'; Refinery never matches an invalid pattern"
+        ],
+    ),
+    (
+        "regex_byte_class",
+        [
+            "error: c.toon:5:19: not a valid Go regexp: invalid escape sequence: \\C; got 'a\\\\C'; Refinery never matches an invalid pattern"
         ],
     ),
     (
@@ -433,3 +461,43 @@ def _check_expr_only(expr: str) -> list[Diagnostic]:
     quoted = '"' + expr.replace("\\", "\\\\").replace('"', '\\"') + '"'
     text = H.replace("rules[2]", "rules[1]") + f"    r,,{quoted},keep,0\n"
     return list(check_policy(parse_policy(text)))
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"\pL",
+        r"\p{Greek}+",
+        r"\PN",
+        r"[[:alpha:]]+",
+        r"\Q*.*\E",
+        r"\x{41}",
+        r"(?U)a+",
+        r"(?P<ver>v[0-9]+)",
+        r"(?i)^/api/\z",
+    ],
+)
+def test_go_only_regex_syntax_is_accepted(pattern: str) -> None:
+    # Python's re rejects each of these; Go's regexp (and so Refinery) compiles them
+    found = _check_expr_only(f"http.route matches '{pattern}'")
+    assert [d.message for d in found if d.severity == "error"] == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        ("(?=a)", "invalid perl operator: (?="),
+        ("(?<!a)b", "invalid perl operator: (?<!"),
+        (r"(a)\1", r"invalid escape sequence: \1"),
+        (r"a\Z", r"invalid escape sequence: \Z"),
+        ("a{1001}", "invalid repetition size: {1001}"),
+        ("x**", "bad repetition operator: **"),
+        ("(a", "missing ): (a"),
+    ],
+)
+def test_regex_errors_give_the_go_reason(pattern: str, reason: str) -> None:
+    found = [d for d in _check_expr_only(f"x matches '{pattern}'") if d.severity == "error"]
+    assert [d.message for d in found] == [
+        f"<policy>:5:19: not a valid Go regexp: {reason}; got {pattern!r}; "
+        "Refinery never matches an invalid pattern"
+    ]

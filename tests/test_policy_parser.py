@@ -10,8 +10,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_nectar.errors import PolicyError
-from pytest_nectar.model import Condition, Duration, Keep, Literal, MatchAll, Operator, Sample
+from pytest_nectar.errors import PolicyError, Position
+from pytest_nectar.model import (
+    CommentLine,
+    Condition,
+    Duration,
+    Keep,
+    Literal,
+    MatchAll,
+    Operator,
+    Sample,
+)
 from pytest_nectar.policy_parser import load_policy, parse_policy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,6 +223,33 @@ def test_rules_are_in_priority_order_and_crlf_and_comments_are_fine() -> None:
     assert [r.name for r in policy.rules] == ["high", "low"]
     assert policy.rules[0].description is None
     assert policy.rules[0].position.line == 9
+
+
+def test_comments_are_attached_to_the_element_below_them() -> None:
+    text = (
+        "# top\nnectar_policy:\n  version: 1\n  # the name\n\n  name: p\n"
+        "  rules[2]{priority,name,match,action}:\n    # low one\n    1,low,true,drop\n"
+        "    5,high,a exists,keep\n\n  # end\n"
+    )
+    policy = parse_policy(text, path="c.toon")
+    notes = policy.comments
+    assert notes.header == (CommentLine("# top"),)
+    assert notes.header[0].position == Position("c.toon", 1, 1)
+    assert notes.before("name") == (CommentLine("# the name"), CommentLine(""))
+    assert notes.before("name")[0].position == Position("c.toon", 4, 3)
+    assert notes.before("version") == () and notes.before("rules") == ()
+    assert [(r.name, r.comments) for r in policy.rules] == [
+        ("high", ()),
+        ("low", (CommentLine("# low one"),)),
+    ]
+    assert notes.trailing == (CommentLine(""), CommentLine("# end"))
+
+
+def test_comment_lines_must_be_comments() -> None:
+    with pytest.raises(ValueError, match="a comment line starts with '#'"):
+        CommentLine("not a comment")
+    with pytest.raises(ValueError, match="is one line"):
+        CommentLine("# two\n# lines")
 
 
 def test_quoted_cells_hold_commas_and_escapes() -> None:

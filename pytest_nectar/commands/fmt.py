@@ -1,7 +1,9 @@
 """``nectar fmt FILE... [--check]``: rewrite policy files in canonical form.
 
-With ``--check`` nothing is written: exit 1 and print a unified diff for each file that is
-not canonical.  A file that does not parse is an error (exit 1) and is left untouched.
+Full-line ``#`` comments are kept, each above the element it was written above (see
+:mod:`pytest_nectar.printer`).  With ``--check`` nothing is written: exit 1 and print a unified
+diff for each file that is not canonical.  A file that does not parse is an error (exit 1) and
+is left untouched.
 """
 
 from __future__ import annotations
