@@ -1,8 +1,12 @@
 """``nectar propose INTENT``: Claude writes or refines a policy; Nectar verifies it first.
 
-Nothing is written unless a proposal passes verification (or ``--force`` is given, and
-then the output says so).  Exit codes: 0 a proposal passed, 1 none passed, 2 usage,
-input or API errors.
+Every proposal is parsed, checked, compiled and proven (``nectar prove``'s properties, on
+the corpus of ``--corpus`` or ``[tool.nectar]``, with its error expression and window);
+failures go back to Claude.  Nothing is written unless a proposal passes (or ``--force`` is
+given, and then the output says so).  ``--write`` replaces the policy and refreshes the
+rules file and lock as ``nectar compile`` does, all or nothing.  The change is summarised
+by ``nectar diff``'s report (patch body, PR body, default output).  Exit codes: 0 a
+proposal passed, 1 none passed, 2 usage, input or API errors.
 """
 
 from __future__ import annotations
@@ -10,14 +14,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_nectar.claude.change import describe_change
 from pytest_nectar.errors import UsageError
 
 if TYPE_CHECKING:
     from pytest_nectar.claude.refine import Attempt, RefineResult
+    from pytest_nectar.config import NectarConfig
 
 __all__ = ["describe_change", "register", "run"]
 
@@ -68,23 +75,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def describe_change(old: str | None, new: str) -> str:
-    """A short, deterministic summary of the change (lines and rules are the reviewer's unit)."""
-    import difflib
-
-    if old is None:
-        return f"new policy file, {len(new.splitlines())} lines"
-    if old == new:
-        return "no change"
-    added = removed = 0
-    for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0):
-        if line.startswith("+") and not line.startswith("+++"):
-            added += 1
-        elif line.startswith("-") and not line.startswith("---"):
-            removed += 1
-    return f"{added} line{'s' if added != 1 else ''} added, {removed} removed"
-
-
 def _repo_relative(path: Path) -> str:
     """The path as ``git am`` will see it: relative to the repository root, else to cwd."""
     target = path.resolve()
@@ -102,14 +92,14 @@ def _patch_date() -> datetime | None:
     return datetime.fromtimestamp(int(epoch), tz=UTC) if epoch.isdigit() else None
 
 
-def _load_summary(path: str) -> tuple[Any, Any]:
+def _load_summary(path: str | list[str]) -> tuple[Any, Any]:
     """The loaded corpus (for the prover) and its bounded summary (for the prompt)."""
     try:
         from pytest_nectar.corpus import load_corpus, summarize
     except ImportError:
         raise UsageError(
             "--corpus is not supported by this installation yet",
-            got=path,
+            got=str(path),
             hint="run without --corpus",
         ) from None
     corpus = load_corpus(path)
@@ -125,6 +115,17 @@ def _report_attempt(attempt: Attempt) -> None:
             f"round {attempt.round}: proposal failed verification "
             f"({count} problem{'s' if count != 1 else ''})\n"
         )
+        for problem in attempt.verdict.problems:
+            sys.stderr.write(f"  {problem.splitlines()[0]}\n")
+
+
+def _corpus_paths(args: argparse.Namespace, config: NectarConfig) -> list[str]:
+    """``--corpus``, else ``[tool.nectar] corpus``: what ``nectar prove`` would prove on."""
+    from pytest_nectar.compile_project import show_path
+
+    if args.corpus:
+        return [args.corpus]
+    return [show_path(p) for p in config.corpus or ()]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -139,8 +140,10 @@ def run(args: argparse.Namespace) -> int:
             hint="pip install 'pytest-nectar[claude]'; every other nectar command works without it",
         ) from None
     from pytest_nectar.claude import prompt
+    from pytest_nectar.claude.project import project_check, project_policies
     from pytest_nectar.claude.refine import refine
     from pytest_nectar.claude.verify import build_verifier
+    from pytest_nectar.config import load_config
 
     if args.max_rounds < 1:
         raise UsageError("--max-rounds must be at least 1", got=args.max_rounds)
@@ -161,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
             current = policy_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
             raise UsageError(f"cannot read {policy_path}", got=str(err)) from None
+    project = load_config()
+    if args.write and policy_path is not None:
+        project_policies(project, policy_path)  # not a project policy: say so before asking
 
     config = claude.read_tool_config(Path.cwd())
     settings = claude.ClaudeSettings(
@@ -172,9 +178,18 @@ def run(args: argparse.Namespace) -> int:
         os.environ[k] for k in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN") if os.environ.get(k)
     ]
 
-    corpus, summary = _load_summary(args.corpus) if args.corpus else (None, None)
+    paths = _corpus_paths(args, project)
+    corpus, summary = _load_summary(paths) if paths else (None, None)
     shown_path = _repo_relative(policy_path) if policy_path else "proposed.toon"
-    verify = build_verifier(policy_path=shown_path, corpus=corpus)
+    verify = build_verifier(
+        policy_path=shown_path,
+        corpus=corpus,
+        error=project.error,
+        window_s=project.window_s,
+        project=project_check(policy_path, config=project)
+        if args.write and policy_path is not None
+        else None,
+    )
     reference = prompt.load_reference()
 
     def build(summary_json: str | None) -> prompt.Conversation:
@@ -202,22 +217,45 @@ def run(args: argparse.Namespace) -> int:
         secrets=secrets,
         on_attempt=_report_attempt,
     )
-    return _finish(args, result, current, policy_path, shown_path)
+    context = _Context(current, policy_path, shown_path, corpus, ", ".join(paths) or None, project)
+    return _finish(args, result, context)
 
 
-def _finish(
-    args: argparse.Namespace,
-    result: RefineResult,
-    current: str | None,
-    policy_path: Path | None,
-    shown_path: str,
-) -> int:
+@dataclass(frozen=True)
+class _Context:
+    current: str | None
+    policy_path: Path | None
+    shown_path: str
+    corpus: Any
+    corpus_label: str | None
+    project: NectarConfig
+
+
+def _write_project(context: _Context, text: str) -> None:
+    """Policy, rules and lock, compiled first and written all or nothing."""
+    from pytest_nectar.claude.project import apply_plan, plan_write
+    from pytest_nectar.compile_project import show_path
+
+    assert context.policy_path is not None
+    plan = plan_write(context.policy_path, text, config=context.project)
+    try:
+        written = apply_plan(plan)
+    except OSError as err:
+        raise UsageError(
+            "cannot write the policy, rules and lock; nothing was changed",
+            got=str(err),
+        ) from None
+    sys.stderr.write("wrote " + ", ".join(show_path(p) for p in written) + "\n")
+
+
+def _finish(args: argparse.Namespace, result: RefineResult, context: _Context) -> int:
     from pytest_nectar.claude import patch
+    from pytest_nectar.claude.change import summarize_change
     from pytest_nectar.fileio import write_atomic
 
     best = result.best
     text = best.proposal.policy
-    summary = describe_change(current, text)
+    current, shown_path = context.current, context.shown_path
     if not result.passed:
         sys.stderr.write(
             f"no proposal passed verification in {len(result.attempts)} "
@@ -230,14 +268,22 @@ def _finish(
             sys.stdout.write(text)
             sys.stderr.write("nothing was written (use --force to write the best attempt)\n")
             return 1
+    summary = summarize_change(
+        current,
+        text,
+        path=shown_path,
+        corpus=context.corpus,
+        corpus_label=context.corpus_label,
+        window_s=context.project.window_s,
+        error=context.project.error,
+    )
     verification = (
         list(best.verdict.notes)
         if result.passed
         else [p.splitlines()[0] for p in best.verdict.problems]
     )
-    if args.write and policy_path is not None:
-        write_atomic(policy_path, text)
-        sys.stderr.write(f"wrote {policy_path}\n")
+    if args.write and context.policy_path is not None:
+        _write_project(context, text)
     elif args.output:
         write_atomic(args.output, text)
         sys.stderr.write(f"wrote {args.output}\n")
@@ -253,7 +299,9 @@ def _finish(
                     new=text,
                     intent=args.intent,
                     rationale=best.proposal.rationale,
-                    diff_summary=summary,
+                    diff_summary=f"{summary.line}\n\n{summary.text}"
+                    if summary.from_diff
+                    else summary.text,
                     verification=verification,
                     date=_patch_date(),
                     verified=result.passed,
@@ -264,17 +312,19 @@ def _finish(
         sys.stdout.write(text)
         if current is not None:
             sys.stdout.write(patch.unified_diff(shown_path, current, text))
+            sys.stdout.write("\n" + summary.text)
     if args.pr_body:
         body = patch.pr_body(
             intent=args.intent,
             path=shown_path,
             rationale=best.proposal.rationale,
-            diff_summary=summary,
+            diff_summary=summary.line,
+            diff_markdown=summary.markdown if summary.from_diff else "",
             verification=verification,
             model=best.proposal.model,
             rounds=len(result.attempts),
             verified=result.passed,
         )
         write_atomic(args.pr_body, body)
-    sys.stderr.write(f"change: {summary}\n")
+    sys.stderr.write(f"change: {summary.line}\n")
     return 0 if result.passed else 1

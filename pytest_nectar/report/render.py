@@ -1,0 +1,102 @@
+"""One entry point per report and format: ``text``, ``md``, ``html`` or ``json``.
+
+``write_explain``/``write_diff`` print to a stream (text gets colour on a terminal);
+``explain_document``/``diff_document`` return the document as a string (the ``-o FILE``
+path, tests, and other commands that embed a report).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final, TextIO
+
+from pytest_nectar.report import render_md
+from pytest_nectar.report.layout import Block, explain_blocks
+from pytest_nectar.report.layout_diff import diff_blocks
+from pytest_nectar.report.model import DiffReport, ExplainReport
+
+__all__ = ["FORMATS", "diff_document", "explain_document", "write_diff", "write_explain"]
+
+FORMATS: Final = ("text", "md", "html", "json")
+_CAPTIONS: Final = {
+    "timeline": "Incoming and expected kept events per second over the corpus time line",
+    "rules": "Share of the expected kept events, per rule",
+    "services": "Effective sample rate per service",
+}
+
+
+def _html_explain(reports: Sequence[ExplainReport]) -> str:
+    from pytest_nectar.report.charts import charts
+    from pytest_nectar.report.render_html import figure, html_document, render_blocks
+
+    sections = []
+    for report in reports:
+        sections.append(render_blocks(explain_blocks(report)))
+        sections.extend(
+            figure(chart, _CAPTIONS[chart], svg) for chart, svg in charts(report).items()
+        )
+    title = "Waggle report: " + ", ".join(r.title for r in reports)
+    return html_document(title, sections)
+
+
+def _blocks(reports: Sequence[ExplainReport], limit: int | None) -> list[Block]:
+    out: list[Block] = []
+    for report in reports:
+        out.extend(explain_blocks(report, limit=limit))
+    return out
+
+
+def explain_document(reports: Sequence[ExplainReport], fmt: str) -> str:
+    if fmt == "json":
+        from pytest_nectar.report.render_json import explain_json
+
+        return explain_json(reports)
+    if fmt == "md":
+        return render_md.fit(lambda limit: _blocks(reports, limit))
+    if fmt == "html":
+        return _html_explain(reports)
+    from pytest_nectar.report.render_text import to_text
+
+    return to_text(_blocks(reports, None))
+
+
+def diff_document(report: DiffReport, fmt: str) -> str:
+    if fmt == "json":
+        from pytest_nectar.report.render_json import diff_json
+
+        return diff_json(report)
+    if fmt == "md":
+        return render_md.fit(lambda limit: diff_blocks(report, limit=limit))
+    if fmt == "html":
+        from pytest_nectar.report.charts import charts
+        from pytest_nectar.report.render_html import figure, html_document, render_blocks
+
+        sections = [render_blocks(diff_blocks(report))]
+        for side, sub in (("NEW", report.new_report), ("OLD", report.old_report)):
+            if sub is not None:
+                sections.extend(
+                    figure(f"{side.lower()}-{chart}", f"{side}: {_CAPTIONS[chart]}", svg)
+                    for chart, svg in charts(sub).items()
+                )
+        return html_document(f"Waggle diff: {report.old} → {report.new}", sections)
+    from pytest_nectar.report.render_text import to_text
+
+    return to_text(diff_blocks(report))
+
+
+def write_explain(reports: Sequence[ExplainReport], fmt: str, stream: TextIO) -> None:
+    if fmt == "text":
+        from pytest_nectar.report.render_text import render_blocks
+
+        render_blocks(_blocks(reports, None), stream)
+        return
+    stream.write(explain_document(reports, fmt))
+
+
+def write_diff(report: DiffReport, fmt: str, stream: TextIO) -> None:
+    if fmt == "text":
+        from pytest_nectar.report.render_text import render_blocks
+
+        render_blocks(diff_blocks(report), stream)
+        return
+    stream.write(diff_document(report, fmt))
