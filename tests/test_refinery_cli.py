@@ -106,8 +106,7 @@ def test_decide_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     policy = tmp_path / "p.toon"
     assert main(["decide", str(policy), str(trace)]) == 2
     assert capsys.readouterr().err == (
-        f"{policy}: cannot decide with a .toon policy yet; compile it first with 'nectar compile' "
-        "and pass the rules file\n"
+        f"{policy}: cannot read policy file; got 'No such file or directory'\n"
     )
     broken = tmp_path / "broken.json"
     broken.write_text("[{")
@@ -117,3 +116,22 @@ def test_decide_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert capsys.readouterr().err == (
         f"{broken}:1:3: trace file is not valid JSON: Expecting property name enclosed in double quotes\n"
     )
+
+
+def test_decide_policy_uses_its_own_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "prod.toon"
+    policy.write_text(
+        "nectar_policy{version,name,budget_per_second,environment,rules}:\n"
+        "  1\n  prod\n  100\n  production\n"
+        "  rules[1]{name,description,match,action,priority}:\n"
+        "    drop-all,,true,drop,0\n"
+    )
+    trace = tmp_path / "t.json"
+    trace.write_text('[{"trace.trace_id": "abc", "name": "root"}]')
+    assert main(["decide", str(policy), str(trace), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["rule"], out["keep"]) == ("drop-all", False)
+    assert main(["decide", str(policy), str(trace), "--env", "__default__", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["keep"] is True

@@ -22,7 +22,14 @@ if TYPE_CHECKING:
     from pytest_nectar.refinery.rules_model import RulesFile
     from pytest_nectar.trace_model import Trace
 
-__all__ = ["load_rules_or_policy", "load_trace_file", "register", "run"]
+__all__ = [
+    "default_environment",
+    "load_rules_or_policy",
+    "load_trace_file",
+    "register",
+    "run",
+    "trace_from_json",
+]
 
 _MAX_TRACE_BYTES = 64 * 1024 * 1024
 _TRACE_ID_FIELDS = ("trace.trace_id", "traceId")
@@ -34,8 +41,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "rules", metavar="RULES", help="rules file (.yaml/.json/.toml) or .toon policy"
     )
-    parser.add_argument("trace", metavar="TRACE", help="JSON file with one trace")
-    parser.add_argument("--env", help="environment (destination) name; default __default__")
+    parser.add_argument("trace", metavar="TRACE", nargs="?", help="JSON file with one trace")
+    parser.add_argument("--corpus", action="append", help="take the trace from this corpus")
+    parser.add_argument("--trace-id", help="with --corpus: the id of the trace to decide")
+    parser.add_argument(
+        "--env", help="environment (destination) name; default: the policy's own, else __default__"
+    )
     parser.add_argument("--json", action="store_true", help="print the decision as JSON")
     parser.set_defaults(func=run)
 
@@ -43,14 +54,12 @@ def register(subparsers: Any) -> None:
 def load_rules_or_policy(path: str) -> RulesFile:
     """The rules to evaluate for ``path``: a rules file, validated as Refinery would.
 
-    Hook for the policy compiler: a ``.toon`` policy is compiled here (not yet wired).
+    A ``.toon`` policy is compiled on the fly, exactly as ``nectar compile`` would.
     """
     if path.endswith(".toon"):
-        raise UsageError(
-            "cannot decide with a .toon policy yet",
-            position=Position(path),
-            hint="compile it first with 'nectar compile' and pass the rules file",
-        )
+        from pytest_nectar.compiler import compile_file
+
+        return compile_file(path).rules_file  # compiled on the fly, exactly as `nectar compile`
     from pytest_nectar.refinery.rules_reader import read_rules
     from pytest_nectar.refinery.rules_validate import validate_loaded
 
@@ -66,6 +75,18 @@ def load_rules_or_policy(path: str) -> RulesFile:
             source_line=first.source_line,
         )
     return loaded.rules_file
+
+
+def default_environment(path: str, env: str | None) -> str | None:
+    """The environment to evaluate: ``--env`` if given, else a policy's own ``environment``.
+
+    Without this a policy written for ``production`` would be judged by ``__default__``.
+    """
+    if env is not None or not path.endswith(".toon"):
+        return env
+    from pytest_nectar.policy_parser import load_policy
+
+    return load_policy(path).effective_environment
 
 
 def _floats(value: Any) -> Any:
@@ -94,8 +115,6 @@ def _trace_id(data: dict[str, Any]) -> str | None:
 
 def load_trace_file(path: str) -> Trace:
     """Read a TRACE file (see the module docstring) into a :class:`Trace`."""
-    from pytest_nectar.trace_model import GoInt, Span, Trace
-
     p = Path(path)
     try:
         if p.stat().st_size > _MAX_TRACE_BYTES:
@@ -114,6 +133,16 @@ def load_trace_file(path: str) -> Trace:
             f"trace file is not valid JSON: {err.msg}",
             position=Position(path, err.lineno, err.colno),
         ) from None
+    return trace_from_json(doc, path)
+
+
+def trace_from_json(doc: Any, path: str) -> Trace:
+    """A decoded TRACE document (see the module docstring) as a :class:`Trace`.
+
+    ``path`` only locates messages (the pytest plugin passes an expectation's line).
+    """
+    from pytest_nectar.trace_model import GoInt, Span, Trace
+
     if isinstance(doc, dict) and isinstance(doc.get("spans"), list):
         spans = []
         for i, s in enumerate(doc["spans"]):
@@ -157,8 +186,21 @@ def run(args: argparse.Namespace) -> int:
     from pytest_nectar.refinery.reference import Evaluator
 
     rules = load_rules_or_policy(args.rules)
-    trace = load_trace_file(args.trace)
-    decision = Evaluator(rules, args.env).decide(trace)
+    if getattr(args, "corpus", None):
+        from pytest_nectar.corpus import load_corpus
+
+        corpus = load_corpus(args.corpus)
+        index = corpus.trace_index(args.trace_id or "")
+        if index < 0:
+            raise UsageError(
+                "no trace with this id in the corpus", got=args.trace_id, hint="see --trace-id"
+            )
+        trace = corpus.trace(index)
+    elif args.trace is None:
+        raise UsageError("give TRACE, or --corpus with --trace-id")
+    else:
+        trace = load_trace_file(args.trace)
+    decision = Evaluator(rules, default_environment(args.rules, args.env)).decide(trace)
     if args.json:
         sys.stdout.write(json.dumps(decision.to_json(), sort_keys=True) + "\n")
         return 0
