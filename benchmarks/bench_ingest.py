@@ -1,0 +1,159 @@
+"""Benchmark: ingest of a generated OTLP JSON Lines corpus (default 1,000,000 spans).
+
+Run: ``python benchmarks/bench_ingest.py [--spans N] [--workers W]``.  It writes the
+corpus to a temporary folder, then measures, in the same run:
+
+* the baseline: ``json.loads`` of every line of the file (read from the page cache);
+* the first ingest: parse, flatten, assemble and write the cache (``load_corpus``);
+* the cached load of the unchanged corpus, and touching every column of it.
+
+and prints spans/s and the ratios (targets: first ingest within 3x of the baseline,
+cached load under 0.25 s for 1M spans).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pytest_nectar.corpus import load_corpus
+
+SERVICES = ["frontend", "checkout", "cart", "payment", "shipping", "email", "ads", "currency"]
+ROUTES = ["/api/cart", "/api/checkout", "/api/products/{id}", "/api/ads", "/health"]
+
+
+def _attr(key: str, value: object) -> dict[str, object]:
+    if isinstance(value, bool):
+        return {"key": key, "value": {"boolValue": value}}
+    if isinstance(value, int):
+        return {"key": key, "value": {"intValue": str(value)}}
+    if isinstance(value, float):
+        return {"key": key, "value": {"doubleValue": value}}
+    return {"key": key, "value": {"stringValue": value}}
+
+
+def generate(path: Path, n_spans: int, spans_per_line: int = 500, seed: int = 7) -> int:
+    """Write ``n_spans`` spans (10 per trace) as collector JSON Lines; returns bytes written."""
+    rng = random.Random(seed)
+    t0 = 1_730_000_000_000_000_000
+    written = 0
+    with open(path, "w", encoding="utf-8") as out:
+        made = 0
+        while made < n_spans:
+            service = SERVICES[(made // spans_per_line) % len(SERVICES)]
+            spans = []
+            for i in range(min(spans_per_line, n_spans - made)):
+                index = made + i
+                trace = index // 10
+                start = t0 + index * 1_000_000
+                status = {"code": 2, "message": "boom"} if rng.random() < 0.02 else {}
+                attrs = [
+                    _attr("http.method", rng.choice(["GET", "POST"])),
+                    _attr("http.route", rng.choice(ROUTES)),
+                    _attr("http.status_code", rng.choice([200, 200, 200, 404, 500])),
+                    _attr("net.peer.name", f"10.0.{rng.randrange(256)}.{rng.randrange(256)}"),
+                    _attr("app.user_id", f"user-{rng.randrange(50_000)}"),
+                    _attr("app.cart_items", rng.randrange(20)),
+                    _attr("app.latency_budget", rng.random()),
+                    _attr("app.cached", rng.random() < 0.3),
+                ]
+                span = {
+                    "traceId": f"{trace:032x}",
+                    "spanId": f"{index + 1:016x}",
+                    "parentSpanId": "" if index % 10 == 0 else f"{trace * 10 + 1:016x}",
+                    "name": rng.choice(ROUTES),
+                    "kind": 2 if index % 10 == 0 else 3,
+                    "startTimeUnixNano": str(start),
+                    "endTimeUnixNano": str(start + rng.randrange(1_000, 50_000_000)),
+                    "attributes": attrs,
+                    "status": status,
+                }
+                spans.append(span)
+            request = {
+                "resourceSpans": [
+                    {
+                        "resource": {
+                            "attributes": [
+                                _attr("service.name", service),
+                                _attr("service.version", "1.4.2"),
+                                _attr("host.name", f"{service}-7d9f8"),
+                                _attr("telemetry.sdk.language", "go"),
+                            ]
+                        },
+                        "scopeSpans": [
+                            {
+                                "scope": {
+                                    "name": "go.opentelemetry.io/contrib/instrumentation/net/http"
+                                },
+                                "spans": spans,
+                            }
+                        ],
+                    }
+                ]
+            }
+            line = json.dumps(request, separators=(",", ":")) + "\n"
+            out.write(line)
+            written += len(line)
+            made += len(spans)
+    return written
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=0, help="0 = all cores")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="nectar-bench-") as tmp:
+        data = Path(tmp) / "traces.jsonl"
+        cache = Path(tmp) / "cache"
+        t = time.perf_counter()
+        size = generate(data, args.spans)
+        took = time.perf_counter() - t
+        print(f"generated {args.spans:,} spans, {size / 1e6:.0f} MB in {took:.1f} s")
+
+        raw = data.read_bytes()  # warm the page cache, as the ingest will find it
+        t = time.perf_counter()
+        for line in raw.splitlines():
+            json.loads(line)
+        baseline = time.perf_counter() - t
+        del raw
+
+        t = time.perf_counter()
+        corpus = load_corpus(data, cache_dir=cache, workers=args.workers)
+        first = time.perf_counter() - t
+        assert corpus.n_rows == args.spans, corpus.n_rows
+
+        t = time.perf_counter()
+        cached = load_corpus(data, cache_dir=cache)
+        cached_s = time.perf_counter() - t
+        assert cached.digest == corpus.digest and cached.n_rows == corpus.n_rows
+
+        t = time.perf_counter()
+        touched = sum(int(c.kind.sum()) + int(c.rows[-1]) for c in cached.columns.values())
+        touch_s = time.perf_counter() - t
+        del touched
+
+        n = args.spans
+        print(f"cores available            {os.cpu_count()}")
+        print(f"json.loads baseline        {baseline:8.2f} s  {n / baseline:12,.0f} spans/s")
+        print(f"first ingest (+cache)      {first:8.2f} s  {n / first:12,.0f} spans/s")
+        print(f"cached load                {cached_s:8.3f} s  {n / cached_s:12,.0f} spans/s")
+        print(f"cached load + read columns {cached_s + touch_s:8.3f} s")
+        print(f"first ingest / json.loads  {first / baseline:8.2f} x   (target <= 3x)")
+        print(f"first ingest / cached load {first / cached_s:8.0f} x   (target >= 10x)")
+        print(
+            f"traces {corpus.n_traces:,}, fields {len(corpus.columns)}, digest {corpus.digest[:16]}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

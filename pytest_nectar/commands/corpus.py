@@ -1,0 +1,131 @@
+"""``nectar corpus``: inspect and build trace corpora.
+
+``nectar corpus stats PATH... [--json]`` prints the corpus summary; ``nectar corpus
+ingest PATH... -o DIR`` builds the columnar store into DIR explicitly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+__all__ = ["register", "run"]
+
+
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="trace files or folders")
+    parser.add_argument(
+        "--format",
+        dest="fmt",
+        choices=("otlp", "jaeger", "zipkin", "honeycomb"),
+        help="force the input format (default: detect from content)",
+    )
+    parser.add_argument("--skip-bad", action="store_true", help="skip and count bad records")
+    parser.add_argument(
+        "--json-ints",
+        action="store_true",
+        help="keep Honeycomb JSON integers as int64 (Refinery's JSON API makes them float64)",
+    )
+    parser.add_argument("--scale", type=float, default=1.0, help="weight of every trace")
+    parser.add_argument("--must-keep-file", help="file of must-keep trace ids (id [reason])")
+    parser.add_argument("--must-keep-attribute", help="field that marks must-keep traces")
+    parser.add_argument("--cache-dir", help="cache folder (default .nectar-cache next to input)")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write a cache")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("corpus", help="inspect and build trace corpora")
+    sub = parser.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
+    stats = sub.add_parser("stats", help="print a summary of a corpus")
+    _add_input_options(stats)
+    stats.add_argument("--json", action="store_true", help="print the summary as JSON")
+    stats.set_defaults(func=run)
+    ingest = sub.add_parser("ingest", help="build the columnar store of a corpus")
+    _add_input_options(ingest)
+    ingest.add_argument("-o", "--output", required=True, metavar="DIR", help="store folder")
+    ingest.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pytest_nectar.corpus import load_corpus, summarize
+
+    corpus = load_corpus(
+        args.paths,
+        fmt=args.fmt,
+        cache_dir=args.cache_dir,
+        scale=args.scale,
+        must_keep_file=args.must_keep_file,
+        must_keep_attribute=args.must_keep_attribute,
+        skip_bad=args.skip_bad,
+        json_ints=args.json_ints,
+        cache=not args.no_cache,
+    )
+    if args.corpus_command == "ingest":
+        return _ingest(corpus, args.output)
+    summary = summarize(corpus)
+    if args.json:
+        sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    else:
+        _print_summary(summary)
+    return 0
+
+
+def _ingest(corpus: Any, output: str) -> int:
+    from pathlib import Path
+
+    from pytest_nectar.corpus.store import save_store, store_path
+    from pytest_nectar.errors import CorpusError, Position
+
+    target = store_path(Path(output), corpus.digest)
+    if not (target / "meta.json").is_file():
+        try:
+            save_store(corpus, target)
+        except OSError as err:
+            raise CorpusError(
+                "cannot write store", position=Position(output), got=str(err)
+            ) from None
+    sys.stdout.write(
+        f"{target}: {corpus.n_rows} events, {corpus.n_traces} traces, "
+        f"{len(corpus.skipped)} skipped; digest {corpus.digest}\n"
+    )
+    return 0
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    overview = Table(show_header=False, box=None)
+    for key in (
+        "spans",
+        "span_events",
+        "links",
+        "events",
+        "traces",
+        "error_spans",
+        "error_traces",
+        "roots_missing",
+        "duration_s",
+        "traces_per_s",
+        "events_per_s",
+        "must_keep",
+    ):
+        overview.add_row(key, str(summary[key]))
+    overview.add_row("services", ", ".join(summary["services"]) or "-")
+    overview.add_row("skipped", str(summary["skipped"]["count"]))
+    console.print(overview)
+    for reason, count in summary["skipped"]["reasons"].items():
+        console.print(f"  skipped {count}: {reason}", markup=False)
+    fields = Table(title="fields", title_justify="left")
+    for name in ("field", "count", "types", "distinct", "top values"):
+        fields.add_column(name)
+    for name, info in summary["fields"].items():
+        types = " ".join(f"{k}:{v}" for k, v in info["types"].items())
+        top = ", ".join(f"{v!s} ({c})" for v, c in info.get("top_strings", [])[:3])
+        distinct = info.get("distinct_strings", info.get("distinct_numbers", ""))
+        fields.add_row(name, str(info["count"]), types, str(distinct), top)
+    console.print(fields, markup=False)
+    console.print(f"digest {summary['digest']}", markup=False)

@@ -1,0 +1,266 @@
+"""Trace assembly: merge parsed chunks, group rows by trace, find roots, times and weights.
+
+Refinery's rules (refinery-semantics.md section 3) decide what a trace is:
+
+* the trace id is the first of ``trace.trace_id``, ``traceId`` that holds a **string**;
+  an event without one is passed through unsampled by Refinery, so it is not part of any
+  trace: it is counted as skipped, with its record;
+* a row is a root iff neither ``trace.parent_id`` nor ``parentId`` holds a non-empty
+  string, and it is not a log (``meta.signal_type == "log"``); span events and links
+  always carry a parent, so they are never roots; when several roots arrive the last wins;
+* traces are ordered by first appearance, rows inside a trace by arrival.
+
+Traces without a root, orphans, duplicate span ids and clock skew are kept as they are;
+``summary.py`` counts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pytest_nectar.corpus.buffer import PartialColumn, PartialTable
+from pytest_nectar.corpus.context import FMT_NAMES
+from pytest_nectar.corpus.table import KIND_STRING, Column, Skipped, StringPool
+
+__all__ = ["Assembled", "assemble"]
+
+_TRACE_NAMES = ("trace.trace_id", "traceId")
+_PARENT_NAMES = ("trace.parent_id", "parentId")
+
+
+@dataclass(frozen=True)
+class Assembled:
+    """Everything of a corpus except labels and digest (see ``load.py``)."""
+
+    trace_ids: tuple[str, ...]
+    trace_offsets: npt.NDArray[np.int64]
+    row_trace: npt.NDArray[np.int32]
+    is_root: npt.NDArray[np.bool_]
+    root_row: npt.NDArray[np.int64]
+    row_time: npt.NDArray[np.float64]
+    trace_start: npt.NDArray[np.float64]
+    weight: npt.NDArray[np.float64]
+    columns: dict[str, Column]
+    skipped: tuple[Skipped, ...]
+    formats: dict[str, int]
+
+
+@dataclass
+class _Merged:
+    rows: list[npt.NDArray[np.int64]]
+    kind: list[npt.NDArray[np.uint8]]
+    ints: list[npt.NDArray[np.int64]]
+    floats: list[npt.NDArray[np.float64]]
+    codes: list[npt.NDArray[np.int32]]
+    lookup: dict[str, int]
+    others: dict[int, object]
+    size: int = 0
+
+    def add(self, part: PartialColumn, offset: int) -> None:
+        if part.others:
+            self.others.update({self.size + i: v for i, v in part.others.items()})
+        codes = part.codes
+        if part.strings:
+            if not self.lookup:
+                self.lookup = dict(zip(part.strings, range(len(part.strings)), strict=True))
+            else:
+                lookup = self.lookup
+                mapping = np.fromiter(
+                    (lookup.setdefault(s, len(lookup)) for s in part.strings),
+                    dtype=np.int32,
+                    count=len(part.strings),
+                )
+                codes = np.where(codes >= 0, mapping[np.maximum(codes, 0)], -1).astype(np.int32)
+        self.rows.append(part.rows + offset)
+        self.kind.append(part.kind)
+        self.ints.append(part.ints)
+        self.floats.append(part.floats)
+        self.codes.append(codes)
+        self.size += len(part.rows)
+
+
+def _merge(chunks: Sequence[PartialTable]) -> tuple[dict[str, _Merged], list[int]]:
+    merged: dict[str, _Merged] = {}
+    offsets = [0]
+    for chunk in chunks:
+        for name, part in chunk.columns.items():
+            target = merged.get(name)
+            if target is None:
+                target = merged[name] = _Merged([], [], [], [], [], {}, {})
+            target.add(part, offsets[-1])
+        offsets.append(offsets[-1] + chunk.n_rows)
+    return merged, offsets
+
+
+def _cat(parts: Sequence[npt.NDArray[Any]], dtype: type) -> npt.NDArray[Any]:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def _string_rows(
+    merged: dict[str, _Merged], name: str
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], list[str]]:
+    """Rows where ``name`` holds a string, their codes, and the dictionary."""
+    col = merged.get(name)
+    if col is None:
+        return np.zeros(0, np.int64), np.zeros(0, np.int32), []
+    rows = _cat(col.rows, np.int64)
+    kind = _cat(col.kind, np.uint8)
+    codes = _cat(col.codes, np.int32)
+    mask = kind == KIND_STRING
+    return rows[mask], codes[mask], list(col.lookup)
+
+
+def _row_trace_ids(merged: dict[str, _Merged], n: int) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Per row, a code into the returned trace-id list (-1: the event has no trace id)."""
+    row_tid = np.full(n, -1, dtype=np.int64)
+    names: list[str] = []
+    lookup: dict[str, int] = {}
+    for field in reversed(_TRACE_NAMES):  # the first name wins, so it is written last
+        rows, codes, strings = _string_rows(merged, field)
+        # An empty id is no id: Refinery passes such an event through unsampled.
+        mapping = np.fromiter(
+            (lookup.setdefault(s, len(lookup)) if s else -1 for s in strings),
+            dtype=np.int64,
+            count=len(strings),
+        )
+        if len(rows):
+            values = mapping[codes]
+            usable = values >= 0
+            row_tid[rows[usable]] = values[usable]
+    names = list(lookup)
+    return row_tid, names
+
+
+def _has_parent(merged: dict[str, _Merged], n: int) -> npt.NDArray[np.bool_]:
+    out = np.zeros(n, dtype=bool)
+    for field in _PARENT_NAMES:
+        rows, codes, strings = _string_rows(merged, field)
+        nonempty = np.fromiter((len(s) > 0 for s in strings), dtype=bool, count=len(strings))
+        if len(rows):
+            out[rows[nonempty[codes]]] = True
+    rows, codes, strings = _string_rows(merged, "meta.signal_type")
+    if "log" in strings:
+        out[rows[codes == strings.index("log")]] = True
+    return out
+
+
+def _permute(
+    col: _Merged, name: str, new_index: npt.NDArray[np.int64], n_new: int
+) -> Column | None:
+    old_rows = _cat(col.rows, np.int64)
+    new_rows = new_index[old_rows]
+    keep = np.flatnonzero(new_rows >= 0)
+    if keep.size == 0:
+        return None
+    if keep.size * 8 > n_new:
+        pos = np.full(n_new, -1, dtype=np.int64)
+        pos[new_rows[keep]] = keep
+        order = pos[pos >= 0]
+    else:
+        order = keep[np.argsort(new_rows[keep], kind="stable")]
+    others: dict[int, object] = {}
+    if col.others:
+        where = np.full(len(old_rows), -1, dtype=np.int64)
+        where[order] = np.arange(len(order))
+        others = {int(where[i]): v for i, v in col.others.items() if where[i] >= 0}
+    return Column(
+        name=name,
+        rows=new_rows[order],
+        kind=_cat(col.kind, np.uint8)[order],
+        ints=_cat(col.ints, np.int64)[order],
+        floats=_cat(col.floats, np.float64)[order],
+        codes=_cat(col.codes, np.int32)[order],
+        strings=StringPool.from_strings(list(col.lookup)),
+        others=others,
+    )
+
+
+def assemble(
+    chunks: Sequence[PartialTable],
+    chunk_files: Sequence[str],
+    *,
+    scale: float = 1.0,
+    skipped: Sequence[Skipped] = (),
+) -> Assembled:
+    """Merge ``chunks`` (in input order; ``chunk_files[i]`` names chunk i's file)."""
+    merged, offsets = _merge(chunks)
+    n = offsets[-1]
+    row_time = _cat([c.row_time for c in chunks], np.float64)
+    row_rate = _cat([c.row_rate for c in chunks], np.float64)
+    row_format = _cat([c.row_format for c in chunks], np.uint8)
+    row_record = _cat([c.row_record for c in chunks], np.int64)
+    row_chunk = np.repeat(np.arange(len(chunks)), [c.n_rows for c in chunks])
+    all_skipped = list(skipped)
+    for file, chunk in zip(chunk_files, chunks, strict=True):
+        all_skipped.extend(Skipped(file, r, reason) for r, reason in chunk.skipped)
+
+    row_tid, names = _row_trace_ids(merged, n)
+    orphan = np.flatnonzero(row_tid < 0)
+    for row in orphan.tolist():
+        all_skipped.append(
+            Skipped(
+                chunk_files[int(row_chunk[row])],
+                int(row_record[row]),
+                "event has no trace id (no non-empty string trace.trace_id or traceId)",
+            )
+        )
+    file_order = {name: i for i, name in reversed(list(enumerate(chunk_files)))}
+    all_skipped.sort(key=lambda s: (file_order.get(s.path, -1), s.record))
+    kept = np.flatnonzero(row_tid >= 0)
+    tids = row_tid[kept]
+    uniq, first = np.unique(tids, return_index=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.full(len(names), -1, dtype=np.int64)
+    rank[uniq[order]] = np.arange(len(uniq))
+    trace_of = rank[tids]
+    perm = kept[np.argsort(trace_of, kind="stable")]
+    n_new = len(perm)
+    new_index = np.full(n, -1, dtype=np.int64)
+    new_index[perm] = np.arange(n_new)
+
+    row_trace = rank[row_tid[perm]].astype(np.int32)
+    n_traces = len(uniq)
+    counts = np.bincount(row_trace, minlength=n_traces)
+    trace_offsets = np.zeros(n_traces + 1, dtype=np.int64)
+    np.cumsum(counts, out=trace_offsets[1:])
+    is_root = ~_has_parent(merged, n)[perm]
+    root_row = np.full(n_traces, -1, dtype=np.int64)
+    roots = np.flatnonzero(is_root)
+    np.maximum.at(root_row, row_trace[roots], roots)
+    times = row_time[perm]
+    trace_start = (
+        np.fmin.reduceat(times, trace_offsets[:-1]) if n_traces else np.zeros(0, np.float64)
+    )
+    rates = row_rate[perm]
+    weight_rows = np.where(root_row >= 0, root_row, trace_offsets[:-1])
+    weight = rates[weight_rows] * scale if n_traces else np.zeros(0, np.float64)
+
+    columns: dict[str, Column] = {}
+    for name in sorted(merged):
+        column = _permute(merged[name], name, new_index, n_new)
+        if column is not None:
+            columns[name] = column
+    ordered_names = [names[i] for i in uniq[order].tolist()]
+    formats: dict[str, int] = {}
+    fmt_counts = np.bincount(row_format[perm], minlength=max(FMT_NAMES) + 1)
+    for code, fmt_name in FMT_NAMES.items():
+        if fmt_counts[code]:
+            formats[fmt_name] = int(fmt_counts[code])
+    return Assembled(
+        trace_ids=tuple(ordered_names),
+        trace_offsets=trace_offsets,
+        row_trace=row_trace,
+        is_root=is_root,
+        root_row=root_row,
+        row_time=times,
+        trace_start=trace_start,
+        weight=weight.astype(np.float64),
+        columns=columns,
+        skipped=tuple(all_skipped),
+        formats=formats,
+    )

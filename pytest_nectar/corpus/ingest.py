@@ -1,0 +1,293 @@
+"""Reading trace files: format detection, JSON Lines chunking, and parallel parsing.
+
+A file is either one JSON document (OTLP request, Jaeger document, Zipkin span list,
+Honeycomb event array) or JSON Lines (one OTLP request or Honeycomb event per line, as
+the collector's file exporter writes).  The format is detected from content unless
+forced.  Large JSON Lines files are cut at line boundaries into chunks that worker
+processes parse in parallel; chunks come back as :class:`PartialTable` in order, so the
+result does not depend on the number of workers.
+
+Lines that hold other OTLP signals (metrics, logs, profiles) are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Final
+
+from pytest_nectar.corpus.buffer import PartialTable, RowBuffer
+from pytest_nectar.corpus.context import FatalRecord, ReadContext
+from pytest_nectar.corpus.honeycomb import (
+    looks_like_honeycomb,
+    read_honeycomb_event,
+    read_honeycomb_list,
+)
+from pytest_nectar.corpus.husky import BadRecord
+from pytest_nectar.corpus.jaeger import looks_like_jaeger, read_jaeger
+from pytest_nectar.corpus.otlp import NON_TRACE_KEYS, TRACE_KEYS, read_otlp
+from pytest_nectar.corpus.zipkin import looks_like_zipkin, read_zipkin
+from pytest_nectar.errors import CorpusError, Position
+
+__all__ = ["FORMATS", "IngestOptions", "read_file"]
+
+FORMATS: Final = ("otlp", "jaeger", "zipkin", "honeycomb")
+_EXPECTED: Final = "expected OTLP JSON, Jaeger JSON, Zipkin v2 JSON or Honeycomb events"
+#: JSON Lines files larger than this are parsed by worker processes, in chunks.
+PARALLEL_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Reading options that change the corpus (they are part of its digest)."""
+
+    fmt: str | None = None
+    skip_bad: bool = False
+    json_ints: bool = False
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The chunks of one file; ``lines`` says whether record numbers are line numbers."""
+
+    chunks: list[PartialTable]
+    lines: bool
+
+
+def _keys(doc: object) -> str:
+    if isinstance(doc, dict):
+        return "an object with keys " + ", ".join(sorted(doc)[:6])
+    return f"a JSON {type(doc).__name__}"
+
+
+def _reader_for(doc: object, fmt: str | None) -> Callable[[Any, ReadContext], None] | str:
+    """The reader of a whole document, or the reason it is not a trace record."""
+    if fmt == "otlp":
+        return read_otlp
+    if fmt == "jaeger":
+        return read_jaeger
+    if fmt == "zipkin":
+        return read_zipkin
+    if fmt == "honeycomb":
+        return read_honeycomb_list if isinstance(doc, list) else read_honeycomb_event
+    if isinstance(doc, dict):
+        if any(key in doc for key in TRACE_KEYS):
+            return read_otlp
+        for key, signal in NON_TRACE_KEYS.items():
+            if key in doc:
+                return f"non-trace record (OTLP {signal})"
+        if looks_like_jaeger(doc):
+            return read_jaeger
+        if looks_like_honeycomb(doc):
+            return read_honeycomb_event
+    elif isinstance(doc, list):
+        if not doc:
+            return read_zipkin
+        if looks_like_zipkin(doc):
+            return read_zipkin
+        if all(looks_like_honeycomb(e) for e in doc[:8]):
+            return read_honeycomb_list
+    return ""
+
+
+def _unknown(display: str, doc: object, line: int = 0) -> CorpusError:
+    return CorpusError(
+        f"unknown trace format; {_EXPECTED}",
+        position=Position(display, line),
+        got=_keys(doc),
+        hint="force one with --format otlp|jaeger|zipkin|honeycomb",
+    )
+
+
+def _read_lines(data: bytes, display: str, opts: IngestOptions, first_line: int) -> PartialTable:
+    """Parse JSON Lines; line numbers start at ``first_line`` (1 for a whole file)."""
+    buffer = RowBuffer()
+    ctx = ReadContext(buffer, skip_bad=opts.skip_bad, json_ints=opts.json_ints)
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    loads = json.loads
+    for offset, raw in enumerate(lines):
+        ctx.record = first_line + offset
+        if not raw.strip():
+            continue
+        try:
+            doc = loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            reason = _json_reason(err)
+            if not opts.skip_bad:
+                table = buffer.finish(len(lines))
+                column = err.colno if isinstance(err, json.JSONDecodeError) else 0
+                table.error = (ctx.record, f"{reason}", column)
+                return table
+            ctx.skip(reason)
+            continue
+        reader = _reader_for(doc, opts.fmt)
+        if isinstance(reader, str):
+            if not reader:
+                if not opts.skip_bad:
+                    table = buffer.finish(len(lines))
+                    table.error = (ctx.record, f"unknown trace format; {_EXPECTED}", _keys(doc))
+                    return table
+                reader = f"unknown trace format; got {_keys(doc)}"
+            ctx.skip(reader)
+            continue
+        try:
+            ctx.guard("", reader, doc, ctx)
+        except FatalRecord as err:
+            table = buffer.finish(len(lines))
+            table.error = (err.record, err.what, err.got)
+            return table
+    return buffer.finish(len(lines))
+
+
+def _json_reason(err: ValueError) -> str:
+    if isinstance(err, json.JSONDecodeError):
+        return f"invalid JSON: {err.msg} (column {err.colno})"
+    return "invalid UTF-8"
+
+
+def _chunk_job(path: str, start: int, stop: int, display: str, opts: IngestOptions) -> PartialTable:
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(stop - start)
+    return _read_lines(data, display, opts, 1)
+
+
+def _chunk_bounds(path: Path, size: int, pieces: int) -> list[tuple[int, int]]:
+    bounds = []
+    start = 0
+    with open(path, "rb") as fh:
+        for i in range(1, pieces):
+            target = max(start, size * i // pieces)
+            fh.seek(target)
+            fh.readline()
+            cut = fh.tell()
+            if cut > start and cut < size:
+                bounds.append((start, cut))
+                start = cut
+    bounds.append((start, size))
+    return bounds
+
+
+def _first_value_then_more(data: bytes) -> bool:
+    """True when the first line is a whole JSON value and more content follows (JSON Lines)."""
+    stripped = data.lstrip()
+    end = stripped.find(b"\n")
+    if end < 0 or not stripped[end:].strip():
+        return False
+    try:
+        json.loads(stripped[:end])
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return True
+
+
+def read_file(
+    path: Path,
+    display: str,
+    opts: IngestOptions,
+    *,
+    workers: int = 0,
+    chunk_bytes: int | None = None,
+) -> FileResult:
+    """Read one file into chunks; raise :class:`CorpusError` on bad input (unless skipping)."""
+    if chunk_bytes is None:
+        chunk_bytes = PARALLEL_BYTES
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(min(size, 1 << 20))
+    if not head.strip():
+        raise CorpusError(f"empty file; {_EXPECTED}", position=Position(display))
+    lead = head.lstrip()[:1]
+    if lead not in (b"{", b"["):
+        raise CorpusError(
+            f"not JSON; {_EXPECTED}",
+            position=Position(display, 1, 1),
+            got=head.strip()[:40].decode("utf-8", "replace"),
+        )
+    if _first_value_then_more(head if size <= len(head) else head + b"\n"):
+        return _read_jsonl(path, display, opts, size, workers, chunk_bytes)
+    return _read_document(path, display, opts)
+
+
+def _read_jsonl(
+    path: Path, display: str, opts: IngestOptions, size: int, workers: int, chunk_bytes: int
+) -> FileResult:
+    n_workers = workers or (os.cpu_count() or 1)
+    if size <= chunk_bytes or n_workers <= 1:
+        chunks = [_read_lines(path.read_bytes(), display, opts, 1)]
+    else:
+        pieces = max(n_workers * 4, -(-size // (chunk_bytes * 4)))
+        bounds = _chunk_bounds(path, size, pieces)
+        with ProcessPoolExecutor(n_workers, mp_context=get_context("fork")) as pool:
+            futures = [pool.submit(_chunk_job, str(path), a, b, display, opts) for a, b in bounds]
+            chunks = [f.result() for f in futures]
+    line = 0
+    for chunk in chunks:
+        if chunk.error is not None:
+            record, what, got = chunk.error
+            if what.startswith("invalid JSON") or what == "invalid UTF-8":
+                raise CorpusError(
+                    what.split(" (column")[0],
+                    position=Position(display, line + record, got if isinstance(got, int) else 0),
+                    hint="the file may be truncated; --skip-bad skips bad lines",
+                )
+            raise CorpusError(
+                what,
+                position=Position(display, line + record),
+                got=got,
+                hint="--skip-bad skips bad records",
+            )
+        chunk.skipped = [(line + r, reason) for r, reason in chunk.skipped]
+        chunk.row_record += line
+        line += chunk.records
+    return FileResult(chunks, lines=True)
+
+
+def _read_document(path: Path, display: str, opts: IngestOptions) -> FileResult:
+    data = path.read_bytes()
+    try:
+        doc = json.loads(data)
+    except json.JSONDecodeError as err:
+        raise CorpusError(
+            f"invalid JSON: {err.msg}",
+            position=Position(display, err.lineno, err.colno),
+            hint="the file may be truncated",
+        ) from None
+    except UnicodeDecodeError:
+        raise CorpusError("invalid UTF-8", position=Position(display)) from None
+    buffer = RowBuffer()
+    ctx = ReadContext(buffer, skip_bad=opts.skip_bad, json_ints=opts.json_ints)
+    reader = _reader_for(doc, opts.fmt)
+    if isinstance(reader, str):
+        if not reader:
+            raise _unknown(display, doc)
+        ctx.skip(reader)
+        return FileResult([buffer.finish(1)], lines=False)
+    try:
+        try:
+            reader(doc, ctx)
+        except BadRecord as err:  # the document as a whole has the wrong shape
+            ctx.guard("", _raiser(err))
+    except FatalRecord as err:
+        where = f"record {err.record}: " if err.record else ""
+        raise CorpusError(
+            where + err.what,
+            position=Position(display),
+            got=err.got,
+            hint="--skip-bad skips bad records",
+        ) from None
+    return FileResult([buffer.finish(1)], lines=False)
+
+
+def _raiser(err: BadRecord) -> Callable[[], None]:
+    def fail() -> None:
+        raise err
+
+    return fail

@@ -1,0 +1,237 @@
+"""``load_corpus``: raw trace files or a folder in, a :class:`Corpus` out, cached on disk.
+
+The cache is keyed by the corpus **digest**: SHA-256 over the store format version, the
+options that change the corpus, the content (not the names) of every input file in
+order, and the must-keep file's content.  It is the same on every machine and goes into
+the lockfile.  To avoid re-hashing big inputs on every load, a small per-cache index
+remembers each file's digest with its size, mtime and inode (like git's index).
+
+The cache directory is ``.nectar-cache/`` next to the (first) input, or
+``$NECTAR_CACHE_DIR``, or ``cache_dir``.  An unwritable cache directory only means no
+cache.  Entries are never evicted; delete the directory to reclaim space.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from pytest_nectar.corpus.assemble import assemble
+from pytest_nectar.corpus.ingest import FORMATS, IngestOptions, read_file
+from pytest_nectar.corpus.labels import label_must_keep
+from pytest_nectar.corpus.store import STORE_VERSION, load_store, save_store, store_path
+from pytest_nectar.corpus.table import Corpus
+from pytest_nectar.errors import CorpusError, Position, UsageError
+from pytest_nectar.fileio import write_atomic
+
+__all__ = ["TRACE_SUFFIXES", "corpus_digest", "load_corpus", "resolve_inputs"]
+
+#: Files of a folder that are corpus inputs; other files (notes, licences) are not.
+TRACE_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")
+_CACHE_NAME: Final = ".nectar-cache"
+
+
+def resolve_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, str]]:
+    """``(path, display name)`` of every input file, folders expanded in sorted order."""
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    out: list[tuple[Path, str]] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in TRACE_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not found:
+                raise CorpusError(
+                    "folder holds no trace files",
+                    position=Position(str(given)),
+                    hint="expected *.json, *.jsonl or *.ndjson files",
+                )
+            out.extend((p, str(Path(given) / p.relative_to(path))) for p in found)
+        elif path.is_file():
+            out.append((path, str(given)))
+        else:
+            raise CorpusError("no such file or folder", position=Position(str(given)))
+    if not out:
+        raise CorpusError("no input files given", position=None)
+    return out
+
+
+def _file_digest(path: Path, index: dict[str, Any]) -> str:
+    stat = path.stat()
+    key = str(path.resolve())
+    stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+    known = index.get(key)
+    if known is not None and known[:3] == stamp:
+        return str(known[3])
+    with open(path, "rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    index[key] = [*stamp, digest]
+    return digest
+
+
+def corpus_digest(
+    files: Sequence[Path],
+    opts: IngestOptions,
+    *,
+    scale: float,
+    must_keep_file: Path | None,
+    must_keep_attribute: str | None,
+    index: dict[str, Any] | None = None,
+) -> str:
+    """The content digest of a corpus (stable across runs and machines)."""
+    index = {} if index is None else index
+    h = hashlib.sha256()
+    options = {
+        "version": STORE_VERSION,
+        "format": opts.fmt,
+        "skip_bad": opts.skip_bad,
+        "json_ints": opts.json_ints,
+        "scale": repr(float(scale)),
+        "must_keep_attribute": must_keep_attribute,
+        "must_keep_file": _file_digest(must_keep_file, index) if must_keep_file else None,
+    }
+    h.update(json.dumps(options, sort_keys=True).encode())
+    for path in files:
+        h.update(b"\0file\0" + _file_digest(path, index).encode())
+    return h.hexdigest()
+
+
+def _cache_dir(first: Path, cache_dir: str | os.PathLike[str] | None) -> Path:
+    if cache_dir is not None:
+        return Path(cache_dir)
+    env = os.environ.get("NECTAR_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = first if first.is_dir() else first.parent
+    return base.parent / _CACHE_NAME if first.is_dir() else base / _CACHE_NAME
+
+
+def _read_index(cache: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((cache / "index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def load_corpus(
+    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    *,
+    fmt: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    scale: float = 1.0,
+    must_keep_file: str | os.PathLike[str] | None = None,
+    must_keep_attribute: str | None = None,
+    skip_bad: bool = False,
+    json_ints: bool = False,
+    cache: bool = True,
+    workers: int = 0,
+) -> Corpus:
+    """Load trace files (or folders of them) as one corpus, reusing the on-disk cache.
+
+    ``fmt`` forces a format (``otlp``, ``jaeger``, ``zipkin``, ``honeycomb``); ``scale``
+    multiplies every trace's weight; ``skip_bad`` skips bad records (counted in
+    ``Corpus.skipped``) instead of failing; ``json_ints`` keeps Honeycomb JSON integers as
+    int64 instead of Refinery's float64; ``workers`` (0 = all cores) parse big JSON Lines
+    files in parallel.
+    """
+    if fmt is not None and fmt not in FORMATS:
+        raise UsageError("unknown trace format", got=fmt, hint="use one of " + ", ".join(FORMATS))
+    if not (isinstance(scale, int | float) and math.isfinite(scale) and scale > 0):
+        raise UsageError("scale must be a positive number", got=scale)
+    given = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    inputs = resolve_inputs(given)
+    files = [p for p, _ in inputs]
+    displays = tuple(d for _, d in inputs)
+    keep_path = Path(must_keep_file) if must_keep_file is not None else None
+    if keep_path is not None and not keep_path.is_file():
+        raise CorpusError("no such must-keep file", position=Position(str(must_keep_file)))
+    opts = IngestOptions(fmt=fmt, skip_bad=skip_bad, json_ints=json_ints)
+    cache_root = _cache_dir(Path(given[0]), cache_dir) if cache else None
+    index = _read_index(cache_root) if cache_root is not None else {}
+    before = dict(index)
+    digest = corpus_digest(
+        files,
+        opts,
+        scale=scale,
+        must_keep_file=keep_path,
+        must_keep_attribute=must_keep_attribute,
+        index=index,
+    )
+    if cache_root is not None:
+        target = store_path(cache_root, digest)
+        if (target / "meta.json").is_file():
+            return load_store(target, displays)
+    corpus = build_corpus(
+        inputs,
+        opts,
+        digest,
+        scale=scale,
+        must_keep_file=keep_path,
+        must_keep_attribute=must_keep_attribute,
+        workers=workers,
+    )
+    if cache_root is not None:
+        try:
+            save_store(corpus, store_path(cache_root, digest))
+            if index != before:
+                write_atomic(cache_root / "index.json", json.dumps(index, sort_keys=True))
+        except OSError:
+            pass  # a read-only place only costs the cache
+    return corpus
+
+
+def build_corpus(
+    inputs: Sequence[tuple[Path, str]],
+    opts: IngestOptions,
+    digest: str,
+    *,
+    scale: float = 1.0,
+    must_keep_file: Path | None = None,
+    must_keep_attribute: str | None = None,
+    workers: int = 0,
+) -> Corpus:
+    """Parse and assemble a corpus (no cache involved)."""
+    chunks = []
+    chunk_files = []
+    for path, display in inputs:
+        result = read_file(path, display, opts, workers=workers)
+        chunks.extend(result.chunks)
+        chunk_files.extend([display] * len(result.chunks))
+    assembled = assemble(chunks, chunk_files, scale=scale)
+    must_keep, reasons, unmatched = label_must_keep(
+        assembled.trace_ids,
+        assembled.row_trace,
+        assembled.columns,
+        must_keep_file=must_keep_file,
+        must_keep_attribute=must_keep_attribute,
+    )
+    return Corpus(
+        trace_ids=assembled.trace_ids,
+        trace_offsets=assembled.trace_offsets,
+        row_trace=assembled.row_trace,
+        is_root=assembled.is_root,
+        root_row=assembled.root_row,
+        row_time=assembled.row_time,
+        trace_start=assembled.trace_start,
+        weight=assembled.weight,
+        must_keep=must_keep,
+        must_keep_reasons=reasons,
+        columns=assembled.columns,
+        digest=digest,
+        skipped=assembled.skipped,
+        sources=tuple(d for _, d in inputs),
+        must_keep_unmatched=unmatched,
+        formats=assembled.formats,
+    )

@@ -1,0 +1,185 @@
+"""The on-disk corpus store (and cache): raw uncompressed arrays, read back as memory maps.
+
+A store is a directory named by the corpus digest.  ``arrays.bin`` holds every array,
+uncompressed, 64-byte aligned, one after the other; ``meta.json`` says where each one is
+(dtype, offset, shape) and holds the small facts (columns, skipped records, must-keep
+reasons).  Loading memory-maps ``arrays.bin`` once and makes zero-copy, read-only views,
+so opening a store costs the same whatever the corpus size.  Strings are one UTF-8
+buffer plus int64 offsets per dictionary (no pickles).  Writes go to a temporary
+directory renamed into place, so a crash never leaves half a store.
+
+``STORE_VERSION`` is part of the digest: changing the layout or the flattening changes
+every digest, so stale caches are never read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from pytest_nectar.corpus.table import Column, Corpus, Skipped, StringPool
+from pytest_nectar.errors import CorpusError, Position
+
+__all__ = ["STORE_VERSION", "load_store", "save_store", "store_path"]
+
+STORE_VERSION: Final = "nectar-corpus-2"
+_ROW_ARRAYS: Final = (
+    "trace_offsets",
+    "row_trace",
+    "is_root",
+    "root_row",
+    "row_time",
+    "trace_start",
+    "weight",
+    "must_keep",
+)
+_COLUMN_ARRAYS: Final = ("rows", "kind", "ints", "floats", "codes")
+
+
+def store_path(cache_dir: Path, digest: str) -> Path:
+    return cache_dir / f"corpus-{digest[:40]}"
+
+
+class _Writer:
+    """Appends arrays to one raw file, 64-byte aligned, and remembers where each one is."""
+
+    def __init__(self, path: Path) -> None:
+        self.fh = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self.index: dict[str, list[Any]] = {}
+        self.offset = 0
+
+    def add(self, key: str, array: npt.NDArray[Any]) -> None:
+        data = np.ascontiguousarray(array)
+        pad = -self.offset % 64
+        if pad:
+            self.fh.write(b"\0" * pad)
+            self.offset += pad
+        self.index[key] = [data.dtype.str, self.offset, list(data.shape)]
+        self.fh.write(data.tobytes())
+        self.offset += data.nbytes
+
+    def add_strings(self, stem: str, pool: StringPool) -> None:
+        self.add(f"{stem}.str", np.frombuffer(bytes(pool.buffer), dtype=np.uint8))
+        self.add(f"{stem}.off", pool.offsets)
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+class _Reader:
+    """Views into the memory-mapped array file (no copy, read-only)."""
+
+    def __init__(self, path: Path, index: dict[str, list[Any]]) -> None:
+        size = path.stat().st_size
+        self.buffer: npt.NDArray[np.uint8] = (
+            np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, dtype=np.uint8)
+        )
+        self.index = index
+
+    def get(self, key: str) -> npt.NDArray[Any]:
+        dtype, offset, shape = self.index[key]
+        array: npt.NDArray[Any] = np.ndarray(
+            tuple(shape), dtype=np.dtype(dtype), buffer=self.buffer, offset=offset
+        )
+        return array
+
+    def strings(self, stem: str) -> StringPool:
+        return StringPool(self.get(f"{stem}.str"), self.get(f"{stem}.off"))
+
+
+def save_store(corpus: Corpus, directory: Path) -> None:
+    """Write ``corpus`` to ``directory`` atomically (no-op if another writer got there first)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory.parent))
+    try:
+        writer = _Writer(tmp / "arrays.bin")
+        try:
+            for name in _ROW_ARRAYS:
+                writer.add(name, getattr(corpus, name))
+            writer.add_strings("trace_ids", StringPool.from_strings(corpus.trace_ids))
+            columns_meta = []
+            for index, (name, column) in enumerate(corpus.columns.items()):
+                stem = f"c{index:05d}"
+                for part in _COLUMN_ARRAYS:
+                    writer.add(f"{stem}.{part}", getattr(column, part))
+                writer.add_strings(stem, column.strings)
+                entry: dict[str, Any] = {"name": name, "stem": stem}
+                if column.others:
+                    entry["others"] = [[int(k), v] for k, v in sorted(column.others.items())]
+                columns_meta.append(entry)
+        finally:
+            writer.close()
+        sources = {path: i for i, path in enumerate(corpus.sources)}
+        meta = {
+            "version": STORE_VERSION,
+            "digest": corpus.digest,
+            "arrays": writer.index,
+            "columns": columns_meta,
+            "skipped": [
+                [sources.get(s.path, -1), s.path, s.record, s.reason] for s in corpus.skipped
+            ],
+            "must_keep_reasons": [[int(k), v] for k, v in sorted(corpus.must_keep_reasons.items())],
+            "must_keep_unmatched": list(corpus.must_keep_unmatched),
+            "formats": dict(corpus.formats),
+            "n_sources": len(corpus.sources),
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
+        try:
+            os.rename(tmp, directory)
+        except OSError:
+            if not (directory / "meta.json").exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def load_store(directory: Path, sources: tuple[str, ...] | None = None) -> Corpus:
+    """Open a store; ``sources`` renames the input files (they may have moved since)."""
+    try:
+        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise CorpusError(
+            "cannot read corpus store", position=Position(str(directory)), got=str(err)
+        ) from None
+    if meta.get("version") != STORE_VERSION:
+        raise CorpusError(
+            "corpus store has another format version",
+            position=Position(str(directory)),
+            got=meta.get("version"),
+            hint=f"expected {STORE_VERSION}; rebuild it with `nectar corpus ingest`",
+        )
+    reader = _Reader(directory / "arrays.bin", meta["arrays"])
+    arrays = {name: reader.get(name) for name in _ROW_ARRAYS}
+    columns: dict[str, Column] = {}
+    for entry in meta["columns"]:
+        stem = entry["stem"]
+        parts = {part: reader.get(f"{stem}.{part}") for part in _COLUMN_ARRAYS}
+        others = {int(k): v for k, v in entry.get("others", [])}
+        columns[entry["name"]] = Column(
+            name=entry["name"], strings=reader.strings(stem), others=others, **parts
+        )
+    names = sources or ()
+    skipped = tuple(
+        Skipped(names[i] if 0 <= i < len(names) else path, record, reason)
+        for i, path, record, reason in meta["skipped"]
+    )
+    return Corpus(
+        trace_ids=tuple(reader.strings("trace_ids").values),
+        columns=columns,
+        digest=meta["digest"],
+        must_keep_reasons={int(k): v for k, v in meta["must_keep_reasons"]},
+        must_keep_unmatched=tuple(meta["must_keep_unmatched"]),
+        skipped=skipped,
+        sources=names,
+        formats=meta["formats"],
+        **arrays,
+    )

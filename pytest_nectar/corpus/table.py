@@ -1,0 +1,308 @@
+"""The columnar corpus: Refinery events as numpy arrays, one sparse column per field.
+
+This module is a contract.  The vectorised evaluator and the prover read these arrays
+directly, so the layout is fixed and documented here.
+
+Rows
+    Every row is one event as Refinery sees it: a span, a span event or a link, flattened
+    the way Husky does (``husky.py``).  Rows are grouped by trace: the rows of trace ``t``
+    are ``trace_offsets[t]:trace_offsets[t + 1]``.  Traces are ordered by first appearance
+    in the input; inside a trace, rows keep their arrival order (for one OTLP span: its
+    span events, then its links, then the span itself).  ``?.NUM_DESCENDANTS`` of a trace
+    is therefore ``trace_offsets[t + 1] - trace_offsets[t]``.
+
+Columns
+    A :class:`Column` holds only the rows where its field is present (a field explicitly
+    set to null is present, with kind :data:`KIND_NULL`).  ``rows`` is sorted ascending.
+    Each entry has a kind tag, and its value is in the array that kind selects:
+
+    =============  =============================================================
+    kind           value
+    =============  =============================================================
+    KIND_NULL      ``None`` (Go nil)
+    KIND_BOOL      ``ints`` holds 0 or 1
+    KIND_INT       ``ints`` holds the int64; ``floats`` holds ``float64(value)``
+    KIND_FLOAT     ``floats`` holds the float64
+    KIND_STRING    ``codes`` indexes ``strings`` (the column's dictionary)
+    KIND_OTHER     ``others[i]``: a list or dict (Honeycomb JSON API only)
+    =============  =============================================================
+
+    Unused slots are 0 (``ints``/``floats``) or -1 (``codes``).  ``floats`` of an int
+    entry is Go's ``float64(a)`` (rounded above 2**53), the conversion untyped
+    ``compare()`` applies, so numeric comparisons can run on ``floats`` alone.
+
+Everything here is immutable: arrays may be read-only memory maps of the on-disk cache.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Final, overload
+
+import numpy as np
+import numpy.typing as npt
+
+from pytest_nectar.trace_model import Span, Trace
+
+__all__ = [
+    "KIND_BOOL",
+    "KIND_FLOAT",
+    "KIND_INT",
+    "KIND_NAMES",
+    "KIND_NULL",
+    "KIND_OTHER",
+    "KIND_STRING",
+    "Column",
+    "Corpus",
+    "Skipped",
+    "StringPool",
+]
+
+KIND_NULL: Final = 1
+KIND_BOOL: Final = 2
+KIND_INT: Final = 3
+KIND_FLOAT: Final = 4
+KIND_STRING: Final = 5
+KIND_OTHER: Final = 6
+
+#: Human names of the kinds, as the summary and error messages print them.
+KIND_NAMES: Final[Mapping[int, str]] = {
+    KIND_NULL: "null",
+    KIND_BOOL: "bool",
+    KIND_INT: "int",
+    KIND_FLOAT: "float",
+    KIND_STRING: "string",
+    KIND_OTHER: "other",
+}
+
+Int64Array = npt.NDArray[np.int64]
+Int32Array = npt.NDArray[np.int32]
+UInt8Array = npt.NDArray[np.uint8]
+Float64Array = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+class StringPool(Sequence[str]):
+    """A column's string dictionary: one UTF-8 buffer and ``n + 1`` byte offsets.
+
+    It is a ``Sequence[str]`` (index, ``len``, iterate).  The strings are decoded once, on
+    first use, so loading a cached corpus does not pay for dictionaries nobody reads.
+    :meth:`index_of` looks a string up without a scan.
+    """
+
+    __slots__ = ("__dict__", "buffer", "offsets")
+
+    def __init__(self, buffer: bytes | npt.NDArray[np.uint8], offsets: Int64Array) -> None:
+        self.buffer = buffer
+        self.offsets = offsets
+
+    @classmethod
+    def from_strings(cls, strings: Sequence[str]) -> StringPool:
+        encoded = [s.encode("utf-8", "surrogatepass") for s in strings]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        if encoded:
+            np.cumsum([len(b) for b in encoded], out=offsets[1:])
+        pool = cls(b"".join(encoded), offsets)
+        pool.__dict__["values"] = tuple(strings)
+        return pool
+
+    @cached_property
+    def values(self) -> tuple[str, ...]:
+        """All strings, decoded."""
+        raw = bytes(self.buffer)
+        bounds = self.offsets.tolist()
+        if raw.isascii():
+            text = raw.decode("ascii")
+            return tuple(text[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1))
+        return tuple(
+            raw[bounds[i] : bounds[i + 1]].decode("utf-8", "surrogatepass")
+            for i in range(len(bounds) - 1)
+        )
+
+    @cached_property
+    def _lookup(self) -> dict[str, int]:
+        return {s: i for i, s in enumerate(self.values)}
+
+    def index_of(self, value: str) -> int:
+        """The code of ``value`` in this dictionary, or -1 when no row holds it."""
+        return self._lookup.get(value, -1)
+
+    def as_array(self) -> npt.NDArray[np.object_]:
+        """The strings as a numpy object array (for vectorised string operations)."""
+        out = np.empty(len(self), dtype=object)
+        out[:] = self.values
+        return out
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self.values[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StringPool):
+            return self.values == other.values
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"StringPool({len(self)} strings)"
+
+
+@dataclass(frozen=True, eq=False)
+class Column:
+    """One field over the whole corpus, sparse: only the rows where the field is present.
+
+    Arrays all have length ``k`` (entries), ``rows`` is sorted ascending.  See the module
+    docstring for which array holds the value of each kind.
+    """
+
+    name: str
+    rows: Int64Array
+    kind: UInt8Array
+    ints: Int64Array
+    floats: Float64Array
+    codes: Int32Array
+    strings: StringPool
+    #: Entry index -> list or dict, for KIND_OTHER entries (Honeycomb JSON objects/arrays).
+    others: Mapping[int, object] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def value_at(self, entry: int) -> object:
+        """The exact Python value of entry ``entry`` (an index into ``rows``, not a row)."""
+        kind = int(self.kind[entry])
+        if kind == KIND_STRING:
+            return self.strings[int(self.codes[entry])]
+        if kind == KIND_INT:
+            return int(self.ints[entry])
+        if kind == KIND_FLOAT:
+            return float(self.floats[entry])
+        if kind == KIND_BOOL:
+            return bool(self.ints[entry])
+        if kind == KIND_NULL:
+            return None
+        return self.others[entry]
+
+    def values_between(self, start: int, stop: int) -> list[tuple[int, object]]:
+        """``(row, value)`` for the entries whose row is in ``[start, stop)``."""
+        lo = int(np.searchsorted(self.rows, start, side="left"))
+        hi = int(np.searchsorted(self.rows, stop, side="left"))
+        return [(int(self.rows[i]), self.value_at(i)) for i in range(lo, hi)]
+
+    def kind_counts(self) -> dict[str, int]:
+        """How many entries have each kind, by kind name (for summaries and warnings)."""
+        counts = np.bincount(self.kind, minlength=KIND_OTHER + 1)
+        return {KIND_NAMES[k]: int(counts[k]) for k in KIND_NAMES if counts[k]}
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A record that is not in the corpus, and why (never a silent drop)."""
+
+    path: str
+    record: int  # 1-based line number for JSON Lines, record index otherwise; 0 = whole file
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.record}" if self.record else self.path
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True, eq=False)
+class Corpus:
+    """A trace corpus: Refinery events in columns, grouped by trace.  See the module doc."""
+
+    trace_ids: tuple[str, ...]
+    trace_offsets: Int64Array
+    row_trace: Int32Array
+    is_root: BoolArray
+    root_row: Int64Array
+    row_time: Float64Array
+    trace_start: Float64Array
+    weight: Float64Array
+    must_keep: BoolArray
+    must_keep_reasons: Mapping[int, str]
+    columns: Mapping[str, Column]
+    digest: str
+    skipped: tuple[Skipped, ...] = ()
+    #: Input files, as given, in reading order (skipped records name them).
+    sources: tuple[str, ...] = ()
+    #: Must-keep ids from the sidecar file that no trace of the corpus has.
+    must_keep_unmatched: tuple[str, ...] = ()
+    #: Per input format, how many rows it produced (e.g. {"otlp": 547}).
+    formats: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.row_trace)
+
+    @property
+    def n_traces(self) -> int:
+        return len(self.trace_ids)
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds between the first and the last event timestamp (NaN without any)."""
+        known = self.row_time[~np.isnan(self.row_time)]
+        if known.size == 0:
+            return math.nan
+        return float(known.max() - known.min())
+
+    def field_names(self) -> tuple[str, ...]:
+        """All field names, sorted."""
+        return tuple(sorted(self.columns))
+
+    def trace(self, index: int) -> Trace:
+        """Trace ``index`` rebuilt as :class:`~pytest_nectar.trace_model.Trace`, exact values."""
+        if not 0 <= index < self.n_traces:
+            raise IndexError(f"trace index {index} out of range 0..{self.n_traces - 1}")
+        start = int(self.trace_offsets[index])
+        stop = int(self.trace_offsets[index + 1])
+        data: list[dict[str, Any]] = [{} for _ in range(stop - start)]
+        for name, bounds in self._column_bounds.items():
+            lo, hi = int(bounds[index]), int(bounds[index + 1])
+            if lo == hi:
+                continue
+            column = self.columns[name]
+            for entry in range(lo, hi):
+                data[int(column.rows[entry]) - start][name] = column.value_at(entry)
+        # Fields in a stable, readable order (dict order never decides anything here).
+        spans = tuple(
+            Span(dict(sorted(fields.items())), bool(self.is_root[start + i]))
+            for i, fields in enumerate(data)
+        )
+        return Trace(self.trace_ids[index], spans)
+
+    def iter_traces(self) -> Iterator[Trace]:
+        """Every trace, in corpus order (rebuilds Python values: for checks, not bulk work)."""
+        for index in range(self.n_traces):
+            yield self.trace(index)
+
+    def trace_index(self, trace_id: str) -> int:
+        """The index of ``trace_id``, or -1."""
+        return self._trace_lookup.get(trace_id, -1)
+
+    @cached_property
+    def _column_bounds(self) -> dict[str, Int64Array]:
+        # Per column, the entry range of every trace: one vectorised search per column.
+        return {
+            name: np.searchsorted(column.rows, self.trace_offsets, side="left").astype(np.int64)
+            for name, column in self.columns.items()
+        }
+
+    @cached_property
+    def _trace_lookup(self) -> dict[str, int]:
+        return {tid: i for i, tid in enumerate(self.trace_ids)}
