@@ -176,7 +176,8 @@ def _in_matcher(cond: Condition, op: str) -> tuple[Matcher | None, str | None]:
 
         def base(v: object, e: bool) -> bool:
             f = to_float(v)
-            return f is not None and f in fvals
+            # Go's map[float64] never finds NaN; Python's set would, by object identity.
+            return f is not None and f == f and f in fvals
 
     elif dt == "bool":
         return None, f"cannot use {op} operator with boolean datatype"

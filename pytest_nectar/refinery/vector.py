@@ -1,0 +1,444 @@
+"""The vectorised evaluator: Refinery's decision for every trace of a columnar corpus at once.
+
+It gives exactly the reference evaluator's decision (:mod:`.reference`) for every trace;
+differential tests hold it to that.  How (refinery-semantics.md 3-5):
+
+- **Field resolution** per condition, over the sparse columns: ``Fields`` in order, the
+  first *present* field of each row wins (``meta.*`` fields with dedicated storage only
+  exist when non-zero), ``root.`` fields read the trace's root row and are skipped without
+  one, ``?.NUM_DESCENDANTS`` is the trace length.  A condition becomes the value it takes
+  on rows where no field resolved (``Matches(nil, false)``) plus the *exception* rows whose
+  result differs; rows never need a dense value array.
+- **Values** are judged per column entry by :mod:`.vector_conditions` (per distinct value,
+  or numpy kernels for the numeric cases).
+- **Trace scope**: each condition on any row (a scatter of the exception rows' traces, or a
+  count against the trace length when missing fields satisfy it); ``has-root-span`` from
+  the root row.  **Span scope**: one row satisfying every condition (row-set intersection).
+- **First match** over the rules; "no rule matched" keeps at rate 1.  Outcomes: ``Drop``,
+  ``SampleRate`` (missing means 0, a drop), downstream samplers' first-call rate with the
+  trace key (computed only for the traces they decide, from just the key fields).
+- **CheckNestedFields**: a gjson lookup runs only where direct resolution failed and can
+  only hit through a list/dict value (Honeycomb JSON) or a dotted/escaped field name.  The
+  traces where that is possible at all are decided by the reference evaluator instead
+  (``CorpusDecisions.fallback``); a vectorised gjson is not worth its risk.
+
+Rules are evaluated in two threads on big corpora (numpy releases the GIL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from pytest_nectar.corpus.table import (
+    KIND_BOOL,
+    KIND_INT,
+    KIND_OTHER,
+    KIND_STRING,
+    Column,
+    Corpus,
+    StringPool,
+)
+from pytest_nectar.refinery.conditions import CompiledCondition
+from pytest_nectar.refinery.reference import (
+    _META_BOOL,
+    _META_INT,
+    _META_STR,
+    Decision,
+    Evaluator,
+    _split_path,
+)
+from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, RulesFile
+from pytest_nectar.refinery.vector_conditions import column_kinds, condition_key, entry_matches
+from pytest_nectar.refinery.vector_explain import (
+    ConditionWitness,
+    MatchExplanation,
+    explain_match,
+)
+from pytest_nectar.refinery.vector_outcomes import CorpusDecisions, RuleTotals, decide_outcomes
+
+__all__ = [
+    "ConditionWitness",
+    "CorpusDecisions",
+    "Decision",
+    "MatchExplanation",
+    "RuleTotals",
+    "evaluate_corpus",
+    "explain_match",
+    "rule_matches",
+]
+
+BoolArray = npt.NDArray[np.bool_]
+Int64Array = npt.NDArray[np.int64]
+Int32Array = npt.NDArray[np.int32]
+
+#: Below this many rows one thread is faster than two.
+_THREAD_ROWS: Final = 200_000
+
+
+@dataclass
+class _CondRows:
+    """A condition per row: ``miss`` on unresolved rows, the opposite on exception rows.
+
+    The exceptions are ``column.rows[sel]`` (one plain field: computed lazily, and
+    testable at given rows without materialising them) or an explicit ``rows`` array.
+    ``trace_level`` instead, for ``?.NUM_DESCENDANTS`` (the same value on every row).
+    """
+
+    def __init__(
+        self,
+        ctx: _Context,
+        miss: bool,
+        *,
+        column: Column | None = None,
+        sel: BoolArray | None = None,
+        rows: Int64Array | None = None,
+        sorted_rows: bool = True,
+        trace_level: BoolArray | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.miss = miss
+        self.column = column
+        self.sel = sel
+        self._rows = rows
+        self._sorted = sorted_rows
+        self.trace_level = trace_level
+
+    def rows(self) -> Int64Array:
+        """The exception rows (unique; in no particular order)."""
+        if self._rows is None:
+            assert self.column is not None and self.sel is not None
+            self._rows = self.column.rows[self.sel]
+        return self._rows
+
+    def sorted_rows(self) -> Int64Array:
+        rows = self.rows()
+        if not self._sorted:
+            rows = self._rows = np.sort(rows)
+            self._sorted = True
+        return rows
+
+    def traces(self) -> Int32Array:
+        """The exception rows' traces."""
+        if self._rows is None and self.column is not None:
+            assert self.sel is not None
+            return self.ctx.col_trace(self.column)[self.sel]
+        return self.ctx.row_trace[self.rows()]
+
+    def at(self, rows: Int64Array) -> BoolArray:
+        """Which of the (sorted, unique) ``rows`` are exceptions."""
+        if self.column is not None and self._rows is None:
+            assert self.sel is not None
+            col_rows = self.column.rows
+            if len(col_rows) == 0:
+                return np.zeros(len(rows), dtype=np.bool_)
+            idx = np.minimum(np.searchsorted(col_rows, rows), len(col_rows) - 1)
+            hit: BoolArray = (col_rows[idx] == rows) & self.sel[idx]
+            return hit
+        exc = self.sorted_rows()
+        if len(exc) == 0:
+            return np.zeros(len(rows), dtype=np.bool_)
+        found: BoolArray = exc[np.minimum(np.searchsorted(exc, rows), len(exc) - 1)] == rows
+        return found
+
+
+class _Context:
+    """Per-evaluation caches over one corpus (safe to share between threads)."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        self.corpus = corpus
+        self.n_rows = corpus.n_rows
+        self.n_traces = corpus.n_traces
+        self.offsets = corpus.trace_offsets
+        self.lengths = np.diff(corpus.trace_offsets).astype(np.int64)
+        self.row_trace = corpus.row_trace
+        self.has_root = corpus.root_row >= 0
+        self._matches: dict[tuple[object, ...], BoolArray] = {}
+        self._kinds: dict[int, list[int]] = {}
+        self._present: dict[str, BoolArray | None] = {}
+        self._root_entries: dict[tuple[str, bool], Int64Array] = {}
+        self._col_trace: dict[int, Int32Array] = {}
+        lengths = self.lengths
+        self.descendants = Column(
+            name="?.NUM_DESCENDANTS",
+            rows=np.arange(self.n_traces, dtype=np.int64),
+            kind=np.full(self.n_traces, KIND_INT, dtype=np.uint8),
+            ints=lengths,
+            floats=lengths.astype(np.float64),
+            codes=np.full(self.n_traces, -1, dtype=np.int32),
+            strings=StringPool.from_strings([]),
+        )
+
+    def matches(self, column: Column, cc: CompiledCondition) -> BoolArray:
+        key = (id(column), *condition_key(cc))
+        out = self._matches.get(key)
+        if out is None:
+            kinds = self._kinds.get(id(column))
+            if kinds is None:
+                kinds = self._kinds[id(column)] = column_kinds(column)
+            out = self._matches[key] = entry_matches(column, cc, kinds)
+        return out
+
+    def present(self, column: Column, key: str, is_meta: bool) -> BoolArray | None:
+        """Which entries exist for Refinery (None: all); only special ``meta.*`` differ."""
+        if not is_meta or key not in _SPECIAL_META:
+            return None
+        if key not in self._present:
+            if key in _META_STR:
+                empty = column.strings.index_of("")
+                ok = column.kind == KIND_STRING
+                self._present[key] = ok & (column.codes != empty) if empty >= 0 else ok
+            elif key in _META_BOOL:
+                self._present[key] = column.kind == KIND_BOOL
+            else:
+                self._present[key] = (column.kind == KIND_INT) & (column.ints != 0)
+        return self._present[key]
+
+    def col_trace(self, column: Column) -> Int32Array:
+        """Per entry of ``column``, its trace (once per column, shared by its conditions)."""
+        out = self._col_trace.get(id(column))
+        if out is None:
+            out = self._col_trace[id(column)] = self.row_trace[column.rows]
+        return out
+
+    def root_entries(self, column: Column, key: str, is_meta: bool) -> Int64Array:
+        """Per trace, the entry of ``column`` on the root row (-1: no root or absent)."""
+        ckey = (key, is_meta)
+        out = self._root_entries.get(ckey)
+        if out is None:
+            out = np.full(self.n_traces, -1, dtype=np.int64)
+            with_root = np.flatnonzero(self.has_root)
+            roots = self.corpus.root_row[with_root]
+            if len(column):
+                idx = np.minimum(np.searchsorted(column.rows, roots), len(column) - 1)
+                found = column.rows[idx] == roots
+                present = self.present(column, key, is_meta)
+                if present is not None:
+                    found &= present[idx]
+                out[with_root[found]] = idx[found]
+            self._root_entries[ckey] = out
+        return out
+
+    def expand(self, traces: Int64Array) -> Int64Array:
+        """All rows of ``traces``."""
+        starts = self.offsets[traces]
+        lens = self.offsets[traces + 1] - starts
+        total = int(lens.sum())
+        if total == 0:
+            return np.zeros(0, dtype=np.int64)
+        shift = np.repeat(starts - (np.cumsum(lens) - lens), lens)
+        return shift + np.arange(total, dtype=np.int64)
+
+
+_SPECIAL_META: Final = _META_STR | _META_BOOL | _META_INT
+
+
+def _condition_rows(ctx: _Context, cc: CompiledCondition) -> _CondRows:
+    miss = cc.evaluate(None, False)
+    if cc.computed_descendants:
+        level = ctx.matches(ctx.descendants, cc) & (ctx.lengths > 0)
+        return _CondRows(ctx, miss, trace_level=level)
+    columns = ctx.corpus.columns
+    lookups = [(columns[k], k, r, m) for k, r, m in cc.lookups if k in columns]
+    if len(lookups) == 1 and not lookups[0][2]:
+        column, key, _, is_meta = lookups[0]
+        matched = ctx.matches(column, cc)
+        sel = ~matched if miss else matched
+        present = ctx.present(column, key, is_meta)
+        if present is not None:
+            sel = sel & present
+        return _CondRows(ctx, miss, column=column, sel=sel)
+    if lookups and all(is_root for _, _, is_root, _ in lookups):
+        # Every row reads the root span: one value per trace (Refinery's checkedOnlyRoot).
+        level = np.full(ctx.n_traces, miss, dtype=np.bool_)
+        unresolved = np.ones(ctx.n_traces, dtype=np.bool_)
+        for column, key, _, is_meta in lookups:
+            entries = ctx.root_entries(column, key, is_meta)
+            now = np.flatnonzero(unresolved & (entries >= 0))
+            level[now] = ctx.matches(column, cc)[entries[now]]
+            unresolved[now] = False
+        return _CondRows(ctx, miss, trace_level=level & (ctx.lengths > 0))
+    parts: list[Int64Array] = []
+    taken_rows: BoolArray | None = None
+    taken_traces: BoolArray | None = None
+    for n, (column, key, is_root, is_meta) in enumerate(lookups):
+        matched = ctx.matches(column, cc)
+        if is_root:
+            entries = ctx.root_entries(column, key, is_meta)
+            resolved = entries >= 0
+            with_value = np.flatnonzero(resolved)
+            rows = ctx.expand(with_value[matched[entries[with_value]] != miss])
+            candidates = rows
+        else:
+            present = ctx.present(column, key, is_meta)
+            rows = column.rows if present is None else column.rows[present]
+            mm = matched if present is None else matched[present]
+            candidates = rows[mm != miss]
+        # Rows an earlier field resolved are not this field's (checked on candidates only).
+        if taken_rows is not None:
+            candidates = candidates[~taken_rows[candidates]]
+        if taken_traces is not None:
+            candidates = candidates[~taken_traces[ctx.row_trace[candidates]]]
+        parts.append(candidates)
+        if n == len(lookups) - 1:
+            break
+        if is_root:
+            taken_traces = resolved if taken_traces is None else taken_traces | resolved
+        else:
+            if taken_rows is None:
+                taken_rows = np.zeros(ctx.n_rows, dtype=np.bool_)
+            taken_rows[rows] = True
+    rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    return _CondRows(ctx, miss, rows=rows, sorted_rows=len(parts) <= 1)
+
+
+def _trace_satisfied(ctx: _Context, cond: _CondRows) -> BoolArray:
+    if cond.trace_level is not None:
+        return cond.trace_level
+    if cond.miss:
+        counts = np.bincount(cond.traces(), minlength=ctx.n_traces)
+        return counts < ctx.lengths
+    out = np.zeros(ctx.n_traces, dtype=np.bool_)
+    out[cond.traces()] = True
+    return out
+
+
+def _match_trace_scope(ctx: _Context, conditions: Sequence[CompiledCondition]) -> BoolArray:
+    matched = np.ones(ctx.n_traces, dtype=np.bool_)
+    for cc in conditions:
+        if cc.is_has_root_span:
+            matched &= ctx.has_root == cc.root_span_wanted
+        else:
+            matched &= _trace_satisfied(ctx, _condition_rows(ctx, cc))
+        if not matched.any():
+            break
+    return matched
+
+
+def _match_span_scope(ctx: _Context, conditions: Sequence[CompiledCondition]) -> BoolArray:
+    trace_ok = ctx.lengths > 0
+    conds = []
+    for cc in conditions:
+        cond = _condition_rows(ctx, cc)
+        if cond.trace_level is not None:
+            trace_ok &= cond.trace_level
+        else:
+            conds.append(cond)
+    # Start from a condition that names its satisfying rows (usually few), then test only
+    # those rows against the others; all-negative rules count excluded rows per trace.
+    conds.sort(key=lambda c: c.miss)
+    if conds and not conds[0].miss:
+        rows = conds[0].sorted_rows()
+        rows = rows[trace_ok[ctx.row_trace[rows]]]
+        for cond in conds[1:]:
+            if len(rows) == 0:
+                break
+            hit = cond.at(rows)
+            rows = rows[~hit] if cond.miss else rows[hit]
+        out = np.zeros(ctx.n_traces, dtype=np.bool_)
+        out[ctx.row_trace[rows]] = True
+        return out
+    if not conds:
+        return trace_ok
+    excluded = np.zeros(ctx.n_rows, dtype=np.bool_)
+    for cond in conds:
+        excluded[cond.rows()] = True
+    counts = np.bincount(ctx.row_trace[np.flatnonzero(excluded)], minlength=ctx.n_traces)
+    return (counts < ctx.lengths) & trace_ok
+
+
+def _rule_matches(
+    ctx: _Context, scope: str, conditions: tuple[CompiledCondition, ...] | None
+) -> BoolArray:
+    if conditions is None or scope not in ("", "trace", "span"):
+        return np.ones(ctx.n_traces, dtype=np.bool_)
+    if scope == "span":
+        return _match_span_scope(ctx, conditions)
+    return _match_trace_scope(ctx, conditions)
+
+
+def _nested_traces(ctx: _Context, evaluator: Evaluator) -> BoolArray:
+    """Traces where a CheckNestedFields lookup could find anything (a superset)."""
+    columns = ctx.corpus.columns
+    affected = np.zeros(ctx.n_traces, dtype=np.bool_)
+    seen: set[tuple[str, bool]] = set()
+    for _, conditions in evaluator.compiled_rules:
+        for cc in conditions or ():
+            if cc.computed_descendants:
+                continue
+            last_is_root = bool(cc.fields) and cc.fields[-1].startswith("root.")
+            for name in cc.fields:
+                parts = _split_path(name)
+                if not parts:
+                    continue
+                if len(parts) == 1:
+                    # A plain name was looked up directly on the same span, unless the
+                    # nested lookup runs on the root span (Refinery's last-field quirk).
+                    if parts[0] == name and not last_is_root:
+                        continue
+                    seen.add((parts[0], False))
+                else:
+                    seen.add((parts[0], True))
+    for name, other_only in sorted(seen):
+        column = columns.get(name)
+        if column is None:
+            continue
+        rows = column.rows[column.kind == KIND_OTHER] if other_only else column.rows
+        affected[ctx.row_trace[rows]] = True
+    return affected
+
+
+def rule_matches(
+    rules_file: RulesFile, corpus: Corpus, env: str | None = None, *, threads: int = 2
+) -> tuple[BoolArray, ...]:
+    """Per rule of the destination, which traces it matches on its own (no first-match).
+
+    Exact except for CheckNestedFields traces (see :func:`evaluate_corpus`).
+    """
+    evaluator = Evaluator(rules_file, env)
+    return _all_rule_matches(_Context(corpus), evaluator, threads)
+
+
+def _all_rule_matches(ctx: _Context, evaluator: Evaluator, threads: int) -> tuple[BoolArray, ...]:
+    jobs = [(rule.scope or "", conds) for rule, conds in evaluator.compiled_rules]
+    if threads > 1 and ctx.n_rows >= _THREAD_ROWS and len(jobs) > 1:
+        # Column caches are filled concurrently; a duplicate computation is harmless.
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            return tuple(pool.map(lambda job: _rule_matches(ctx, *job), jobs))
+    return tuple(_rule_matches(ctx, scope, conds) for scope, conds in jobs)
+
+
+def evaluate_corpus(
+    rules_file: RulesFile,
+    corpus: Corpus,
+    env: str | None = None,
+    *,
+    now: float = 0.0,
+    threads: int = 2,
+) -> CorpusDecisions:
+    """Refinery's decision for every trace of ``corpus``, as the reference would give it.
+
+    ``env`` picks the destination (``__default__`` when absent, as Refinery does); ``now``
+    is the time of the stateless downstream samplers' first call (see ``Evaluator``).
+    Raises ``RulesError`` where the reference would (no sampler for the destination, a
+    DeterministicSampler with rate 0 deciding a trace).
+    """
+    evaluator = Evaluator(rules_file, env)
+    ctx = _Context(corpus)
+    n = corpus.n_traces
+    rule_index = np.full(n, -1, dtype=np.int32)
+    fallback = np.zeros(n, dtype=np.bool_)
+    if isinstance(evaluator.sampler, RulesBasedSamplerConfig):
+        undecided = np.ones(n, dtype=np.bool_)
+        for i, matched in enumerate(_all_rule_matches(ctx, evaluator, threads)):
+            won = matched & undecided
+            rule_index[won] = i
+            undecided &= ~won
+        if evaluator.sampler.check_nested_fields:
+            fallback = _nested_traces(ctx, evaluator)
+    return decide_outcomes(evaluator, corpus, rule_index, fallback, now)
