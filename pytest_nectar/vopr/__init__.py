@@ -9,6 +9,8 @@ batches per step, digests) and :mod:`.shrink` (smallest failing scenario).
 
 from __future__ import annotations
 
+from typing import Any
+
 from pytest_nectar.vopr.clock import DAY, HOUR, WEEK, RateCurve, RateProcess, Timeline, VirtualClock
 from pytest_nectar.vopr.evolutions import (
     ErrorStorm,
@@ -87,3 +89,12 @@ __all__ = [
     "shrink",
     "stream_digest",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The campaigns pull in the compiler and evaluators: loaded on first use only.
+    if name in ("run_seed", "run_campaign", "run_campaigns", "CampaignResult", "Setup"):
+        from pytest_nectar.vopr import campaigns
+
+        return getattr(campaigns, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,372 @@
+"""The invariants a simulation checks, each a function that returns what it found wrong.
+
+Per step (:func:`check_step`): every error trace and every must-keep trace kept; kept events
+per second within the budget over every sliding window (anchored at each arrival, width
+``min(window, traffic seconds of the step)``, as the prover's budget property slides them).
+Across traffic (:func:`check_agreement`): the reference evaluator, the vectorised evaluator on
+a columnar corpus built from the simulated traces, and the simulation's own (shortcut)
+decisions agree.  Tool chain (:func:`check_policy_text`, :func:`check_rules_text`,
+:func:`check_compile_determinism`): corrupted text is rejected with a Nectar error or compiles
+to the same bytes twice, never a traceback.
+"""
+
+from __future__ import annotations
+
+import pickle
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pytest_nectar.corpus.table import (
+    KIND_BOOL,
+    KIND_FLOAT,
+    KIND_INT,
+    KIND_NULL,
+    KIND_OTHER,
+    KIND_STRING,
+    Column,
+    Corpus,
+    StringPool,
+)
+from pytest_nectar.errors import NectarError
+from pytest_nectar.model import Policy
+from pytest_nectar.refinery.reference import Decision
+from pytest_nectar.trace_model import Trace
+from pytest_nectar.vopr.refinery_sim import RefinerySim, StepLog
+from pytest_nectar.vopr.traffic import Batch
+
+__all__ = [
+    "INVARIANTS",
+    "Finding",
+    "budget_peak",
+    "check_agreement",
+    "check_compile_determinism",
+    "check_policy_text",
+    "check_rules_text",
+    "check_step",
+    "corpus_of",
+]
+
+#: Invariant ids and what each means (the order of reports).
+INVARIANTS: dict[str, str] = {
+    "error-kept": "every error trace (the policy's error expression) is kept",
+    "must-keep": "every trace matching a must_keep expression is kept",
+    "budget": "kept events/s stay within budget_per_second over every window",
+    "determinism": "the same seed gives the same traffic and decision digests",
+    "compile-determinism": "a (mutated) policy compiles to the same bytes every time",
+    "corrupt-text": "corrupted policy or rules text is rejected with an error, never a crash",
+    "agreement": "reference, vectorised and simulated decisions agree on simulated traffic",
+}
+
+_MAX_TRACES = 5  # offending traces listed per finding
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One invariant broken: where (step, virtual time) and which traces."""
+
+    invariant: str
+    step: int | None
+    time: float | None
+    message: str
+    traces: tuple[dict[str, Any], ...] = ()
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def budget_peak(
+    times: NDArray[np.float64], events: NDArray[np.int64], width: float
+) -> tuple[float, float]:
+    """The highest events/s over windows ``[t, t + width)`` anchored at each arrival, and
+    the start of that window (``(0, start)`` when there is no traffic)."""
+    if times.size == 0 or width <= 0:
+        return 0.0, 0.0
+    csum = np.concatenate(([0], np.cumsum(events)))
+    ends = np.searchsorted(times, times + width, side="left")
+    sums = csum[ends] - csum[np.arange(times.size)]
+    at = int(np.argmax(sums))
+    return float(sums[at]) / width, float(times[at])
+
+
+def check_step(
+    sim: RefinerySim, batch: Batch, log: StepLog, window_s: float | None
+) -> list[Finding]:
+    """The per-step invariants: errors and must-keep traces kept, budget per window
+    (``window_s`` None: the step carries too little traffic time to fill a window)."""
+    out: list[Finding] = []
+    for name, wanted, what in (
+        ("error-kept", log.error, "error trace"),
+        ("must-keep", log.must, "must-keep trace"),
+    ):
+        lost = np.flatnonzero(wanted & ~log.kept)
+        if lost.size:
+            i = int(lost[0])
+            out.append(
+                Finding(
+                    name,
+                    log.step,
+                    float(log.times[i]),
+                    f"{lost.size} {what}(s) dropped in step {log.step}",
+                    tuple(sim.describe_trace(log, batch, int(j)) for j in lost[:_MAX_TRACES]),
+                )
+            )
+    budget = sim.target.budget
+    if budget is not None and window_s is not None and len(log):
+        width = min(window_s, log.end - log.start)
+        mask = log.kept
+        peak, start = budget_peak(log.times[mask], log.events[mask], width)
+        if peak > budget:
+            inside = np.flatnonzero(mask & (log.times >= start) & (log.times < start + width))
+            heavy = inside[np.argsort(-log.events[inside], kind="stable")][:_MAX_TRACES]
+            out.append(
+                Finding(
+                    "budget",
+                    log.step,
+                    start,
+                    f"kept {peak:.6g} events/s over the {width:g} s window from "
+                    f"t={start:.6g}; budget {budget:g}",
+                    tuple(sim.describe_trace(log, batch, int(j)) for j in heavy),
+                    {"events_per_second": peak, "budget": budget, "window_s": width},
+                )
+            )
+    return out
+
+
+# --- reference vs vectorised -------------------------------------------------------------
+
+
+def _kind(value: object) -> int:
+    if value is None:
+        return KIND_NULL
+    if isinstance(value, bool):
+        return KIND_BOOL
+    if isinstance(value, int):
+        return KIND_INT
+    if isinstance(value, float):
+        return KIND_FLOAT
+    if isinstance(value, str):
+        return KIND_STRING
+    return KIND_OTHER
+
+
+def corpus_of(traces: Sequence[Trace], fields: Sequence[str] | None = None) -> Corpus:
+    """A columnar corpus holding ``traces`` in order, every value exactly as given; only the
+    columns of ``fields`` when given (decisions read no others)."""
+    wanted = None if fields is None else frozenset(fields)
+    cells: dict[str, tuple[list[int], list[object]]] = {}
+    offsets = [0]
+    is_root: list[bool] = []
+    for trace in traces:
+        for span in trace.spans:
+            row = len(is_root)
+            is_root.append(span.is_root)
+            data = span.data
+            names = data if wanted is None else [k for k in wanted if k in data]
+            for name in names:
+                value = data[name]
+                rows, values = cells.setdefault(name, ([], []))
+                rows.append(row)
+                values.append(value)
+        offsets.append(len(is_root))
+    columns = {}
+    for name in sorted(cells):
+        rows, values = cells[name]
+        k = len(values)
+        kind = np.fromiter((_kind(v) for v in values), np.uint8, k)
+        ints = np.zeros(k, np.int64)
+        floats = np.zeros(k, np.float64)
+        codes = np.full(k, -1, np.int32)
+        strings: dict[str, int] = {}
+        others: dict[int, object] = {}
+        for e, value in enumerate(values):
+            kd = kind[e]
+            if isinstance(value, str):
+                codes[e] = strings.setdefault(value, len(strings))
+            elif isinstance(value, bool):
+                ints[e] = int(value)
+            elif isinstance(value, int):
+                ints[e] = value
+                floats[e] = float(value)
+            elif isinstance(value, float):
+                floats[e] = value
+            elif kd == KIND_OTHER:
+                others[e] = value
+        columns[name] = Column(
+            name,
+            np.array(rows, np.int64),
+            kind,
+            ints,
+            floats,
+            codes,
+            StringPool.from_strings(list(strings)),
+            others,
+        )
+    n = len(traces)
+    offsets_a = np.array(offsets, np.int64)
+    roots = np.array(is_root, np.bool_)
+    root_row = np.full(n, -1, np.int64)
+    for t in range(n):
+        hits = np.flatnonzero(roots[offsets[t] : offsets[t + 1]])
+        if hits.size:
+            root_row[t] = offsets[t] + int(hits[-1])  # the last root wins, as in Refinery
+    return Corpus(
+        trace_ids=tuple(t.trace_id for t in traces),
+        trace_offsets=offsets_a,
+        row_trace=np.repeat(np.arange(n, dtype=np.int32), np.diff(offsets_a)),
+        is_root=roots,
+        root_row=root_row,
+        row_time=np.full(len(is_root), np.nan),
+        trace_start=np.full(n, np.nan),
+        weight=np.ones(n, np.float64),
+        must_keep=np.zeros(n, np.bool_),
+        must_keep_reasons={},
+        columns=columns,
+        digest="vopr",
+    )
+
+
+def _fits_int64(trace: Trace) -> bool:
+    for span in trace.spans:
+        for v in span.data.values():
+            if isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63:
+                return False
+    return True
+
+
+def _same(a: Decision, b: Decision) -> bool:
+    return (a.rule_index, a.rate, a.keep, a.keep_probability, a.reason, a.key) == (
+        b.rule_index,
+        b.rate,
+        b.keep,
+        b.keep_probability,
+        b.reason,
+        b.key,
+    )
+
+
+def check_agreement(
+    sim: RefinerySim, picked: Sequence[tuple[int, float, Trace, int]]
+) -> list[Finding]:
+    """Reference, vectorised and simulated decisions on ``(step, time, trace, sim rule)``.
+
+    The simulated rule is the one the simulation used (possibly through its shape shortcut);
+    reference and vectorised decisions are stateless (first-call sampler rates) on both sides.
+    """
+    from pytest_nectar.refinery.vector import evaluate_corpus
+
+    rows = [p for p in picked if _fits_int64(p[2])]
+    if not rows:
+        return []
+    target = sim.target
+    fields = sim.fields if sim.shortcut else None
+    corpus = corpus_of([p[2] for p in rows], fields)
+    vector = evaluate_corpus(target.rules_file, corpus, target.env)
+    for i, (step, now, trace, sim_rule) in enumerate(rows):
+        ref = sim.reference(trace)
+        vec = vector.decision(i)
+        ref_rule = -1 if ref.rule_index is None else ref.rule_index
+        if not _same(ref, vec) or ref_rule != sim_rule:
+            return [
+                Finding(
+                    "agreement",
+                    step,
+                    now,
+                    f"trace {trace.trace_id}: reference {ref.reason!r} rate {ref.rate}, "
+                    f"vectorised {vec.reason!r} rate {vec.rate}, simulation rule {sim_rule}",
+                    ({"trace_id": trace.trace_id, "spans": [dict(s.data) for s in trace.spans]},),
+                    {"reference": ref.to_json(), "vectorised": vec.to_json(), "sim_rule": sim_rule},
+                )
+            ]
+    return []
+
+
+# --- tool chain ----------------------------------------------------------------------------
+
+
+def _crash(what: str, kind: str, detail: str, err: BaseException) -> Finding:
+    tb = traceback.format_exception_only(type(err), err)[-1].strip()
+    return Finding(
+        "corrupt-text",
+        None,
+        None,
+        f"{what} corrupted by {kind} ({detail}) crashed: {tb}",
+        detail={"corruption": kind, "where": detail, "exception": tb},
+    )
+
+
+def check_compile_determinism(policy: Policy, label: str) -> list[Finding]:
+    """``policy`` compiles to the same bytes twice (the second from a pickled copy, so no
+    identity-keyed cache is shared), or fails both times with the same message."""
+    from pytest_nectar.compiler import compile_policies
+
+    results: list[str] = []
+    for p in (policy, pickle.loads(pickle.dumps(policy))):
+        try:
+            results.append("ok\n" + compile_policies([p]).text)
+        except NectarError as err:
+            results.append("error\n" + err.render())
+    if results[0] != results[1]:
+        return [
+            Finding(
+                "compile-determinism",
+                None,
+                None,
+                f"{label}: two compiles of one policy differ",
+                detail={"first": results[0], "second": results[1]},
+            )
+        ]
+    return []
+
+
+def check_policy_text(text: str, kind: str, detail: str, path: str) -> list[Finding]:
+    """Corrupted policy text: a located Nectar error, or a policy that compiles
+    deterministically."""
+    from pytest_nectar.policy_parser import parse_policy
+
+    try:
+        policy = parse_policy(text, path=path)
+    except NectarError:
+        return []
+    except Exception as err:
+        return [_crash("policy text", kind, detail, err)]
+    try:
+        return check_compile_determinism(policy, f"policy corrupted by {kind} ({detail})")
+    except Exception as err:
+        return [_crash("policy text", kind, detail, err)]
+
+
+def check_rules_text(
+    text: str, kind: str, detail: str, env: str, traces: Sequence[Trace]
+) -> list[Finding]:
+    """Corrupted rules YAML: rejected by the reader or validator, or loaded into an evaluator
+    that decides ``traces`` and writes back the same bytes twice; never a traceback."""
+    from pytest_nectar.refinery.reference import Evaluator
+    from pytest_nectar.refinery.rules_reader import read_rules_text
+    from pytest_nectar.refinery.rules_validate import validate_loaded
+    from pytest_nectar.refinery.rules_writer import write_rules
+
+    try:
+        loaded = read_rules_text(text, "rules.yaml")
+        if validate_loaded(loaded).errors:
+            return []
+        first = write_rules(loaded.rules_file)
+        if write_rules(read_rules_text(text, "rules.yaml").rules_file) != first:
+            return [
+                Finding(
+                    "compile-determinism",
+                    None,
+                    None,
+                    f"rules corrupted by {kind} ({detail}) write back differently twice",
+                )
+            ]
+        evaluator = Evaluator(loaded.rules_file, env)
+        for trace in traces:
+            evaluator.decide(trace)
+    except NectarError:
+        return []
+    except Exception as err:
+        return [_crash("rules text", kind, detail, err)]
+    return []

@@ -1,0 +1,309 @@
+"""Refinery in simulation: the compiled rules deciding generated traffic on the virtual clock.
+
+Decisions come from the reference evaluator on the *compiled* rules file, with one
+:class:`~pytest_nectar.refinery.samplers.SamplerPool` whose dynsampler cores (EMAThroughput,
+EMADynamic, Windowed/Total throughput, Dynamic) are advanced to each trace's arrival time, as
+Refinery runs them.  A random keep (``SampleRate: N``, a sampler's rate) is Refinery's
+``rand.Intn(N) == 0``, drawn here as ``u * N < 1`` from the seeded ``refinery/keep`` stream of
+the step: one uniform per trace, so the draws do not depend on which traces are random.
+
+Exact shortcut: a decision reads only the fields of the conditions, the error and must-keep
+expressions and the samplers' ``FieldList`` (plus row count and root flags).  When none of them
+is a trace-id field, the destination is a rules sampler and ``CheckNestedFields`` is off, a
+trace that no evolution or fault touched is decided like its corpus shape, and a changed one
+like any earlier trace with the same values of those fields: matching rule, error and must-keep
+verdicts and sampler key are computed once; only the stateful sampler call runs per trace.
+:mod:`.invariants` checks this shortcut against the vectorised evaluator on the traffic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pytest_nectar.model import Condition, Expr, Policy
+from pytest_nectar.policy_eval import PolicyEvaluator
+from pytest_nectar.refinery.reference import Decision, Evaluator
+from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, RulesFile, SamplerConfig
+from pytest_nectar.refinery.samplers import DynSampler, SamplerPool
+from pytest_nectar.trace_model import Trace
+from pytest_nectar.vopr.rng import RngFamily, StepStream
+from pytest_nectar.vopr.traffic import Batch, TraceFields
+
+__all__ = ["RefinerySim", "SimTarget", "StepLog", "conditions_of", "content_key"]
+
+_NO_RULE = -1
+
+
+def conditions_of(expr: object) -> Iterator[Condition]:
+    """Every :class:`Condition` inside a policy expression tree."""
+    if isinstance(expr, Condition):
+        yield expr
+        return
+    if dataclasses.is_dataclass(expr) and not isinstance(expr, type):
+        for f in dataclasses.fields(expr):
+            value = getattr(expr, f.name)
+            items = value if isinstance(value, tuple) else (value,)
+            for item in items:
+                if dataclasses.is_dataclass(item):
+                    yield from conditions_of(item)
+
+
+@dataclass(frozen=True)
+class SimTarget:
+    """A policy as the simulation runs it: its compiled rules, destination and promises."""
+
+    policy: Policy
+    rules_file: RulesFile
+    env: str
+    budget: float | None
+    rules_text: str
+
+    @property
+    def error(self) -> Expr:
+        return self.policy.error_match
+
+    @property
+    def must_keep(self) -> tuple[Expr, ...]:
+        return self.policy.must_keep or ()
+
+    def read_fields(self) -> frozenset[str]:
+        """Every field a decision can read: rule conditions, sampler keys (``FieldList``),
+        the error and must-keep expressions (``root.`` removed)."""
+        names: set[str] = set()
+        sampler = self.rules_file.samplers[self.env].samplers[0]
+        if isinstance(sampler, RulesBasedSamplerConfig):
+            for rule in sampler.rules or ():
+                down = rule.downstream
+                names.update(getattr(down, "field_list", None) or ())
+                for cond in rule.conditions or ():
+                    names.update(cond.fields or ())
+                    if cond.field:
+                        names.add(cond.field)
+        for expr in (self.error, *self.must_keep):
+            for atom in conditions_of(expr):
+                names.update(atom.field.names)
+        return frozenset(n.removeprefix("root.") for n in names)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StepLog:
+    """One simulated step's decisions, in arrival order (arrays are one entry per trace)."""
+
+    step: int
+    start: float
+    end: float
+    times: NDArray[np.float64]
+    trace_ids: tuple[str, ...]
+    events: NDArray[np.int64]
+    rule: NDArray[np.int32]  # -1: no rule decided (or not a rules sampler)
+    rate: NDArray[np.uint64]
+    chance: NDArray[np.int8]  # the evaluator's keep before the draw: 1, 0, -1 random
+    kept: NDArray[np.bool_]
+    error: NDArray[np.bool_]
+    must: NDArray[np.bool_]
+    cached: NDArray[np.bool_]  # decided through the shape shortcut
+
+    def __len__(self) -> int:
+        return len(self.trace_ids)
+
+    def digest(self) -> str:
+        """Hash of every decision of the step (ids, times, rules, rates, draws)."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(f"{self.step} {self.start!r} {self.end!r} {len(self)}".encode())
+        h.update("\x1f".join(self.trace_ids).encode())
+        for a in (self.times, self.events, self.rule, self.rate, self.chance, self.kept):
+            h.update(np.ascontiguousarray(a).tobytes())
+        for a in (self.error, self.must):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
+
+
+@dataclass(slots=True)
+class _Shape:
+    rule: int
+    decision: Decision | None  # stateless outcome, None when a downstream sampler decides
+    sampler: DynSampler | None
+    key: str
+    error: bool
+    must: bool
+
+
+class RefinerySim:
+    """One Refinery instance (one destination) on the virtual clock, fed batch by batch."""
+
+    def __init__(self, target: SimTarget, family: RngFamily, fields: TraceFields) -> None:
+        self.target = target
+        self.pool = SamplerPool()
+        self._by_config: dict[tuple[int, str, bool], DynSampler] = {}
+        self._stateless = Evaluator(target.rules_file, target.env)
+        self._stateful = Evaluator(target.rules_file, target.env, sampler_factory=self._pooled)
+        self._policy = PolicyEvaluator(target.policy)
+        self._keep: StepStream = family.stream("refinery/keep")
+        self._shapes: dict[object, _Shape] = {}
+        self._samplers: dict[int, DynSampler] = {}
+        ids = {*fields.trace_id, "meta.trace_id"}
+        rules = self._stateless.sampler
+        self.shortcut = (
+            isinstance(rules, RulesBasedSamplerConfig)
+            and not rules.check_nested_fields  # nested lookups read any field
+            and not (ids & target.read_fields())
+        )
+        #: the fields decisions read, sorted: a changed trace is keyed by their values
+        self.fields = tuple(sorted(target.read_fields()))
+        self._downstream: dict[int, SamplerConfig] = {}
+        if isinstance(self._stateless.sampler, RulesBasedSamplerConfig):
+            for i, rule in enumerate(self._stateless.sampler.rules or ()):
+                if rule.downstream is not None:
+                    self._downstream[i] = rule.downstream
+
+    def _pooled(self, config: SamplerConfig, destination: str, downstream: bool) -> DynSampler:
+        # Rules configs live as long as the evaluator: one settings parse per config.
+        key = (id(config), destination, downstream)
+        found = self._by_config.get(key)
+        if found is None:
+            found = self._by_config[key] = self.pool.get(
+                config.KIND, config.params(), destination=destination, downstream=downstream
+            )
+        return found
+
+    def is_error(self, trace: Trace) -> bool:
+        return self._policy.holds(self.target.error, trace)
+
+    def is_must_keep(self, trace: Trace) -> bool:
+        return any(self._policy.holds(e, trace) for e in self.target.must_keep)
+
+    def reference(self, trace: Trace) -> Decision:
+        """The stateless reference decision (fresh samplers), for differential checks."""
+        return self._stateless.decide(trace)
+
+    def _shape(self, source: object, trace: Trace) -> _Shape:
+        found = self._shapes.get(source)
+        if found is None:
+            d = self._stateless.decide(trace)
+            rule = _NO_RULE if d.rule_index is None else d.rule_index
+            sampler = None
+            config = self._downstream.get(rule)
+            if config is not None:
+                sampler = self._pooled(config, self._stateless.destination, True)
+            found = _Shape(
+                rule,
+                None if sampler is not None else d,
+                sampler,
+                d.key,
+                self.is_error(trace),
+                self.is_must_keep(trace),
+            )
+            self._shapes[source] = found
+        return found
+
+    def run(self, batch: Batch) -> StepLog:
+        """Decide every trace of a batch at its arrival time; draw the random keeps."""
+        n = len(batch)
+        u = self._keep.at(batch.step).random(n)
+        events = np.fromiter((len(t.spans) for t in batch.traces), np.int64, n)
+        rule = np.full(n, _NO_RULE, np.int32)
+        rate = np.ones(n, np.uint64)
+        chance = np.ones(n, np.int8)
+        error = np.zeros(n, np.bool_)
+        must = np.zeros(n, np.bool_)
+        cached = np.zeros(n, np.bool_)
+        sources = batch.sources.tolist()
+        marks = batch.marks
+        for i, (now, trace) in enumerate(batch):
+            key = None
+            if self.shortcut:
+                key = sources[i] if i not in marks else content_key(trace, self.fields)
+            if key is not None:
+                shape = self._shape(key, trace)
+                cached[i] = True
+                error[i], must[i], rule[i] = shape.error, shape.must, shape.rule
+                d = shape.decision
+                if d is None:
+                    assert shape.sampler is not None
+                    r = _sampler_rate(shape.sampler, shape.key, len(trace.spans), now)
+                    rate[i] = r
+                    chance[i] = 1 if r <= 1 else -1
+                    continue
+            else:
+                error[i] = self.is_error(trace)
+                must[i] = self.is_must_keep(trace)
+                d = self._stateful.decide(trace, now)
+                rule[i] = _NO_RULE if d.rule_index is None else d.rule_index
+            rate[i] = d.rate
+            chance[i] = -1 if d.keep is None else int(d.keep)
+        with np.errstate(over="ignore"):
+            drawn = u * rate.astype(np.float64) < 1.0
+        kept = np.where(chance < 0, drawn, chance > 0)
+        ids = tuple(t.trace_id for t in batch.traces)
+        return StepLog(
+            batch.step,
+            batch.start,
+            batch.end,
+            batch.times,
+            ids,
+            events,
+            rule,
+            rate,
+            chance,
+            kept,
+            error,
+            must,
+            cached,
+        )
+
+    def describe_trace(self, log: StepLog, batch: Batch, i: int) -> dict[str, Any]:
+        """A JSON-ready line about one trace of a step, for violation reports."""
+        r = int(log.rule[i])
+        rules = self._stateless.compiled_rules
+        return {
+            "trace_id": log.trace_ids[i],
+            "time": float(log.times[i]),
+            "events": int(log.events[i]),
+            "rule": rules[r][0].name if 0 <= r < len(rules) else None,
+            "rate": int(log.rate[i]),
+            "kept": bool(log.kept[i]),
+            "error": bool(log.error[i]),
+            "must_keep": bool(log.must[i]),
+            "changed_by": list(batch.labels(i)),
+            "corpus_trace": int(batch.sources[i]),
+        }
+
+
+def content_key(trace: Trace, fields: tuple[str, ...]) -> tuple[object, ...] | None:
+    """A hashable key equal only for traces whose decision inputs are equal: per row its root
+    flag and the value *and type* of each field in ``fields`` (``True``, ``1`` and ``1.0``
+    hash alike, ``-0.0`` and ``0.0`` too, hence the type and ``float.hex``).  None when such
+    a value is not hashable (Honeycomb lists and maps)."""
+    parts: list[object] = []
+    for span in trace.spans:
+        data = span.data
+        parts.append(span.is_root)
+        for k in fields:
+            v = data.get(k, _ABSENT)
+            if v is _ABSENT:
+                parts.append(_ABSENT)
+            elif isinstance(v, float) and v.__class__ is float:
+                parts.append(v.hex())
+            elif v.__class__ in (str, int, bool) or v is None:
+                parts.append((v.__class__, v))
+            else:
+                return None
+    return tuple(parts)
+
+
+_ABSENT = ("absent",)
+
+
+def _sampler_rate(sampler: DynSampler, key: str, count: int, now: float) -> int:
+    """``DynSampler.sample_rate`` with the shape's key already built."""
+    rate = sampler.core.get_sample_rate_multi(key, count, now)
+    if rate < 0:
+        raise RuntimeError(f"dynsampler returned {rate}: Refinery would panic in rand.Intn")
+    return max(rate, 1)
