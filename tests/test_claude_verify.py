@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from pytest_nectar.claude.verify import build_verifier, verdict_from_diagnostics
+from pytest_nectar.corpus import load_corpus
+from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import Diagnostic, PolicyError, Position
 from tests.claude_support import BAD_POLICY, GOOD_POLICY
+
+QUICKSTART_CORPUS = Path(__file__).parent.parent / "examples" / "quickstart" / "corpus"
+
+
+@pytest.fixture(scope="module")
+def corpus() -> Corpus:
+    return load_corpus(str(QUICKSTART_CORPUS))
 
 
 def test_seed_policy_passes_and_a_broken_one_fails_with_its_position() -> None:
@@ -36,5 +49,78 @@ def test_check_errors_are_problems_and_warnings_are_notes() -> None:
     )
     no_catch_all = verify(GOOD_POLICY.replace("true,sample", "http.status >= 400,sample"))
     assert no_catch_all.passed
-    (note,) = no_catch_all.notes
-    assert note.startswith("warning: p.toon:5:3: no rule matches every trace")
+    check_note, proof_note, unknown = no_catch_all.notes
+    assert check_note.startswith("warning: p.toon:5:3: no rule matches every trace")
+    assert proof_note == (
+        "nectar prove for all traces (no corpus): 4 properties pass (error-preservation-all, "
+        "must-keep-all, shadowed-rules, negative-trace-scope)"
+    )
+    assert unknown == (
+        "unknown: fallback, error-preservation, must-keep, budget, unreachable-rules, "
+        "unknown-fields, mixed-types: no corpus given (--corpus)"
+    )
+
+
+def test_proven_on_the_corpus_passes_with_notes(corpus: Corpus) -> None:
+    verdict = build_verifier(policy_path="p.toon", corpus=corpus)(GOOD_POLICY)
+    assert verdict.passed, verdict.problems
+    assert verdict.notes[0].startswith(
+        "nectar prove on 141 corpus traces and for all traces: 10 properties pass (fallback, "
+        "error-preservation, error-preservation-all,"
+    )
+    assert verdict.notes[1].startswith("warning: mixed-types: 1 fields have mixed value types")
+
+
+def test_dropped_errors_fail_with_witnesses(corpus: Corpus) -> None:
+    verify = build_verifier(policy_path="p.toon", corpus=corpus)
+    dropped = GOOD_POLICY.replace("http.status >= 500,keep", "http.status >= 503,keep")
+    on_corpus, all_traces = verify(dropped).problems
+    lines = on_corpus.splitlines()
+    assert lines[0].startswith(
+        "property error-preservation failed (every error trace is kept with probability 1 "
+        "(on the corpus)): 38 of 40 error traces (http.status >= 500) are not kept"
+    )
+    assert lines[1] == (
+        "  - trace da869aca75b35fb981a27bce875fb2ac: decided by 'sample-rest': keep with "
+        "probability 0.01 (rate 100); that rule matched because (no conditions: matches every "
+        "trace); it is an error trace because http.response.status_code,http.status_code >= "
+        '500 (int) met by span 2 with "500"'
+    )
+    assert len(lines) == 5 and lines[4] == "  - … 35 more failing trace(s) not shown"
+    assert all_traces.splitlines()[1].endswith("the trace: span 0: http.status_code=500")
+
+
+def test_budget_overrun_names_the_figures(corpus: Corpus) -> None:
+    verify = build_verifier(policy_path="p.toon", corpus=corpus)
+    greedy = GOOD_POLICY.replace("10000", "1").replace("sample(0.01)", "keep")
+    (problem,) = verify(greedy).problems
+    assert problem == (
+        "property budget failed (kept events/s stay within the budget, on average and at the "
+        "windowed peak): exceeds 1 events/s: mean 17.84 events/s (3.403 traces/s), peak 17.84 "
+        "events/s (3.403 traces/s) over 41.4308 s windows"
+    )
+
+
+def test_the_error_expression_and_window_are_nectar_proves(corpus: Corpus) -> None:
+    strict = build_verifier(policy_path="p.toon", corpus=corpus, error="http.status >= 400")
+    (problem,) = strict(GOOD_POLICY).problems
+    assert problem.startswith(
+        "property error-preservation-all failed (no trace at all is an error trace kept with "
+        "probability < 1): a trace matching http.status >= 400 is decided by rule 'sample-rest'"
+    )
+    with pytest.raises(PolicyError):
+        build_verifier(error="http.status >=")
+
+
+def test_a_project_check_runs_last_and_only_on_proven_text() -> None:
+    seen: list[str] = []
+
+    def project(text: str) -> list[str]:
+        seen.append(text)
+        return ["rules.yaml: would clash"]
+
+    verify = build_verifier(policy_path="p.toon", project=project)
+    assert verify(BAD_POLICY).problems[0].startswith("p.toon:5:9: row count differs")
+    assert seen == []
+    assert verify(GOOD_POLICY).problems == ("rules.yaml: would clash",)
+    assert seen == [GOOD_POLICY]

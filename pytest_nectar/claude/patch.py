@@ -79,13 +79,28 @@ def unified_diff(path: str, old: str | None, new: str) -> str:
     return "".join(header + body)
 
 
-def _diffstat(path: str, diff: str) -> str:
-    added = sum(1 for x in diff.splitlines() if x.startswith("+") and not x.startswith("+++"))
-    removed = sum(1 for x in diff.splitlines() if x.startswith("-") and not x.startswith("---"))
-    bar = "+" * min(added, 40) + "-" * min(removed, 40)
-    ins = f", {added} insertion{'s' if added != 1 else ''}(+)" if added else ""
-    dels = f", {removed} deletion{'s' if removed != 1 else ''}(-)" if removed else ""
-    return f" {path} | {added + removed} {bar}\n 1 file changed{ins}{dels}\n"
+def _counts(diff: str) -> tuple[int, int]:
+    lines = diff.splitlines()
+    added = sum(1 for x in lines if x.startswith("+") and not x.startswith("+++"))
+    removed = sum(1 for x in lines if x.startswith("-") and not x.startswith("---"))
+    return added, removed
+
+
+def _diffstat(diffs: Sequence[tuple[str, str]]) -> str:
+    width = max(len(path) for path, _ in diffs)
+    out: list[str] = []
+    total_added = total_removed = 0
+    for path, diff in diffs:
+        added, removed = _counts(diff)
+        total_added, total_removed = total_added + added, total_removed + removed
+        bar = "+" * min(added, 40) + "-" * min(removed, 40)
+        out.append(f" {path:<{width}} | {added + removed} {bar}")
+    ins = f", {total_added} insertion{'s' if total_added != 1 else ''}(+)" if total_added else ""
+    dels = (
+        f", {total_removed} deletion{'s' if total_removed != 1 else ''}(-)" if total_removed else ""
+    )
+    files = f"{len(diffs)} file{'s' if len(diffs) != 1 else ''} changed"
+    return "\n".join(out) + f"\n {files}{ins}{dels}\n"
 
 
 def _safe_body_line(line: str) -> str:
@@ -122,9 +137,16 @@ def format_patch(
     author: str = DEFAULT_AUTHOR,
     date: datetime | None = None,
     verified: bool = True,
+    also: Sequence[tuple[str, str | None, str]] = (),
 ) -> str:
-    """One mbox message that ``git am`` turns into a commit changing ``path`` to ``new``."""
-    diff = unified_diff(path, old, new)
+    """One mbox message that ``git am`` turns into a commit changing ``path`` to ``new``.
+
+    ``also`` lists more files the commit changes, as ``(path, old, new)`` (the refreshed
+    rules file and lock); unchanged ones are left out.
+    """
+    diffs = [(path, unified_diff(path, old, new))]
+    diffs += [(p, unified_diff(p, o, n)) for p, o, n in also if o != n]
+    diff = "".join(d for _, d in diffs)
     subject = patch_subject(intent)
     if subject.isascii():
         subject_header = subject
@@ -157,7 +179,7 @@ def format_patch(
         "",
         *(_safe_body_line(line.rstrip()) for line in body),
         "---",
-        _diffstat(path, diff).rstrip("\n"),
+        _diffstat(diffs).rstrip("\n"),
         "",
     ]
     return "\n".join(lines) + "\n" + diff + "-- \nnectar " + __version__ + "\n\n"
@@ -186,12 +208,17 @@ def pr_body(
     path: str,
     rationale: Sequence[Rationale],
     diff_summary: str = "",
+    diff_markdown: str = "",
     verification: Sequence[str] = (),
     model: str = "",
     rounds: int = 1,
     verified: bool = True,
 ) -> str:
-    """Markdown for the pull request that carries the patch."""
+    """Markdown for the pull request that carries the patch.
+
+    ``diff_summary`` is one line (or plain text, shown fenced); ``diff_markdown`` is the
+    ``nectar diff`` report already rendered as Markdown (its cells escaped), shown as is.
+    """
     out = [
         "## Policy proposal",
         "",
@@ -214,8 +241,12 @@ def pr_body(
         out += ["### Verification", ""]
         out += [f"- {_md_escape(line)}" for line in verification]
         out.append("")
+    if diff_summary.strip() or diff_markdown.strip():
+        out += ["### Change summary", ""]
     if diff_summary.strip():
         fence = _fence(diff_summary)
-        out += ["### Change summary", "", fence + "text", diff_summary.rstrip("\n"), fence, ""]
+        out += [fence + "text", diff_summary.rstrip("\n"), fence, ""]
+    if diff_markdown.strip():
+        out += [diff_markdown.strip("\n"), ""]
     out.append("Review the diff before merging: Claude wrote it, Nectar checked it.")
     return "\n".join(out) + "\n"

@@ -1,38 +1,39 @@
 """The verification every proposal goes through before anyone sees it.
 
 :func:`build_verifier` is the one place that decides what "passes" means for
-``nectar propose``: today the policy must parse and pass ``policy_check``; the prover, the
-compiler and the budget check join here, so the refine loop and the CLI never change.
-Each problem is rendered in the user-facing error format (with the caret line), which is
-also what Claude gets back.
+``nectar propose``, in order, stopping at the first stage that finds problems:
+
+1. **parse**: syntax errors with their line, column and caret;
+2. **check**: ``policy_check`` errors (warnings become notes);
+3. **compile**: the policy compiles exactly to Refinery rules (:class:`CompileError`);
+4. **prove**: every property of ``nectar prove`` on the compiled rules, on the corpus and
+   for all traces, with the same error expression, budget and window ``nectar prove``
+   uses; failures come back with a few witnesses (:mod:`.findings`);
+5. **project** (optional): e.g. the whole project still compiles with this policy in it
+   (``nectar propose --write``).
+
+Each problem is written in the user-facing error format, which is also what Claude gets
+back as the tool result.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterable
-from types import ModuleType
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from pytest_nectar.claude.refine import Verdict, Verify
-from pytest_nectar.errors import Diagnostic, NectarError, UsageError
+from pytest_nectar.errors import Diagnostic, NectarError, Position
 
-__all__ = ["build_verifier", "verdict_from_diagnostics"]
+if TYPE_CHECKING:
+    from pytest_nectar.compiler import Compilation
+    from pytest_nectar.corpus.table import Corpus
+    from pytest_nectar.model import Policy
+    from pytest_nectar.prover.target import Probe, Target
 
+__all__ = ["ProjectCheck", "build_verifier", "target_for", "verdict_from_diagnostics"]
 
-def _load(name: str, *, required: bool = True) -> ModuleType | None:
-    try:
-        return importlib.import_module(f"pytest_nectar.{name}")
-    except ModuleNotFoundError as err:
-        if err.name != f"pytest_nectar.{name}":
-            raise
-        if not required:
-            return None
-        raise UsageError(
-            "nectar propose cannot verify proposals in this installation",
-            got=f"pytest_nectar.{name} is missing",
-            hint="reinstall pytest-nectar",
-        ) from None
+#: Extra problems for policy text that passed everything else (empty: none).
+ProjectCheck = Callable[[str], Sequence[str]]
 
 
 def verdict_from_diagnostics(found: Iterable[object]) -> Verdict:
@@ -49,34 +50,102 @@ def verdict_from_diagnostics(found: Iterable[object]) -> Verdict:
     return Verdict(tuple(problems), tuple(notes))
 
 
-def build_verifier(*, policy_path: str = "proposed.toon", corpus: Any = None) -> Verify:
+def _error_probe(text: str, nested: bool) -> Probe:
+    from pytest_nectar.match_parser import parse_match
+    from pytest_nectar.prover.target import probe_of
+
+    expr = parse_match(text, position=Position("[tool.nectar] error", 1, 1))
+    return probe_of(expr, nested=nested, text=text)
+
+
+def target_for(
+    policy: Policy, compilation: Compilation, *, name: str, error: str | None = None
+) -> Target:
+    """What ``nectar prove POLICY`` proves, for a policy held in memory.
+
+    Mirrors :func:`pytest_nectar.prover.load_target` for a ``.toon`` file: the compiled
+    rules file, the policy's environment, its ``must_keep`` and budget, and ``error`` (the
+    ``[tool.nectar]``/``--error`` override) else the policy's own error expression.
+    """
+    from pytest_nectar.prover.target import Target, probe_of
+
+    compiled = compilation.environments[policy.effective_environment]
+    nested = bool(policy.check_nested_fields)
+    return Target(
+        name=name,
+        rules_file=compilation.rules_file,
+        env=policy.effective_environment,
+        error=(
+            _error_probe(error, nested)
+            if error is not None
+            else probe_of(policy.error_match, nested=nested)
+        ),
+        must_keep=tuple(probe_of(e, nested=nested) for e in policy.must_keep or ()),
+        budget=policy.budget_per_second,
+        policy=policy,
+        compiled=compiled,
+        notes=compiled.notes,
+        rules_path=None,  # the text is not on disk yet: no `nectar decide` command to show
+    )
+
+
+def _merge(*verdicts: Verdict) -> Verdict:
+    problems: list[str] = []
+    notes: list[str] = []
+    for verdict in verdicts:
+        problems.extend(verdict.problems)
+        notes.extend(n for n in verdict.notes if n not in notes)
+    return Verdict(tuple(problems), tuple(notes))
+
+
+def build_verifier(
+    *,
+    policy_path: str = "proposed.toon",
+    corpus: Corpus | None = None,
+    error: str | None = None,
+    window_s: float = 60.0,
+    project: ProjectCheck | None = None,
+) -> Verify:
     """A function from policy text to :class:`Verdict`, for the refine loop.
 
     ``policy_path`` names the file in messages (so positions read as the user's file).
-    ``corpus`` is the loaded corpus the prover will run on; it is unused until the
-    prover is wired in here.
+    ``corpus`` is the loaded corpus the prover runs on (None: the all-traces properties
+    only, as ``nectar prove`` without a corpus).  ``error`` and ``window_s`` are
+    ``nectar prove``'s ``--error`` and ``--window`` (from ``[tool.nectar]``).  A bad
+    ``error`` expression raises :class:`PolicyError` here, before anything is asked.
     """
-    parser = _load("policy_parser")
-    assert parser is not None
-    parse_policy = parser.parse_policy
-    # The semantic checks are built in parallel; until they land, parsing is the gate.
-    checker = _load("policy_check", required=False)
-    check_policy = checker.check_policy if checker is not None else None
-    del corpus  # the prover, once wired, proves on it
+    from pytest_nectar.claude.findings import verdict_from_proof
+    from pytest_nectar.compiler import compile_policies
+    from pytest_nectar.errors import UsageError
+    from pytest_nectar.policy_check import check_policy
+    from pytest_nectar.policy_parser import parse_policy
+    from pytest_nectar.prover import prove
+
+    if error is not None:
+        _error_probe(error, False)  # fail now, with the config's position, not per proposal
+    if not window_s > 0:
+        raise UsageError("window must be a positive number of seconds", got=window_s)
 
     def verify(text: str) -> Verdict:
         try:
             policy = parse_policy(text, path=policy_path)
         except NectarError as err:
             return Verdict((err.render(),))
-        if check_policy is None:
-            return Verdict()
         try:
-            found = check_policy(policy, source=text)
+            checked = verdict_from_diagnostics(check_policy(policy, source=text))
         except NectarError as err:
             return Verdict((err.render(),))
-        if found is None:
-            return Verdict()
-        return verdict_from_diagnostics(found if isinstance(found, Iterable) else [found])
+        if not checked.passed:
+            return checked
+        try:
+            compilation = compile_policies([policy], sources=[text])
+            target = target_for(policy, compilation, name=policy_path, error=error)
+            report = prove(target, corpus=corpus, window_s=window_s)
+        except NectarError as err:
+            return _merge(checked, Verdict((err.render(),)))
+        proven = _merge(checked, verdict_from_proof(report))
+        if not proven.passed or project is None:
+            return proven
+        return _merge(proven, Verdict(tuple(project(text))))
 
     return verify

@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             hint="pip install 'pytest-nectar[claude]'; every other nectar command works without it",
         ) from None
     from pytest_nectar.claude import prompt
-    from pytest_nectar.claude.project import project_check, project_policies
+    from pytest_nectar.claude.project import in_project, project_check, project_policies
     from pytest_nectar.claude.refine import refine
     from pytest_nectar.claude.verify import build_verifier
     from pytest_nectar.config import load_config
@@ -181,13 +181,18 @@ def run(args: argparse.Namespace) -> int:
     paths = _corpus_paths(args, project)
     corpus, summary = _load_summary(paths) if paths else (None, None)
     shown_path = _repo_relative(policy_path) if policy_path else "proposed.toon"
+    # --write refreshes the project's rules and lock; a --patch to a project policy carries
+    # them: either way the whole project must still compile with the proposal in it.
+    refresh = policy_path is not None and (
+        args.write or (args.patch is not None and in_project(project, policy_path))
+    )
     verify = build_verifier(
         policy_path=shown_path,
         corpus=corpus,
         error=project.error,
         window_s=project.window_s,
         project=project_check(policy_path, config=project)
-        if args.write and policy_path is not None
+        if refresh and policy_path is not None
         else None,
     )
     reference = prompt.load_reference()
@@ -217,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
         secrets=secrets,
         on_attempt=_report_attempt,
     )
-    context = _Context(current, policy_path, shown_path, corpus, ", ".join(paths) or None, project)
+    label = ", ".join(paths) or None
+    context = _Context(current, policy_path, shown_path, corpus, label, project, refresh)
     return _finish(args, result, context)
 
 
@@ -229,6 +235,22 @@ class _Context:
     corpus: Any
     corpus_label: str | None
     project: NectarConfig
+    refresh: bool = False  # the project's rules and lock change with the policy
+
+
+def _project_files(context: _Context, text: str) -> list[tuple[str, str | None, str]]:
+    """The rules file and lock as the proposal makes them, for the patch (or none)."""
+    from pytest_nectar.claude.project import plan_write
+
+    if not context.refresh or context.policy_path is None:
+        return []
+    plan = plan_write(context.policy_path, text, config=context.project)
+    out: list[tuple[str, str | None, str]] = []
+    for path, new in ((plan.rules_path, plan.outputs.rules_text),
+                      (plan.lock_path, plan.outputs.lock_text)):  # fmt: skip
+        old = path.read_text(encoding="utf-8") if path.exists() else None
+        out.append((_repo_relative(path), old, new))
+    return out
 
 
 def _write_project(context: _Context, text: str) -> None:
@@ -305,6 +327,7 @@ def _finish(args: argparse.Namespace, result: RefineResult, context: _Context) -
                     verification=verification,
                     date=_patch_date(),
                     verified=result.passed,
+                    also=_project_files(context, text),
                 ),
             )
             sys.stderr.write(f"wrote {args.patch}\n")
