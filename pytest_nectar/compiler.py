@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from pytest_nectar.errors import CompileError, Position
+from pytest_nectar.errors import CompileError, Position, RulesError
 from pytest_nectar.model import (
     DEFAULT_ENVIRONMENT,
     SAMPLER_PARAMETERS,
@@ -65,6 +65,7 @@ __all__ = [
     "compile_file",
     "compile_policies",
     "compile_policy",
+    "load_rules_or_policy",
     "split_name",
     "to_refinery_condition",
 ]
@@ -237,14 +238,7 @@ def _validated(policy: Policy, source: str | None) -> list[str]:
     warnings: list[str] = []
     for d in check_policy(policy, source=source):
         if d.severity == "error":
-            raise CompileError(
-                d.what,
-                position=d.position,
-                got=d.got,
-                hint=d.hint,
-                source_line=d.source_line,
-                code=d.code,
-            )
+            raise CompileError.from_diagnostic(d)
         warnings.append(d.render())
     return warnings
 
@@ -370,3 +364,31 @@ def compile_file(path: str) -> Compilation:
     except (OSError, UnicodeDecodeError):
         source = None
     return compile_policies([policy], sources=[source])
+
+
+def load_rules_or_policy(path: str) -> rm.RulesFile:
+    """The rules to evaluate for ``path``: a rules file, validated as Refinery would.
+
+    A ``.toon`` policy is compiled on the fly, exactly as ``nectar compile`` would.  Lives
+    here, below the prover and the commands, because both decide what to evaluate this way.
+
+    Raises:
+        RulesError: Refinery would refuse the rules file (the first error; all are counted).
+    """
+    if path.endswith(".toon"):
+        return compile_file(path).rules_file
+    from pytest_nectar.refinery.rules_reader import read_rules
+    from pytest_nectar.refinery.rules_validate import validate_loaded
+
+    loaded = read_rules(path)
+    report = validate_loaded(loaded)
+    if report.errors:
+        first = report.errors[0]
+        raise RulesError(
+            first.what,
+            position=first.position,
+            hint=f"Refinery would refuse this file ({len(report.errors)} error(s)); "
+            "run 'nectar validate' for all of them",
+            source_line=first.source_line,
+        )
+    return loaded.rules_file

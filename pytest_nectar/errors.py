@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Self
 
 __all__ = [
     "NOTHING",
@@ -143,6 +143,18 @@ class NectarError(Exception):
             source_line=source_line,
         )
         super().__init__(self.diagnostic.message)
+
+    @classmethod
+    def from_diagnostic(cls, diagnostic: Diagnostic) -> Self:
+        """The error a located finding (a checker's first error) is raised as."""
+        return cls(
+            diagnostic.what,
+            position=diagnostic.position,
+            got=diagnostic.got,
+            hint=diagnostic.hint,
+            source_line=diagnostic.source_line,
+            code=diagnostic.code,
+        )
 
     @property
     def position(self) -> Position | None:

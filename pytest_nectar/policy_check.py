@@ -682,12 +682,5 @@ def validate_policy(policy: Policy, *, source: str | None = None) -> Policy:
     """
     for d in check_policy(policy, source=source):
         if d.severity == "error":
-            raise PolicyError(
-                d.what,
-                position=d.position,
-                got=d.got,
-                hint=d.hint,
-                source_line=d.source_line,
-                code=d.code,
-            )
+            raise PolicyError.from_diagnostic(d)
     return policy

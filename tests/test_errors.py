@@ -27,3 +27,19 @@ def test_warning_render_and_json() -> None:
     d = Diagnostic("warning", "lint", "rule never reached", position=Position("r.yaml", 4, 3))
     assert d.render() == "warning: r.yaml:4:3: rule never reached"
     assert d.to_json()["line"] == 4
+
+
+def test_from_diagnostic_keeps_everything_but_the_severity() -> None:
+    d = Diagnostic(
+        "error",
+        "bad-rule",
+        "rule is wrong",
+        position=Position("p.toon", 2, 3),
+        got=7,
+        hint="fix it",
+        source_line="  x\n",
+    )
+    err = PolicyError.from_diagnostic(d)
+    assert isinstance(err, PolicyError)
+    assert err.diagnostic == d
+    assert str(err) == "p.toon:2:3: rule is wrong; got 7; fix it"

@@ -4,8 +4,9 @@ TRACE is a JSON file: a list of Honeycomb-style events (flat field objects, or b
 ``{"data": {...}}`` envelopes; numbers become float64 as Refinery's JSON API makes them; the
 root is the event without a non-empty ``trace.parent_id``/``parentId``), or the cases-file
 shape ``{"trace_id": "...", "spans": [{"root": bool, "data": {...}, "go_types": {...}}]}``
-(numbers kept as written: ints are int64).  RULES is a rules file; a ``.toon`` policy goes
-through :func:`load_rules_or_policy`.  A rules file Refinery would refuse is an error.
+(numbers kept as written: ints are int64).  RULES is a rules file or a ``.toon`` policy, read
+by :func:`pytest_nectar.compiler.load_rules_or_policy`; a rules file Refinery would refuse is
+an error.
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_nectar.errors import CorpusError, Position, RulesError, UsageError
+from pytest_nectar.errors import CorpusError, Position, UsageError
+from pytest_nectar.refinery.values import json_floats
 
 if TYPE_CHECKING:
-    from pytest_nectar.refinery.rules_model import RulesFile
     from pytest_nectar.trace_model import Trace
 
 __all__ = [
     "default_environment",
-    "load_rules_or_policy",
     "load_trace_file",
     "register",
     "run",
@@ -51,32 +51,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def load_rules_or_policy(path: str) -> RulesFile:
-    """The rules to evaluate for ``path``: a rules file, validated as Refinery would.
-
-    A ``.toon`` policy is compiled on the fly, exactly as ``nectar compile`` would.
-    """
-    if path.endswith(".toon"):
-        from pytest_nectar.compiler import compile_file
-
-        return compile_file(path).rules_file  # compiled on the fly, exactly as `nectar compile`
-    from pytest_nectar.refinery.rules_reader import read_rules
-    from pytest_nectar.refinery.rules_validate import validate_loaded
-
-    loaded = read_rules(path)
-    report = validate_loaded(loaded)
-    if report.errors:
-        first = report.errors[0]
-        raise RulesError(
-            first.what,
-            position=first.position,
-            hint=f"Refinery would refuse this file ({len(report.errors)} error(s)); "
-            "run 'nectar validate' for all of them",
-            source_line=first.source_line,
-        )
-    return loaded.rules_file
-
-
 def default_environment(path: str, env: str | None) -> str | None:
     """The environment to evaluate: ``--env`` if given, else a policy's own ``environment``.
 
@@ -87,16 +61,6 @@ def default_environment(path: str, env: str | None) -> str | None:
     from pytest_nectar.policy_parser import load_policy
 
     return load_policy(path).effective_environment
-
-
-def _floats(value: Any) -> Any:
-    if type(value) is int:
-        return float(value)
-    if isinstance(value, list):
-        return [_floats(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _floats(v) for k, v in value.items()}
-    return value
 
 
 def _is_root(data: dict[str, Any]) -> bool:
@@ -164,7 +128,7 @@ def trace_from_json(doc: Any, path: str) -> Trace:
             if not isinstance(e, dict):
                 raise CorpusError(f"event {i} is not a JSON object", position=Position(path), got=e)
             data = e["data"] if isinstance(e.get("data"), dict) else e
-            data = _floats(data)
+            data = json_floats(data)
             tid = _trace_id(data)
             if tid is not None:
                 ids.add(tid)
@@ -183,6 +147,7 @@ def trace_from_json(doc: Any, path: str) -> Trace:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pytest_nectar.compiler import load_rules_or_policy
     from pytest_nectar.refinery.reference import Evaluator
 
     rules = load_rules_or_policy(args.rules)

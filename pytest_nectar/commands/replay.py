@@ -122,7 +122,7 @@ def _write_tables(
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_nectar.commands.decide import load_rules_or_policy
+    from pytest_nectar.compiler import load_rules_or_policy
     from pytest_nectar.corpus import load_corpus
     from pytest_nectar.refinery.rules_model import select_sampler
     from pytest_nectar.refinery.vector import evaluate_corpus

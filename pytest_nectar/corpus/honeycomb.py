@@ -23,6 +23,7 @@ from typing import Any
 
 from pytest_nectar.corpus.context import FMT_HONEYCOMB, ReadContext
 from pytest_nectar.corpus.husky import BadRecord
+from pytest_nectar.refinery.values import json_floats
 
 __all__ = ["looks_like_honeycomb", "read_honeycomb_event", "read_honeycomb_list"]
 
@@ -36,16 +37,6 @@ def looks_like_honeycomb(doc: object) -> bool:
     if isinstance(data, dict) and set(doc) <= _ENVELOPE:
         return True
     return "trace.trace_id" in doc or "traceId" in doc or "trace.span_id" in doc
-
-
-def _floats(value: Any) -> Any:
-    if type(value) is int:
-        return float(value)
-    if isinstance(value, list):
-        return [_floats(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _floats(v) for k, v in value.items()}
-    return value
 
 
 def _time(raw: object) -> float:
@@ -77,7 +68,11 @@ def read_honeycomb_event(doc: object, ctx: ReadContext) -> None:
         when = _time(doc.get("timestamp", doc.get("time")))
     if not ctx.json_ints:
         fields = {
-            k: (float(v) if type(v) is int else (_floats(v) if isinstance(v, list | dict) else v))
+            k: (
+                float(v)
+                if type(v) is int
+                else (json_floats(v) if isinstance(v, list | dict) else v)
+            )
             for k, v in fields.items()
         }
     else:

@@ -38,8 +38,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from pytest_nectar.refinery.conditions import CompiledCondition
-from pytest_nectar.refinery.reference import payload_get
-from pytest_nectar.refinery.values import format_g, go_v, to_float, to_int
+from pytest_nectar.refinery.values import format_g, go_v, payload_get, to_float, to_int
 
 __all__ = [
     "MISSING",

@@ -111,7 +111,7 @@ def load_target(
             notes=compiled.notes,
             rules_path=path,
         )
-    from pytest_nectar.commands.decide import load_rules_or_policy
+    from pytest_nectar.compiler import load_rules_or_policy
     from pytest_nectar.refinery.reference import Evaluator
     from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig
 

@@ -15,12 +15,10 @@ from functools import lru_cache
 from typing import Final
 
 from pytest_nectar.refinery.regex import GoRegexError, compile_go_regex
-from pytest_nectar.refinery.rules_model import Condition
+from pytest_nectar.refinery.rules_model import NUM_DESCENDANTS, Condition
 from pytest_nectar.refinery.values import compare, go_v, to_bool, to_float, to_int
 
 __all__ = ["NUM_DESCENDANTS", "CompiledCondition", "compile_condition", "untyped_match"]
-
-NUM_DESCENDANTS: Final = "?.NUM_DESCENDANTS"
 
 Matcher = Callable[[object, bool], bool]
 

@@ -34,34 +34,11 @@ from pytest_nectar.refinery.rules_model import (
     SamplerConfig,
     select_sampler,
 )
-from pytest_nectar.refinery.values import format_float_f, go_v
+from pytest_nectar.refinery.values import format_float_f, go_v, payload_get
 from pytest_nectar.trace_model import GoFloat32, Span, Trace
 
 __all__ = ["Decision", "DownstreamSampler", "Evaluator", "decide", "extract_value"]
 
-_META_STR: Final = frozenset(
-    {
-        "meta.signal_type",
-        "meta.trace_id",
-        "meta.annotation_type",
-        "meta.refinery.incoming_user_agent",
-        "meta.refinery.local_hostname",
-        "meta.refinery.reason",
-        "meta.refinery.send_reason",
-        "meta.refinery.sample_key",
-    }
-)
-_META_BOOL: Final = frozenset({"meta.refinery.probe", "meta.refinery.root", "meta.stressed"})
-_META_INT: Final = frozenset(
-    {
-        "meta.span_event_count",
-        "meta.span_link_count",
-        "meta.span_count",
-        "meta.event_count",
-        "meta.refinery.original_sample_rate",
-        "meta.refinery.final_sample_rate",
-    }
-)
 _MISSING: Final = object()
 _GJSON_SPECIAL: Final = frozenset("*?#@|!")
 
@@ -106,25 +83,6 @@ SamplerFactory = Callable[[SamplerConfig, str, bool], DownstreamSampler]
 
 
 # --- field resolution ------------------------------------------------------------------------
-
-
-def payload_get(data: Mapping[str, object], key: str) -> tuple[object, bool]:
-    """``(value, exists)`` as Refinery's ``Payload.Get``/``Exists`` see a field."""
-    if key.startswith("meta."):
-        if key in _META_STR:
-            v = data.get(key)
-            return (v, True) if isinstance(v, str) and v != "" else (None, False)
-        if key in _META_BOOL:
-            v = data.get(key)
-            return (v, True) if isinstance(v, bool) else (None, False)
-        if key in _META_INT:
-            v = data.get(key)
-            ok = isinstance(v, int) and not isinstance(v, bool) and v != 0
-            return (v, True) if ok else (None, False)
-    v = data.get(key, _MISSING)
-    if v is _MISSING:
-        return None, False
-    return v, True
 
 
 def _marshal_ok(value: object) -> bool:

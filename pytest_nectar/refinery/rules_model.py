@@ -18,6 +18,7 @@ from pytest_nectar.errors import Position
 __all__ = [
     "DOWNSTREAM_KINDS",
     "DOWNSTREAM_ORDER",
+    "NUM_DESCENDANTS",
     "OPERATORS",
     "SAMPLER_ORDER",
     "Condition",
@@ -37,6 +38,9 @@ __all__ = [
 
 Scalar = str | int | float | bool
 ConditionValue = Scalar | tuple[Scalar, ...] | None
+
+#: The one computed field: a trace's span count, when given as a lone ``Field`` (5.1).
+NUM_DESCENDANTS: Final = "?.NUM_DESCENDANTS"
 
 #: Refinery's fixed order for picking the sampler of a destination entry (createSampler).
 SAMPLER_ORDER: Final = (

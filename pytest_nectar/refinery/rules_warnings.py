@@ -11,9 +11,8 @@ from collections.abc import Callable
 from typing import Final
 
 from pytest_nectar.errors import Position
-from pytest_nectar.refinery.conditions import NUM_DESCENDANTS
 from pytest_nectar.refinery.regex import GoRegexError, compile_go_regex
-from pytest_nectar.refinery.rules_model import OPERATORS, SAMPLER_ORDER
+from pytest_nectar.refinery.rules_model import NUM_DESCENDANTS, OPERATORS, SAMPLER_ORDER
 from pytest_nectar.refinery.rules_reader import LoadedRules
 from pytest_nectar.refinery.values import go_v, to_float, to_int
 from pytest_nectar.refinery.yaml_loader import Node

@@ -13,11 +13,15 @@ from __future__ import annotations
 import math
 import re
 import struct
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 from pytest_nectar.trace_model import GoFloat32, GoInt, GoUint64
 
 __all__ = [
+    "META_BOOL_FIELDS",
+    "META_INT64_FIELDS",
+    "META_STRING_FIELDS",
     "MIN_INT64",
     "GoInt64",
     "compare",
@@ -25,8 +29,10 @@ __all__ = [
     "format_g",
     "go_type_name",
     "go_v",
+    "json_floats",
     "parse_bool",
     "parse_float",
+    "payload_get",
     "to_bool",
     "to_float",
     "to_int",
@@ -34,6 +40,63 @@ __all__ = [
 
 MIN_INT64: Final = -(1 << 63)
 MAX_INT64: Final = (1 << 63) - 1
+
+# Payload fields with dedicated storage: they "exist" only when set to a non-zero value of
+# their Go type (types/payload.go metadataFields).
+META_STRING_FIELDS: Final = frozenset(
+    {
+        "meta.signal_type",
+        "meta.trace_id",
+        "meta.annotation_type",
+        "meta.refinery.incoming_user_agent",
+        "meta.refinery.local_hostname",
+        "meta.refinery.reason",
+        "meta.refinery.send_reason",
+        "meta.refinery.sample_key",
+    }
+)
+META_BOOL_FIELDS: Final = frozenset({"meta.refinery.probe", "meta.refinery.root", "meta.stressed"})
+META_INT64_FIELDS: Final = frozenset(
+    {
+        "meta.span_event_count",
+        "meta.span_link_count",
+        "meta.span_count",
+        "meta.event_count",
+        "meta.refinery.original_sample_rate",
+        "meta.refinery.final_sample_rate",
+    }
+)
+_MISSING: Final = object()
+
+
+def json_floats(value: Any) -> Any:
+    """Decoded JSON as Refinery's JSON API stores it: every integer, nested too, a float64."""
+    if type(value) is int:
+        return float(value)
+    if isinstance(value, list):
+        return [json_floats(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_floats(v) for k, v in value.items()}
+    return value
+
+
+def payload_get(data: Mapping[str, object], key: str) -> tuple[object, bool]:
+    """``(value, exists)`` as Refinery's ``Payload.Get``/``Exists`` see a flat field."""
+    if key.startswith("meta."):
+        if key in META_STRING_FIELDS:
+            v = data.get(key)
+            return (v, True) if isinstance(v, str) and v != "" else (None, False)
+        if key in META_BOOL_FIELDS:
+            v = data.get(key)
+            return (v, True) if isinstance(v, bool) else (None, False)
+        if key in META_INT64_FIELDS:
+            v = data.get(key)
+            ok = isinstance(v, int) and not isinstance(v, bool) and v != 0
+            return (v, True) if ok else (None, False)
+    v = data.get(key, _MISSING)
+    if v is _MISSING:
+        return None, False
+    return v, True
 
 
 class GoInt64(int):
@@ -79,6 +142,11 @@ def format_g(x: float, bits: int = 64) -> str:
         mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
         esign = "-" if exp < 0 else "+"
         return f"{sign}{mant}e{esign}{abs(exp):02d}"
+    return _fixed(sign, digits, point)
+
+
+def _fixed(sign: str, digits: str, point: int) -> str:
+    """Shortest ``digits`` with the decimal point after ``point`` of them, no exponent."""
     if point <= 0:
         return f"{sign}0.{'0' * -point}{digits}"
     if point >= len(digits):
@@ -96,11 +164,7 @@ def format_float_f(x: float) -> str:
     if x == 0:
         return sign + "0"
     digits, point = _shortest_digits(x, 64)
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return sign + digits + "0" * (point - len(digits))
-    return f"{sign}{digits[:point]}.{digits[point:]}"
+    return _fixed(sign, digits, point)
 
 
 def go_v(value: object) -> str:

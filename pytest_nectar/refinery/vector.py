@@ -45,15 +45,9 @@ from pytest_nectar.corpus.table import (
     StringPool,
 )
 from pytest_nectar.refinery.conditions import CompiledCondition
-from pytest_nectar.refinery.reference import (
-    _META_BOOL,
-    _META_INT,
-    _META_STR,
-    Decision,
-    Evaluator,
-    _split_path,
-)
+from pytest_nectar.refinery.reference import Decision, Evaluator, _split_path
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, RulesFile
+from pytest_nectar.refinery.values import META_BOOL_FIELDS, META_INT64_FIELDS, META_STRING_FIELDS
 from pytest_nectar.refinery.vector_conditions import column_kinds, condition_key, entry_matches
 from pytest_nectar.refinery.vector_explain import (
     ConditionWitness,
@@ -189,11 +183,11 @@ class _Context:
         if not is_meta or key not in _SPECIAL_META:
             return None
         if key not in self._present:
-            if key in _META_STR:
+            if key in META_STRING_FIELDS:
                 empty = column.strings.index_of("")
                 ok = column.kind == KIND_STRING
                 self._present[key] = ok & (column.codes != empty) if empty >= 0 else ok
-            elif key in _META_BOOL:
+            elif key in META_BOOL_FIELDS:
                 self._present[key] = column.kind == KIND_BOOL
             else:
                 self._present[key] = (column.kind == KIND_INT) & (column.ints != 0)
@@ -235,7 +229,7 @@ class _Context:
         return shift + np.arange(total, dtype=np.int64)
 
 
-_SPECIAL_META: Final = _META_STR | _META_BOOL | _META_INT
+_SPECIAL_META: Final = META_STRING_FIELDS | META_BOOL_FIELDS | META_INT64_FIELDS
 
 
 def _condition_rows(ctx: _Context, cc: CompiledCondition) -> _CondRows:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from pytest_nectar.refinery.values import format_float_f, go_v
+from pytest_nectar.refinery.values import format_float_f, go_v, payload_get
 from pytest_nectar.trace_model import GoFloat32, Trace
 
 from .rates import sort_go
@@ -22,47 +22,11 @@ __all__ = ["MAX_KEY_VALUES", "TraceKey", "field_value", "trace_key"]
 MAX_KEY_VALUES: Final = 100
 ROOT_PREFIX: Final = "root."
 
-# Payload fields with dedicated storage: they "exist" only when set to a non-zero value of
-# their Go type (types/payload.go metadataFields).
-_META_STRING: Final = frozenset(
-    {
-        "meta.signal_type",
-        "meta.trace_id",
-        "meta.annotation_type",
-        "meta.refinery.incoming_user_agent",
-        "meta.refinery.local_hostname",
-        "meta.refinery.reason",
-        "meta.refinery.send_reason",
-        "meta.refinery.sample_key",
-    }
-)
-_META_BOOL: Final = frozenset({"meta.refinery.probe", "meta.refinery.root", "meta.stressed"})
-_META_INT64: Final = frozenset(
-    {
-        "meta.span_event_count",
-        "meta.span_link_count",
-        "meta.span_count",
-        "meta.event_count",
-        "meta.refinery.original_sample_rate",
-        "meta.refinery.final_sample_rate",
-    }
-)
-
 
 def field_value(data: Mapping[str, object], field: str) -> tuple[bool, object]:
     """Refinery ``Payload.Exists`` and ``Get`` for one flat field: (exists, value)."""
-    if field not in data:
-        return False, None
-    value = data[field]
-    if field in _META_STRING:
-        ok = isinstance(value, str) and value != ""
-    elif field in _META_BOOL:
-        ok = isinstance(value, bool)
-    elif field in _META_INT64:
-        ok = isinstance(value, int) and not isinstance(value, bool) and value != 0
-    else:
-        return True, value
-    return (True, value) if ok else (False, None)
+    value, exists = payload_get(data, field)
+    return exists, value
 
 
 def _key_text(value: object) -> str:
