@@ -185,8 +185,18 @@ def test_solver_never_proves_what_a_trace_refutes(rules_spec, traces) -> None:  
             assert evaluator.decide(trace).rule_index != last, (rules, trace)
 
 
-def test_root_route_drop_is_found_by_the_solver_not_by_chance() -> None:
-    policy = Path(__file__).parent.parent / "examples/quickstart/policies/checkout.toon"
+def test_root_route_drop_is_found_by_the_solver_not_by_chance(tmp_path: Path) -> None:
+    # A root-span route drop placed before the error rule: only traces with a root can reach
+    # it, so the counterexample needs a root span carrying the route and an error elsewhere.
+    policy = tmp_path / "checkout.toon"
+    policy.write_text(
+        "nectar_policy{version,name,budget_per_second,rules}:\n"
+        "  1\n  checkout\n  2000\n"
+        "  rules[3]{name,description,match,action,priority}:\n"
+        '    drop-health,,"root.http.route in [\\"/healthz\\", \\"/readyz\\"] and has_root",drop,100\n'
+        "    keep-errors,,http.status >= 500,keep,95\n"
+        "    sample-rest,,true,sample(1/20),0\n"
+    )
     report = prove(policy, properties=["error-preservation-all", "shadowed-rules"])
     result = report.results["error-preservation-all"]
     assert result.verdict is Verdict.FAIL
@@ -194,3 +204,9 @@ def test_root_route_drop_is_found_by_the_solver_not_by_chance() -> None:
     assert witness.rule == "drop-health"
     assert "confirmed by the reference evaluator" in witness.note
     assert report.results["shadowed-rules"].verdict is Verdict.PASS
+
+
+def test_checkout_example_keeps_every_error_for_all_traces() -> None:
+    policy = Path(__file__).parent.parent / "examples/quickstart/policies/checkout.toon"
+    report = prove(policy, properties=["error-preservation-all"])
+    assert report.results["error-preservation-all"].verdict is Verdict.PASS
