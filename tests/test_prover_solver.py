@@ -193,7 +193,8 @@ def test_root_route_drop_is_found_by_the_solver_not_by_chance(tmp_path: Path) ->
         "nectar_policy{version,name,budget_per_second,rules}:\n"
         "  1\n  checkout\n  2000\n"
         "  rules[3]{name,description,match,action,priority}:\n"
-        '    drop-health,,"root.http.route in [\\"/healthz\\", \\"/readyz\\"] and has_root",drop,100\n'
+        '    drop-health,,"root.http.route in [\\"/healthz\\", \\"/readyz\\"]'
+        ' and has_root",drop,100\n'
         "    keep-errors,,http.status >= 500,keep,95\n"
         "    sample-rest,,true,sample(1/20),0\n"
     )
