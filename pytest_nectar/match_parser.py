@@ -178,7 +178,10 @@ def decode_string(body: str, *, escapes: dict[str, str] | None = None) -> tuple[
 @functools.cache
 def _lark() -> Lark:
     grammar = resources.files("pytest_nectar").joinpath("grammar/match.lark").read_text("utf-8")
-    return Lark(grammar, parser="lalr", start=["match", "action"], propagate_positions=True)
+    # cache=True: see policy_parser._lark (the LALR tables load from a per-user temp file).
+    return Lark(
+        grammar, parser="lalr", start=["match", "action"], propagate_positions=True, cache=True
+    )
 
 
 def _offset(item: Tree[Any] | Token) -> int:

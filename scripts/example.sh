@@ -18,3 +18,6 @@ fi
 .venv/bin/nectar check "${policies[@]}"
 .venv/bin/nectar fmt --check "${policies[@]}"
 echo "example policies: ${#policies[@]} checked, all canonical"
+# The quickstart as a user runs it: plain `pytest` proves its policies (one item per
+# property, expectation and seed) and checks the committed rules.yaml and nectar.lock.
+(cd examples/quickstart && ../../.venv/bin/python -m pytest -q -p no:cacheprovider)
