@@ -28,6 +28,8 @@ show() {
   echo "::$token::"
 }
 
+# Policies: the input's globs, else [tool.nectar]'s, as paths relative to the working folder
+# (so reports, annotations and the base-branch diff all name them as git does).
 policies=()
 if [[ -n "${NECTAR_POLICIES:-}" ]]; then
   shopt -s globstar nullglob
@@ -42,6 +44,14 @@ if [[ -n "${NECTAR_POLICIES:-}" ]]; then
     fi
   done
   shopt -u globstar nullglob
+else
+  mapfile -d '' -t policies < <("$python" - <<'PY' || true
+import os, sys
+from pytest_nectar.config import load_config
+for path in load_config().policy_files():
+    sys.stdout.write(os.path.relpath(path) + "\0")
+PY
+  )
 fi
 
 prove_args=(--json)
@@ -86,30 +96,40 @@ if ((prove_rc > 1 || compile_rc > 1)); then
   verdict=error
 fi
 
-# Figures for the outputs: whatever `nectar prove --json` reports, empty when absent.
-figures="$("$python" - "$out_dir/prove.json" <<'PY' || true
+# Figures for the outputs and a per-policy table, from `nectar prove --json`: the budget
+# property's peak kept events/s (sliding windows) against the policy's budget.  With several
+# policies the outputs are the tightest one's (highest share of its budget).
+figures="$("$python" - "$out_dir/prove.json" "$out_dir/policies.md" <<'PY' || true
 import json, sys
-
-def find(doc, key):
-    if isinstance(doc, dict):
-        if isinstance(doc.get(key), (int, float)) and not isinstance(doc.get(key), bool):
-            return doc[key]
-        doc = list(doc.values())
-    if isinstance(doc, list):
-        for item in doc:
-            found = find(item, key)
-            if found is not None:
-                return found
-    return None
 
 try:
     with open(sys.argv[1], encoding="utf-8") as handle:
-        doc = json.load(handle)
-except (OSError, ValueError):
-    doc = None
-for key in ("kept_events_per_second", "budget_per_second"):
-    value = find(doc, key)
-    print("" if value is None else format(value, "g"))
+        reports = json.load(handle).get("reports", [])
+except (OSError, ValueError, AttributeError):
+    reports = []
+rows, best = [], None
+for rep in reports:
+    props = {p.get("id"): p for p in rep.get("properties", [])}
+    fig = props.get("budget", {}).get("figures", {})
+    kept, budget = fig.get("peak_events_per_second"), fig.get("budget_per_second")
+    failed = sorted(p["id"] for p in props.values() if p.get("verdict") == "fail")
+    rows.append(
+        f"| `{rep.get('target')}` | {rep.get('environment')} "
+        f"| {'fail: ' + ', '.join(failed) if failed else 'pass'} "
+        f"| {'n/a' if kept is None else format(kept, '.4g')} "
+        f"| {'none' if budget is None else format(budget, 'g')} |"
+    )
+    if isinstance(kept, int | float):
+        share = kept / budget if isinstance(budget, int | float) and budget > 0 else -1.0
+        if best is None or share > best[0]:
+            best = (share, kept, budget)
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    if rows:
+        out.write("| policy | environment | properties | kept events/s (peak) | budget |\n")
+        out.write("| --- | --- | --- | ---: | ---: |\n")
+        out.write("\n".join(rows) + "\n\n")
+print("" if best is None else format(best[1], "g"))
+print("" if best is None or best[2] is None else format(best[2], "g"))
 PY
 )"
 kept="$(sed -n 1p <<<"$figures")"
@@ -127,9 +147,10 @@ esac
   echo "| --- | --- |"
   echo "| nectar prove | exit $prove_rc |"
   echo "| nectar compile --check | exit $compile_rc |"
-  echo "| kept events/s | ${kept:-n/a} |"
+  echo "| kept events/s (peak) | ${kept:-n/a} |"
   echo "| budget (events/s) | ${budget:-n/a} |"
   echo
+  cat "$out_dir/policies.md" 2>/dev/null || true
 } >>"$report"
 
 explain_args=(--format md)
@@ -149,9 +170,6 @@ if [[ -n "${NECTAR_BASE_REF:-}" ]]; then
   base="refs/remotes/origin/$NECTAR_BASE_REF"
   if git fetch --no-tags --depth=1 origin "+refs/heads/$NECTAR_BASE_REF:$base" >/dev/null 2>&1; then
     diff_policies=("${policies[@]}")
-    if ((${#diff_policies[@]} == 0)); then
-      mapfile -t diff_policies < <(git ls-files -- '*.toon' ':!:*.expect.toon')
-    fi
     echo "### Changes against \`$NECTAR_BASE_REF\`" >>"$report"
     echo >>"$report"
     changed=0

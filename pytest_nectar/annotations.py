@@ -1,28 +1,33 @@
 """Nectar diagnostics as GitHub Actions workflow commands and a Markdown findings table.
 
 The deploy gate (``action/``) runs ``nectar prove --json`` and ``nectar compile --check`` and
-hands their output here.  Two inputs are understood:
+hands their output here.  Three inputs are understood:
 
-* JSON: a list of diagnostics, or any document holding ``"diagnostics"`` arrays at any depth
-  (``nectar check --json``, ``nectar prove --json``); each diagnostic has the shape of
-  :meth:`pytest_nectar.errors.Diagnostic.to_json` (``severity``, ``message``, ``path``,
-  ``line``, ``column``, ``code``).
+* ``nectar prove --json``: ``{"reports": [{"target", "properties": [...]}]}`` (see
+  :func:`pytest_nectar.prover.report.to_json`).  Each failed property is an error and each
+  warned lint a warning, placed at a policy line: the row of the rule that decided a
+  witness trace (the rule that dropped the errors), else the policy field the property is
+  about (``error``, ``must_keep``, ``budget_per_second``, ``rules``).
+* Any other JSON: a list of diagnostics, or ``"diagnostics"`` arrays at any depth, each in
+  the shape of :meth:`pytest_nectar.errors.Diagnostic.to_json` (``severity``, ``message``,
+  ``path``, ``line``, ``column``, ``code``).
 * Text: Nectar's one error format on stderr, ``path:line:col: what; got ...; hint`` (a
   leading ``warning:`` marks a warning); caret lines and other text are ignored.
 
 GitHub shows only a few annotations of each kind per step, so errors come first and the
-rest are counted; the findings table in the step summary lists all of them.  Standard
-library only.
+rest are counted; the findings table in the step summary lists all of them.  Only the
+policy parser is imported (lazily, to find rule lines).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -30,6 +35,7 @@ from typing import Any
 __all__ = [
     "Annotation",
     "annotations_from_json",
+    "annotations_from_prove",
     "annotations_from_text",
     "escape_data",
     "escape_property",
@@ -150,6 +156,104 @@ def annotations_from_json(doc: Any) -> list[Annotation]:
     return [a for a in found if a is not None]
 
 
+# The policy field a property is about, when no witness names the rule that decided.
+_PROPERTY_FIELD: dict[str, str] = {
+    "error-preservation": "error",
+    "error-preservation-all": "error",
+    "must-keep": "must_keep",
+    "must-keep-all": "must_keep",
+    "budget": "budget_per_second",
+}
+_LEVEL_OF_VERDICT = {"fail": "error", "warn": "warning"}
+_COMPILED_SUFFIX = re.compile(r"#\d+$")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyLines:
+    """Where a policy's rules and top-level fields are written (1-based lines)."""
+
+    rules: dict[str, int]
+    fields: dict[str, int]
+    header: int
+
+    def of_rule(self, compiled_name: str) -> int | None:
+        # The compiler names the parts of a split rule `<name>#2`, `<name>#3`...
+        if compiled_name in self.rules:
+            return self.rules[compiled_name]
+        return self.rules.get(_COMPILED_SUFFIX.sub("", compiled_name))
+
+    def of_property(self, property_id: str) -> int:
+        field = _PROPERTY_FIELD.get(property_id, "rules")
+        return self.fields.get(field) or self.fields.get("rules") or self.header
+
+
+def read_policy_lines(path: str) -> PolicyLines | None:
+    """The lines of a ``.toon`` policy's rules and fields (None: unreadable or invalid)."""
+    if not path.endswith(".toon"):
+        return None
+    from pytest_nectar.errors import NectarError
+    from pytest_nectar.policy_parser import load_policy
+
+    try:
+        policy = load_policy(path)
+    except (NectarError, OSError):
+        return None
+    rules = {r.name: r.position.line for r in policy.rules if r.position.line}
+    fields = {k: p.line for k, p in policy.field_positions if p.line}
+    return PolicyLines(rules, fields, policy.position.line or 1)
+
+
+def _display_path(path: str) -> str:
+    """Absolute paths below the working folder become relative (annotations need that)."""
+    if not os.path.isabs(path):
+        return path
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else Path(rel).as_posix()
+
+
+def annotations_from_prove(
+    doc: Any, locate: Callable[[str], PolicyLines | None] = read_policy_lines
+) -> list[Annotation]:
+    """One annotation per failed property (error) or warned lint (warning), at policy lines.
+
+    A property whose witnesses were decided by rules gets one annotation per deciding rule,
+    at that rule's row; otherwise one at the field the property is about.
+    """
+    out: list[Annotation] = []
+    reports = doc.get("reports") if isinstance(doc, dict) else None
+    for report in reports if isinstance(reports, list) else []:
+        if not isinstance(report, dict) or not isinstance(report.get("target"), str):
+            continue
+        target: str = report["target"]
+        lines = locate(target)
+        shown = _display_path(target)
+        for prop in report.get("properties") or []:
+            if not isinstance(prop, dict):
+                continue
+            level = _LEVEL_OF_VERDICT.get(str(prop.get("verdict")))
+            if level is None:
+                continue
+            pid = str(prop.get("id", "property"))
+            message = f"{pid}: {prop.get('summary', '')}".rstrip(": ")
+            title = f"nectar: {pid}"
+            if lines is None:
+                out.append(Annotation(level, message, shown, None, None, title))
+                continue
+            at: list[int] = []
+            for witness in prop.get("witnesses") or []:
+                rule = witness.get("rule") if isinstance(witness, dict) else None
+                line = lines.of_rule(rule) if isinstance(rule, str) else None
+                if line is not None and line not in at:
+                    at.append(line)
+            for line in at or [lines.of_property(pid)]:
+                out.append(Annotation(level, message, shown, line, None, title))
+    return out
+
+
+def _is_prove_document(doc: Any) -> bool:
+    return isinstance(doc, dict) and isinstance(doc.get("reports"), list)
+
+
 def annotations_from_text(text: str) -> list[Annotation]:
     """Every located line of Nectar's one error format in ``text``."""
     out: list[Annotation] = []
@@ -267,11 +371,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Not JSON (an older nectar, or a crash): still surface its located lines.
             found.extend(annotations_from_text(text))
             continue
-        found.extend(annotations_from_json(doc))
+        if _is_prove_document(doc):
+            found.extend(annotations_from_prove(doc))
+        else:
+            found.extend(annotations_from_json(doc))
     for path in args.text:
         if path.exists():
             found.extend(annotations_from_text(path.read_text(encoding="utf-8")))
     found.extend(Annotation("error", text, title="nectar") for text in args.error)
+    found = [
+        a if a.file is None else dataclasses.replace(a, file=_display_path(a.file)) for a in found
+    ]
     every = deduplicate(rebase_path(a, args.path_prefix) for a in found)
     shown, cut = select_for_display(every, args.per_level)
     commands = [format_command(a) for a in shown]

@@ -1,11 +1,9 @@
-"""Helpers for the gate tests: which `nectar` commands exist, throw-away git repositories,
-a copy of this checkout to install from, and running real `act` in host mode offline."""
+"""Helpers for the gate tests: throw-away git repositories, a copy of this checkout to
+install from, a shared pip cache, and running real `act` in host mode offline."""
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -16,9 +14,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = ROOT / "examples" / "quickstart"
+MULTI_ENV = ROOT / "examples" / "multi-env"
+EXAMPLES = (QUICKSTART, MULTI_ENV)
+TEMPLATE = ROOT / "pytest_nectar" / "project_template"
 VENV_BIN = Path(sys.executable).parent
-# Where the action is published; tests map it to a copy of this checkout (act --local-repository).
-ACTION_REPO = "nectar-dev/nectar@v1"
+# The documented placeholder for where users take the action from (their fork or upstream,
+# see README); tests map it to a copy of this checkout (act --local-repository).
+ACTION_REPO = "OWNER/nectar@v1"
 GIT_ID = ["-c", "user.email=test@example.com", "-c", "user.name=Nectar Test"]
 
 
@@ -31,27 +33,6 @@ def tool(name: str) -> str:
     if which is None:
         pytest.fail(f"{name} is not installed: pip install -e '.[dev]'")
     return which
-
-
-@functools.cache
-def nectar_commands() -> frozenset[str]:
-    """The sub-commands `nectar --help` lists."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest_nectar", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    # Sub-commands are listed under COMMAND, indented four spaces, one per line.
-    return frozenset(re.findall(r"^    ([a-z][a-z_-]*)(?:\s|$)", proc.stdout, re.MULTILINE))
-
-
-def require_commands(*names: str) -> None:
-    """Skip while a command this gate calls has not landed yet (and only then)."""
-    missing = [n for n in names if n not in nectar_commands()]
-    if missing:
-        pytest.skip(f"`nectar {' / '.join(missing)}` not in `nectar --help` yet")
 
 
 def nectar(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -100,17 +81,32 @@ def copy_nectar_source(dest: Path) -> Path:
     return dest
 
 
-def isolated_env(home: Path, extra_path: Sequence[Path] = ()) -> dict[str, str]:
+def shared_pip_cache(factory: pytest.TempPathFactory) -> Path:
+    """A pip cache in the test run's temporary folder, shared by the xdist workers.
+
+    Every virtualenv the gate tests build (pre-commit's hook environments, the action's
+    tool-cache install) downloads numpy & co. once per run at most; later installs take
+    the cached wheels.
+    """
+    base = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # popen-gwN's parent: the same folder for every worker
+    cache = base / "pip-cache"
+    cache.mkdir(exist_ok=True)
+    return cache
+
+
+def isolated_env(
+    home: Path, extra_path: Sequence[Path] = (), pip_cache: Path | None = None
+) -> dict[str, str]:
     """A child environment with its own HOME (act's and pre-commit's caches go there).
 
-    pip keeps the user's download cache, so installs reuse wheels instead of fetching them.
+    pip uses ``pip_cache`` and skips byte-compiling (Python compiles what a run imports).
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "ANTHROPIC_"))}
-    pip_cache = subprocess.run(
-        [sys.executable, "-m", "pip", "cache", "dir"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    if pip_cache:
-        env["PIP_CACHE_DIR"] = pip_cache
+    if pip_cache is not None:
+        env["PIP_CACHE_DIR"] = str(pip_cache)
+    env["PIP_NO_COMPILE"] = "1"
     env["HOME"] = str(home)
     env["XDG_CACHE_HOME"] = str(home / ".cache")
     env["PRE_COMMIT_HOME"] = str(home / "pre-commit")
@@ -132,10 +128,11 @@ def run_act(
     event_file: Path | None = None,
     inputs: Mapping[str, str] | None = None,
     extra_path: Sequence[Path] = (),
+    pip_cache: Path | None = None,
     timeout: float = 240,
 ) -> subprocess.CompletedProcess[str]:
     """Real act, host mode, offline: actions/checkout is handled locally by act, and
-    `nectar-dev/nectar/...@v1` is mapped to the copy of this checkout."""
+    `OWNER/nectar/...@v1` is mapped to the copy of this checkout."""
     cmd = [
         tool("act"),
         event,
@@ -158,7 +155,7 @@ def run_act(
     return subprocess.run(
         cmd,
         cwd=repo,
-        env=isolated_env(home, extra_path),
+        env=isolated_env(home, extra_path, pip_cache),
         capture_output=True,
         text=True,
         check=False,

@@ -1,10 +1,12 @@
 """The GitHub Action and the example workflows, run for real by `act` in host mode.
 
-Offline: act handles `actions/checkout` locally, `nectar-dev/nectar/...@v1` is mapped to a
+Offline: act handles `actions/checkout` locally, `OWNER/nectar/...@v1` is mapped to a
 copy of this checkout (`--local-repository`), and `--action-offline-mode` forbids fetching
 anything else.  act discards step summaries and annotations, so the action also writes them
 to NECTAR_SUMMARY_FILE / NECTAR_ANNOTATIONS_FILE, and the tests read those.  The install
-is cached in act's tool cache (one per test module), as on a self-hosted runner.
+is cached in act's tool cache (one per test module), as on a self-hosted runner, and pip
+downloads go through the run's shared pip cache: two installs in all (the gate's, and the
+propose workflow's with the `claude` extra).
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from tests.gate_support import (
     git,
     init_repo,
     nectar,
-    require_commands,
     run_act,
+    shared_pip_cache,
 )
 
-pytestmark = pytest.mark.slow
+# One worker for the module under `pytest -n 2 --dist loadgroup`: the tests share act's tool
+# cache (the Nectar install), as jobs on one self-hosted runner do.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("act")]
 
 INTENT = "Keep all errors and slow requests over 5 seconds, sample everything else at 1%"
 
@@ -47,25 +51,6 @@ with open(os.environ["FAKE_GH_LOG"], "a", encoding="utf-8") as handle:
 print("https://github.example/acme/policies/pull/1")
 """
 
-SETUP_WORKFLOW = """\
-name: setup
-on: push
-permissions:
-  contents: read
-jobs:
-  setup:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v5
-      - uses: nectar-dev/nectar/action/setup@v1
-        with:
-          extras: claude
-      - run: |
-          set -euo pipefail
-          echo "found=$(command -v nectar)"
-          nectar --version
-"""
-
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -75,6 +60,11 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def nectar_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_nectar_source(tmp_path_factory.mktemp("action-src") / "nectar")
+
+
+@pytest.fixture(scope="module")
+def pip_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shared_pip_cache(tmp_path_factory)
 
 
 def quickstart_copy(dest: Path) -> Path:
@@ -91,24 +81,13 @@ def step_output(log: str) -> dict[str, str]:
     return dict(zip(("verdict", "kept", "budget", "report"), match.groups(), strict=True))
 
 
-def test_setup_action_puts_nectar_on_path(tmp_path: Path, home: Path, nectar_source: Path) -> None:
-    repo = tmp_path / "repo"
-    (repo / ".github" / "workflows").mkdir(parents=True)
-    (repo / ".github" / "workflows" / "setup.yml").write_text(SETUP_WORKFLOW)
-    init_repo(repo)
-    commit_all(repo)
-    proc = run_act(repo, "setup.yml", "push", home=home, nectar_source=nectar_source)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert re.search(r"\| found=\S+/act/tool_cache/nectar/[0-9a-f]{16}/bin/nectar", proc.stdout)
-    assert "| nectar 0.1.0" in proc.stdout
-    # A second job reuses the install from the tool cache.
-    again = run_act(repo, "setup.yml", "push", home=home, nectar_source=nectar_source)
-    assert again.returncode == 0
-    assert "Reusing Nectar in" in again.stdout
+def installed(home: Path) -> bool:
+    """Whether an earlier job left Nectar in act's tool cache."""
+    return any(home.glob("**/tool_cache/nectar/*/.nectar-complete"))
 
 
 def run_gate(
-    repo: Path, tmp_path: Path, home: Path, nectar_source: Path
+    repo: Path, tmp_path: Path, home: Path, nectar_source: Path, pip_cache: Path
 ) -> tuple[int, str, str, str]:
     summary = tmp_path / "summary.md"
     notes = tmp_path / "annotations.txt"
@@ -119,6 +98,7 @@ def run_gate(
         home=home,
         nectar_source=nectar_source,
         env={"NECTAR_SUMMARY_FILE": str(summary), "NECTAR_ANNOTATIONS_FILE": str(notes)},
+        pip_cache=pip_cache,
     )
     log = proc.stdout + proc.stderr
     return (
@@ -129,24 +109,31 @@ def run_gate(
     )
 
 
-def test_gate_passes_on_the_quickstart(tmp_path: Path, home: Path, nectar_source: Path) -> None:
-    require_commands("prove", "compile", "explain")
+def test_gate_passes_on_the_quickstart(
+    tmp_path: Path, home: Path, nectar_source: Path, pip_cache: Path
+) -> None:
     repo = quickstart_copy(tmp_path / "quickstart")
-    rc, log, summary, notes = run_gate(repo, tmp_path, home, nectar_source)
+    reuse = installed(home)
+    rc, log, summary, notes = run_gate(repo, tmp_path, home, nectar_source, pip_cache)
     assert rc == 0, log[-5000:]
+    assert ("Reusing Nectar in" in log) == reuse
     out = step_output(log)
     assert out["verdict"] == "pass"
     kept, budget = float(out["kept"]), float(out["budget"])
-    assert 0 < kept <= budget
+    # The tightest policy (checkout.toon: budget 2000/s) at its windowed peak.
+    assert 0 < kept <= budget == 2000
     assert out["report"].endswith("/nectar-gate/report.md")
     assert summary.startswith("### Nectar gate: ✅ pass")
+    assert "| nectar prove | exit 0 |" in summary
+    assert "| nectar compile --check | exit 0 |" in summary
+    assert "| `policies/checkout.toon` | production | pass |" in summary
+    assert "## Waggle report: checkout-sampling" in summary  # the explain report
     assert "::error" not in notes
 
 
 def test_gate_fails_when_the_policy_drops_error_traces(
-    tmp_path: Path, home: Path, nectar_source: Path
+    tmp_path: Path, home: Path, nectar_source: Path, pip_cache: Path
 ) -> None:
-    require_commands("prove", "compile", "explain")
     repo = quickstart_copy(tmp_path / "quickstart")
     policies = sorted((repo / "policies").glob("*.toon"))
     assert policies, "examples/quickstart has no policies/*.toon"
@@ -160,14 +147,23 @@ def test_gate_fails_when_the_policy_drops_error_traces(
     nectar("compile", "-o", "rules.yaml", cwd=repo)
     commit_all(repo, "drop errors")
 
-    rc, log, summary, notes = run_gate(repo, tmp_path, home, nectar_source)
+    reuse = installed(home)
+    rc, log, summary, notes = run_gate(repo, tmp_path, home, nectar_source, pip_cache)
     assert rc != 0, log[-5000:]
+    assert ("Reusing Nectar in" in log) == reuse  # an earlier job's install, if any
     assert step_output(log)["verdict"] == "fail"
     assert summary.startswith("### Nectar gate: ❌ fail")
+    assert "| nectar prove | exit 1 |" in summary
     assert "| nectar compile --check | exit 0 |" in summary
     assert "error-preservation" in summary
     rel = policy.relative_to(repo).as_posix()
-    assert re.search(rf"^::error file={re.escape(rel)},line=\d+", notes, re.MULTILINE), notes
+    # The annotation sits on the row of the rule that now drops the errors.
+    line = hits[0] + 1
+    assert re.search(
+        rf"^::error file={re.escape(rel)},line={line},title=nectar%3A error-preservation::",
+        notes,
+        re.MULTILINE,
+    ), notes
 
 
 @pytest.fixture
@@ -181,9 +177,12 @@ def fake_gh(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
 
 
 def test_propose_workflow_pushes_a_branch_and_opens_a_pr(
-    tmp_path: Path, home: Path, nectar_source: Path, fake_gh: tuple[Path, Path]
+    tmp_path: Path,
+    home: Path,
+    nectar_source: Path,
+    pip_cache: Path,
+    fake_gh: tuple[Path, Path],
 ) -> None:
-    require_commands("propose", "prove", "compile", "diff")
     from tests.claude_stub import ClaudeStub, tool_reply
 
     repo = quickstart_copy(tmp_path / "quickstart")
@@ -191,12 +190,16 @@ def test_propose_workflow_pushes_a_branch_and_opens_a_pr(
     git("init", "-q", "--bare", str(origin), cwd=tmp_path)
     git("remote", "add", "origin", str(origin), cwd=repo)
     git("push", "-q", "origin", "main", cwd=repo)
-    policy = sorted((repo / "policies").glob("*.toon"))[0]
+    policy = repo / "policies" / "production.toon"  # the workflow's default policy
     current = policy.read_text()
     proposed = current.replace("Retain slow requests", "Retain requests slower than 5 s")
     assert proposed != current, "expected the seed's keep-slow rule in the quickstart policy"
     bin_dir, gh_log = fake_gh
 
+    # What GitHub sends for a dispatch (act's own default names the default branch master).
+    inputs = {"intent": INTENT, "policy": policy.relative_to(repo).as_posix()}
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"inputs": inputs, "repository": {"default_branch": "main"}}))
     with ClaudeStub([tool_reply(proposed, [("keep-slow", "the intent asks for 5 s")])]) as stub:
         proc = run_act(
             repo,
@@ -204,10 +207,12 @@ def test_propose_workflow_pushes_a_branch_and_opens_a_pr(
             "workflow_dispatch",
             home=home,
             nectar_source=nectar_source,
-            inputs={"intent": INTENT, "policy": policy.relative_to(repo).as_posix()},
+            inputs=inputs,
+            event_file=event,
             env={"ANTHROPIC_BASE_URL": stub.base_url, "FAKE_GH_LOG": str(gh_log)},
             secrets={"ANTHROPIC_API_KEY": "sk-ant-test-not-a-key"},
             extra_path=[bin_dir],
+            pip_cache=pip_cache,
         )
         requests = stub.message_requests()
     log = proc.stdout + proc.stderr
@@ -215,6 +220,8 @@ def test_propose_workflow_pushes_a_branch_and_opens_a_pr(
     assert requests, "the workflow never reached the Claude stub"
     assert INTENT in json.dumps(requests[0])
     assert "sk-ant-test-not-a-key" not in log
+    # action/setup added the `claude` extra to the cached install (or a fresh one).
+    assert "Adding Nectar's extras to " in log and ": claude" in log
 
     (record,) = [json.loads(line) for line in gh_log.read_text().splitlines()]
     args = record["args"]
@@ -230,3 +237,10 @@ def test_propose_workflow_pushes_a_branch_and_opens_a_pr(
         git("log", "-1", "--format=%s", branch, cwd=origin).strip()
         == args[args.index("--title") + 1]
     )
+    # One commit on top of main, holding the policy and the recompiled rules and lock, so
+    # the PR passes the gate's `nectar compile --check`.
+    changed = git("diff", "--name-only", "main", branch, cwd=origin).split()
+    assert sorted(changed) == ["nectar.lock", "policies/production.toon"]
+    checkout = tmp_path / "pr"
+    git("clone", "-q", "-b", branch, str(origin), str(checkout), cwd=tmp_path)
+    assert "are up to date" in nectar("compile", "--check", cwd=checkout).stdout

@@ -12,10 +12,15 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.gate_support import QUICKSTART, ROOT, tool
+from tests.gate_support import EXAMPLES, QUICKSTART, ROOT, TEMPLATE, tool
 
 ACTIONS = [ROOT / "action" / "action.yml", ROOT / "action" / "setup" / "action.yml"]
-WORKFLOWS = sorted((QUICKSTART / ".github" / "workflows").glob("*.yml"))
+# The examples' workflows and the ones `nectar init` writes (tests/test_examples.py checks
+# that they are the same files).
+WORKFLOWS = sorted(
+    [w for e in EXAMPLES for w in (e / ".github" / "workflows").glob("*.yml")]
+    + list((TEMPLATE / "workflows").glob("*.yml"))
+)
 SCRIPTS = sorted((ROOT / "action").glob("*.sh"))
 
 SELFTEST = """\
@@ -64,12 +69,26 @@ def actionlint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_example_workflows_exist() -> None:
-    assert {w.name for w in WORKFLOWS} >= {"nectar.yml", "nectar-propose.yml"}
+    for folder in [*(e / ".github" / "workflows" for e in EXAMPLES), TEMPLATE / "workflows"]:
+        assert {w.name for w in folder.glob("*.yml")} == {"nectar.yml", "nectar-propose.yml"}
+
+
+def test_workflows_use_the_documented_action_address() -> None:
+    for path in WORKFLOWS:
+        uses = [
+            step["uses"]
+            for job in yaml.safe_load(path.read_text())["jobs"].values()
+            for step in job["steps"]
+            if "uses" in step and not step["uses"].startswith("actions/")
+        ]
+        assert uses, path
+        assert all(u.startswith("OWNER/nectar/action") and u.endswith("@v1") for u in uses), uses
 
 
 def test_actionlint_clean_on_example_workflows() -> None:
     proc = actionlint(*map(str, WORKFLOWS), cwd=QUICKSTART)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout == ""
 
 
 @pytest.fixture
@@ -127,7 +146,7 @@ def test_composite_action_is_not_docker_and_declares_outputs() -> None:
     assert set(doc["outputs"]) == {"verdict", "kept-events-per-second", "budget", "report-path"}
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_workflows_set_least_permissions(path: Path) -> None:
     doc = yaml.safe_load(path.read_text())
     expected = (

@@ -1,5 +1,7 @@
 """The pre-commit hooks, for real: `pre-commit try-repo` of this checkout against a
-throw-away policy repository (pre-commit builds the hook environment with pip, as users get)."""
+throw-away policy repository written by `nectar init` (pre-commit builds the hook
+environment with pip, as users get).  One pre-commit store and one pip cache per module:
+the configured runs build the hook environment once; try-repo builds its own."""
 
 from __future__ import annotations
 
@@ -12,17 +14,22 @@ import pytest
 import yaml
 
 from tests.gate_support import (
-    QUICKSTART,
+    EXAMPLES,
     ROOT,
+    TEMPLATE,
     commit_all,
     copy_nectar_source,
     git,
     init_repo,
     isolated_env,
     nectar,
-    require_commands,
+    shared_pip_cache,
     tool,
 )
+
+# One worker for the module under `pytest -n 2 --dist loadgroup`: the tests share one
+# pre-commit store, so the hook environment is built once.
+pytestmark = pytest.mark.xdist_group("precommit")
 
 HOOK_IDS = ["nectar-fmt", "nectar-check", "nectar-compile-check", "nectar-prove"]
 
@@ -41,10 +48,11 @@ nectar_policy{version,name,budget_per_second,rules}:
 def precommit(
     *args: str, cwd: Path, home: Path, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
+    """Real pre-commit; its store and the pip cache are in ``home`` (one per module)."""
     return subprocess.run(
         [tool("pre-commit"), *args],
         cwd=cwd,
-        env=isolated_env(home),
+        env=isolated_env(home, pip_cache=home / "pip-cache"),
         capture_output=True,
         text=True,
         check=False,
@@ -73,8 +81,11 @@ def test_manifest_hooks() -> None:
         assert hooks[hook_id]["files"] == r"\.toon$"
 
 
-def test_quickstart_config_is_valid_and_uses_every_hook() -> None:
-    config = QUICKSTART / ".pre-commit-config.yaml"
+CONFIGS = [TEMPLATE / "pre-commit-config.yaml"] + [e / ".pre-commit-config.yaml" for e in EXAMPLES]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_example_configs_are_valid_and_use_every_hook(config: Path) -> None:
     proc = subprocess.run(
         [tool("pre-commit"), "validate-config", str(config)],
         capture_output=True,
@@ -83,6 +94,7 @@ def test_quickstart_config_is_valid_and_uses_every_hook() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (repo,) = yaml.safe_load(config.read_text())["repos"]
+    assert repo["repo"] == "https://github.com/OWNER/nectar"  # the documented placeholder
     assert [h["id"] for h in repo["hooks"]] == HOOK_IDS
 
 
@@ -126,7 +138,7 @@ def test_nectar_projects_reports_the_worst_exit_and_usage(tmp_path: Path) -> Non
     assert "invalid choice: 'no-such-command'" in bad.stderr
 
 
-# --- try-repo: needs the commands the hooks call -------------------------------------
+# --- the hooks, run by pre-commit ---------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +154,9 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One pre-commit cache for the module: the hook environment is built once."""
-    return tmp_path_factory.mktemp("home")
+    home = tmp_path_factory.mktemp("home")
+    (home / "pip-cache").symlink_to(shared_pip_cache(tmp_path_factory))
+    return home
 
 
 def use_hooks(repo: Path, hook_repo: Path) -> None:
@@ -162,7 +176,6 @@ def use_hooks(repo: Path, hook_repo: Path) -> None:
 @pytest.fixture
 def policy_repo(tmp_path: Path, hook_repo: Path) -> Iterator[Path]:
     """A good policy repository as `nectar init` writes it, in canonical form."""
-    require_commands("init", "fmt", "check")
     repo = tmp_path / "policies-repo"
     nectar("init", str(repo), cwd=tmp_path)
     if not (repo / ".git").exists():
@@ -178,9 +191,7 @@ def policy_repo(tmp_path: Path, hook_repo: Path) -> Iterator[Path]:
 @pytest.fixture
 def compiled_repo(policy_repo: Path) -> Path:
     """The good repository with its rules file and lock compiled and committed."""
-    require_commands("compile")
-    nectar("compile", "-o", "rules.yaml", cwd=policy_repo)
-    commit_all(policy_repo, "compile")
+    nectar("compile", "--check", cwd=policy_repo)  # `nectar init` compiled them
     return policy_repo
 
 
@@ -194,13 +205,38 @@ def test_hooks_pass_on_a_good_repository(hook_repo: Path, compiled_repo: Path, h
 
 
 def test_prove_hook_is_opt_in_and_passes(hook_repo: Path, compiled_repo: Path, home: Path) -> None:
-    require_commands("prove")
     policy_repo = compiled_repo
+    # Not at the commit stage: the plain run above does not list it.
+    plain = precommit("run", "--all-files", cwd=policy_repo, home=home)
+    assert "nectar prove" not in plain.stdout, plain.stdout
     proc = precommit(
         "run", "nectar-prove", "--all-files", "--hook-stage", "manual", cwd=policy_repo, home=home
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "nectar prove" in proc.stdout and "Passed" in proc.stdout
+
+
+def test_prove_hook_fails_on_a_policy_that_drops_errors(
+    hook_repo: Path, compiled_repo: Path, home: Path
+) -> None:
+    policy_repo = compiled_repo
+    policy = policy_repo / "policies" / "production.toon"
+    text = policy.read_text()
+    dropping = text.replace("http.status >= 500,keep,", "http.status >= 500,drop,")
+    assert dropping != text
+    policy.write_text(dropping)
+    # Recompiled and committed: the lock is current, so only the proof can fail.
+    nectar("compile", cwd=policy_repo)
+    commit_all(policy_repo, "drop the errors")
+    assert precommit("run", "--all-files", cwd=policy_repo, home=home).returncode == 0
+    proc = precommit(
+        "run", "nectar-prove", "--all-files", "--hook-stage", "manual", cwd=policy_repo, home=home
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Failed" in proc.stdout
+    # The sample corpus has no error trace; the all-traces proof still finds one.
+    assert "FAIL    error-preservation-all:" in proc.stdout
+    assert "decided by rule 'keep-errors': drop" in proc.stdout
 
 
 @pytest.mark.slow
@@ -229,7 +265,10 @@ def test_fmt_hook_rewrites_a_non_canonical_file(
 ) -> None:
     (policy,) = sorted(policy_repo.rglob("*.toon"))[:1]
     canonical = policy.read_text()
-    messy = "\n" + canonical.replace("\n", "\n\n", 2) + "\n\n"
+    # Trailing blanks, spaces after commas and extra final newlines: fmt removes them all
+    # (blank lines between rows are kept on purpose, like comments).
+    messy = canonical.replace(",keep,100", ", keep, 100").replace("\n", "   \n", 2) + "\n\n"
+    assert messy != canonical
     policy.write_text(messy)
     rel = str(policy.relative_to(policy_repo))
     assert nectar("fmt", "--check", rel, cwd=policy_repo, check=False).returncode == 1

@@ -1,0 +1,110 @@
+"""The example repositories and what `nectar init` writes: the same gate files, current
+rules and locks, an honest import, and a green `pytest` inside each (in a temporary copy)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_nectar.commands.init import TEMPLATE_FILES
+from tests.gate_support import EXAMPLES, MULTI_ENV, ROOT, TEMPLATE, nectar
+
+# The gate files every example shares with `nectar init` (destination: template).
+SHARED = {dest: src for dest, src in TEMPLATE_FILES.items() if not dest.startswith("corpus/")}
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_examples_hold_the_init_gate_files(example: Path) -> None:
+    for dest, src in SHARED.items():
+        assert (example / dest).read_text() == (TEMPLATE / src).read_text(), dest
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_examples_commit_current_rules_and_lock(example: Path) -> None:
+    proc = nectar("compile", "--check", cwd=example)
+    assert proc.stdout == "rules.yaml and nectar.lock are up to date\n"
+
+
+def test_init_writes_a_complete_repository(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    nectar("init", str(repo), cwd=tmp_path)
+    written = sorted(
+        p.relative_to(repo).as_posix()
+        for p in repo.rglob("*")
+        if p.is_file() and ".nectar-cache" not in p.parts
+    )
+    assert written == sorted(
+        [
+            *TEMPLATE_FILES,
+            "corpus/README.md",
+            "nectar.lock",
+            "policies/production.expect.jsonl",
+            "policies/production.toon",
+            "pyproject.toml",
+            "rules.yaml",
+        ]
+    )
+    for dest, src in TEMPLATE_FILES.items():
+        assert (repo / dest).read_bytes() == (TEMPLATE / src).read_bytes(), dest
+    pyproject = (repo / "pyproject.toml").read_text()
+    assert "[tool.nectar]" in pyproject and "[tool.pytest" in pyproject
+    # Complete: compiled, and provable on its sample corpus out of the box.
+    nectar("compile", "--check", cwd=repo)
+    proved = nectar("prove", cwd=repo)
+    assert "corpus" in proved.stdout and "2 traces" in proved.stdout
+
+
+def test_multi_env_has_several_environments_budgets_and_expectations() -> None:
+    rules = (MULTI_ENV / "rules.yaml").read_text()
+    for env in ("demo", "production", "staging"):
+        assert f"\n  {env}:\n" in rules
+    for stem in ("demo", "production", "staging"):
+        policy = (MULTI_ENV / "policies" / f"{stem}.toon").read_text()
+        assert "budget_per_second" in policy
+        assert (MULTI_ENV / "policies" / f"{stem}.expect.jsonl").exists()
+    for sources in ("corpus/SOURCES.md", "imported/SOURCES.md"):
+        assert "Licence: Apache License 2.0" in (MULTI_ENV / sources).read_text()
+
+
+def test_multi_env_demo_is_the_import_with_the_documented_fixes(tmp_path: Path) -> None:
+    """demo.toon is `nectar import`'s output except the two rows its header explains."""
+    nectar(
+        "import", str(MULTI_ENV / "imported" / "devreldemo-rules.yaml"), "-o", "out",
+        cwd=tmp_path, check=False,
+    )  # fmt: skip
+    imported = (tmp_path / "out" / "demo.toon").read_text().splitlines()
+    ours = [
+        line
+        for line in (MULTI_ENV / "policies" / "demo.toon").read_text().splitlines()
+        if not line.startswith("#")
+    ]
+    assert set(ours) - set(imported) == {
+        "nectar_policy{version,name,budget_per_second,environment,rules}:",
+        "  25",  # the budget
+        "    Keep 500 status codes,,http.status >= 500,keep,60",
+        "    Keep long duration traces,,span(trace.parent_id not exists and duration >= 1700ms)"
+        ",keep,30",
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_pytest_passes_inside_the_example(example: Path, tmp_path: Path) -> None:
+    copy = tmp_path / example.name
+    shutil.copytree(example, copy, ignore=shutil.ignore_patterns(".nectar-cache", "__pycache__"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "failed" not in proc.stdout
+    assert "nectar summary" in proc.stdout  # the plugin collected the policies
+    assert str(ROOT) not in proc.stdout  # the copy stands alone
