@@ -8,6 +8,7 @@ import pytest
 from pytest_nectar.annotations import (
     Annotation,
     annotations_from_json,
+    annotations_from_prove,
     annotations_from_text,
     escape_data,
     escape_property,
@@ -179,3 +180,85 @@ def test_main_reads_non_json_output_as_text(
     bad.write_text("p.toon:2:3: cannot parse\n")
     assert main(["--json", str(bad), "--per-level", "0"]) == 0
     assert capsys.readouterr().out == "::notice::1 more findings in the step summary\n"
+
+
+PROVE_POLICY = """\
+nectar_policy{version,name,budget_per_second,rules}:
+  1
+  production-sampling
+  10000
+  rules[3]{name,description,match,action,priority}:
+    keep-errors,Retain all HTTP 5xx errors,http.status >= 500,drop,100
+    keep-slow,Retain slow requests,duration > 5s,keep,90
+    sample-rest,Sample remaining traffic,true,sample(0.01),0
+"""
+
+
+def _prove_doc(target: str) -> dict[str, object]:
+    def prop(pid: str, verdict: str, rules: list[str | None]) -> dict[str, object]:
+        witnesses = [{"trace_id": "t", "rule": r, "decision": "drop"} for r in rules]
+        return {"id": pid, "verdict": verdict, "summary": f"{pid} says so", "witnesses": witnesses}
+
+    return {
+        "failed": True,
+        "reports": [
+            {
+                "target": target,
+                "properties": [
+                    prop("error-preservation", "fail", ["keep-errors", "keep-errors#2"]),
+                    prop("budget", "fail", []),
+                    prop("must-keep", "fail", [None]),  # no rule: the field's line
+                    prop("mixed-types", "warn", []),
+                    prop("fallback", "pass", []),
+                    prop("shadowed-rules", "unknown", []),
+                ],
+            }
+        ],
+    }
+
+
+def test_from_prove_json_places_failures_at_policy_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.toon").write_text(PROVE_POLICY)
+    monkeypatch.chdir(tmp_path)
+    # An absolute target below the working folder is shown relative to it.
+    found = annotations_from_prove(_prove_doc(str(tmp_path / "policies" / "p.toon")))
+    path = "policies/p.toon"
+    assert found == [
+        # The row of the rule that decided the witnesses (split parts `#2` map back to it).
+        Annotation(
+            "error", "error-preservation: error-preservation says so", path, 6, None,
+            "nectar: error-preservation",
+        ),
+        Annotation("error", "budget: budget says so", path, 4, None, "nectar: budget"),
+        # No must_keep field: the rules table's line.
+        Annotation("error", "must-keep: must-keep says so", path, 5, None, "nectar: must-keep"),
+        Annotation(
+            "warning", "mixed-types: mixed-types says so", path, 5, None, "nectar: mixed-types"
+        ),
+    ]  # fmt: skip
+
+
+def test_from_prove_json_without_a_readable_policy_gives_the_file_only() -> None:
+    (a, *_) = annotations_from_prove(_prove_doc("rules.yaml"))
+    assert (a.file, a.line, a.level) == ("rules.yaml", None, "error")
+    assert annotations_from_prove({"reports": "nope"}) == []
+
+
+def test_main_reads_prove_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "p.toon").write_text(PROVE_POLICY)
+    monkeypatch.chdir(tmp_path)
+    prove = tmp_path / "prove.json"
+    prove.write_text(json.dumps(_prove_doc("p.toon")))
+    assert main(["--json", str(prove), "--path-prefix", "deploy", "--per-level", "1"]) == 0
+    # Errors first, then by file line; the rest are counted.
+    assert capsys.readouterr().out.splitlines() == [
+        "::error file=deploy/p.toon,line=4,title=nectar%3A budget::budget: budget says so",
+        "::warning file=deploy/p.toon,line=5,title=nectar%3A mixed-types::"
+        "mixed-types: mixed-types says so",
+        "::notice::2 more findings in the step summary",
+    ]
