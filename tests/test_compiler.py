@@ -78,8 +78,9 @@ def test_seed_policy_is_valid_typed_and_ends_with_a_catch_all() -> None:
     assert rules[-1].conditions is None and rules[-1].sample_rate == 100
 
 
-def test_same_bytes_twice_and_in_a_fresh_interpreter_with_another_hash_seed() -> None:
-    paths = [str(p) for p in EXAMPLES]
+@pytest.mark.parametrize("folder", EXAMPLE_DIRS, ids=lambda p: p.name)
+def test_same_bytes_twice_and_in_a_fresh_interpreter_with_another_hash_seed(folder: Path) -> None:
+    paths = [str(p) for p in sorted((folder / "policies").glob("*.toon"))]
     first = compile_policies([load_policy(p) for p in paths]).text
     assert compile_policies([load_policy(p) for p in paths]).text == first
     code = (
