@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's main-job command: create .venv, install Nectar, then check and format-check
-# every example policy.  Later issues extend this into prove, compile and explain.
+# The README's main-job command: create .venv, install Nectar, check and format-check every
+# example policy, then run the quickstart as a user would: pytest (proofs, expectations, a
+# simulation seed, lockfile), `nectar compile --check` and `nectar explain`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
@@ -21,3 +22,4 @@ echo "example policies: ${#policies[@]} checked, all canonical"
 # The quickstart as a user runs it: plain `pytest` proves its policies (one item per
 # property, expectation and seed) and checks the committed rules.yaml and nectar.lock.
 (cd examples/quickstart && ../../.venv/bin/python -m pytest -q -p no:cacheprovider)
+(cd examples/quickstart && ../../.venv/bin/nectar compile --check && ../../.venv/bin/nectar explain)
