@@ -207,3 +207,24 @@ def test_budget_peak_slides_over_arrivals() -> None:
     events = np.array([1, 2, 3, 100], dtype=np.int64)
     peak, start = invariants.budget_peak(times, events, 60.0)
     assert (peak, start) == (105 / 60.0, 10.0)
+
+
+def test_decision_cache_keys_are_content_keys() -> None:
+    from types import MappingProxyType
+
+    from pytest_nectar.trace_model import Span, Trace
+    from pytest_nectar.vopr.refinery_sim import DecisionCache
+
+    row = MappingProxyType({"x": 1, "y": "a"})
+    shared = Span(row, True)
+    cache = DecisionCache(("x", "y"), [(shared,)])
+    values: list[object] = [True, 1, 1.0, -0.0, 0.0, "1", None]
+    traces = [Trace("a", (shared,)), Trace("b", (Span({"x": 1, "y": "a"}, True),))]
+    traces += [Trace("c", (Span({"x": v}, root),)) for v in values for root in (True, False)]
+    traces += [Trace("d", (shared, Span(MappingProxyType({"x": v})))) for v in values]
+    traces.append(Trace("e", (Span({"x": [1]}),)))  # unhashable: no key
+    for a in traces:
+        for b in traces:
+            same = content_key(a, ("x", "y")) == content_key(b, ("x", "y"))
+            assert (cache.content_key(a) == cache.content_key(b)) == same
+    assert cache.content_key(traces[-1]) is None

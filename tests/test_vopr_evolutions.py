@@ -126,3 +126,30 @@ def test_random_evolutions_are_deterministic_and_valid() -> None:
         assert e.end is not None and 0 <= e.start < e.end <= 365 * 86400.0
         if isinstance(e, RenameAttribute):
             assert e.old == "http.status_code"
+
+
+@pytest.mark.parametrize(
+    "evolution",
+    [
+        LatencyRegression(factor=3.0),
+        NewService(service="svc", route="/v2"),
+        NewRoute(route="/n"),
+        RenameAttribute(old="http.status_code", new="http.response.status_code"),
+        RetypeAttribute(field="http.status_code", to="str"),
+    ],
+)
+def test_row_rewrites_are_shared_per_shape_and_equal_direct_ones(evolution: Evolution) -> None:
+    model = TrafficModel(make_traces(6), rekey=False)
+    draft = _run(model, evolution, n=60)
+    assert draft.marks
+    rng = np.random.Generator(np.random.PCG64(0))
+    by_shape: dict[int, Trace] = {}
+    for i, trace in enumerate(draft.traces):
+        source = int(draft.sources[i])
+        untouched = model.trace(source, trace.trace_id)
+        assert trace == evolution.rewrite(untouched, rng, model)  # the same rows and types
+        if i in draft.marks:
+            first = by_shape.setdefault(source, trace)
+            assert trace.spans is first.spans  # computed once per shape
+            with pytest.raises(TypeError):
+                trace.spans[0].data["x"] = 1  # type: ignore[index]

@@ -96,3 +96,26 @@ def test_streams_are_pinned() -> None:
         9636273069232354861,
         13591130869211554201,
     ]
+
+
+@pytest.mark.parametrize("way", ["memory", "state", "seed"])
+def test_every_seek_way_gives_the_fresh_generators_numbers(
+    way: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_nectar.vopr import rng
+
+    monkeypatch.setattr(rng, "_fast_seek", way)
+    family = RngFamily("chaos", 7)
+    stream = family.stream("faults")
+    stream.at(3).random(5)  # leave a half-used block behind
+    for step in (0, 1, 2**32 + 5, 2**64 - 1):
+        got = stream.at(step).integers(0, 1000, size=37)
+        assert np.array_equal(got, family.generator(step, "faults").integers(0, 1000, size=37))
+
+
+def test_the_fast_seek_is_chosen_only_when_it_checks_out() -> None:
+    from pytest_nectar.vopr import rng
+
+    assert rng._choose_seek() in ("memory", "state", "seed")
+    with pytest.raises(ValueError):
+        RngFamily("chaos", 7).stream("x").at(-1)

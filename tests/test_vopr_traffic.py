@@ -56,7 +56,10 @@ def test_shapes_without_trace_id_fields_are_shared() -> None:
     bare = Trace("x", (Span({"name": "a"}, is_root=True),))
     model = TrafficModel([bare])
     trace = _draft(model, 1).traces[0]
-    assert trace.spans is bare.spans and trace.trace_id != "x"
+    assert trace.spans is model.shapes[0].spans and trace.trace_id != "x"
+    assert trace.spans == bare.spans  # the same rows, frozen
+    with pytest.raises(TypeError):
+        trace.spans[0].data["name"] = "b"  # type: ignore[index]
 
 
 def test_error_share_and_default_is_error() -> None:
@@ -131,5 +134,6 @@ def test_rekey_false_shares_rows_and_still_gives_fresh_ids() -> None:
     model = TrafficModel(corpus, rekey=False)
     draft = _draft(model, 20)
     for trace, source in zip(draft.traces, draft.sources.tolist(), strict=True):
-        assert trace.spans is corpus[source].spans
+        assert trace.spans is model.shapes[source].spans
+        assert trace.spans == corpus[source].spans
         assert trace.trace_id != corpus[source].trace_id

@@ -4,7 +4,10 @@ Layers (each imports only the ones before it): :mod:`.rng` (ChaCha8 streams keye
 campaign, seed, step and substream), :mod:`.clock` (virtual time and the rate process),
 :mod:`.traffic` (trace shapes from a corpus), :mod:`.evolutions` and :mod:`.faults` (drift and
 damage), :mod:`.textfaults` (corrupted policy and rules text), :mod:`.scenario` (scenario ->
-batches per step, digests) and :mod:`.shrink` (smallest failing scenario).
+batches per step, digests) and :mod:`.shrink` (smallest failing scenario).  Campaigns:
+:mod:`.trace_fields`, :mod:`.decision_cache` and :mod:`.refinery_sim` (the compiled rules on
+the virtual clock), :mod:`.invariants`, :mod:`.jobs`, :mod:`.replays` (determinism),
+:mod:`.runs` and :mod:`.campaigns`.
 """
 
 from __future__ import annotations

@@ -181,6 +181,13 @@ def _executor(workers: int) -> ProcessPoolExecutor | None:
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
 
 
+def _weight(job: Job) -> float:
+    """Rough cost of a job in chaos steps (an evolution day carries ~30x a chaos step's
+    traffic; a determinism check runs two steps)."""
+    per = {"evolution": 30.0, "storm": 30.0, "determinism": 2.0}.get(job.campaign, 1.0)
+    return per * job.count
+
+
 def _run_jobs(setup: Setup, jobs: Sequence[Job], workers: int) -> list[JobResult]:
     pool = _executor(min(workers, len(jobs)))
     if pool is None:
@@ -188,8 +195,11 @@ def _run_jobs(setup: Setup, jobs: Sequence[Job], workers: int) -> list[JobResult
     runs.CURRENT = setup  # forked workers inherit it: the set-up holds closures
     try:
         with pool:
-            futures = [pool.submit(runs.run_current, job) for job in jobs]
-            return [f.result() for f in futures]
+            # Longest first (one job per evolution or storm run), so no long job starts last;
+            # results are still merged in job order.
+            order = sorted(range(len(jobs)), key=lambda i: (-_weight(jobs[i]), i))
+            futures = {i: pool.submit(runs.run_current, jobs[i]) for i in order}
+            return [futures[i].result() for i in range(len(jobs))]
     finally:
         runs.CURRENT = None
 

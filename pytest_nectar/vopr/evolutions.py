@@ -56,6 +56,9 @@ class Evolution:
     """Base: the traffic in ``[start, end)`` drifts; a share of it, or all of it."""
 
     kind: ClassVar[str] = "evolution"
+    #: ``rewrite`` reads only the rows (not the id, nor the generator): an untouched trace is
+    #: rewritten once per corpus shape, and the result shared
+    by_rows: ClassVar[bool] = True
     start: float = 0.0
     end: float | None = None
     share: float = 1.0
@@ -68,9 +71,14 @@ class Evolution:
         return str(self)
 
     def apply(self, draft: Draft, rng: np.random.Generator, model: TrafficModel) -> None:
+        marks = draft.marks
         for i in draft.chosen(rng, self.share, self.start, self.end).tolist():
-            new = self.rewrite(draft.traces[i], rng, model)
-            if new is not draft.traces[i]:
+            old = draft.traces[i]
+            if self.by_rows and i not in marks:
+                new = model.rewritten(self, int(draft.sources[i]), old, rng, self.rewrite)
+            else:
+                new = self.rewrite(old, rng, model)
+            if new is not old:
                 draft.put(i, new, self.label)
 
     def rewrite(self, trace: Trace, rng: np.random.Generator, model: TrafficModel) -> Trace:
@@ -102,7 +110,7 @@ class ErrorStorm(Evolution):
         q = 0.0 if p >= 1.0 else max(0.0, (target - p) / (1.0 - p))
         for i in draft.chosen(rng, q * self.share, self.start, self.end).tolist():
             trace = draft.traces[i]
-            if not model.is_error(trace):
+            if not model.is_error_at(draft, i):
                 draft.put(i, model.make_error(trace, rng), self.label)
 
 
@@ -226,6 +234,7 @@ class GiantTraces(Evolution):
     """Traces grow to ``spans`` rows: copies of their child rows with new span ids."""
 
     kind: ClassVar[str] = "giant_traces"
+    by_rows: ClassVar[bool] = False  # reads the trace id
     spans: int = 2000
 
     def rewrite(self, trace: Trace, rng: np.random.Generator, model: TrafficModel) -> Trace:
@@ -255,6 +264,7 @@ class RootlessTraces(Evolution):
     """The root span never arrives (a lone root becomes a child of a missing parent)."""
 
     kind: ClassVar[str] = "rootless_traces"
+    by_rows: ClassVar[bool] = False  # reads the trace id
 
     def rewrite(self, trace: Trace, rng: np.random.Generator, model: TrafficModel) -> Trace:
         kept = tuple(s for s in trace.spans if not s.is_root)

@@ -99,17 +99,17 @@ def _target(
     row (never a trace-id field).  Rows are drawn first, so wide rows cost one sort, not all."""
     spans = trace.spans
     if field is not None:
-        rows = [i for i, s in enumerate(spans) if field in s.data]
-        rows = [i for i in rows if _usable(spans[i].data[field], numeric)]
+        rows = [
+            i for i, s in enumerate(spans) if field in s.data and _usable(s.data[field], numeric)
+        ]
         return (rows[_pick(rng, len(rows))], field) if rows else None
-    protected = model.fields.trace_id
     start = _pick(rng, len(spans)) if spans else 0
     for k in range(len(spans)):  # from a random row on, the first row with a usable field
         row = (start + k) % len(spans)
         data = spans[row].data
-        keys = sorted(
-            key for key, v in data.items() if key not in protected and _usable(v, numeric)
-        )
+        keys = model.field_names(data)
+        if numeric:
+            keys = tuple(key for key in keys if _usable(data[key], numeric))
         if keys:
             return row, keys[_pick(rng, len(keys))]
     return None
@@ -261,8 +261,8 @@ class ClockSkew(Fault):
         self, draft: Draft, index: int, rng: np.random.Generator, model: TrafficModel
     ) -> Trace:
         shift = float(rng.uniform(-self.seconds, self.seconds))
-        last = float(np.nextafter(draft.end, draft.start))
-        draft.times[index] = min(max(draft.times[index] + shift, draft.start), last)
+        last = math.nextafter(draft.end, draft.start)
+        draft.times[index] = min(max(float(draft.times[index]) + shift, draft.start), last)
         draft.reordered = True
         trace = draft.traces[index]
         hit = _target(trace, rng, model, model.fields.duration, numeric=True)

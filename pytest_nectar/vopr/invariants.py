@@ -228,9 +228,12 @@ def corpus_of(traces: Sequence[Trace], fields: Sequence[str] | None = None) -> C
     )
 
 
-def _fits_int64(trace: Trace) -> bool:
+def _fits_int64(trace: Trace, fields: Sequence[str] | None) -> bool:
+    """Every int the columnar corpus would hold (of ``fields`` only, when given) fits int64."""
     for span in trace.spans:
-        for v in span.data.values():
+        data = span.data
+        values = data.values() if fields is None else [data.get(k) for k in fields]
+        for v in values:
             if isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63:
                 return False
     return True
@@ -257,11 +260,11 @@ def check_agreement(
     """
     from pytest_nectar.refinery.vector import evaluate_corpus
 
-    rows = [p for p in picked if _fits_int64(p[2])]
+    fields = sim.fields if sim.shortcut else None
+    rows = [p for p in picked if _fits_int64(p[2], fields)]
     if not rows:
         return []
     target = sim.target
-    fields = sim.fields if sim.shortcut else None
     corpus = corpus_of([p[2] for p in rows], fields)
     vector = evaluate_corpus(target.rules_file, corpus, target.env)
     for i, (step, now, trace, sim_rule) in enumerate(rows):

@@ -33,12 +33,14 @@ from pytest_nectar.refinery.reference import Decision, Evaluator
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, RulesFile, SamplerConfig
 from pytest_nectar.refinery.samplers import DynSampler, SamplerPool
 from pytest_nectar.trace_model import Trace
+from pytest_nectar.vopr.decision_cache import DecisionCache, Verdict, content_key
 from pytest_nectar.vopr.rng import RngFamily, StepStream
 from pytest_nectar.vopr.traffic import Batch, TraceFields
 
-__all__ = ["RefinerySim", "SimTarget", "StepLog", "conditions_of", "content_key"]
+__all__ = ["DecisionCache", "RefinerySim", "SimTarget", "StepLog", "conditions_of", "content_key"]
 
 _NO_RULE = -1
+_DECIDED_MAX = 4096  # reference decisions remembered for the agreement check
 
 
 def conditions_of(expr: object) -> Iterator[Condition]:
@@ -125,20 +127,16 @@ class StepLog:
         return h.hexdigest()
 
 
-@dataclass(slots=True)
-class _Shape:
-    rule: int
-    decision: Decision | None  # stateless outcome, None when a downstream sampler decides
-    sampler: DynSampler | None
-    key: str
-    error: bool
-    must: bool
-
-
 class RefinerySim:
     """One Refinery instance (one destination) on the virtual clock, fed batch by batch."""
 
-    def __init__(self, target: SimTarget, family: RngFamily, fields: TraceFields) -> None:
+    def __init__(
+        self,
+        target: SimTarget,
+        family: RngFamily,
+        fields: TraceFields,
+        cache: DecisionCache | None = None,
+    ) -> None:
         self.target = target
         self.pool = SamplerPool()
         self._by_config: dict[tuple[int, str, bool], DynSampler] = {}
@@ -146,8 +144,6 @@ class RefinerySim:
         self._stateful = Evaluator(target.rules_file, target.env, sampler_factory=self._pooled)
         self._policy = PolicyEvaluator(target.policy)
         self._keep: StepStream = family.stream("refinery/keep")
-        self._shapes: dict[object, _Shape] = {}
-        self._samplers: dict[int, DynSampler] = {}
         ids = {*fields.trace_id, "meta.trace_id"}
         rules = self._stateless.sampler
         self.shortcut = (
@@ -157,6 +153,12 @@ class RefinerySim:
         )
         #: the fields decisions read, sorted: a changed trace is keyed by their values
         self.fields = tuple(sorted(target.read_fields()))
+        if cache is None or cache.fields != self.fields:
+            cache = DecisionCache(self.fields)
+        self.cache = cache
+        self._shapes = cache.entries
+        self._samplers: dict[int, DynSampler] = {}
+        self._decided: dict[int, tuple[Trace, Decision]] = {}
         self._downstream: dict[int, SamplerConfig] = {}
         if isinstance(self._stateless.sampler, RulesBasedSamplerConfig):
             for i, rule in enumerate(self._stateless.sampler.rules or ()):
@@ -180,22 +182,26 @@ class RefinerySim:
         return any(self._policy.holds(e, trace) for e in self.target.must_keep)
 
     def reference(self, trace: Trace) -> Decision:
-        """The stateless reference decision (fresh samplers), for differential checks."""
+        """The stateless reference decision (fresh samplers), for differential checks.
+
+        A trace this Refinery already decided by the reference (a new decision input) gets
+        that same decision back: the evaluator is a pure function of the trace."""
+        found = self._decided.get(id(trace))
+        if found is not None and found[0] is trace:
+            return found[1]
         return self._stateless.decide(trace)
 
-    def _shape(self, source: object, trace: Trace) -> _Shape:
+    def _shape(self, source: object, trace: Trace) -> Verdict:
         found = self._shapes.get(source)
         if found is None:
             d = self._stateless.decide(trace)
+            if len(self._decided) >= _DECIDED_MAX:
+                self._decided.clear()
+            self._decided[id(trace)] = (trace, d)  # holds the trace: its id stays its own
             rule = _NO_RULE if d.rule_index is None else d.rule_index
-            sampler = None
-            config = self._downstream.get(rule)
-            if config is not None:
-                sampler = self._pooled(config, self._stateless.destination, True)
-            found = _Shape(
+            found = Verdict(
                 rule,
-                None if sampler is not None else d,
-                sampler,
+                None if rule in self._downstream else d,
                 d.key,
                 self.is_error(trace),
                 self.is_must_keep(trace),
@@ -203,31 +209,41 @@ class RefinerySim:
             self._shapes[source] = found
         return found
 
+    def _sampler(self, rule: int) -> DynSampler:
+        found = self._samplers.get(rule)
+        if found is None:
+            config = self._downstream[rule]
+            found = self._samplers[rule] = self._pooled(config, self._stateless.destination, True)
+        return found
+
     def run(self, batch: Batch) -> StepLog:
         """Decide every trace of a batch at its arrival time; draw the random keeps."""
         n = len(batch)
         u = self._keep.at(batch.step).random(n)
-        events = np.fromiter((len(t.spans) for t in batch.traces), np.int64, n)
-        rule = np.full(n, _NO_RULE, np.int32)
-        rate = np.ones(n, np.uint64)
-        chance = np.ones(n, np.int8)
-        error = np.zeros(n, np.bool_)
-        must = np.zeros(n, np.bool_)
-        cached = np.zeros(n, np.bool_)
+        traces = batch.traces
+        events = [len(t.spans) for t in traces]
+        rule = [_NO_RULE] * n
+        rate = [1] * n
+        chance = [1] * n
+        error = [False] * n
+        must = [False] * n
+        cached = [False] * n
         sources = batch.sources.tolist()
         marks = batch.marks
-        for i, (now, trace) in enumerate(batch):
+        keyed = self.cache.content_key
+        shortcut = self.shortcut
+        for i, now in enumerate(batch.times.tolist()):
+            trace = traces[i]
             key = None
-            if self.shortcut:
-                key = sources[i] if i not in marks else content_key(trace, self.fields)
+            if shortcut:
+                key = sources[i] if i not in marks else keyed(trace)
             if key is not None:
-                shape = self._shape(key, trace)
+                shape = self._shapes.get(key) or self._shape(key, trace)
                 cached[i] = True
                 error[i], must[i], rule[i] = shape.error, shape.must, shape.rule
                 d = shape.decision
                 if d is None:
-                    assert shape.sampler is not None
-                    r = _sampler_rate(shape.sampler, shape.key, len(trace.spans), now)
+                    r = _sampler_rate(self._sampler(shape.rule), shape.key, events[i], now)
                     rate[i] = r
                     chance[i] = 1 if r <= 1 else -1
                     continue
@@ -238,24 +254,25 @@ class RefinerySim:
                 rule[i] = _NO_RULE if d.rule_index is None else d.rule_index
             rate[i] = d.rate
             chance[i] = -1 if d.keep is None else int(d.keep)
+        rate_a = np.array(rate, np.uint64)
+        chance_a = np.array(chance, np.int8)
         with np.errstate(over="ignore"):
-            drawn = u * rate.astype(np.float64) < 1.0
-        kept = np.where(chance < 0, drawn, chance > 0)
-        ids = tuple(t.trace_id for t in batch.traces)
+            drawn = u * rate_a.astype(np.float64) < 1.0
+        kept = np.where(chance_a < 0, drawn, chance_a > 0)
         return StepLog(
             batch.step,
             batch.start,
             batch.end,
             batch.times,
-            ids,
-            events,
-            rule,
-            rate,
-            chance,
+            tuple(t.trace_id for t in traces),
+            np.array(events, np.int64),
+            np.array(rule, np.int32),
+            rate_a,
+            chance_a,
             kept,
-            error,
-            must,
-            cached,
+            np.array(error, np.bool_),
+            np.array(must, np.bool_),
+            np.array(cached, np.bool_),
         )
 
     def describe_trace(self, log: StepLog, batch: Batch, i: int) -> dict[str, Any]:
@@ -274,31 +291,6 @@ class RefinerySim:
             "changed_by": list(batch.labels(i)),
             "corpus_trace": int(batch.sources[i]),
         }
-
-
-def content_key(trace: Trace, fields: tuple[str, ...]) -> tuple[object, ...] | None:
-    """A hashable key equal only for traces whose decision inputs are equal: per row its root
-    flag and the value *and type* of each field in ``fields`` (``True``, ``1`` and ``1.0``
-    hash alike, ``-0.0`` and ``0.0`` too, hence the type and ``float.hex``).  None when such
-    a value is not hashable (Honeycomb lists and maps)."""
-    parts: list[object] = []
-    for span in trace.spans:
-        data = span.data
-        parts.append(span.is_root)
-        for k in fields:
-            v = data.get(k, _ABSENT)
-            if v is _ABSENT:
-                parts.append(_ABSENT)
-            elif isinstance(v, float) and v.__class__ is float:
-                parts.append(v.hex())
-            elif v.__class__ in (str, int, bool) or v is None:
-                parts.append((v.__class__, v))
-            else:
-                return None
-    return tuple(parts)
-
-
-_ABSENT = ("absent",)
 
 
 def _sampler_rate(sampler: DynSampler, key: str, count: int, now: float) -> int:

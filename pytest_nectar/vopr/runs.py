@@ -10,12 +10,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-from dataclasses import dataclass, field
-
-import numpy as np
 
 from pytest_nectar.errors import UsageError
-from pytest_nectar.model import And, Drop, Keep, Or, Policy, Sample
 from pytest_nectar.trace_model import Trace
 from pytest_nectar.vopr.campaign_setup import Setup
 from pytest_nectar.vopr.clock import DAY, HOUR, Timeline
@@ -24,12 +20,13 @@ from pytest_nectar.vopr.faults import random_faults
 from pytest_nectar.vopr.invariants import (
     Finding,
     check_agreement,
-    check_compile_determinism,
     check_policy_text,
     check_rules_text,
     check_step,
 )
-from pytest_nectar.vopr.refinery_sim import RefinerySim, StepLog, content_key
+from pytest_nectar.vopr.jobs import CHAOS_ACTIVE, Findings, Job, JobResult, refinery_for
+from pytest_nectar.vopr.refinery_sim import DecisionCache, StepLog
+from pytest_nectar.vopr.replays import mutate_policy, run_determinism
 from pytest_nectar.vopr.rng import RngFamily
 from pytest_nectar.vopr.scenario import Scenario, batch_digest
 from pytest_nectar.vopr.textfaults import corrupt_text
@@ -57,43 +54,15 @@ DEFAULT_SIZES = {"chaos": 10_000, "evolution": 365, "determinism": 5_000, "storm
 #: What a pytest item runs per seed.
 SHORT_SIZES = {"chaos": 200, "evolution": 14, "determinism": 100, "storm": 6}
 CHAOS_CHUNK = 1000
-CHAOS_ACTIVE = 2.0  # seconds of traffic per simulated hour
 TEXT_EVERY = 200
 DETERMINISM_CHUNK = 1000
-_STRIDE = 20  # check c replays a step in [20c, 20c + 20)
-DETERMINISM_STEPS = 5_000 * _STRIDE
 EVOLUTION_DRIFT = 240.0  # each day's traffic window starts 4 minutes later: all hours in a year
 STORM_STEPS = 10
 STORM_FACTOR = 10.0
-_KEEP_FINDINGS = 5  # findings kept per invariant and job (all are counted)
 _AGREE_BATCH = 256
 _AGREE_MAX = 2048  # distinct traces checked per job (the first ones met)
 
 CURRENT: Setup | None = None
-
-
-@dataclass(frozen=True)
-class Job:
-    campaign: str
-    seed: int
-    index: int
-    first: int
-    count: int
-    scenario: Scenario | None
-    until: int | None = None  # --step: stop after this step, report only it
-    size_args: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class JobResult:
-    iterations: int
-    simulated_seconds: float
-    traces: int
-    kept: int
-    checks: int
-    digest: str
-    findings: tuple[Finding, ...]
-    counts: dict[str, int] = field(default_factory=dict)
 
 
 def _check_name(campaign: str) -> None:
@@ -123,13 +92,6 @@ def evolution_scenario(setup: Setup, seed: int, days: int) -> Scenario:
 def storm_scenario(setup: Setup, seed: int, factor: float = STORM_FACTOR) -> Scenario:
     timeline = Timeline(STORM_STEPS, HOUR, setup.window_s)
     return Scenario("storm", seed, timeline, setup.rate, evolutions=(ErrorStorm(factor=factor),))
-
-
-def _determinism_scenario(setup: Setup, seed: int) -> Scenario:
-    gen = RngFamily("determinism", seed).generator(0, "determinism/plan")
-    timeline = Timeline(DETERMINISM_STEPS, HOUR, CHAOS_ACTIVE)
-    evolutions = random_evolutions(gen, setup.model, timeline.duration, 6, min_seconds=DAY)
-    return Scenario("determinism", seed, timeline, setup.rate, evolutions, random_faults(gen, 3))
 
 
 def jobs_for(
@@ -167,26 +129,10 @@ def run_current(job: Job) -> JobResult:
 
 def run_job(setup: Setup, job: Job) -> JobResult:
     if job.campaign == "determinism":
-        return _determinism(setup, job)
+        return run_determinism(setup, job)
     assert job.scenario is not None
     text_every = TEXT_EVERY if job.campaign == "chaos" else 0
     return simulate(setup, job.scenario, until=job.until, text_every=text_every)
-
-
-class _Findings:
-    def __init__(self, only_step: int | None) -> None:
-        self.kept: list[Finding] = []
-        self.counts: dict[str, int] = {}
-        self.only_step = only_step
-
-    def add(self, findings: list[Finding]) -> None:
-        for f in findings:
-            if self.only_step is not None and f.step != self.only_step:
-                continue
-            n = self.counts.get(f.invariant, 0)
-            self.counts[f.invariant] = n + 1
-            if n < _KEEP_FINDINGS:
-                self.kept.append(f)
 
 
 def _text_check(setup: Setup, scenario: Scenario, step: int) -> list[Finding]:
@@ -213,9 +159,9 @@ def simulate(
     """Run a scenario with a fresh Refinery, checking every invariant at every step
     (``stop_on``: stop at the first step that breaks that invariant)."""
     sim = scenario.simulate(setup.model)
-    refinery = RefinerySim(setup.target, sim.family, setup.model.fields)
+    refinery = refinery_for(setup, sim.family)
     window = setup.window_s if scenario.timeline.active >= setup.window_s else None
-    found = _Findings(until)
+    found = Findings(until)
     h = hashlib.blake2b(digest_size=16)
     traces = kept = checks = steps = 0
     seen: set[object] = set()
@@ -233,7 +179,7 @@ def simulate(
         kept += int(log.kept.sum())
         checks += 3
         if agreement and len(seen) < _AGREE_MAX:
-            _pick(refinery.shortcut, refinery.fields, batch, log, seen, picked)
+            _pick(refinery.shortcut, refinery.cache, batch, log, seen, picked)
             if len(picked) >= _AGREE_BATCH:
                 found.add(check_agreement(refinery, picked))
                 checks += len(picked)
@@ -287,7 +233,7 @@ def _same_batch(a: Batch, b: Batch) -> bool:
 
 def _pick(
     shortcut: bool,
-    fields: tuple[str, ...],
+    cache: DecisionCache,
     batch: Batch,
     log: StepLog,
     seen: set[object],
@@ -305,7 +251,7 @@ def _pick(
         elif changed:
             continue
         else:
-            key = content_key(trace, fields)
+            key = cache.content_key(trace)
             changed = True
         if key is None or key in seen:
             continue
@@ -317,91 +263,6 @@ def fails_like(setup: Setup, job: Job, scenario: Scenario, invariant: str) -> bo
     """Does ``scenario`` (a shrinking candidate) still break ``invariant``?"""
     result = simulate(setup, scenario, agreement=invariant == "agreement", stop_on=invariant)
     return result.counts.get(invariant, 0) > 0
-
-
-# --- determinism -----------------------------------------------------------------------------
-
-
-def mutate_policy(policy: Policy, gen: np.random.Generator) -> Policy:
-    """A random variant of ``policy``: priorities, actions, rules removed, copied, combined."""
-    rules = list(policy.rules)
-    for n in range(1 + int(gen.integers(3))):
-        i = int(gen.integers(len(rules)))
-        j = int(gen.integers(len(rules)))
-        r = rules[i]
-        op = int(gen.integers(6))
-        if op == 0:
-            rules[i] = dataclasses.replace(r, priority=int(gen.integers(0, 256)))
-        elif op == 1:
-            actions = (Keep(), Drop(), Sample(denominator=int(gen.choice([2, 10, 100]))))
-            rules[i] = dataclasses.replace(r, action=actions[int(gen.integers(3))])
-        elif op == 2 and len(rules) > 1:
-            del rules[i]
-        elif op == 3:
-            rules.append(
-                dataclasses.replace(r, name=f"{r.name}-m{n}", priority=int(gen.integers(256)))
-            )
-        elif op == 4:
-            rules[i] = dataclasses.replace(r, match=Or((r.match, rules[j].match)))
-        else:
-            rules[i] = dataclasses.replace(r, match=And((r.match, rules[j].match)))
-    ordered = tuple(sorted(rules, key=lambda r: -r.priority))
-    return dataclasses.replace(policy, rules=ordered)
-
-
-def _determinism(setup: Setup, job: Job) -> JobResult:
-    """Checks: every 25th compiles a mutated policy twice; the others replay a step
-    on two independent simulations (one long-lived, one rebuilt every 100 checks), each with
-    its own Refinery fed the same steps, and compare decision digests (traffic digests every
-    10th check)."""
-    family = RngFamily("determinism", job.seed)
-    scenario = _determinism_scenario(setup, job.seed)
-    found = _Findings(job.until)
-    h = hashlib.blake2b(digest_size=16)
-    checks = range(job.first, job.first + job.count)
-    a_sim = scenario.simulate(setup.model)
-    a_ref = RefinerySim(setup.target, a_sim.family, setup.model.fields)
-    b_ref = RefinerySim(setup.target, a_sim.family, setup.model.fields)
-    b_sim = a_sim
-    for c in checks:
-        if job.until is not None and c != job.until:
-            continue
-        gen = family.generator(c, "determinism/check")
-        if c % 25 == 0:
-            mutated = mutate_policy(setup.target.policy, gen)
-            found.add(
-                [
-                    dataclasses.replace(f, step=c)
-                    for f in check_compile_determinism(mutated, f"mutated policy #{c}")
-                ]
-            )
-            h.update(f"c{c}".encode())
-            continue
-        if c % 100 == 1 or b_sim is a_sim:
-            b_sim = scenario.simulate(setup.model)
-        step = c * _STRIDE + int(gen.integers(_STRIDE))  # forward: samplers keep state
-        a_batch, b_batch = a_sim.batch(step), b_sim.batch(step)
-        a_log, b_log = a_ref.run(a_batch), b_ref.run(b_batch)
-        first, again = a_log.digest(), b_log.digest()
-        if c % 10 == 3:
-            first += batch_digest(a_batch)
-            again += batch_digest(b_batch)
-        h.update(first.encode())
-        if first != again:
-            found.add(
-                [
-                    Finding(
-                        "determinism",
-                        c,
-                        step * scenario.timeline.step_seconds,
-                        f"step {step} of seed {job.seed:#x} replayed twice gives different "
-                        "traffic or decisions",
-                        detail={"first": first, "second": again},
-                    )
-                ]
-            )
-    n = len(checks) if job.until is None else 1
-    return JobResult(n, 0.0, 0, 0, n, h.hexdigest(), tuple(found.kept), found.counts)
 
 
 # --- storm headroom -------------------------------------------------------------------------

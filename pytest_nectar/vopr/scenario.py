@@ -10,8 +10,9 @@ and the digest of a stream pins its exact content (ids, times, every value and i
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any
 
 from pytest_nectar.vopr.clock import RateCurve, RateProcess, Timeline
@@ -169,12 +170,31 @@ def batch_digest(batch: Batch) -> str:
     for (t, trace), source in zip(batch, batch.sources.tolist(), strict=True):
         parts.append(f"trace {t!r} {trace.trace_id} {source} {len(trace.spans)}")
         for span in trace.spans:
-            items = [(k, v.__class__.__name__, v) for k, v in span.data.items()]
-            parts.append(f"{span.is_root} {items!r}")
+            parts.append(f"{span.is_root} {_row_text(span.data)}")
     for i in sorted(batch.marks):
         parts.append(f"mark {i} {batch.marks[i]!r}")
     h.update("\x1f".join(parts).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
+
+
+_ROW_TEXT: dict[int, tuple[Mapping[str, object], str]] = {}
+_ROW_TEXT_MAX = 1 << 16
+
+
+def _row_text(data: Mapping[str, object]) -> str:
+    """``repr`` of a row's (field, type name, value) items, memoised for the read-only corpus
+    rows that generated traces share (a wide row's repr is the cost of a digest).  The memo
+    holds the row itself, so an id cannot be reused while its entry lives."""
+    found = _ROW_TEXT.get(id(data))
+    if found is not None and found[0] is data:
+        return found[1]
+    text = repr([(k, v.__class__.__name__, v) for k, v in data.items()])
+    if data.__class__ is not MappingProxyType:
+        return text  # a mutable row could change under the memo
+    if len(_ROW_TEXT) >= _ROW_TEXT_MAX:
+        _ROW_TEXT.clear()
+    _ROW_TEXT[id(data)] = (data, text)
+    return text
 
 
 def stream_digest(batches: Iterable[Batch]) -> str:

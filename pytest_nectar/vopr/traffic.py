@@ -4,9 +4,9 @@ A shape is one corpus trace, every row with its exact Python values.  Generating
 arrival times (from the rate process), a shape per arrival and a fresh trace id, then hands the
 mutable :class:`Draft` to evolutions and faults, and freezes it into a :class:`Batch`.
 
-Generation is cheap on purpose: span dicts are shared between the corpus shapes and every trace
-made from them (treat ``Span.data`` as read-only, as its ``Mapping`` type says), and only the
-rows that carry the trace id field are copied, with the new id.  Transforms copy a span's dict
+Generation is cheap on purpose: rows are shared between the corpus shapes and every trace made
+from them (the model freezes them into read-only mappings), and only the rows that carry the
+trace id field are copied, with the new id.  Transforms copy a span's dict
 only when they change it.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Protocol
 
 import numpy as np
@@ -22,8 +23,18 @@ from numpy.typing import NDArray
 
 from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.vopr.trace_fields import (
+    DEFAULT_FIELDS,
+    ErrorMaker,
+    ErrorTest,
+    TraceFields,
+    default_is_error,
+    http_error_maker,
+    retyped,
+)
 
 __all__ = [
+    "DEFAULT_FIELDS",
     "Batch",
     "Draft",
     "ErrorMaker",
@@ -35,103 +46,6 @@ __all__ = [
     "http_error_maker",
     "retyped",
 ]
-
-ErrorTest = Callable[[Trace], bool]
-ErrorMaker = Callable[[Trace, np.random.Generator], Trace]
-
-
-@dataclass(frozen=True, slots=True)
-class TraceFields:
-    """Where the fields that the simulation touches live in a row (Husky's names by default)."""
-
-    trace_id: tuple[str, ...] = ("trace.trace_id", "traceId")
-    parent_id: tuple[str, ...] = ("trace.parent_id", "parentId")
-    span_id: str = "trace.span_id"
-    duration: str = "duration_ms"
-    service: str = "service.name"
-    route: str = "http.route"
-    http_status: tuple[str, ...] = ("http.status_code", "http.response.status_code", "http.status")
-    status_code: str = "status_code"
-    error: str = "error"
-
-
-DEFAULT_FIELDS = TraceFields()
-
-
-def retyped(old: object, number: int | float) -> object:
-    """``number`` with the type ``old`` has (int stays int, "500" stays a string, ...)."""
-    if isinstance(old, bool):
-        return number
-    if isinstance(old, int):
-        return type(old)(int(number))
-    if isinstance(old, float):
-        return type(old)(number)
-    if isinstance(old, str):
-        return str(int(number)) if float(number).is_integer() else repr(float(number))
-    return number
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-def default_is_error(trace: Trace, fields: TraceFields = DEFAULT_FIELDS) -> bool:
-    """A trace with a span that has ``error: true``, ``status_code: 2`` or an HTTP 5xx.
-
-    A stand-in for tests and demos; campaigns pass the policy's own error expression.
-    """
-    for span in trace.spans:
-        data = span.data
-        if data.get(fields.error) is True or _number(data.get(fields.status_code)) == 2:
-            return True
-        for key in fields.http_status:
-            status = _number(data.get(key))
-            if status is not None and 500 <= status <= 599:
-                return True
-    return False
-
-
-def http_error_maker(
-    fields: TraceFields = DEFAULT_FIELDS,
-    *,
-    fallback: tuple[str, type] = ("http.status_code", int),
-    statuses: Sequence[int] = (500, 502, 503, 504),
-) -> ErrorMaker:
-    """A ``make_error`` that turns a trace into a server error as the corpus types it.
-
-    On the root span (the last span when there is no root) every HTTP status field present
-    gets a 5xx of the same Python type as before (``fallback`` names the field and type when
-    there is none), ``status_code`` becomes 2 and ``error`` becomes ``True``.
-    """
-    codes = tuple(statuses)
-
-    def make_error(trace: Trace, rng: np.random.Generator) -> Trace:
-        if not trace.spans:
-            return trace
-        spans = list(trace.spans)
-        at = next((i for i in range(len(spans) - 1, -1, -1) if spans[i].is_root), len(spans) - 1)
-        data = dict(spans[at].data)
-        code = codes[int(rng.integers(len(codes)))]
-        present = [k for k in fields.http_status if k in data]
-        for key in present:
-            data[key] = retyped(data[key], code)
-        if not present:
-            data[fallback[0]] = retyped(fallback[1](0), code)
-        data[fields.status_code] = retyped(data.get(fields.status_code, 0), 2)
-        data[fields.error] = True
-        spans[at] = Span(data, spans[at].is_root)
-        return Trace(trace.trace_id, tuple(spans))
-
-    return make_error
 
 
 @dataclass(slots=True)
@@ -155,10 +69,12 @@ class Draft:
         Always draws one number per trace, so the draws do not depend on the window.
         """
         u = rng.random(len(self.traces))
-        mask = (u < share) & (self.times >= start)
-        if end is not None:
+        mask = u < share
+        if start > self.start:
+            mask &= self.times >= start
+        if end is not None and end < self.end:
             mask &= self.times < end
-        out: NDArray[np.intp] = np.flatnonzero(mask)
+        out: NDArray[np.intp] = mask.nonzero()[0]
         return out
 
     def put(self, index: int, trace: Trace, label: str) -> None:
@@ -212,6 +128,17 @@ def _span(data: Mapping[str, object], is_root: bool) -> Span:
     return span
 
 
+def _frozen(spans: tuple[Span, ...]) -> tuple[Span, ...]:
+    """The rows as read-only mappings (a new row's dict is owned by nobody else)."""
+    return tuple(
+        s if s.data.__class__ is MappingProxyType else _span(MappingProxyType(s.data), s.is_root)
+        for s in spans
+    )
+
+
+_REWRITES_MAX = 1 << 14
+
+
 @dataclass(frozen=True, slots=True)
 class _Shape:
     spans: tuple[Span, ...]
@@ -243,6 +170,13 @@ class TrafficModel:
         self.rekey = rekey
         self.is_error: ErrorTest = is_error or (lambda t: default_is_error(t, fields))
         self.shapes = tuple(self._shape(t) for t in traces)
+        self._names: dict[int, tuple[Mapping[str, object], tuple[str, ...]]] = {}
+        self._rewrites: dict[tuple[object, int], tuple[Span, ...]] = {}
+        protected = fields.trace_id
+        for shape in self.shapes:
+            for span in shape.spans:
+                names = tuple(sorted(key for key in span.data if key not in protected))
+                self._names[id(span.data)] = (span.data, names)
         w = np.ones(len(traces)) if weights is None else np.asarray(weights, dtype=np.float64)
         if w.shape != (len(traces),) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
             raise ValueError("weights must be one finite non-negative number per trace")
@@ -276,6 +210,10 @@ class TrafficModel:
         )
 
     def _shape(self, trace: Trace) -> _Shape:
+        # Rows are frozen (read-only views): no transform can change a shared row in place,
+        # which is what lets digests and decision keys memoise them by identity.
+        spans = tuple(_span(MappingProxyType(dict(s.data)), s.is_root) for s in trace.spans)
+        trace = Trace(trace.trace_id, spans)
         if not self.rekey:
             return _Shape(trace.spans, ())
         names = self.fields.trace_id
@@ -296,6 +234,46 @@ class TrafficModel:
             return ("http.status_code", int)
         return min(seen.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1].__name__))[0]
 
+    def field_names(self, data: Mapping[str, object]) -> tuple[str, ...]:
+        """The fields of a row a fault may damage (all but the trace-id fields), sorted;
+        memoised for the corpus rows, which every generated trace shares."""
+        found = self._names.get(id(data))
+        if found is not None and found[0] is data:
+            return found[1]
+        protected = self.fields.trace_id
+        return tuple(sorted(key for key in data if key not in protected))
+
+    def rewritten(
+        self,
+        transform: object,
+        shape: int,
+        trace: Trace,
+        rng: np.random.Generator,
+        rewrite: Callable[[Trace, np.random.Generator, TrafficModel], Trace],
+    ) -> Trace:
+        """``rewrite(trace)`` for an untouched trace of ``shape`` whose rewrite reads only its
+        rows: computed once per (transform, shape), rows frozen and shared like the corpus's."""
+        if self.rekey:  # rows carry the trace's own id
+            return rewrite(trace, rng, self)
+        key = (transform, shape)
+        spans = self._rewrites.get(key)
+        if spans is None:
+            new = rewrite(trace, rng, self)
+            spans = new.spans if new is trace else _frozen(new.spans)
+            if len(self._rewrites) >= _REWRITES_MAX:
+                self._rewrites.clear()
+            self._rewrites[key] = spans
+        if spans is trace.spans:
+            return trace
+        return Trace(trace.trace_id, spans)
+
+    def is_error_at(self, draft: Draft, index: int) -> bool:
+        """``is_error`` of a draft's trace; an untouched trace answers from its shape (its
+        rows are the shape's, unless rekeyed with a fresh id)."""
+        if not self.rekey and index not in draft.marks:
+            return bool(self.errors[draft.sources[index]])
+        return self.is_error(draft.traces[index])
+
     @property
     def error_share(self) -> float:
         """The expected share of error traces in unevolved traffic."""
@@ -309,8 +287,9 @@ class TrafficModel:
         spans = list(s.spans)
         for row, name in s.rekey:
             old = spans[row]
-            # dict.copy keeps the key table (no rehash); the id overwrites an existing key.
-            data = old.data.copy() if type(old.data) is dict else dict(old.data)
+            # a dict's copy keeps its key table (no rehash); the id overwrites the old one
+            src = old.data
+            data = src.copy() if isinstance(src, (dict, MappingProxyType)) else dict(src)
             data[name] = trace_id
             spans[row] = _span(data, old.is_root)
         return Trace(trace_id, tuple(spans))
@@ -328,7 +307,7 @@ class TrafficModel:
         u = rng.random(n)
         sources = np.searchsorted(self._cumulative, u, side="right").astype(np.int64)
         np.minimum(sources, len(self.shapes) - 1, out=sources)
-        hexes = rng.bytes(16 * n).hex()
+        hexes = rng.bit_generator.random_raw(2 * n).tobytes().hex()  # 128 bits per trace
         make = self.trace
         traces = [make(s, hexes[32 * i : 32 * i + 32]) for i, s in enumerate(sources.tolist())]
         return Draft(step, start, end, traces, times, sources)
