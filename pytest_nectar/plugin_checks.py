@@ -305,19 +305,8 @@ def check_policy_warnings(item: NectarItem) -> None:
 def check_vopr(item: NectarItem) -> None:
     campaign, _, seed_text = item.name[len("vopr[") : -1].rpartition("-")
     seed = int(seed_text, 16)
-    try:
-        from pytest_nectar import vopr
-    except ImportError as err:
-        _skip(
-            f"simulation needs the 'sim' extra (pip install 'pytest-nectar[sim]'): {err}; "
-            f"seed {seed_text} of campaign {campaign} not run"
-        )
-    run_seed = getattr(vopr, "run_seed", None)
-    if run_seed is None:
-        _skip(
-            "VOPR per-seed runs are not available yet (pytest_nectar.vopr.run_seed); "
-            f"seed {seed_text} of campaign {campaign} not run"
-        )
+    from pytest_nectar.vopr import run_seed
+
     analysis = _analysis(item)
     policy = analysis.require()
     settings = item.session_state.settings

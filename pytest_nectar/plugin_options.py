@@ -83,14 +83,8 @@ def settings_from(rootdir: Path, option: Callable[[str], Any]) -> NectarSettings
         raise UsageError("--nectar-window must be a positive number of seconds", got=window)
     seed = None
     if given["seed"] is not None:
-        try:
-            from pytest_nectar.vopr.rng import parse_seed
-        except ImportError as err:
-            raise UsageError(
-                "--nectar-seed needs the simulation extra",
-                got=str(given["seed"]),
-                hint=f"pip install 'pytest-nectar[sim]' ({err})",
-            ) from None
+        from pytest_nectar.vopr.rng import parse_seed
+
         seed = parse_seed(str(given["seed"]))
     strict_raw = raw.get("strict", False)
     if not isinstance(strict_raw, bool):
