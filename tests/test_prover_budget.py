@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -115,9 +116,27 @@ def test_budget_matches_brute_force(traces, window, budget) -> None:  # type: ig
         for start in times
     )
     assert math.isclose(figures.peak_events, peak / width, rel_tol=1e-9, abs_tol=1e-12)
+    at = figures.peak_start  # traces/s is reported for the peak window
+    in_peak = [k for (t, *_), k in zip(traces, kept, strict=True) if at <= t < at + width]
+    assert math.isclose(sum(in_peak), peak, rel_tol=1e-9, abs_tol=1e-12)
+    peak_tr = sum(k for (t, *_), k in zip(traces, kept_tr, strict=True) if at <= t < at + width)
+    assert math.isclose(figures.peak_traces, peak_tr / width, rel_tol=1e-9, abs_tol=1e-12)
     result = check_budget(_ctx(corpus), budget, window)
     over = max(sum(kept) / duration, peak / width) > budget
     assert result.verdict is (Verdict.FAIL if over else Verdict.PASS)
+
+
+def test_traces_without_start_time_are_left_out_of_windows() -> None:
+    traces = [(30.0, 2, 1.0, 200), (0.0, 4, 1.0, 500), (10.0, 3, 2.0, 500), (5.0, 1, 1.0, 500)]
+    corpus = make_corpus(traces)
+    start = corpus.trace_start.copy()
+    start[3] = math.nan  # its rows keep their time: the duration is still 30 s
+    figures = budget_figures(_ctx(dataclasses.replace(corpus, trace_start=start)), 20.0)
+    assert not isinstance(figures, str)
+    assert figures.mean_events == (2 * 0.25 + 4 + 6 + 1) / 30  # every trace in the mean
+    assert figures.peak_start == 0.0  # windows start at timed traces only: [0, 20)
+    assert figures.peak_events == (4 + 6) / 20
+    assert figures.peak_traces == (1 + 2) / 20
 
 
 def test_no_timestamps_is_unknown() -> None:

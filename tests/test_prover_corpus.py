@@ -146,3 +146,26 @@ def test_must_keep_labels_and_expressions(tmp_path: Path, corpus) -> None:  # ty
     report = prove(policy, corpus=corpus, properties=["must-keep", "must-keep-all"])
     assert report.results["must-keep"].verdict is Verdict.FAIL
     assert report.results["must-keep-all"].verdict is Verdict.FAIL
+
+
+def test_probes_from_the_shared_pass_equal_separate_probe_passes(tmp_path: Path, corpus) -> None:  # type: ignore[no-untyped-def]
+    from pytest_nectar.prover.corpus import CorpusContext
+
+    policy = tmp_path / "mk.toon"
+    policy.write_text(
+        "nectar_policy{version,name,error,must_keep,rules}:\n  1\n  mk\n"
+        '  "http.status >= 500 or span(service.name = \\"cart\\" and duration > 50ms)"\n'
+        '  [2]: "service.name = \\"frontend\\"","http.status = 404"\n'
+        "  rules[2]{name,match,action,priority}:\n"
+        "    keep-errors,http.status >= 500,keep,50\n    rest,true,sample(0.5),0\n"
+    )
+    target = load_target(str(policy))
+    shared = CorpusContext.evaluate(target, corpus, None)
+    assert shared.probed_error is not None and shared.probed_must_keep is not None
+    separate = CorpusContext(target, corpus, None, shared.decisions, shared.evaluator)
+    assert shared.error_mask.tolist() == target.error.corpus_mask(corpus).tolist()
+    assert shared.error_mask.tolist() == separate.error_mask.tolist()
+    assert shared.error_mask.any() and shared.must_keep_mask.any()
+    assert shared.must_keep_mask.tolist() == separate.must_keep_mask.tolist()
+    by_reference = [target.error.holds(t) for t in corpus.iter_traces()]
+    assert shared.error_mask.tolist() == by_reference

@@ -242,7 +242,11 @@ def _loadable_rules() -> list[tuple[str, RulesFile]]:
     return out
 
 
-CORPORA = sorted(str(p.relative_to(DATA / "corpus")) for p in (DATA / "corpus").glob("*/*.json"))
+CORPORA = sorted(
+    str(p.relative_to(DATA / "corpus"))
+    for p in (DATA / "corpus").glob("*/*.json")
+    if not p.parent.name.startswith(".")  # a corpus cache (.nectar-cache) is not a corpus
+)
 
 
 @pytest.fixture(scope="module")
@@ -402,3 +406,73 @@ def test_json_round_trip_of_decisions() -> None:
     d = evaluate_corpus(rf, corpus).decision(0)
     assert json.loads(json.dumps(d.to_json()))["key"] == "1.5•,"
     assert np.array_equal(evaluate_corpus(rf, corpus).rule_index, [-1])
+
+
+def _decisions_equal(a: Any, b: Any) -> None:
+    assert len(a) == len(b)
+    for i in range(len(a)):
+        assert a.decision(i) == b.decision(i)
+    assert a.fallback.tolist() == b.fallback.tolist()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rules_files(),
+    st.lists(rules_files(), min_size=0, max_size=3),
+    st.lists(traces, min_size=1, max_size=6),
+)
+def test_probes_evaluated_in_the_same_pass(
+    rules_file: RulesFile, probes: list[RulesFile], trace_list: list[Trace]
+) -> None:
+    """Probe masks are each probe's rules OR-ed (as ``rule_matches``); decisions unchanged,
+    in one thread and through the thread pool (forced on for this tiny corpus)."""
+    from pytest_nectar.refinery import vector
+
+    corpus = corpus_from_traces([Trace(f"t{i}", t.spans) for i, t in enumerate(trace_list)])
+    try:
+        expected = evaluate_corpus(rules_file, corpus)
+    except NectarError as err:
+        with pytest.raises(NectarError) as raised:
+            vector.evaluate_with_probes(rules_file, corpus, probes=probes)
+        assert str(raised.value) == str(err)
+        return
+    wanted = []
+    for probe in probes:
+        mask = np.zeros(corpus.n_traces, dtype=np.bool_)
+        for matched in rule_matches(probe, corpus):
+            mask |= matched
+        wanted.append(mask.tolist())
+    saved = vector._THREAD_ROWS
+    try:
+        for thread_rows in (saved, 0):
+            vector._THREAD_ROWS = thread_rows  # type: ignore[misc]
+            got = vector.evaluate_with_probes(rules_file, corpus, probes=probes)
+            _decisions_equal(got.decisions, expected)
+            assert [m.tolist() for m in got.probes] == wanted
+    finally:
+        vector._THREAD_ROWS = saved  # type: ignore[misc]
+
+
+def test_identical_rules_share_work_but_not_arrays() -> None:
+    cond = Condition("http.status_code", None, ">=", 500, "int")
+    rf = RulesFile(
+        2,
+        {
+            "__default__": SamplerEntry(
+                (
+                    RulesBasedSamplerConfig(
+                        rules=(
+                            Rule("a", sample_rate=1, conditions=(cond,)),
+                            Rule("b", sample_rate=2, scope="trace", conditions=(cond,)),
+                        )
+                    ),
+                )
+            )
+        },
+    )
+    spans = [Span({"http.status_code": s}, True) for s in (200, 503, 500)]
+    corpus = corpus_from_traces([Trace(f"t{i}", (sp,)) for i, sp in enumerate(spans)])
+    a, b = rule_matches(rf, corpus)
+    assert a.tolist() == b.tolist() == [False, True, True]
+    a[:] = False  # the caller's own array: the other rule's is untouched
+    assert b.tolist() == [False, True, True]

@@ -15,7 +15,9 @@ so the bound stays an upper bound.  Transients (the initial rate, bursts) are th
 simulator's business.  The traces/s figure is scaled by the same ratio.
 
 Windows slide over trace start times: for every trace start ``t`` the window
-``[t, t + W)``, with ``W = min(window, corpus duration)``.
+``[t, t + W)``, with ``W = min(window, corpus duration)``.  The traces are sorted by start
+once; every window's end is one binary search and every windowed series one cumulative sum
+(O(n log n) in all, no loop over traces).
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.prover.corpus import CorpusContext
 from pytest_nectar.prover.properties import PropertyResult, Verdict
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, SamplerConfig
 
-__all__ = ["BudgetFigures", "budget_figures", "check_budget"]
+__all__ = ["BudgetFigures", "BudgetWindows", "budget_figures", "check_budget", "prepare_windows"]
 
 _THROUGHPUT = ("EMAThroughputSampler", "WindowedThroughputSampler", "TotalThroughputSampler")
 FloatArray = npt.NDArray[np.float64]
@@ -74,42 +77,87 @@ def _groups(ctx: CorpusContext) -> tuple[npt.NDArray[np.int32], list[float]]:
     return group, goals
 
 
-def _window_sums(times: FloatArray, values: FloatArray, width: float) -> FloatArray:
-    """For each sorted start time t, the sum of ``values`` with time in [t, t + width)."""
-    cum = np.concatenate(([0.0], np.cumsum(values)))
-    lo = np.arange(len(times))
-    hi = np.searchsorted(times, times + width, side="left")
-    return np.asarray(cum[hi] - cum[lo], dtype=np.float64)
+def _duration(corpus: Corpus) -> float:
+    """``corpus.duration_s`` in one pass (fmax/fmin skip NaN without a filtered copy)."""
+    if corpus.row_time.size == 0:
+        return math.nan
+    return float(np.fmax.reduce(corpus.row_time) - np.fmin.reduce(corpus.row_time))
 
 
-def budget_figures(ctx: CorpusContext, window_s: float) -> BudgetFigures | str:
-    """The figures, or why they cannot be computed."""
-    corpus = ctx.corpus
+class BudgetWindows:
+    """Sums over the sliding windows ``[t, t + width)``, for every sorted trace start ``t``.
+
+    The timed traces are sorted once (not at all when the corpus already is) and each
+    window's end found once by binary search; a series is then one cumulative sum and a
+    difference: O(n log n) in all, O(n) per series.  Independent of the decisions, so
+    :func:`prepare_windows` can run while the corpus is evaluated.
+    """
+
+    def __init__(self, start: FloatArray, timed: npt.NDArray[np.bool_], width: float) -> None:
+        self.width = width
+        self.index: npt.NDArray[np.intp] | None = None  # None: every trace, in order
+        times = start if timed.all() else start[timed]
+        if not bool((times[1:] >= times[:-1]).all()):
+            order = np.argsort(times, kind="stable")
+            times = times[order]
+            self.index = order if timed.all() else np.flatnonzero(timed)[order]
+        elif not timed.all():
+            self.index = np.flatnonzero(timed)
+        self.times = times
+        self.hi = np.searchsorted(times, times + width, side="left")
+
+    def cumulative(self, values: FloatArray) -> FloatArray:
+        ordered = values if self.index is None else values[self.index]
+        return np.concatenate(([0.0], np.cumsum(ordered)))
+
+    def sums(self, cum: FloatArray) -> FloatArray:
+        return np.asarray(cum[self.hi] - cum[:-1], dtype=np.float64)
+
+    def sum_at(self, cum: FloatArray, i: int) -> float:
+        return float(cum[self.hi[i]] - cum[i])
+
+
+def prepare_windows(corpus: Corpus, window_s: float) -> tuple[BudgetWindows, float] | str:
+    """The windows and the corpus duration, or why there are none (no decisions needed)."""
     if corpus.n_traces == 0:
         return "the corpus has no traces"
     start = np.asarray(corpus.trace_start, dtype=np.float64)
     timed = ~np.isnan(start)
-    duration = corpus.duration_s
+    duration = _duration(corpus)
     if not timed.any() or math.isnan(duration) or duration <= 0:
         return "the corpus has no usable timestamps (events per second need a time span)"
+    return BudgetWindows(start, timed, min(window_s, duration)), duration
+
+
+def budget_figures(
+    ctx: CorpusContext,
+    window_s: float,
+    prepared: tuple[BudgetWindows, float] | str | None = None,
+) -> BudgetFigures | str:
+    """The figures, or why they cannot be computed (``prepared``: from prepare_windows)."""
+    windows_or_why = prepare_windows(ctx.corpus, window_s) if prepared is None else prepared
+    if isinstance(windows_or_why, str):
+        return windows_or_why
+    windows, duration = windows_or_why
+    corpus = ctx.corpus
     events = np.diff(corpus.trace_offsets).astype(np.float64) * corpus.weight
     prob = np.asarray(ctx.decisions.keep_probability, dtype=np.float64)
     traces = np.asarray(corpus.weight, dtype=np.float64)
     group, goals = _groups(ctx)
-    plain = group < 0
-    order = np.argsort(start[timed], kind="stable")
-    times = start[timed][order]
-    width = min(window_s, duration)
+    width = windows.width
 
-    def series(values: FloatArray) -> FloatArray:
-        return np.asarray(values[timed][order], dtype=np.float64)
-
-    kept_ev = np.where(plain, events * prob, 0.0)
-    kept_tr = np.where(plain, traces * prob, 0.0)
+    if goals:
+        plain = group < 0
+        kept_ev = np.where(plain, events * prob, 0.0)
+        kept_tr = np.where(plain, traces * prob, 0.0)
+    else:
+        kept_ev, kept_tr = events * prob, traces * prob
     mean_ev = float(kept_ev.sum()) / duration
     mean_tr = float(kept_tr.sum()) / duration
-    win_ev = _window_sums(times, series(kept_ev), width)
-    win_tr = _window_sums(times, series(kept_tr), width)
+    win_ev = windows.sums(windows.cumulative(kept_ev))
+    # Per throughput group: offered events per window, and the cumulative traces (only
+    # the peak window's traces/s is reported, so only it is computed).
+    capped_groups: list[tuple[FloatArray, FloatArray, FloatArray]] = []
     for g, goal in enumerate(goals):
         sel = group == g
         offered_ev = np.where(sel, events, 0.0)
@@ -118,26 +166,33 @@ def budget_figures(ctx: CorpusContext, window_s: float) -> BudgetFigures | str:
         kept = min(total, goal * duration)
         mean_ev += kept / duration
         mean_tr += float(offered_tr.sum()) * (kept / total if total else 0.0) / duration
-        w_ev = _window_sums(times, series(offered_ev), width)
-        w_tr = _window_sums(times, series(offered_tr), width)
+        w_ev = windows.sums(windows.cumulative(offered_ev))
         capped = np.minimum(w_ev, goal * width)
-        ratio = np.divide(capped, w_ev, out=np.zeros_like(w_ev), where=w_ev > 0)
         win_ev = win_ev + capped
-        win_tr = win_tr + w_tr * ratio
+        capped_groups.append((w_ev, capped, windows.cumulative(offered_tr)))
     peak = int(np.argmax(win_ev)) if len(win_ev) else 0
+    peak_tr = windows.sum_at(windows.cumulative(kept_tr), peak)
+    for w_ev, capped, cum_tr in capped_groups:
+        ratio = float(capped[peak] / w_ev[peak]) if w_ev[peak] > 0 else 0.0
+        peak_tr = peak_tr + windows.sum_at(cum_tr, peak) * ratio
     return BudgetFigures(
         mean_events=mean_ev,
         mean_traces=mean_tr,
         peak_events=float(win_ev[peak]) / width,
-        peak_traces=float(win_tr[peak]) / width,
-        peak_start=float(times[peak]),
+        peak_traces=peak_tr / width,
+        peak_start=float(windows.times[peak]),
         window_s=width,
         duration_s=duration,
     )
 
 
-def check_budget(ctx: CorpusContext, budget: float | None, window_s: float) -> PropertyResult:
-    figures = budget_figures(ctx, window_s)
+def check_budget(
+    ctx: CorpusContext,
+    budget: float | None,
+    window_s: float,
+    prepared: tuple[BudgetWindows, float] | str | None = None,
+) -> PropertyResult:
+    figures = budget_figures(ctx, window_s, prepared)
     if isinstance(figures, str):
         return PropertyResult("budget", Verdict.UNKNOWN, f"budget unknown: {figures}")
     data = {

@@ -4,8 +4,9 @@
 (computed once by :func:`evaluate_corpus`); ``fallback``, ``error-preservation``,
 ``must-keep``, ``budget`` and the corpus lints only index into its arrays.  The error and
 must-keep expressions are judged on the corpus by the same vectorised evaluator (as probe
-rules), so "is an error trace" has Refinery's exact semantics (``Datatype: int`` reads the
-string ``"503"`` as 503; no ``Datatype`` does not).
+rules), in the same pass as the rules (:func:`evaluate_with_probes`), so "is an error
+trace" has Refinery's exact semantics (``Datatype: int`` reads the string ``"503"`` as
+503; no ``Datatype`` does not) at the cost of no extra pass.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from operator import itemgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +25,7 @@ from pytest_nectar.prover.target import Target
 from pytest_nectar.prover.witness import decide_command, make_witness
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig
-from pytest_nectar.refinery.vector import CorpusDecisions, evaluate_corpus
+from pytest_nectar.refinery.vector import CorpusDecisions, evaluate_with_probes
 
 __all__ = [
     "MAX_WITNESSES",
@@ -47,11 +49,36 @@ class CorpusContext:
     corpus_path: str | None
     decisions: CorpusDecisions
     evaluator: Evaluator
+    #: The error probe's corpus mask, and the must-keep probes', when the evaluation
+    #: computed them (else :attr:`error_mask` and :attr:`must_keep_mask` evaluate them).
+    probed_error: BoolArray | None = None
+    probed_must_keep: tuple[BoolArray, ...] | None = None
 
     @classmethod
-    def evaluate(cls, target: Target, corpus: Corpus, corpus_path: str | None) -> CorpusContext:
-        decisions = evaluate_corpus(target.rules_file, corpus, target.env)
-        return cls(target, corpus, corpus_path, decisions, Evaluator(target.rules_file, target.env))
+    def evaluate(
+        cls,
+        target: Target,
+        corpus: Corpus,
+        corpus_path: str | None,
+        *,
+        error: bool = True,
+        must_keep: bool = True,
+    ) -> CorpusContext:
+        """One pass: the decisions, and the probes the properties need (``error``...)."""
+        probes = ([target.error] if error else []) + (list(target.must_keep) if must_keep else [])
+        probed = evaluate_with_probes(
+            target.rules_file, corpus, target.env, probes=[p.rules_file for p in probes]
+        )
+        masks = probed.probes
+        return cls(
+            target,
+            corpus,
+            corpus_path,
+            probed.decisions,
+            Evaluator(target.rules_file, target.env),
+            probed_error=masks[0] if error else None,
+            probed_must_keep=masks[int(error) :] if must_keep else None,
+        )
 
     @property
     def is_rules_based(self) -> bool:
@@ -63,11 +90,17 @@ class CorpusContext:
 
     @cached_property
     def error_mask(self) -> BoolArray:
+        if self.probed_error is not None:
+            return self.probed_error
         return self.target.error.corpus_mask(self.corpus)
 
     @cached_property
     def must_keep_mask(self) -> BoolArray:
         mask = np.asarray(self.corpus.must_keep, dtype=np.bool_).copy()
+        if self.probed_must_keep is not None:
+            for probed in self.probed_must_keep:
+                mask |= probed
+            return mask
         for probe in self.target.must_keep:
             mask |= probe.corpus_mask(self.corpus)
         return mask
@@ -84,7 +117,11 @@ class CorpusContext:
         return tuple(out)
 
     def ids(self, mask: BoolArray) -> list[str]:
-        return [self.corpus.trace_ids[int(i)] for i in np.flatnonzero(mask)]
+        where = np.flatnonzero(mask).tolist()
+        if len(where) < 2:
+            return [self.corpus.trace_ids[i] for i in where]
+        # One C-level gather instead of a Python loop over numpy scalars.
+        return list(itemgetter(*where)(self.corpus.trace_ids))
 
 
 def _result(
@@ -99,7 +136,7 @@ def _result(
         pid,
         Verdict.FAIL,
         f"{len(bad)} of {checked} {what}: {shown}",
-        ctx.witnesses(bad.tolist()),
+        ctx.witnesses(bad[:MAX_WITNESSES].tolist()),
         total_failing=len(bad),
         figures={"checked": checked, "failing_trace_ids": ids},
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,8 +169,19 @@ def prove(
         loaded = load_corpus(corpus_path)
     report = ProofReport(tgt, {}, corpus=loaded, corpus_path=corpus_path, notes=list(tgt.notes))
     ctx: corpus_mod.CorpusContext | None = None
+    windows: Future[tuple[budget_mod.BudgetWindows, float] | str] | None = None
     if loaded is not None and loaded.n_traces > 0:
-        ctx = corpus_mod.CorpusContext.evaluate(tgt, loaded, corpus_path)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            if "budget" in wanted:
+                # The budget's sort and window search need no decisions: overlap them.
+                windows = pool.submit(budget_mod.prepare_windows, loaded, window_s)
+            ctx = corpus_mod.CorpusContext.evaluate(
+                tgt,
+                loaded,
+                corpus_path,
+                error="error-preservation" in wanted,
+                must_keep="must-keep" in wanted,
+            )
         report.decisions = ctx.decisions
     elif loaded is not None:
         report.notes.append("the corpus holds no traces: corpus properties are unknown")
@@ -178,12 +190,18 @@ def prove(
             why = "no corpus given (--corpus)" if loaded is None else "the corpus has no traces"
             report.results[pid] = PropertyResult(pid, Verdict.UNKNOWN, why)
             continue
-        report.results[pid] = _run(pid, tgt, ctx, window_s, seed)
+        prepared = windows.result() if windows is not None else None
+        report.results[pid] = _run(pid, tgt, ctx, window_s, seed, prepared)
     return report
 
 
 def _run(
-    pid: str, tgt: Target, ctx: corpus_mod.CorpusContext | None, window_s: float, seed: int
+    pid: str,
+    tgt: Target,
+    ctx: corpus_mod.CorpusContext | None,
+    window_s: float,
+    seed: int,
+    prepared: tuple[budget_mod.BudgetWindows, float] | str | None = None,
 ) -> PropertyResult:
     if pid == "error-preservation-all":
         return universal.prove_keep_all(tgt, pid, (tgt.error,), seed=seed)
@@ -203,7 +221,7 @@ def _run(
     if pid == "must-keep":
         return corpus_mod.check_must_keep(ctx)
     if pid == "budget":
-        return budget_mod.check_budget(ctx, tgt.budget, window_s)
+        return budget_mod.check_budget(ctx, tgt.budget, window_s, prepared)
     if pid == "unreachable-rules":
         return lints.check_unreachable(ctx)
     if pid == "unknown-fields":

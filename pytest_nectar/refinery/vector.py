@@ -22,15 +22,19 @@ differential tests hold it to that.  How (refinery-semantics.md 3-5):
   traces where that is possible at all are decided by the reference evaluator instead
   (``CorpusDecisions.fallback``); a vectorised gjson is not worth its risk.
 
-Rules are evaluated in two threads on big corpora (numpy releases the GIL).
+Rules are evaluated in two threads on big corpora (numpy releases the GIL).  Rules with
+the same scope and conditions are evaluated once, and so is a trace-scope condition shared
+by several rules.  **Probes** (:func:`evaluate_with_probes`: extra expressions given as
+rules, such as the prover's error expression) are evaluated in the same pass, sharing the
+field resolution, condition masks and identical rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -61,8 +65,10 @@ __all__ = [
     "CorpusDecisions",
     "Decision",
     "MatchExplanation",
+    "ProbedDecisions",
     "RuleTotals",
     "evaluate_corpus",
+    "evaluate_with_probes",
     "explain_match",
     "rule_matches",
 ]
@@ -157,6 +163,7 @@ class _Context:
         self._present: dict[str, BoolArray | None] = {}
         self._root_entries: dict[tuple[str, bool], Int64Array] = {}
         self._col_trace: dict[int, Int32Array] = {}
+        self._satisfied: dict[tuple[object, ...], BoolArray] = {}
         lengths = self.lengths
         self.descendants = Column(
             name="?.NUM_DESCENDANTS",
@@ -302,13 +309,31 @@ def _trace_satisfied(ctx: _Context, cond: _CondRows) -> BoolArray:
     return out
 
 
+def _condition_identity(cc: CompiledCondition) -> tuple[object, ...]:
+    """Everything a condition's per-trace result depends on (equal: the same result)."""
+    return (cc.fields, cc.computed_descendants, *condition_key(cc))
+
+
+def _trace_condition(ctx: _Context, cc: CompiledCondition) -> BoolArray:
+    """Which traces satisfy ``cc`` on some row (shared by rules with the same condition).
+
+    Callers must not modify the result.
+    """
+    key = _condition_identity(cc)
+    out = ctx._satisfied.get(key)
+    if out is None:
+        # Concurrent threads may both compute it: a harmless duplicate.
+        out = ctx._satisfied[key] = _trace_satisfied(ctx, _condition_rows(ctx, cc))
+    return out
+
+
 def _match_trace_scope(ctx: _Context, conditions: Sequence[CompiledCondition]) -> BoolArray:
     matched = np.ones(ctx.n_traces, dtype=np.bool_)
     for cc in conditions:
         if cc.is_has_root_span:
             matched &= ctx.has_root == cc.root_span_wanted
         else:
-            matched &= _trace_satisfied(ctx, _condition_rows(ctx, cc))
+            matched &= _trace_condition(ctx, cc)
         if not matched.any():
             break
     return matched
@@ -387,6 +412,24 @@ def _nested_traces(ctx: _Context, evaluator: Evaluator) -> BoolArray:
     return affected
 
 
+_Job: TypeAlias = tuple[str, "tuple[CompiledCondition, ...] | None"]
+
+
+def _job_key(job: _Job) -> tuple[object, ...]:
+    """Jobs with equal keys match the same traces (see :func:`_rule_matches`)."""
+    scope, conditions = job
+    if conditions is None or scope not in ("", "trace", "span"):
+        return ("everything",)
+    kind = "span" if scope == "span" else "trace"
+    return (kind, *(_condition_identity(cc) for cc in conditions))
+
+
+def _rule_jobs(evaluator: Evaluator) -> list[_Job]:
+    if not isinstance(evaluator.sampler, RulesBasedSamplerConfig):
+        return []
+    return [(rule.scope or "", conds) for rule, conds in evaluator.compiled_rules]
+
+
 def rule_matches(
     rules_file: RulesFile, corpus: Corpus, env: str | None = None, *, threads: int = 2
 ) -> tuple[BoolArray, ...]:
@@ -395,16 +438,61 @@ def rule_matches(
     Exact except for CheckNestedFields traces (see :func:`evaluate_corpus`).
     """
     evaluator = Evaluator(rules_file, env)
-    return _all_rule_matches(_Context(corpus), evaluator, threads)
-
-
-def _all_rule_matches(ctx: _Context, evaluator: Evaluator, threads: int) -> tuple[BoolArray, ...]:
     jobs = [(rule.scope or "", conds) for rule, conds in evaluator.compiled_rules]
-    if threads > 1 and ctx.n_rows >= _THREAD_ROWS and len(jobs) > 1:
+    unique = _run_jobs(_Context(corpus), jobs, threads, lambda _: None)
+    seen: set[int] = set()
+    out = []
+    for job in jobs:
+        matched = unique[_job_key(job)]
+        # Identical rules share one array: hand each caller an array of its own.
+        out.append(matched.copy() if id(matched) in seen else matched)
+        seen.add(id(matched))
+    return tuple(out)
+
+
+def _run_jobs(
+    ctx: _Context,
+    jobs: Sequence[_Job],
+    threads: int,
+    first: Callable[[dict[tuple[object, ...], BoolArray]], None],
+    n_first: int | None = None,
+) -> dict[tuple[object, ...], BoolArray]:
+    """Each distinct job's matches, by :func:`_job_key`.
+
+    ``first`` is called once the first ``n_first`` jobs (default: all) are done, while the
+    others may still run in the pool: the caller overlaps its own work with theirs.
+    """
+    keyed: dict[tuple[object, ...], _Job] = {}
+    for job in jobs:
+        keyed.setdefault(_job_key(job), job)
+    cut = len(jobs) if n_first is None else n_first
+    first_keys = {_job_key(job) for job in jobs[:cut]}
+    out: dict[tuple[object, ...], BoolArray] = {}
+    if threads > 1 and ctx.n_rows >= _THREAD_ROWS and len(keyed) > 1:
         # Column caches are filled concurrently; a duplicate computation is harmless.
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            return tuple(pool.map(lambda job: _rule_matches(ctx, *job), jobs))
-    return tuple(_rule_matches(ctx, scope, conds) for scope, conds in jobs)
+            futures = {k: pool.submit(_rule_matches, ctx, *job) for k, job in keyed.items()}
+            for k in first_keys:
+                out[k] = futures[k].result()
+            first(out)
+            for k, future in futures.items():
+                out[k] = future.result()
+        return out
+    for k in first_keys:
+        out[k] = _rule_matches(ctx, *keyed[k])
+    first(out)
+    for k, job in keyed.items():
+        if k not in out:
+            out[k] = _rule_matches(ctx, *job)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class ProbedDecisions:
+    """The decisions, and per probe which traces it matches (any of its rules, on its own)."""
+
+    decisions: CorpusDecisions
+    probes: tuple[BoolArray, ...]
 
 
 def evaluate_corpus(
@@ -422,17 +510,53 @@ def evaluate_corpus(
     Raises ``RulesError`` where the reference would (no sampler for the destination, a
     DeterministicSampler with rate 0 deciding a trace).
     """
+    return evaluate_with_probes(rules_file, corpus, env, now=now, threads=threads).decisions
+
+
+def evaluate_with_probes(
+    rules_file: RulesFile,
+    corpus: Corpus,
+    env: str | None = None,
+    *,
+    probes: Sequence[RulesFile] = (),
+    now: float = 0.0,
+    threads: int = 2,
+) -> ProbedDecisions:
+    """:func:`evaluate_corpus`, and in the same pass which traces each probe matches.
+
+    A probe is a rules file whose default destination's rules stand for an expression (it
+    holds where any rule matches on its own, as :func:`rule_matches` decides, so
+    CheckNestedFields traces are not set apart).  Probes share the pass's field
+    resolution, condition masks, and the result of any rule identical to one of theirs.
+    The returned arrays are the caller's, but must be treated as read-only.
+    """
     evaluator = Evaluator(rules_file, env)
+    probe_jobs = [_rule_jobs(Evaluator(probe)) for probe in probes]
     ctx = _Context(corpus)
     n = corpus.n_traces
     rule_index = np.full(n, -1, dtype=np.int32)
     fallback = np.zeros(n, dtype=np.bool_)
-    if isinstance(evaluator.sampler, RulesBasedSamplerConfig):
-        undecided = np.ones(n, dtype=np.bool_)
-        for i, matched in enumerate(_all_rule_matches(ctx, evaluator, threads)):
-            won = matched & undecided
-            rule_index[won] = i
-            undecided &= ~won
-        if evaluator.sampler.check_nested_fields:
-            fallback = _nested_traces(ctx, evaluator)
-    return decide_outcomes(evaluator, corpus, rule_index, fallback, now)
+    jobs = _rule_jobs(evaluator)
+    decided: list[CorpusDecisions] = []
+
+    def decide(done: dict[tuple[object, ...], BoolArray]) -> None:
+        # Runs while the pool may still evaluate probe-only rules.
+        if isinstance(evaluator.sampler, RulesBasedSamplerConfig):
+            undecided = np.ones(n, dtype=np.bool_)
+            for i, job in enumerate(jobs):
+                won = done[_job_key(job)] & undecided
+                rule_index[won] = i
+                undecided &= ~won
+            if evaluator.sampler.check_nested_fields:
+                fallback[:] = _nested_traces(ctx, evaluator)
+        decided.append(decide_outcomes(evaluator, corpus, rule_index, fallback, now))
+
+    all_jobs = [*jobs, *(job for pj in probe_jobs for job in pj)]
+    results = _run_jobs(ctx, all_jobs, threads, decide, n_first=len(jobs))
+    masks = []
+    for pj in probe_jobs:
+        mask = np.zeros(n, dtype=np.bool_)
+        for job in pj:
+            mask |= results[_job_key(job)]
+        masks.append(mask)
+    return ProbedDecisions(decided[0], tuple(masks))
