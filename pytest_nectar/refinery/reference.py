@@ -201,13 +201,13 @@ def extract_value(
     """
     if cond.computed_descendants:
         return len(trace.spans), True, True
-    if root is _NO_ROOT:
-        root = trace.root
     checked_only_root = True
     target = span
     for key, is_root, is_meta in cond.lookups:
         target = span
         if is_root:
+            if root is _NO_ROOT:
+                root = trace.root  # only root fields need it
             if root is None:
                 continue
             target = root
@@ -237,13 +237,51 @@ class _CompiledRule:
     index: int
     rule: Rule
     conditions: tuple[CompiledCondition, ...] | None
+    #: per condition, its :func:`_plain_keys` (the fast path when nested lookups are off)
+    plain: tuple[tuple[str, ...] | None, ...] = ()
+
+
+def _plain_keys(cond: CompiledCondition) -> tuple[str, ...] | None:
+    """The keys :func:`extract_value` reads for a condition of plain span fields (no
+    ``root.``, no ``meta.``, no descendant count), None for any other condition: on such a
+    condition (nested lookups off) it returns the first key present, never ``only_root``."""
+    if cond.computed_descendants or not cond.lookups or cond.is_has_root_span:
+        return None
+    if any(is_root or is_meta for _, is_root, is_meta in cond.lookups):
+        return None
+    return tuple(key for key, _, _ in cond.lookups)
+
+
+def _any_span_plain(
+    spans: tuple[Span, ...], keys: tuple[str, ...], cond: CompiledCondition
+) -> bool:
+    """The span loop of :func:`_matches_trace` for a :func:`_plain_keys` condition."""
+    matches = cond.matches
+    for span in spans:
+        data = span.data
+        value: object = None
+        exists = False
+        for key in keys:
+            found = data.get(key, _MISSING)
+            if found is not _MISSING:
+                value, exists = found, True
+                break
+        if matches(value, exists) if matches is not None else cond.evaluate(value, exists):
+            return True
+    return False
 
 
 def _matches_trace(trace: Trace, rule: _CompiledRule, nested: bool) -> bool:
     if rule.conditions is None:
         return True
-    root = trace.root
-    for cond in rule.conditions:
+    root: Span | None = _NO_ROOT
+    for cond, keys in zip(rule.conditions, rule.plain, strict=True):
+        if keys is not None and not nested:
+            if not _any_span_plain(trace.spans, keys, cond):
+                return False
+            continue
+        if root is _NO_ROOT:
+            root = trace.root  # only conditions off the plain path read it
         if cond.is_has_root_span:
             if (root is not None) != cond.root_span_wanted:
                 return False
@@ -265,10 +303,22 @@ def _matches_span(trace: Trace, rule: _CompiledRule, nested: bool) -> bool:
     if rule.conditions is None:
         return True
     root = trace.root
+    pairs = tuple(zip(rule.conditions, rule.plain, strict=True))
     for span in trace.spans:
         matched = True
-        for cond in rule.conditions:
-            value, exists, only_root = extract_value(trace, span, cond, nested, root)
+        for cond, keys in pairs:
+            if keys is not None and not nested:  # extract_value's plain case, inlined
+                data = span.data
+                value: object = None
+                exists = False
+                for key in keys:
+                    found = data.get(key, _MISSING)
+                    if found is not _MISSING:
+                        value, exists = found, True
+                        break
+                only_root = False
+            else:
+                value, exists, only_root = extract_value(trace, span, cond, nested, root)
             if not cond.evaluate(value, exists):
                 matched = False
                 if only_root:
@@ -316,20 +366,22 @@ class Evaluator:
         self._stateful = stateful
         self._cluster_size = cluster_size
         self._pool: Any = None
+        #: fresh samplers: per config (held, so its id stays its own) its parsed settings
+        self._parsed: dict[int, tuple[SamplerConfig, Any, Any]] = {}
         self._rules: tuple[_CompiledRule, ...] = ()
         self._nested = False
         if isinstance(self.sampler, RulesBasedSamplerConfig):
             self._nested = bool(self.sampler.check_nested_fields)
-            self._rules = tuple(
-                _CompiledRule(
-                    i,
-                    r,
+            rules = []
+            for i, r in enumerate(self.sampler.rules or ()):
+                conds = (
                     None
                     if r.conditions is None
-                    else tuple(compile_condition(c) for c in r.conditions),
+                    else tuple(compile_condition(c) for c in r.conditions)
                 )
-                for i, r in enumerate(self.sampler.rules or ())
-            )
+                plain = tuple(_plain_keys(c) for c in conds or ())
+                rules.append(_CompiledRule(i, r, conds, plain))
+            self._rules = tuple(rules)
 
     @property
     def compiled_rules(self) -> tuple[tuple[Rule, tuple[CompiledCondition, ...] | None], ...]:
@@ -338,11 +390,19 @@ class Evaluator:
     def _dynamic(self, config: SamplerConfig, downstream: bool) -> DownstreamSampler:
         if self._factory is not None:
             return self._factory(config, self.destination, downstream)
-        from pytest_nectar.refinery.samplers import SamplerPool, build_sampler
+        from pytest_nectar.refinery.samplers import SamplerPool
+        from pytest_nectar.refinery.samplers.settings import parse_settings
+        from pytest_nectar.refinery.samplers.trace_key import TraceKey
 
         if not self._stateful:
-            return build_sampler(
-                config.KIND, config.params(), destination=self.destination, downstream=downstream
+            # build_sampler's fresh sampler, the config parsed once (settings are immutable)
+            found = self._parsed.get(id(config))
+            if found is None or found[0] is not config:
+                settings = parse_settings(config.KIND, config.params())
+                keys = TraceKey.from_field_list(settings.field_list, settings.use_trace_length)
+                found = self._parsed[id(config)] = (config, settings, keys)
+            return SamplerPool().get_parsed(
+                found[1], destination=self.destination, downstream=downstream, key_builder=found[2]
             )
         if self._pool is None:
             self._pool = SamplerPool(cluster_size=self._cluster_size)

@@ -48,13 +48,50 @@ class DecisionCache:
         self._alive = tuple(tuple(spans) for spans in shapes)  # keeps the memoised ids theirs
         self._rows: dict[int, int] = {}
         self._frozen: dict[int, tuple[Mapping[str, object], int]] = {}
+        #: yes/no verdicts keyed like ``entries`` (used by :meth:`part` caches)
+        self.flags: dict[object, bool] = {}
+        self._parts: dict[tuple[str, ...], DecisionCache] = {}
         for spans in self._alive:
             for span in spans:
                 code = self._code(span.data)
                 if code is not None:
                     self._rows[id(span.data)] = code
 
+    def sibling(self) -> DecisionCache:
+        """A cache with no verdicts that shares this one's row codes (immutable once made:
+        a code is a pure function of the row's decision fields): a second Refinery keyed
+        the same way whose verdicts are all computed anew."""
+        other = DecisionCache.__new__(DecisionCache)
+        other.fields = self.fields
+        other.entries = {}
+        other._codes = self._codes
+        other._alive = self._alive
+        other._rows = self._rows
+        other._frozen = self._frozen
+        other.flags = {}
+        other._parts = {f: p.sibling() for f, p in self._parts.items()}
+        return other
+
+    def part(self, fields: tuple[str, ...]) -> DecisionCache:
+        """The cache keyed by a subset of the fields, for a verdict that reads only those
+        (the error or must-keep expression): one per subset, kept with this cache."""
+        found = self._parts.get(fields)
+        if found is None:
+            found = self._parts[fields] = DecisionCache(fields, self._alive)
+        return found
+
     def _code(self, data: Mapping[str, object]) -> int | None:
+        get = data.get
+        values = tuple([get(k, _GAP) for k in self.fields])
+        classes = tuple([v.__class__ for v in values])
+        if _PLAIN.issuperset(classes):
+            # no float, nothing unhashable: the values with their classes say the same as
+            # the parts below (a tag keeps the two kinds of table key apart)
+            fast = (_GAP, classes, values)
+            code = self._codes.get(fast)
+            if code is None:
+                code = self._codes[fast] = len(self._codes)
+            return code
         parts: list[object] = []
         for k in self.fields:
             v = data.get(k, _ABSENT)
@@ -125,3 +162,13 @@ def content_key(trace: Trace, fields: tuple[str, ...]) -> tuple[object, ...] | N
 
 
 _ABSENT = ("absent",)
+
+
+class _Gap:
+    """A field missing from a row (the fast path of ``DecisionCache._code``)."""
+
+    __slots__ = ()
+
+
+_GAP = _Gap()
+_PLAIN = frozenset({str, int, bool, type(None), _Gap})

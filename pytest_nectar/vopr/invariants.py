@@ -159,10 +159,14 @@ def corpus_of(traces: Sequence[Trace], fields: Sequence[str] | None = None) -> C
     cells: dict[str, tuple[list[int], list[object]]] = {}
     offsets = [0]
     is_root: list[bool] = []
+    root_rows: list[int] = []
     for trace in traces:
+        last_root = -1  # the last root wins, as in Refinery
         for span in trace.spans:
             row = len(is_root)
             is_root.append(span.is_root)
+            if span.is_root:
+                last_root = row
             data = span.data
             names = data if wanted is None else [k for k in wanted if k in data]
             for name in names:
@@ -171,6 +175,7 @@ def corpus_of(traces: Sequence[Trace], fields: Sequence[str] | None = None) -> C
                 rows.append(row)
                 values.append(value)
         offsets.append(len(is_root))
+        root_rows.append(last_root)
     columns = {}
     for name in sorted(cells):
         rows, values = cells[name]
@@ -207,11 +212,7 @@ def corpus_of(traces: Sequence[Trace], fields: Sequence[str] | None = None) -> C
     n = len(traces)
     offsets_a = np.array(offsets, np.int64)
     roots = np.array(is_root, np.bool_)
-    root_row = np.full(n, -1, np.int64)
-    for t in range(n):
-        hits = np.flatnonzero(roots[offsets[t] : offsets[t + 1]])
-        if hits.size:
-            root_row[t] = offsets[t] + int(hits[-1])  # the last root wins, as in Refinery
+    root_row = np.array(root_rows, np.int64)
     return Corpus(
         trace_ids=tuple(t.trace_id for t in traces),
         trace_offsets=offsets_a,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from pytest_nectar.policy_eval import PolicyEvaluator
 from pytest_nectar.refinery.reference import Decision, Evaluator
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, RulesFile, SamplerConfig
 from pytest_nectar.refinery.samplers import DynSampler, SamplerPool
+from pytest_nectar.refinery.samplers.clock import Clocked
 from pytest_nectar.trace_model import Trace
 from pytest_nectar.vopr.decision_cache import DecisionCache, Verdict, content_key
 from pytest_nectar.vopr.rng import RngFamily, StepStream
@@ -157,7 +158,12 @@ class RefinerySim:
             cache = DecisionCache(self.fields)
         self.cache = cache
         self._shapes = cache.entries
+        # Error and must-keep verdicts read fewer fields than the decision: keyed by those
+        # alone they repeat across traces that differ elsewhere (e.g. only in duration).
+        self._error_part = cache.part(_fields_of((target.error,)))
+        self._must_part = cache.part(_fields_of(target.must_keep))
         self._samplers: dict[int, DynSampler] = {}
+        self._cores: dict[int, Clocked] = {}  # each downstream sampler's core, by rule
         self._decided: dict[int, tuple[Trace, Decision]] = {}
         self._downstream: dict[int, SamplerConfig] = {}
         if isinstance(self._stateless.sampler, RulesBasedSamplerConfig):
@@ -203,8 +209,8 @@ class RefinerySim:
                 rule,
                 None if rule in self._downstream else d,
                 d.key,
-                self.is_error(trace),
-                self.is_must_keep(trace),
+                _flag(self._error_part, trace, self.is_error),
+                _flag(self._must_part, trace, self.is_must_keep),
             )
             self._shapes[source] = found
         return found
@@ -232,20 +238,30 @@ class RefinerySim:
         marks = batch.marks
         keyed = self.cache.content_key
         shortcut = self.shortcut
+        known = self._shapes.get
+        cores = self._cores
         for i, now in enumerate(batch.times.tolist()):
             trace = traces[i]
             key = None
             if shortcut:
                 key = sources[i] if i not in marks else keyed(trace)
             if key is not None:
-                shape = self._shapes.get(key) or self._shape(key, trace)
+                shape = known(key) or self._shape(key, trace)
                 cached[i] = True
                 error[i], must[i], rule[i] = shape.error, shape.must, shape.rule
                 d = shape.decision
                 if d is None:
-                    r = _sampler_rate(self._sampler(shape.rule), shape.key, events[i], now)
-                    rate[i] = r
-                    chance[i] = 1 if r <= 1 else -1
+                    core = cores.get(shape.rule)
+                    if core is None:
+                        core = cores[shape.rule] = self._sampler(shape.rule).core
+                    r = core.get_sample_rate_multi(shape.key, events[i], now)
+                    if r < 0:
+                        raise RuntimeError(
+                            f"dynsampler returned {r}: Refinery would panic in rand.Intn"
+                        )
+                    if r > 1:  # rate max(r, 1); 1 (kept) is the default
+                        rate[i] = r
+                        chance[i] = -1
                     continue
             else:
                 error[i] = self.is_error(trace)
@@ -293,9 +309,22 @@ class RefinerySim:
         }
 
 
-def _sampler_rate(sampler: DynSampler, key: str, count: int, now: float) -> int:
-    """``DynSampler.sample_rate`` with the shape's key already built."""
-    rate = sampler.core.get_sample_rate_multi(key, count, now)
-    if rate < 0:
-        raise RuntimeError(f"dynsampler returned {rate}: Refinery would panic in rand.Intn")
-    return max(rate, 1)
+def _fields_of(exprs: tuple[Expr, ...]) -> tuple[str, ...]:
+    """The fields policy expressions read (``root.`` removed, as in ``read_fields``), sorted."""
+    names: set[str] = set()
+    for expr in exprs:
+        for atom in conditions_of(expr):
+            names.update(atom.field.names)
+    return tuple(sorted(n.removeprefix("root.") for n in names))
+
+
+def _flag(part: DecisionCache, trace: Trace, test: Callable[[Trace], bool]) -> bool:
+    """``test(trace)``, remembered by the trace's content on ``part``'s fields (exact while
+    the shortcut holds: the test reads only those fields, root flags and row count)."""
+    key = part.content_key(trace)
+    if key is None:
+        return test(trace)
+    found = part.flags.get(key)
+    if found is None:
+        found = part.flags[key] = test(trace)
+    return found

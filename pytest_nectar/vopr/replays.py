@@ -75,8 +75,9 @@ def run_determinism(setup: Setup, job: Job) -> JobResult:
     checks = range(job.first, job.first + job.count)
     a_sim = scenario.simulate(setup.model)
     a_ref = refinery_for(setup, a_sim.family)
-    # The second Refinery keeps its own decision cache: its verdicts are computed, not shared.
-    b_ref = RefinerySim(setup.target, a_sim.family, setup.model.fields)
+    # The second Refinery keeps its own verdicts (computed, not shared); only the row codes
+    # its decision keys are made of, a pure function of each row, are shared.
+    b_ref = RefinerySim(setup.target, a_sim.family, setup.model.fields, a_ref.cache.sibling())
     b_sim = a_sim
     stream = family.stream("determinism/check")  # at(c): the same draws as generator(c, ...)
     for c in checks:

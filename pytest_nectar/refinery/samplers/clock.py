@@ -39,6 +39,13 @@ class Clocked(ABC):
 
     def advance(self, now: float) -> None:
         """Run every tick due at or before ``now`` (seconds), in order."""
+        if now.__class__ is float and -1e18 < now < 1e18:  # finite: to_nanoseconds inlined
+            now_ns = round(now * NANOSECONDS_PER_SECOND)
+            if self.now_ns <= now_ns < self.next_tick_ns:  # no tick due: just move
+                self.now_ns = now_ns
+                return
+            self._advance_ns(now_ns)
+            return
         self._advance_ns(to_nanoseconds(now))
 
     def _advance_ns(self, now_ns: int) -> None:

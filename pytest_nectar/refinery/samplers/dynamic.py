@@ -31,6 +31,20 @@ def _sorted_sum(values: dict[str, float], floor_one: bool = False, log: bool = F
     return total
 
 
+def _floored_sums(values: dict[str, float]) -> tuple[float, float]:
+    """``(_sorted_sum(values, floor_one=True), _sorted_sum(values, floor_one=True, log=True))``
+    in one sorted pass (the same additions in the same order)."""
+    total = 0.0
+    log_total = 0.0
+    for key in sort_go(values):
+        v = values[key]
+        if not v > 1.0:
+            v = go_max(1.0, v)
+        total += v
+        log_total += go_log10(v)
+    return total, log_total
+
+
 def _count(counts: dict[str, float], key: str, count: int, max_keys: int) -> bool:
     """Add ``count`` unless MaxKeys is reached and ``key`` is new; True when it was added."""
     if max_keys > 0 and key not in counts and len(counts) >= max_keys:
@@ -149,10 +163,9 @@ class _EMA(Clocked):
         counts, self.current_counts = self.current_counts, {}
         self.current_burst_sum = 0.0
         self._update_ema(counts)
-        sum_events = _sorted_sum(self.moving_average, floor_one=True)
+        sum_events, log_sum = _floored_sums(self.moving_average)
         self.burst_threshold = sum_events * self.burst_multiple
         goal_count = self._goal_count(sum_events)
-        log_sum = _sorted_sum(self.moving_average, floor_one=True, log=True)
         self.saved_sample_rates = calculate_sample_rates(
             go_div(goal_count, log_sum), self.moving_average
         )

@@ -28,11 +28,15 @@ __all__ = ["DynSampler", "SamplerPool", "build_sampler"]
 class DynSampler:
     """One dynamic-family sampler as Refinery runs it, on the virtual clock."""
 
-    def __init__(self, settings: SamplerSettings, core: Clocked) -> None:
+    def __init__(
+        self, settings: SamplerSettings, core: Clocked, key_builder: TraceKey | None = None
+    ) -> None:
         self.settings = settings
         self.core = core
         self.reason = settings.reason
-        self.key_builder = TraceKey.from_field_list(settings.field_list, settings.use_trace_length)
+        if key_builder is None:
+            key_builder = TraceKey.from_field_list(settings.field_list, settings.use_trace_length)
+        self.key_builder = key_builder
 
     def sample_rate(self, trace: Trace, now: float) -> tuple[int, str]:
         """Advance to ``now`` (seconds), then Refinery's ``GetSampleRate``: (rate >= 1, key).
@@ -77,7 +81,24 @@ class SamplerPool:
         start: float | None = None,
     ) -> DynSampler:
         """The sampler for one config; its core is shared with identical configs."""
-        settings = parse_settings(kind, params)
+        return self.get_parsed(
+            parse_settings(kind, params),
+            destination=destination,
+            downstream=downstream,
+            start=start,
+        )
+
+    def get_parsed(
+        self,
+        settings: SamplerSettings,
+        *,
+        destination: str,
+        downstream: bool,
+        start: float | None = None,
+        key_builder: TraceKey | None = None,
+    ) -> DynSampler:
+        """:meth:`get` with the config already parsed (settings are immutable: callers that
+        build many samplers from one config parse it once); ``key_builder`` likewise."""
         prefix = f"rules:{destination}:" if downstream else destination
         key = settings.sharing_key(prefix)
         core = self.cores.get(key)
@@ -87,7 +108,7 @@ class SamplerPool:
         if settings.is_throughput and settings.use_cluster_size:
             self._cluster_goals[key] = settings.goal
         self._apply_cluster_size()
-        return DynSampler(settings, core)
+        return DynSampler(settings, core, key_builder)
 
     def set_cluster_size(self, cluster_size: int) -> None:
         """Peer membership changed: recompute every cluster-sized goal."""

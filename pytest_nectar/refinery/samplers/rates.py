@@ -74,8 +74,11 @@ def go_float_to_int(x: float) -> int:
 
 
 def sort_go(keys: Iterable[str]) -> list[str]:
-    """Go ``sort.Strings``: byte order of the UTF-8 text."""
-    return sorted(keys, key=lambda s: s.encode("utf-8", "surrogatepass"))
+    """Go ``sort.Strings``: byte order of the UTF-8 text.
+
+    UTF-8 (surrogates included) orders bytes as it orders code points, and Python compares
+    strings by code point: a plain sort is that order, without encoding every key."""
+    return sorted(keys)
 
 
 def calculate_sample_rates(goal_ratio: float, buckets: Mapping[str, float]) -> dict[str, int]:
@@ -87,10 +90,16 @@ def calculate_sample_rates(goal_ratio: float, buckets: Mapping[str, float]) -> d
     rates: dict[str, int] = {}
     remaining = len(buckets)
     extra = 0.0
-    for key in sort_go(list(buckets)):
-        count = go_max(1.0, buckets[key])
-        goal = go_max(1.0, go_log10(count) * goal_ratio)
-        share = go_div(extra, float(remaining))
+    for key in sorted(buckets):  # sort_go's order
+        count = buckets[key]
+        if not count > 1.0:  # go_max(1.0, count) without the call on the common path
+            count = go_max(1.0, count)
+        # go_log10, go_max and go_div inlined on their common paths (count >= 1 or NaN;
+        # remaining >= 1 inside the loop)
+        goal = (math.log10(count) if count >= 1.0 else go_log10(count)) * goal_ratio
+        if not goal > 1.0:
+            goal = go_max(1.0, goal)
+        share = extra / float(remaining)
         goal += share
         extra -= share
         remaining -= 1
