@@ -21,17 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pytest_nectar.corpus.table import (
-    KIND_BOOL,
-    KIND_FLOAT,
-    KIND_INT,
-    KIND_NULL,
-    KIND_OTHER,
-    KIND_STRING,
-    Column,
-    Corpus,
-    StringPool,
-)
+from pytest_nectar.corpus.from_traces import corpus_from_traces
 from pytest_nectar.errors import NectarError
 from pytest_nectar.model import Policy
 from pytest_nectar.refinery.reference import Decision
@@ -48,7 +38,6 @@ __all__ = [
     "check_policy_text",
     "check_rules_text",
     "check_step",
-    "corpus_of",
 ]
 
 #: Invariant ids and what each means (the order of reports).
@@ -138,97 +127,6 @@ def check_step(
 # --- reference vs vectorised -------------------------------------------------------------
 
 
-def _kind(value: object) -> int:
-    if value is None:
-        return KIND_NULL
-    if isinstance(value, bool):
-        return KIND_BOOL
-    if isinstance(value, int):
-        return KIND_INT
-    if isinstance(value, float):
-        return KIND_FLOAT
-    if isinstance(value, str):
-        return KIND_STRING
-    return KIND_OTHER
-
-
-def corpus_of(traces: Sequence[Trace], fields: Sequence[str] | None = None) -> Corpus:
-    """A columnar corpus holding ``traces`` in order, every value exactly as given; only the
-    columns of ``fields`` when given (decisions read no others)."""
-    wanted = None if fields is None else frozenset(fields)
-    cells: dict[str, tuple[list[int], list[object]]] = {}
-    offsets = [0]
-    is_root: list[bool] = []
-    root_rows: list[int] = []
-    for trace in traces:
-        last_root = -1  # the last root wins, as in Refinery
-        for span in trace.spans:
-            row = len(is_root)
-            is_root.append(span.is_root)
-            if span.is_root:
-                last_root = row
-            data = span.data
-            names = data if wanted is None else [k for k in wanted if k in data]
-            for name in names:
-                value = data[name]
-                rows, values = cells.setdefault(name, ([], []))
-                rows.append(row)
-                values.append(value)
-        offsets.append(len(is_root))
-        root_rows.append(last_root)
-    columns = {}
-    for name in sorted(cells):
-        rows, values = cells[name]
-        k = len(values)
-        kind = np.fromiter((_kind(v) for v in values), np.uint8, k)
-        ints = np.zeros(k, np.int64)
-        floats = np.zeros(k, np.float64)
-        codes = np.full(k, -1, np.int32)
-        strings: dict[str, int] = {}
-        others: dict[int, object] = {}
-        for e, value in enumerate(values):
-            kd = kind[e]
-            if isinstance(value, str):
-                codes[e] = strings.setdefault(value, len(strings))
-            elif isinstance(value, bool):
-                ints[e] = int(value)
-            elif isinstance(value, int):
-                ints[e] = value
-                floats[e] = float(value)
-            elif isinstance(value, float):
-                floats[e] = value
-            elif kd == KIND_OTHER:
-                others[e] = value
-        columns[name] = Column(
-            name,
-            np.array(rows, np.int64),
-            kind,
-            ints,
-            floats,
-            codes,
-            StringPool.from_strings(list(strings)),
-            others,
-        )
-    n = len(traces)
-    offsets_a = np.array(offsets, np.int64)
-    roots = np.array(is_root, np.bool_)
-    root_row = np.array(root_rows, np.int64)
-    return Corpus(
-        trace_ids=tuple(t.trace_id for t in traces),
-        trace_offsets=offsets_a,
-        row_trace=np.repeat(np.arange(n, dtype=np.int32), np.diff(offsets_a)),
-        is_root=roots,
-        root_row=root_row,
-        row_time=np.full(len(is_root), np.nan),
-        trace_start=np.full(n, np.nan),
-        weight=np.ones(n, np.float64),
-        must_keep=np.zeros(n, np.bool_),
-        must_keep_reasons={},
-        columns=columns,
-        digest="vopr",
-    )
-
-
 def _fits_int64(trace: Trace, fields: Sequence[str] | None) -> bool:
     """Every int the columnar corpus would hold (of ``fields`` only, when given) fits int64."""
     for span in trace.spans:
@@ -266,7 +164,7 @@ def check_agreement(
     if not rows:
         return []
     target = sim.target
-    corpus = corpus_of([p[2] for p in rows], fields)
+    corpus = corpus_from_traces([p[2] for p in rows], fields=fields, digest="vopr")
     vector = evaluate_corpus(target.rules_file, corpus, target.env)
     for i, (step, now, trace, sim_rule) in enumerate(rows):
         ref = sim.reference(trace)
