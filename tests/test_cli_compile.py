@@ -14,6 +14,7 @@ from pytest_nectar.cli import main
 from pytest_nectar.config import load_config
 from pytest_nectar.corpus import load_corpus
 from pytest_nectar.lockfile import md5_hex, parse_lock
+from tests.realdata import REALDATA
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = ROOT / "examples" / "quickstart"
@@ -164,8 +165,9 @@ def test_config_keys_and_warnings(project: Path) -> None:
     )
 
 
+@pytest.mark.usefixtures("realdata")
 def test_import_then_compile_then_decide(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    src = ROOT / "tests" / "data" / "refinery-rules" / "refinery-rules_complete.yaml"
+    src = REALDATA / "refinery-rules" / "refinery-rules_complete.yaml"
     code, out, err = run(capsys, "import", str(src), "-o", "imported")
     assert code == 1  # env1 (DynamicSampler) and env3 (Deterministic 10) cannot be stated
     assert out.splitlines() == [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ from pytest_nectar.corpus import load_corpus
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.rules_reader import read_rules
 
-DATA = Path(__file__).parent / "data"
 RULES = """\
 RulesVersion: 2
 Samplers:
@@ -46,9 +44,8 @@ Samplers:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> tuple[Path, Path]:
-    corpus = tmp_path / "traces.json"
-    shutil.copy(DATA / "corpus" / "otlp" / "oteltui-test_data.json", corpus)
+def workspace(tmp_path: Path, realdata: Path) -> tuple[Path, Path]:
+    corpus = realdata / "otlp" / "oteltui-test_data.json"  # read in place
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
     return rules, corpus

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from pytest_nectar.cli import main
+from tests.realdata import REALDATA
 
-CORPUS = Path(__file__).parent / "data/corpus/otlp/oteltui-test_data.json"
+CORPUS = REALDATA / "otlp/oteltui-test_data.json"
 STORM_POLICY = (
     "nectar_policy{version,name,budget_per_second,rules}:\n  1\n  vopr-cli\n  15\n"
     "  rules[2]{name,description,match,action,priority}:\n"
@@ -35,6 +36,7 @@ def _json(out: str) -> list[dict[str, object]]:
     return results
 
 
+@pytest.mark.usefixtures("realdata")
 def test_storm_violation_exit_1_and_replay_line_reproduces_it(
     policy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -58,6 +60,7 @@ def test_storm_violation_exit_1_and_replay_line_reproduces_it(
     )
 
 
+@pytest.mark.usefixtures("realdata")
 def test_same_seed_same_json_different_seed_differs(
     policy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -80,6 +83,7 @@ def test_same_seed_same_json_different_seed_differs(
     assert runs[0][0]["iterations"] == 40 and runs[0][0]["simulated_seconds"] == 40 * 3600.0
 
 
+@pytest.mark.usefixtures("realdata")
 def test_bad_campaign_and_seed_are_usage_errors(
     policy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,8 +10,9 @@ import pytest
 from pytest_nectar.cli import main
 from pytest_nectar.corpus import load_corpus
 from pytest_nectar.errors import CorpusError, UsageError
+from tests.realdata import REALDATA
 
-DATA = Path(__file__).parent / "data" / "corpus"
+DATA = REALDATA
 DEMO = DATA / "otlp" / "oteltui-test_data.json"
 PROTO = DATA / "otlp" / "otelproto-examples-trace.json"
 EVENTS = DATA / "honeycomb" / "refinery-sampledata.json"
@@ -23,6 +24,7 @@ def _message(path: Path, **kwargs: object) -> str:
     return info.value.message.replace(str(path.parent) + "/", "")
 
 
+@pytest.mark.usefixtures("realdata")
 def test_truncated_json_lines(tmp_path: Path) -> None:
     path = tmp_path / "cut.jsonl"
     path.write_bytes(DEMO.read_bytes()[:3000])
@@ -38,6 +40,7 @@ def test_truncated_json_lines(tmp_path: Path) -> None:
     assert corpus.n_rows == 0
 
 
+@pytest.mark.usefixtures("realdata")
 def test_truncated_document(tmp_path: Path) -> None:
     path = tmp_path / "cut.json"
     path.write_bytes(PROTO.read_bytes()[:700])
@@ -46,6 +49,7 @@ def test_truncated_document(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.usefixtures("realdata")
 def test_wrong_field_type_names_the_span(tmp_path: Path) -> None:
     doc = json.loads(PROTO.read_text())
     doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"][0]["value"] = {
@@ -61,6 +65,7 @@ def test_wrong_field_type_names_the_span(tmp_path: Path) -> None:
     assert corpus.n_rows == 0 and len(corpus.skipped) == 1
 
 
+@pytest.mark.usefixtures("realdata")
 def test_bad_span_is_skipped_whole_and_others_kept(tmp_path: Path) -> None:
     doc = json.loads(PROTO.read_text())
     spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
@@ -94,6 +99,7 @@ def test_unknown_format_empty_file_and_not_json(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.usefixtures("realdata")
 def test_events_without_trace_id_are_counted(tmp_path: Path) -> None:
     lines = EVENTS.read_text().splitlines()
     lines.insert(2, '{"name": "no trace here", "trace.trace_id": 42}')

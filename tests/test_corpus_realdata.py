@@ -1,4 +1,5 @@
-"""Every real trace file in tests/data/corpus ingests with the counts of its SOURCES.md."""
+"""Every real trace file (read in place from ../shared/realdata) ingests with the counts of
+its SOURCES.md."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import numpy as np
 import pytest
 
 from pytest_nectar.corpus import KIND_INT, KIND_STRING, Corpus, load_corpus, summarize
+from tests.realdata import REALDATA, TRACE_FOLDERS, corpus_names
 
-DATA = Path(__file__).parent / "data" / "corpus"
+DATA = REALDATA
+pytestmark = pytest.mark.usefixtures("realdata")
 
-# file: (spans, traces, services, error spans, error traces), from tests/data/corpus/SOURCES.md
+# file: (spans, traces, services, error spans, error traces), from realdata/SOURCES.md
 EXPECTED = {
     "otlp/oteltui-test_data.json": (547, 141, 8, 107, 59),
     "otlp/highlight-samples-traces.json": (512, 28, 0, 6, 5),
@@ -43,8 +46,7 @@ def _strings(corpus: Corpus, name: str) -> set[str]:
 
 
 def test_every_trace_file_is_covered() -> None:
-    on_disk = {str(p.relative_to(DATA)) for p in DATA.glob("*/*.json")}
-    assert on_disk == set(EXPECTED)
+    assert set(corpus_names()) == set(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -122,7 +124,7 @@ def test_honeycomb_sample_is_one_trace_with_its_root() -> None:
 
 
 def test_folder_of_all_files_loads_as_one_corpus(tmp_path: Path) -> None:
-    corpus = load_corpus(DATA, cache_dir=tmp_path)
+    corpus = load_corpus([DATA / folder for folder in TRACE_FOLDERS], cache_dir=tmp_path)
     assert corpus.n_traces == sum(v[1] for v in EXPECTED.values())
     assert set(corpus.formats) == {"otlp", "jaeger", "zipkin", "honeycomb"}
     assert len(corpus.sources) == len(EXPECTED)

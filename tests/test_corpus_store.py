@@ -1,4 +1,5 @@
-"""The columnar store and cache: exact round trip, reuse, digest stability, must-keep labels."""
+"""The columnar store and cache on the real files: exact round trip, reuse, digest stability,
+must-keep labels (the cache's location, cap and repair: test_corpus_cache.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ import pytest_nectar.corpus.load as load_module
 from pytest_nectar.cli import main
 from pytest_nectar.corpus import Corpus, load_corpus
 from pytest_nectar.corpus.ingest import IngestOptions, read_file
+from tests.realdata import REALDATA
 
-DATA = Path(__file__).parent / "data" / "corpus"
+pytestmark = pytest.mark.usefixtures("realdata")
+
+DATA = REALDATA
 DEMO = DATA / "otlp" / "oteltui-test_data.json"
 PROTO = DATA / "otlp" / "otelproto-examples-trace.json"
 EVENTS = DATA / "honeycomb" / "refinery-sampledata.json"
@@ -78,19 +82,6 @@ def test_changed_input_rebuilds(tmp_path: Path) -> None:
         fh.write('{"trace.trace_id": "other", "duration_ms": 1}\n')
     second = load_corpus(path, cache_dir=tmp_path / "cache")
     assert second.n_traces == first.n_traces + 1 and second.digest != first.digest
-
-
-def test_default_cache_dir_and_env_override(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "events.json"
-    shutil.copy(EVENTS, path)
-    monkeypatch.delenv("NECTAR_CACHE_DIR", raising=False)
-    load_corpus(path)
-    assert list((tmp_path / ".nectar-cache").glob("corpus-*"))
-    monkeypatch.setenv("NECTAR_CACHE_DIR", str(tmp_path / "elsewhere"))
-    load_corpus(path)
-    assert list((tmp_path / "elsewhere").glob("corpus-*"))
 
 
 def test_parallel_chunks_equal_serial_read(tmp_path: Path) -> None:

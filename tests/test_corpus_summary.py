@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from pytest_nectar.corpus import load_corpus, summarize
 from pytest_nectar.corpus.summary import MAX_FIELDS, REDACTED
+from tests.realdata import REALDATA
 
-DATA = Path(__file__).parent / "data" / "corpus"
+DATA = REALDATA
 
 
 def test_secret_looking_values_are_redacted_and_long_values_cut(tmp_path: Path) -> None:
@@ -46,6 +49,7 @@ def test_summary_is_bounded_whatever_the_corpus(tmp_path: Path) -> None:
     assert summary["traces"] == 60 and summary["roots_missing"] == 0
 
 
+@pytest.mark.usefixtures("realdata")
 def test_rates_and_durations_of_the_demo_capture() -> None:
     summary = summarize(load_corpus(DATA / "otlp" / "oteltui-test_data.json", cache=False))
     assert summary["span_events"] + summary["links"] + summary["spans"] == summary["events"]

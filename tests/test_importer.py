@@ -18,9 +18,9 @@ from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig
 from pytest_nectar.refinery.rules_reader import read_rules, read_rules_text
 from pytest_nectar.trace_model import Span, Trace
 from tests.compile_strategies import trace_bank
+from tests.realdata import TRACE_FOLDERS, files, or_absent
 
 ROOT = Path(__file__).resolve().parent.parent
-RULES = ROOT / "tests" / "data" / "refinery-rules"
 
 
 def _has_rules_based(path: Path) -> bool:
@@ -29,12 +29,12 @@ def _has_rules_based(path: Path) -> bool:
 
 
 # Refinery 1.x files (no Samplers map) mention RulesBasedSampler but hold no v2 destination.
-RULES_BASED = sorted(p for p in RULES.iterdir() if p.suffix != ".md" and _has_rules_based(p))
-CORPORA = sorted((ROOT / "tests" / "data" / "corpus").glob("*/*.json"))
+RULES_BASED = [p for p in files("*", "refinery-rules") if _has_rules_based(p)]
+CORPORA = [p for folder in TRACE_FOLDERS for p in files("*.json", folder)]
 
 
 @pytest.fixture(scope="module")
-def traces() -> list[Trace]:
+def traces(realdata: Path) -> list[Trace]:
     out = trace_bank(seed=7, count=150)
     # traces that hit the real files' fields, with each Go type Refinery may see
     fields = ["http.status_code", "http.route", "service.name", "duration_ms", "error"]
@@ -48,11 +48,11 @@ def traces() -> list[Trace]:
     return out
 
 
-def test_the_real_rules_based_files_are_present() -> None:
+def test_the_real_rules_based_files_are_present(realdata: Path) -> None:
     assert len(RULES_BASED) >= 20
 
 
-@pytest.mark.parametrize("path", RULES_BASED, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", or_absent(RULES_BASED), ids=lambda p: p.name)
 def test_import_round_trips_decisions(path: Path, traces: list[Trace]) -> None:
     original = read_rules(path).rules_file
     result = import_rules(original)

@@ -23,9 +23,10 @@ from pytest_nectar.policy_parser import load_policy, parse_policy
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.trace_model import Span, Trace
 from tests.compile_strategies import policies, trace_bank, traces
+from tests.realdata import TRACE_FOLDERS, files
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPORA = sorted((ROOT / "tests" / "data" / "corpus").glob("*/*.json"))
+CORPORA = [p for folder in TRACE_FOLDERS for p in files("*.json", folder)]
 EXAMPLES = sorted((ROOT / "examples").glob("*/policies/*.toon"))
 BANK = trace_bank(seed=4, count=200)
 
@@ -67,7 +68,7 @@ def test_compiled_rules_decide_like_the_policy(policy: Policy, trace_list: list[
 
 
 @pytest.fixture(scope="module")
-def corpus_traces() -> list[Trace]:
+def corpus_traces(realdata: Path) -> list[Trace]:
     out: list[Trace] = []
     for path in CORPORA:
         corpus = load_corpus(path, cache=False)

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from pytest_nectar.cli import main
+from tests.realdata import REALDATA
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = str(ROOT / "examples/quickstart/policies/production.toon")
-DEMO = str(ROOT / "tests/data/refinery-rules/devreldemo-rules.yaml")
+DEMO = str(REALDATA / "refinery-rules/devreldemo-rules.yaml")
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +26,7 @@ def test_passing_policy_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert "PASS    error-preservation-all" in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("realdata")
 def test_failing_rules_exit_1_with_json_and_witness_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -53,6 +55,7 @@ def test_failing_rules_exit_1_with_json_and_witness_file(
     assert decision["keep"] is not True
 
 
+@pytest.mark.usefixtures("realdata")
 def test_warnings_fail_only_with_strict() -> None:
     args = [
         "prove",

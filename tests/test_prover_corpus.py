@@ -10,11 +10,12 @@ from pytest_nectar.prover import Verdict, prove
 from pytest_nectar.prover.engine import load_target
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.trace_model import Span, Trace
+from tests.realdata import REALDATA
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "examples" / "quickstart" / "corpus"
 SEED_POLICY = ROOT / "examples" / "quickstart" / "policies" / "production.toon"
-DEMO_RULES = ROOT / "tests" / "data" / "refinery-rules" / "devreldemo-rules.yaml"
+DEMO_RULES = REALDATA / "refinery-rules" / "devreldemo-rules.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,7 @@ def test_seed_policy_passes_fallback_and_error_preservation(corpus) -> None:  # 
     assert report.decisions is not None and len(report.decisions) == corpus.n_traces
 
 
+@pytest.mark.usefixtures("realdata")
 def test_demo_rules_property_by_property(corpus) -> None:  # type: ignore[no-untyped-def]
     report = prove(DEMO_RULES, corpus=corpus, env="demo", budget=50)
     verdicts = {k: r.verdict for k, r in report.results.items()}

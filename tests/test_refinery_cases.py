@@ -1,8 +1,7 @@
-"""Every case of Refinery's transcribed tests (tests/data/refinery/given.json) is reproduced."""
+"""Every case of Refinery's transcribed tests (../shared/refinery-cases) is reproduced."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +10,9 @@ import pytest
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.rules_reader import rules_from_data
 from pytest_nectar.trace_model import GoInt, Span, Trace
+from tests.realdata import case_params, load_cases
 
-CASES: list[dict[str, Any]] = json.loads(
-    (Path(__file__).parent / "data" / "refinery" / "given.json").read_text(encoding="utf-8")
-)
+CASES = load_cases()  # read in place; [] when absent (the realdata fixture then skips)
 
 
 def case_trace(case: dict[str, Any]) -> Trace:
@@ -35,13 +33,13 @@ def case_rules(case: dict[str, Any]) -> Any:
     ).rules_file
 
 
-def test_all_cases_are_here() -> None:
+def test_all_cases_are_here(realdata: Path) -> None:
     assert len(CASES) == 64
     assert len({c["name"] for c in CASES}) == 64
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
-def test_given_case(case: dict[str, Any]) -> None:
+@pytest.mark.parametrize("case", case_params())
+def test_given_case(case: dict[str, Any], realdata: Path) -> None:
     decision = Evaluator(case_rules(case)).decide(case_trace(case))
     expected = case["expected"]
     assert decision.rate == expected["rate"]

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from pytest_nectar.cli import main
+from tests.realdata import REALDATA
 
-RULES_DIR = Path(__file__).parent / "data" / "refinery-rules"
+RULES_DIR = REALDATA / "refinery-rules"
 RULES = """\
 RulesVersion: 2
 Samplers:
@@ -35,6 +36,7 @@ Samplers:
 """
 
 
+@pytest.mark.usefixtures("realdata")
 def test_validate_exit_codes_and_text(capsys: pytest.CaptureFixture[str]) -> None:
     ok = RULES_DIR / "devreldemo-rules.yaml"
     bad = RULES_DIR / "hpsf-04-specify-environment-refinery.yaml"
@@ -51,6 +53,7 @@ def test_validate_exit_codes_and_text(capsys: pytest.CaptureFixture[str]) -> Non
     )
 
 
+@pytest.mark.usefixtures("realdata")
 def test_validate_json(capsys: pytest.CaptureFixture[str]) -> None:
     path = RULES_DIR / "hpsf-01-simple-refinery.yaml"
     assert main(["validate", "--json", str(path)]) == 0
@@ -94,6 +97,7 @@ def test_decide_events_and_cases_shape(tmp_path: Path, capsys: pytest.CaptureFix
     )
 
 
+@pytest.mark.usefixtures("realdata")
 def test_decide_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     trace = tmp_path / "t.json"
     trace.write_text("[]")

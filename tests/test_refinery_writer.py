@@ -20,12 +20,13 @@ from pytest_nectar.refinery.rules_model import (
 from pytest_nectar.refinery.rules_reader import read_rules, read_rules_text
 from pytest_nectar.refinery.rules_validate import validate_loaded
 from pytest_nectar.refinery.rules_writer import format_scalar, write_rules
+from tests.realdata import REALDATA, names
 
-RULES_DIR = Path(__file__).parent / "data" / "refinery-rules"
+RULES_DIR = REALDATA / "refinery-rules"
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in RULES_DIR.iterdir() if p.suffix != ".md"))
-def test_real_files_round_trip(name: str) -> None:
+@pytest.mark.parametrize("name", names("*", "refinery-rules"))
+def test_real_files_round_trip(name: str, realdata: Path) -> None:
     loaded = read_rules(RULES_DIR / name)
     text = write_rules(loaded.rules_file)
     again = read_rules_text(text, "w.yaml")

@@ -13,8 +13,9 @@ from pytest_nectar.vopr import campaigns, invariants, runs
 from pytest_nectar.vopr.campaigns import Setup, run_campaign, run_seed
 from pytest_nectar.vopr.refinery_sim import RefinerySim, content_key
 from pytest_nectar.vopr.rng import RngFamily
+from tests.realdata import REALDATA
 
-CORPUS = Path(__file__).parent / "data/corpus/otlp/oteltui-test_data.json"
+CORPUS = REALDATA / "otlp/oteltui-test_data.json"
 
 HEADER = "nectar_policy{version,name,budget_per_second,rules}:\n  1\n  vopr-test\n"
 
@@ -51,7 +52,7 @@ def _policy(tmp_path: Path, text: str, name: str = "p.toon") -> Path:
 
 
 @pytest.fixture(scope="module")
-def storm_setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
+def storm_setup(tmp_path_factory: pytest.TempPathFactory, realdata: Path) -> Setup:
     path = _policy(tmp_path_factory.mktemp("storm"), STORM_POLICY)
     return Setup.build(path, CORPUS, rate=6.0)
 
@@ -103,6 +104,7 @@ def test_results_do_not_depend_on_worker_count(
     assert one[0].summary(wall=False) == two[0].summary(wall=False)
 
 
+@pytest.mark.usefixtures("realdata")
 def test_error_kept_can_fail(tmp_path: Path) -> None:
     r = run_seed(_policy(tmp_path, LOSSY_POLICY), CORPUS, "chaos", 1, iterations=40)
     assert r.violation_counts.get("error-kept", 0) > 0
@@ -111,11 +113,13 @@ def test_error_kept_can_fail(tmp_path: Path) -> None:
     assert v.shrunk is not None and "nectar vopr" in v.replay
 
 
+@pytest.mark.usefixtures("realdata")
 def test_must_keep_can_fail(tmp_path: Path) -> None:
     r = run_seed(_policy(tmp_path, MUST_KEEP_POLICY), CORPUS, "chaos", 1, iterations=40)
     assert r.violation_counts.get("must-keep", 0) > 0
 
 
+@pytest.mark.usefixtures("realdata")
 def test_safe_policy_passes_every_short_campaign(tmp_path: Path) -> None:
     path = _policy(tmp_path, SAFE_POLICY)
     for name in ("chaos", "evolution", "determinism", "storm"):

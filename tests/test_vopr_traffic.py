@@ -110,10 +110,10 @@ def test_freeze_restores_arrival_order_and_marks() -> None:
     assert [t for t, _ in batch] == batch.times.tolist()
 
 
-def test_model_from_a_real_corpus() -> None:
+def test_model_from_a_real_corpus(realdata: Path) -> None:
     from pytest_nectar.corpus.load import load_corpus
 
-    path = Path(__file__).parent / "data/corpus/otlp/oteltui-test_data.json"
+    path = realdata / "otlp/oteltui-test_data.json"
     corpus = load_corpus(path, cache=False)
     model = TrafficModel.from_corpus(corpus)
     assert len(model.shapes) == corpus.n_traces == 141
