@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "check",
     "fmt",
     "corpus",
+    "cache",
     "validate",
     "decide",
     "replay",

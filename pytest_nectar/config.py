@@ -19,7 +19,12 @@ key                type                            meaning
 ``campaigns``      list of names                   simulation campaigns (pytest plugin)
 ``strict``         bool                            warnings fail (prove, pytest plugin)
 ``model``          text                            the Claude model (propose, refine)
+``cache``          path                            the corpus cache folder (default: the user's
+                                                   cache folder; ``$NECTAR_CACHE_DIR`` wins)
 =================  ==============================  ==============================================
+
+``cache_max_bytes`` (a whole number of bytes or a size such as ``"2GiB"``) caps the cache's
+size; ``$NECTAR_CACHE_MAX_BYTES`` wins over it (see :mod:`pytest_nectar.corpus.cache`).
 
 Unknown keys are reported as warnings (``NectarConfig.warnings``), not errors, so a newer
 project file still works with an older Nectar.  Standard library only (``tomllib``).
@@ -51,6 +56,8 @@ KNOWN_KEYS: Final = (
     "campaigns",
     "strict",
     "model",
+    "cache",
+    "cache_max_bytes",
 )
 
 
@@ -110,6 +117,8 @@ class NectarConfig:
     error: str | None
     seeds: int
     warnings: tuple[str, ...]
+    cache: Path | None = None
+    cache_max_bytes: int | str | None = None
 
     def policy_files(self) -> list[Path]:
         """The policy globs expanded (sorted, each glob's matches in order, no duplicates)."""
@@ -183,6 +192,10 @@ def load_config(start: str | os.PathLike[str] | None = None) -> NectarConfig:
     error = project.values.get("error")
     if error is not None and not isinstance(error, str):
         raise _bad(project, "error", error, 'a match expression, e.g. "http.status >= 500"')
+    cache = _path(project, "cache", ".cache/nectar") if "cache" in project.values else None
+    cap = project.values.get("cache_max_bytes")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int | str)):
+        raise _bad(project, "cache_max_bytes", cap, 'a number of bytes or a size such as "2GiB"')
     return NectarConfig(
         path=project.path,
         root=project.root,
@@ -194,4 +207,6 @@ def load_config(start: str | os.PathLike[str] | None = None) -> NectarConfig:
         error=error,
         seeds=seeds,
         warnings=tuple(warnings),
+        cache=cache,
+        cache_max_bytes=cap,
     )

@@ -31,7 +31,9 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="weight of every trace")
     parser.add_argument("--must-keep-file", help="file of must-keep trace ids (id [reason])")
     parser.add_argument("--must-keep-attribute", help="field that marks must-keep traces")
-    parser.add_argument("--cache-dir", help="cache folder (default .nectar-cache next to input)")
+    parser.add_argument(
+        "--cache-dir", help="cache folder (default: the user cache folder; `nectar cache info`)"
+    )
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write a cache")
 
 

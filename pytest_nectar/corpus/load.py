@@ -6,13 +6,15 @@ order, and the must-keep file's content.  It is the same on every machine and go
 the lockfile.  To avoid re-hashing big inputs on every load, a small per-cache index
 remembers each file's digest with its size, mtime and inode (like git's index).
 
-The cache directory is ``.nectar-cache/`` next to the (first) input, or
-``$NECTAR_CACHE_DIR``, or ``cache_dir``.  An unwritable cache directory only means no
-cache.  Entries are never evicted; delete the directory to reclaim space.
+The cache lives in the user's cache folder, never beside the input (``cache.py`` says
+where, how ``$NECTAR_CACHE_DIR`` and ``[tool.nectar] cache`` move it, and how its size cap
+evicts least recently used entries).  An unwritable cache folder only means no cache; a
+damaged entry is deleted and rebuilt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -21,10 +23,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from pytest_nectar.corpus import cache as corpus_cache
 from pytest_nectar.corpus.assemble import assemble
 from pytest_nectar.corpus.ingest import FORMATS, IngestOptions, read_file
 from pytest_nectar.corpus.labels import label_must_keep
-from pytest_nectar.corpus.store import STORE_VERSION, load_store, save_store, store_path
+from pytest_nectar.corpus.store import (
+    STORE_VERSION,
+    StoreError,
+    load_store,
+    save_store,
+    store_path,
+)
 from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import CorpusError, Position, UsageError
 from pytest_nectar.fileio import write_atomic
@@ -33,7 +42,8 @@ __all__ = ["TRACE_SUFFIXES", "corpus_digest", "load_corpus", "resolve_inputs"]
 
 #: Files of a folder that are corpus inputs; other files (notes, licences) are not.
 TRACE_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")
-_CACHE_NAME: Final = ".nectar-cache"
+#: The file-digest index forgets the least recently added files beyond this many.
+_INDEX_LIMIT: Final = 4096
 
 
 def resolve_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, str]]:
@@ -71,9 +81,12 @@ def _file_digest(path: Path, index: dict[str, Any]) -> str:
     stat = path.stat()
     key = str(path.resolve())
     stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
-    known = index.get(key)
-    if known is not None and known[:3] == stamp:
-        return str(known[3])
+    known = index.pop(key, None)  # re-inserted below: the index's order is its recency
+    if isinstance(known, list) and len(known) == 4 and known[:3] == stamp:
+        digest = known[3]
+        if isinstance(digest, str) and len(digest) == 64:
+            index[key] = known
+            return digest
     with open(path, "rb") as fh:
         digest = hashlib.file_digest(fh, "sha256").hexdigest()
     index[key] = [*stamp, digest]
@@ -107,22 +120,20 @@ def corpus_digest(
     return h.hexdigest()
 
 
-def _cache_dir(first: Path, cache_dir: str | os.PathLike[str] | None) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir)
-    env = os.environ.get("NECTAR_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = first if first.is_dir() else first.parent
-    return base.parent / _CACHE_NAME if first.is_dir() else base / _CACHE_NAME
-
-
 def _read_index(cache: Path) -> dict[str, Any]:
     try:
         data = json.loads((cache / "index.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _save_index(cache: Path, index: dict[str, Any], before: dict[str, Any]) -> None:
+    if index == before:
+        return  # dict equality ignores order: only new or changed digests are written
+    recent = dict(list(index.items())[-_INDEX_LIMIT:])
+    with contextlib.suppress(OSError):  # a read-only cache only costs re-hashing
+        write_atomic(cache / "index.json", json.dumps(recent))
 
 
 def load_corpus(
@@ -158,8 +169,8 @@ def load_corpus(
     if keep_path is not None and not keep_path.is_file():
         raise CorpusError("no such must-keep file", position=Position(str(must_keep_file)))
     opts = IngestOptions(fmt=fmt, skip_bad=skip_bad, json_ints=json_ints)
-    cache_root = _cache_dir(Path(given[0]), cache_dir) if cache else None
-    index = _read_index(cache_root) if cache_root is not None else {}
+    settings = corpus_cache.cache_settings(cache_dir) if cache else None
+    index = _read_index(settings.root) if settings is not None else {}
     before = dict(index)
     digest = corpus_digest(
         files,
@@ -169,10 +180,17 @@ def load_corpus(
         must_keep_attribute=must_keep_attribute,
         index=index,
     )
-    if cache_root is not None:
-        target = store_path(cache_root, digest)
-        if (target / "meta.json").is_file():
-            return load_store(target, displays)
+    if settings is not None:
+        target = store_path(settings.root, digest)
+        if target.is_dir():
+            try:
+                corpus = load_store(target, displays, digest=digest)
+            except StoreError:
+                corpus_cache.discard(target)  # damaged: rebuilt below
+            else:
+                corpus_cache.touch(target)
+                _save_index(settings.root, index, before)
+                return corpus
     corpus = build_corpus(
         inputs,
         opts,
@@ -182,13 +200,15 @@ def load_corpus(
         must_keep_attribute=must_keep_attribute,
         workers=workers,
     )
-    if cache_root is not None:
+    if settings is not None:
+        target = store_path(settings.root, digest)
         try:
-            save_store(corpus, store_path(cache_root, digest))
-            if index != before:
-                write_atomic(cache_root / "index.json", json.dumps(index, sort_keys=True))
+            save_store(corpus, target)
+            corpus_cache.touch(target)
+            corpus_cache.evict(settings.root, settings.max_bytes, keep=target)
         except OSError:
             pass  # a read-only place only costs the cache
+        _save_index(settings.root, index, before)
     return corpus
 
 

@@ -9,7 +9,9 @@ buffer plus int64 offsets per dictionary (no pickles).  Writes go to a temporary
 directory renamed into place, so a crash never leaves half a store.
 
 ``STORE_VERSION`` is part of the digest: changing the layout or the flattening changes
-every digest, so stale caches are never read.
+every digest, so stale caches are never read.  A store damaged after it was written (a
+truncated ``arrays.bin``, a cut ``meta.json``) is refused with :class:`StoreError` before any
+array is touched; the cache deletes such an entry and rebuilds it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy.typing as npt
 from pytest_nectar.corpus.table import Column, Corpus, Skipped, StringPool
 from pytest_nectar.errors import CorpusError, Position
 
-__all__ = ["STORE_VERSION", "load_store", "save_store", "store_path"]
+__all__ = ["STORE_VERSION", "StoreError", "load_store", "save_store", "store_path"]
 
 STORE_VERSION: Final = "nectar-corpus-2"
 _ROW_ARRAYS: Final = (
@@ -45,6 +47,10 @@ _COLUMN_ARRAYS: Final = ("rows", "kind", "ints", "floats", "codes")
 
 def store_path(cache_dir: Path, digest: str) -> Path:
     return cache_dir / f"corpus-{digest[:40]}"
+
+
+class StoreError(CorpusError):
+    """A store folder that is missing, truncated or corrupt (a cache entry is rebuilt)."""
 
 
 class _Writer:
@@ -85,8 +91,14 @@ class _Reader:
 
     def get(self, key: str) -> npt.NDArray[Any]:
         dtype, offset, shape = self.index[key]
+        kind = np.dtype(dtype)
+        if kind.hasobject or not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"array {key}: bad dtype or offset")
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if offset + count * kind.itemsize > self.buffer.size:
+            raise ValueError(f"array {key} ends past the end of arrays.bin")
         array: npt.NDArray[Any] = np.ndarray(
-            tuple(shape), dtype=np.dtype(dtype), buffer=self.buffer, offset=offset
+            tuple(shape), dtype=kind, buffer=self.buffer, offset=offset
         )
         return array
 
@@ -129,6 +141,7 @@ def save_store(corpus: Corpus, directory: Path) -> None:
             "must_keep_unmatched": list(corpus.must_keep_unmatched),
             "formats": dict(corpus.formats),
             "n_sources": len(corpus.sources),
+            "arrays_bytes": writer.offset,
         }
         (tmp / "meta.json").write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
         try:
@@ -142,38 +155,69 @@ def save_store(corpus: Corpus, directory: Path) -> None:
         raise
 
 
-def load_store(directory: Path, sources: tuple[str, ...] | None = None) -> Corpus:
-    """Open a store; ``sources`` renames the input files (they may have moved since)."""
+def load_store(
+    directory: Path, sources: tuple[str, ...] | None = None, *, digest: str | None = None
+) -> Corpus:
+    """Open a store; ``sources`` renames the input files (they may have moved since).
+
+    Raises:
+        StoreError: the store is missing, of another version, truncated or corrupt (or, with
+            ``digest``, holds another corpus).
+    """
+    where = Position(str(directory))
     try:
         meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise CorpusError(
-            "cannot read corpus store", position=Position(str(directory)), got=str(err)
-        ) from None
-    if meta.get("version") != STORE_VERSION:
-        raise CorpusError(
+        raise StoreError("cannot read corpus store", position=where, got=str(err)) from None
+    if not isinstance(meta, dict) or meta.get("version") != STORE_VERSION:
+        raise StoreError(
             "corpus store has another format version",
-            position=Position(str(directory)),
-            got=meta.get("version"),
+            position=where,
+            got=meta.get("version") if isinstance(meta, dict) else meta,
             hint=f"expected {STORE_VERSION}; rebuild it with `nectar corpus ingest`",
         )
-    reader = _Reader(directory / "arrays.bin", meta["arrays"])
+    if digest is not None and meta.get("digest") != digest:
+        raise StoreError(
+            "corpus store holds another corpus", position=where, got=meta.get("digest")
+        )
+    try:
+        return _open(directory, meta, sources or ())
+    except (OSError, KeyError, TypeError, ValueError, IndexError) as err:
+        raise StoreError(
+            "corpus store is truncated or corrupt",
+            position=where,
+            got=f"{type(err).__name__}: {err}",
+            hint="a cache entry is rebuilt on the next load; `nectar cache clear` removes all",
+        ) from None
+
+
+def _open(directory: Path, meta: dict[str, Any], names: tuple[str, ...]) -> Corpus:
+    arrays_file = directory / "arrays.bin"
+    size, expected = arrays_file.stat().st_size, meta.get("arrays_bytes")
+    if expected is not None and size != expected:
+        raise ValueError(f"arrays.bin has {size} bytes, not {expected}")
+    reader = _Reader(arrays_file, meta["arrays"])
     arrays = {name: reader.get(name) for name in _ROW_ARRAYS}
+    trace_ids = tuple(reader.strings("trace_ids").values)
+    offsets = arrays["trace_offsets"]
+    if len(offsets) != len(trace_ids) + 1 or int(offsets[-1]) != len(arrays["row_trace"]):
+        raise ValueError("trace offsets do not match the trace ids and rows")
     columns: dict[str, Column] = {}
     for entry in meta["columns"]:
         stem = entry["stem"]
         parts = {part: reader.get(f"{stem}.{part}") for part in _COLUMN_ARRAYS}
+        if len({len(a) for a in parts.values()}) != 1:
+            raise ValueError(f"column {entry['name']!r} has arrays of different lengths")
         others = {int(k): v for k, v in entry.get("others", [])}
         columns[entry["name"]] = Column(
             name=entry["name"], strings=reader.strings(stem), others=others, **parts
         )
-    names = sources or ()
     skipped = tuple(
         Skipped(names[i] if 0 <= i < len(names) else path, record, reason)
         for i, path, record, reason in meta["skipped"]
     )
     return Corpus(
-        trace_ids=tuple(reader.strings("trace_ids").values),
+        trace_ids=trace_ids,
         columns=columns,
         digest=meta["digest"],
         must_keep_reasons={int(k): v for k, v in meta["must_keep_reasons"]},
