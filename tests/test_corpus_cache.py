@@ -87,19 +87,24 @@ def test_default_is_the_platform_cache_folder_and_nothing_is_written_beside_the_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("NECTAR_CACHE_DIR")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # platformdirs honours it
     monkeypatch.chdir(tmp_path)
-    settings = cache.cache_settings()
+    settings = cache.cache_settings()  # the real platform folder: looked up, not written
     assert settings.root == Path(platformdirs.user_cache_dir("nectar", appauthor=False))
     assert settings.root_from == "the platform's user cache folder"
     assert (settings.max_bytes, settings.max_from) == (2 * 1024**3, "default")
+
+    # Redirect the platform folder into tmp_path before writing anything.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # honoured on Linux
+    if not sys.platform.startswith("linux"):
+        redirected = str(tmp_path / "xdg" / "nectar")
+        monkeypatch.setattr(platformdirs, "user_cache_dir", lambda *a, **k: redirected)
+    root = cache.cache_settings().root
+    assert root == tmp_path / "xdg" / "nectar"
     data = write_corpus(tmp_path / "data" / "traces")
     before = listing(tmp_path / "data")
     load_corpus(data)
     assert listing(tmp_path / "data") == before
-    if sys.platform.startswith("linux"):
-        assert settings.root == tmp_path / "xdg" / "nectar"
-    assert len(stores(settings.root)) == 1
+    assert len(stores(root)) == 1
 
 
 def test_cache_dir_env_and_project_setting_in_that_order(
