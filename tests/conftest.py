@@ -17,7 +17,7 @@ and redirect the platform folder themselves).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,7 +42,9 @@ def realdata() -> Path:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     longrepr = getattr(report, "longrepr", None)
     if report.skipped and isinstance(longrepr, tuple) and SKIP_REASON in longrepr[2]:
@@ -67,11 +69,12 @@ def _snapshot() -> dict[str, tuple[int, int]]:
         if not base.is_dir():
             continue
         for folder, dirs, files in os.walk(base):
-            for name in (*dirs, *files):
-                path = Path(folder, name)
-                stat = path.lstat()
-                found[str(path)] = (stat.st_size, stat.st_mtime_ns)
-            found[folder] = (0, Path(folder).stat().st_mtime_ns)
+            for name in (folder, *(os.path.join(folder, n) for n in (*dirs, *files))):
+                try:
+                    stat = os.lstat(name)
+                except OSError:
+                    continue  # removed while we looked: the next snapshot shows it gone
+                found[name] = (stat.st_size, stat.st_mtime_ns)
     return found
 
 
