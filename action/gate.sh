@@ -47,7 +47,7 @@ if [[ -n "${NECTAR_POLICIES:-}" ]]; then
 else
   mapfile -d '' -t policies < <("$python" - <<'PY' || true
 import os, sys
-from pytest_nectar.config import load_config
+from pytest_nectar.project.config import load_config
 for path in load_config().policy_files():
     sys.stdout.write(os.path.relpath(path) + "\0")
 PY
@@ -203,7 +203,7 @@ if ((compile_rc != 0)); then
   first="$(grep -m1 -v '^[[:space:]]*$' "$out_dir/compile.err" "$out_dir/compile.out" -h || true)"
   error_args+=(--error "nectar compile --check failed (exit $compile_rc): ${first:-no output}")
 fi
-"$python" -m pytest_nectar.annotations \
+"$python" -m pytest_nectar.github.annotations \
   --json "$out_dir/prove.json" --text "$out_dir/prove.err" \
   --text "$out_dir/compile.err" --text "$out_dir/compile.out" \
   --path-prefix "${NECTAR_WORKING_DIRECTORY:-.}" --findings "$report" "${error_args[@]}" ||

@@ -106,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             without.append(_cpu_time([*base, "-p", "no:nectar"], root))
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-c", "import pytest_nectar.plugin"], check=True, env=_env()
+            [sys.executable, "-c", "import pytest_nectar.pytest_plugin.hooks"],
+            check=True,
+            env=_env(),
         )
         import_s = time.perf_counter() - start
         start = time.perf_counter()
@@ -128,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{cpu_with - cpu_without:+.3f} s CPU ({cpu_with / cpu_without:.3f}x the baseline CPU)"
     )
     print(
-        f"python -c 'import pytest_nectar.plugin': {import_s:.3f} s "
+        f"python -c 'import pytest_nectar.pytest_plugin.hooks': {import_s:.3f} s "
         f"(python -c 'import pytest': {import_pytest_s:.3f} s)"
     )
     verdict = "met" if added < 0.5 else "NOT met"

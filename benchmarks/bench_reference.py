@@ -11,7 +11,7 @@ import time
 
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.rules_reader import read_rules_text
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 
 text = """RulesVersion: 2
 Samplers:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from pytest_nectar.corpus.load import load_corpus
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 from pytest_nectar.vopr.clock import RateProcess, Timeline
 from pytest_nectar.vopr.evolutions import ErrorStorm, RenameAttribute
 from pytest_nectar.vopr.faults import ClockSkew, MissingField, TruncatedTrace

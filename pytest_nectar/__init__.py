@@ -12,10 +12,10 @@ import importlib
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from pytest_nectar.compiler import Compilation as Compilation
-    from pytest_nectar.compiler import compile_file as compile_file
-    from pytest_nectar.compiler import compile_policies as compile_policies
-    from pytest_nectar.compiler import load_rules_or_policy as load_rules_or_policy
+    from pytest_nectar.compiler.compile import Compilation as Compilation
+    from pytest_nectar.compiler.compile import compile_file as compile_file
+    from pytest_nectar.compiler.compile import compile_policies as compile_policies
+    from pytest_nectar.compiler.compile import load_rules_or_policy as load_rules_or_policy
     from pytest_nectar.corpus.load import load_corpus as load_corpus
     from pytest_nectar.corpus.summary import summarize as summarize
     from pytest_nectar.corpus.table import Corpus as Corpus
@@ -28,11 +28,11 @@ if TYPE_CHECKING:
     from pytest_nectar.errors import Position as Position
     from pytest_nectar.errors import RulesError as RulesError
     from pytest_nectar.errors import UsageError as UsageError
-    from pytest_nectar.model import Policy as Policy
-    from pytest_nectar.policy_check import check_policy as check_policy
-    from pytest_nectar.policy_parser import load_policy as load_policy
-    from pytest_nectar.policy_parser import parse_policy as parse_policy
-    from pytest_nectar.printer import format_policy as format_policy
+    from pytest_nectar.policy.check import check_policy as check_policy
+    from pytest_nectar.policy.model import Policy as Policy
+    from pytest_nectar.policy.parser import load_policy as load_policy
+    from pytest_nectar.policy.parser import parse_policy as parse_policy
+    from pytest_nectar.policy.printer import format_policy as format_policy
     from pytest_nectar.prover.engine import ProofReport as ProofReport
     from pytest_nectar.prover.engine import prove as prove
     from pytest_nectar.prover.properties import Verdict as Verdict
@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from pytest_nectar.refinery.rules_reader import read_rules as read_rules
     from pytest_nectar.refinery.rules_writer import write_rules as write_rules
     from pytest_nectar.refinery.vector import evaluate_corpus as evaluate_corpus
-    from pytest_nectar.trace_model import Span as Span
-    from pytest_nectar.trace_model import Trace as Trace
+    from pytest_nectar.trace import Span as Span
+    from pytest_nectar.trace import Trace as Trace
 
 __version__ = "0.1.0"
 
@@ -59,14 +59,14 @@ _EXPORTS: Final[dict[str, str]] = {
     "ClaudeError": "errors",
     "Position": "errors",
     "Diagnostic": "errors",
-    "Trace": "trace_model",
-    "Span": "trace_model",
+    "Trace": "trace",
+    "Span": "trace",
     # policies
-    "Policy": "model",
-    "parse_policy": "policy_parser",
-    "load_policy": "policy_parser",
-    "check_policy": "policy_check",
-    "format_policy": "printer",
+    "Policy": "policy.model",
+    "parse_policy": "policy.parser",
+    "load_policy": "policy.parser",
+    "check_policy": "policy.check",
+    "format_policy": "policy.printer",
     # the corpus
     "Corpus": "corpus.table",
     "load_corpus": "corpus.load",
@@ -79,10 +79,10 @@ _EXPORTS: Final[dict[str, str]] = {
     "decide": "refinery.reference",
     "evaluate_corpus": "refinery.vector",
     # compilation and proof
-    "Compilation": "compiler",
-    "compile_policies": "compiler",
-    "compile_file": "compiler",
-    "load_rules_or_policy": "compiler",
+    "Compilation": "compiler.compile",
+    "compile_policies": "compiler.compile",
+    "compile_file": "compiler.compile",
+    "load_rules_or_policy": "compiler.compile",
     "ProofReport": "prover.engine",
     "Verdict": "prover.properties",
     "prove": "prover.engine",

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from pytest_nectar.model import (
+from pytest_nectar.policy.model import (
     And,
     Condition,
     Datatype,
@@ -34,7 +34,7 @@ from pytest_nectar.model import (
     Throughput,
     infer_datatype,
 )
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 
 FIELDS = ("a", "b", "error", "duration_ms", "http.status_code", "http.response.status_code")
 #: every value a generated span field may hold (mixed Go types, as Refinery sees them)

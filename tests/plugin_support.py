@@ -15,16 +15,16 @@ import pytest
 
 # pytester's in-process runs drop the modules a run imported; numpy's C core cannot be
 # imported twice in one process, so everything the plugin loads lazily is loaded here first.
-import pytest_nectar.commands.decide
-import pytest_nectar.compile_project
+import pytest_nectar.cli.decide
+import pytest_nectar.compiler.outputs
 import pytest_nectar.corpus
-import pytest_nectar.expectations
-import pytest_nectar.items
-import pytest_nectar.plugin_checks
-import pytest_nectar.plugin_options
-import pytest_nectar.plugin_summary
-import pytest_nectar.policy_eval
+import pytest_nectar.policy.interpreter
+import pytest_nectar.project.expectations
 import pytest_nectar.prover
+import pytest_nectar.pytest_plugin.checks
+import pytest_nectar.pytest_plugin.items
+import pytest_nectar.pytest_plugin.options
+import pytest_nectar.pytest_plugin.summary
 import pytest_nectar.refinery.vector
 
 with contextlib.suppress(ImportError):  # the simulation extra (randomgen): else seeds skip

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from pytest_nectar.model import (
+from pytest_nectar.policy.model import (
     SAMPLER_PARAMETERS,
     And,
     CommentLine,

@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 
 from pytest_nectar.report.analysis import explain_subject, load_report_corpus
-from pytest_nectar.report.model import ExplainReport
+from pytest_nectar.report.document import ExplainReport
 from pytest_nectar.report.subject import load_subject
 
 ROOT = Path(__file__).resolve().parents[1]

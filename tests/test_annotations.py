@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nectar.annotations import (
+from pytest_nectar.errors import Diagnostic, PolicyError, Position
+from pytest_nectar.github.annotations import (
     Annotation,
     annotations_from_json,
     annotations_from_prove,
@@ -18,7 +19,6 @@ from pytest_nectar.annotations import (
     render_findings,
     select_for_display,
 )
-from pytest_nectar.errors import Diagnostic, PolicyError, Position
 
 
 def test_escape_data_follows_github_rules() -> None:

@@ -9,8 +9,8 @@ import pytest
 from pytest_nectar.claude import project as project_mod
 from pytest_nectar.claude.project import apply_plan, plan_write, project_check
 from pytest_nectar.cli import main
-from pytest_nectar.config import load_config
 from pytest_nectar.errors import CompileError, UsageError
+from pytest_nectar.project.config import load_config
 from tests.claude_support import BAD_POLICY, GOOD_POLICY
 
 OLD = GOOD_POLICY.replace("sample(0.01)", "sample(0.1)")
@@ -64,7 +64,7 @@ def test_a_failed_write_puts_the_old_files_back(
 def test_the_cli_reports_a_failed_write_without_a_traceback(
     folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pytest_nectar.commands import propose
+    from pytest_nectar.cli import propose
 
     def failing(plan: object) -> list[Path]:
         raise OSError(13, "Permission denied")

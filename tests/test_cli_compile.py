@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from pytest_nectar.cli import main
-from pytest_nectar.config import load_config
+from pytest_nectar.compiler.lockfile import md5_hex, parse_lock
 from pytest_nectar.corpus import load_corpus
-from pytest_nectar.lockfile import md5_hex, parse_lock
+from pytest_nectar.project.config import load_config
 from tests.realdata import REALDATA
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pytest_nectar.cli import main
-from pytest_nectar.commands.init import SEED_POLICY
+from pytest_nectar.cli.init import SEED_POLICY
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples/quickstart/policies/production.toon"

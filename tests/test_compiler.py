@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
-from pytest_nectar.compiler import CATCH_ALL_NAME, compile_policies, compile_policy
+from pytest_nectar.compiler.compile import CATCH_ALL_NAME, compile_policies, compile_policy
 from pytest_nectar.errors import CompileError, Position
-from pytest_nectar.model import (
+from pytest_nectar.policy.model import (
     Condition,
     FieldName,
     FieldRef,
@@ -22,7 +22,7 @@ from pytest_nectar.model import (
     Policy,
     Rule,
 )
-from pytest_nectar.policy_parser import load_policy, parse_policy
+from pytest_nectar.policy.parser import load_policy, parse_policy
 from pytest_nectar.refinery.rules_reader import read_rules_text
 from pytest_nectar.refinery.rules_validate import validate_loaded
 from tests.compile_strategies import policies
@@ -84,8 +84,8 @@ def test_same_bytes_twice_and_in_a_fresh_interpreter_with_another_hash_seed(fold
     first = compile_policies([load_policy(p) for p in paths]).text
     assert compile_policies([load_policy(p) for p in paths]).text == first
     code = (
-        "import sys;from pytest_nectar.compiler import compile_policies;"
-        "from pytest_nectar.policy_parser import load_policy;"
+        "import sys;from pytest_nectar.compiler.compile import compile_policies;"
+        "from pytest_nectar.policy.parser import load_policy;"
         "sys.stdout.write(compile_policies([load_policy(p) for p in sys.argv[1:]]).text)"
     )
     out = subprocess.run(
@@ -231,7 +231,7 @@ def test_error_integer_outside_int64() -> None:
 def test_split_sampler_rules_share_one_refinery_sampler() -> None:
     """`or` over a throughput action: both Refinery rules draw on one dynsampler (9.7)."""
     from pytest_nectar.refinery.reference import Evaluator
-    from pytest_nectar.trace_model import Span, Trace
+    from pytest_nectar.trace import Span, Trace
 
     compiled = compile_policies([policy('a,,x = 1 or y = 2,"throughput(5/s by k)",1\n')])
     evaluator = Evaluator(compiled.rules_file, stateful=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nectar.commands.init import TEMPLATE_FILES
+from pytest_nectar.cli.init import TEMPLATE_FILES
 from tests.gate_support import EXAMPLES, MULTI_ENV, ROOT, TEMPLATE, nectar
 
 # The gate files every example shares with `nectar init` (destination: template).

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nectar.compiler import compile_policies
+from pytest_nectar.compiler.compile import compile_policies
+from pytest_nectar.compiler.importer import import_rules
 from pytest_nectar.corpus import load_corpus
-from pytest_nectar.importer import import_rules
-from pytest_nectar.policy_parser import parse_policy
-from pytest_nectar.printer import format_policy
+from pytest_nectar.policy.parser import parse_policy
+from pytest_nectar.policy.printer import format_policy
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig
 from pytest_nectar.refinery.rules_reader import read_rules, read_rules_text
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 from tests.compile_strategies import trace_bank
 from tests.realdata import TRACE_FOLDERS, files, or_absent
 

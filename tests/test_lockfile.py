@@ -6,8 +6,15 @@ from dataclasses import replace
 
 import pytest
 
+from pytest_nectar.compiler.lockfile import (
+    Lock,
+    PolicyLock,
+    compare_locks,
+    md5_hex,
+    parse_lock,
+    render_lock,
+)
 from pytest_nectar.errors import UsageError
-from pytest_nectar.lockfile import Lock, PolicyLock, compare_locks, md5_hex, parse_lock, render_lock
 
 LOCK = Lock(
     nectar="0.1.0",

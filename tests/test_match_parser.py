@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_nectar.errors import PolicyError, Position
-from pytest_nectar.match_parser import parse_action, parse_match
-from pytest_nectar.model import (
+from pytest_nectar.policy.match_parser import parse_action, parse_match
+from pytest_nectar.policy.model import (
     And,
     Condition,
     Datatype,
@@ -28,7 +28,7 @@ from pytest_nectar.model import (
     SpanScope,
     Throughput,
 )
-from pytest_nectar.printer import format_match
+from pytest_nectar.policy.printer import format_match
 
 P = Position("m.toon", 7, 10)
 

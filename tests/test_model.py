@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from pytest_nectar.aliases import ALIASES, resolve_field
 from pytest_nectar.errors import Position
-from pytest_nectar.model import (
+from pytest_nectar.policy.aliases import ALIASES, resolve_field
+from pytest_nectar.policy.model import (
     DEFAULT_ENVIRONMENT,
     Condition,
     Datatype,

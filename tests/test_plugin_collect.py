@@ -80,7 +80,7 @@ def test_a_parse_error_is_one_failing_item_with_the_located_message(
             "rerun: pytest policies/shop.toon::parse",
         ]
     )
-    assert "Traceback" not in out and "plugin_checks.py" not in out
+    assert "Traceback" not in out and "pytest_plugin/checks.py" not in out
 
 
 def test_k_selects_one_property_by_name(pytester: pytest.Pytester) -> None:

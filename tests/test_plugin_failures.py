@@ -13,7 +13,7 @@ pytest_plugins = ["pytester"]
 
 
 def _no_python(out: str) -> None:
-    for python in ("Traceback", "plugin_checks.py", "items.py", "INTERNALERROR"):
+    for python in ("Traceback", "pytest_plugin/checks.py", "items.py", "INTERNALERROR"):
         assert python not in out
 
 

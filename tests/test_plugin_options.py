@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pytest_nectar.plugin_session import derive_seeds
+from pytest_nectar.pytest_plugin.session import derive_seeds
 from tests.plugin_support import QUIET, SAFE_POLICY, make_project, run
 
 pytest_plugins = ["pytester"]

@@ -65,7 +65,7 @@ def test_a_broken_error_rule_fails_error_preservation_with_witnesses(tmp_path: P
     assert "rerun: pytest policies/production.toon::error-preservation" in out
     # the committed rules no longer match the policy: reported, not crashed
     assert "FAILED policies/production.toon::lockfile" in out
-    for python in ("Traceback", "INTERNALERROR", "plugin_checks.py"):
+    for python in ("Traceback", "INTERNALERROR", "pytest_plugin/checks.py"):
         assert python not in out
 
 

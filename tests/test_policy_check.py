@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from pytest_nectar.errors import Diagnostic, PolicyError, Position
-from pytest_nectar.match_parser import parse_match
-from pytest_nectar.model import Clause, Condition, HasRootSpan, Operator, Scope
-from pytest_nectar.policy_check import check_policy, normal_form, validate_policy
-from pytest_nectar.policy_parser import load_policy, parse_policy
-from pytest_nectar.printer import format_match
+from pytest_nectar.policy.check import check_policy, normal_form, validate_policy
+from pytest_nectar.policy.match_parser import parse_match
+from pytest_nectar.policy.model import Clause, Condition, HasRootSpan, Operator, Scope
+from pytest_nectar.policy.parser import load_policy, parse_policy
+from pytest_nectar.policy.printer import format_match
 
 ROOT = Path(__file__).resolve().parent.parent
 P = Position("n", 1, 1)
@@ -419,7 +419,7 @@ def test_validate_policy_raises_the_first_error_with_its_source_line() -> None:
 
 
 def _reference_blocks() -> list[str]:
-    text = (ROOT / "pytest_nectar/reference/policy-language.md").read_text()
+    text = (ROOT / "pytest_nectar/policy/policy-language.md").read_text()
     return [block.split("```", 1)[0] for block in text.split("```toon\n")[1:]]
 
 

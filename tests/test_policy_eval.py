@@ -1,6 +1,6 @@
 """The policy interpreter against the compiled rules: same decision for every trace.
 
-``policy_eval`` walks the policy tree; ``reference.decide`` runs the compiled Refinery rules.
+``policy.interpreter`` walks the policy tree; ``reference.decide`` runs the compiled Refinery rules.
 Agreement (rule mapped back through the split names, rate, keep, probability, key) on random
 policies and traces and on every trace of the real corpora is the compiler's correctness check.
 """
@@ -14,14 +14,14 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pytest_nectar.compiler import Compilation, compile_policies
+from pytest_nectar.compiler.compile import Compilation, compile_policies
 from pytest_nectar.corpus import load_corpus
 from pytest_nectar.errors import CompileError
-from pytest_nectar.model import Policy
-from pytest_nectar.policy_eval import PolicyDecision, PolicyEvaluator, decide
-from pytest_nectar.policy_parser import load_policy, parse_policy
+from pytest_nectar.policy.interpreter import PolicyDecision, PolicyEvaluator, decide
+from pytest_nectar.policy.model import Policy
+from pytest_nectar.policy.parser import load_policy, parse_policy
 from pytest_nectar.refinery.reference import Evaluator
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 from tests.compile_strategies import policies, trace_bank, traces
 from tests.realdata import TRACE_FOLDERS, files
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_nectar.errors import PolicyError, Position
-from pytest_nectar.model import (
+from pytest_nectar.policy.model import (
     CommentLine,
     Condition,
     Duration,
@@ -21,7 +21,7 @@ from pytest_nectar.model import (
     Operator,
     Sample,
 )
-from pytest_nectar.policy_parser import load_policy, parse_policy
+from pytest_nectar.policy.parser import load_policy, parse_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples/quickstart/policies/production.toon"

@@ -8,10 +8,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_nectar.errors import PolicyError, Position
-from pytest_nectar.match_parser import parse_match
-from pytest_nectar.model import Commentary, Expr, Policy
-from pytest_nectar.policy_parser import parse_policy
-from pytest_nectar.printer import format_match, format_policy, quote_cell, quote_value
+from pytest_nectar.policy.match_parser import parse_match
+from pytest_nectar.policy.model import Commentary, Expr, Policy
+from pytest_nectar.policy.parser import parse_policy
+from pytest_nectar.policy.printer import format_match, format_policy, quote_cell, quote_value
 from tests.policy_strategies import commented_policies, exprs, policies
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +122,7 @@ def test_trailing_comments_without_rows_sit_at_the_table_depth() -> None:
 
 
 def test_reference_commented_example_is_canonical() -> None:
-    text = (ROOT / "pytest_nectar/reference/policy-language.md").read_text()
+    text = (ROOT / "pytest_nectar/policy/policy-language.md").read_text()
     blocks = [b.split("```", 1)[0] for b in text.split("```toon\n")[1:] if b.startswith("#")]
     assert blocks
     for block in blocks:

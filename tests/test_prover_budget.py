@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_nectar.corpus.table import KIND_INT, Column, Corpus, StringPool
-from pytest_nectar.model import default_error_match
+from pytest_nectar.policy.model import default_error_match
 from pytest_nectar.prover import Verdict
 from pytest_nectar.prover.budget import budget_figures, check_budget
-from pytest_nectar.prover.corpus import CorpusContext
+from pytest_nectar.prover.corpus_proofs import CorpusContext
 from pytest_nectar.prover.target import Target, probe_of
 from pytest_nectar.refinery import rules_model as rm
 

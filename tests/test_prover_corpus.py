@@ -9,7 +9,7 @@ import pytest
 from pytest_nectar.prover import Verdict, prove
 from pytest_nectar.prover.engine import load_target
 from pytest_nectar.refinery.reference import Evaluator
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 from tests.realdata import REALDATA
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,7 +151,7 @@ def test_must_keep_labels_and_expressions(tmp_path: Path, corpus) -> None:  # ty
 
 
 def test_probes_from_the_shared_pass_equal_separate_probe_passes(tmp_path: Path, corpus) -> None:  # type: ignore[no-untyped-def]
-    from pytest_nectar.prover.corpus import CorpusContext
+    from pytest_nectar.prover.corpus_proofs import CorpusContext
 
     policy = tmp_path / "mk.toon"
     policy.write_text(

@@ -13,7 +13,7 @@ from pytest_nectar.prover.solver import Shape, Solver
 from pytest_nectar.refinery import rules_model as rm
 from pytest_nectar.refinery.conditions import compile_condition
 from pytest_nectar.refinery.reference import Evaluator
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 
 SHADOWED = """nectar_policy{version,name,rules}:
   1

@@ -9,7 +9,7 @@ import pytest
 
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.rules_reader import rules_from_data
-from pytest_nectar.trace_model import GoInt, Span, Trace
+from pytest_nectar.trace import GoInt, Span, Trace
 from tests.realdata import case_params, load_cases
 
 CASES = load_cases()  # read in place; [] when absent (the realdata fixture then skips)

@@ -12,7 +12,7 @@ from pytest_nectar.errors import RulesError
 from pytest_nectar.refinery.reference import Decision, Evaluator, decide
 from pytest_nectar.refinery.rules_model import RulesFile, select_sampler
 from pytest_nectar.refinery.rules_reader import read_rules_text, rules_from_data
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 
 
 def rules(*rule: dict[str, Any], nested: bool = False) -> RulesFile:

@@ -25,7 +25,7 @@ from pytest_nectar.refinery.values import (
     to_float,
     to_int,
 )
-from pytest_nectar.trace_model import GoFloat32, GoInt, GoUint64
+from pytest_nectar.trace import GoFloat32, GoInt, GoUint64
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 from pytest_nectar.refinery.rules_reader import read_rules_text
 from pytest_nectar.refinery.values import GoInt64
 from pytest_nectar.refinery.yaml_loader import load_yaml, resolve_plain
-from pytest_nectar.trace_model import GoUint64
+from pytest_nectar.trace import GoUint64
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pytest_nectar.commands.propose import describe_change
+from pytest_nectar.cli.propose import describe_change
 from pytest_nectar.report.progress import Progress, progress_wanted
 from tests.report_support import CORPUS, POLICIES
 
@@ -65,8 +65,8 @@ def test_nothing_to_explain_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_a_rules_file_is_explained_as_deployed(tmp_path: Path) -> None:
-    from pytest_nectar.compiler import compile_policies
-    from pytest_nectar.policy_parser import load_policy
+    from pytest_nectar.compiler.compile import compile_policies
+    from pytest_nectar.policy.parser import load_policy
 
     rules = tmp_path / "rules.yaml"
     rules.write_text(compile_policies([load_policy(POLICIES / "production.toon")]).text)

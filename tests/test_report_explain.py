@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nectar.compiler import compile_policies
-from pytest_nectar.policy_parser import load_policy
+from pytest_nectar.compiler.compile import compile_policies
+from pytest_nectar.policy.parser import load_policy
 from pytest_nectar.report import numbers as n
 from pytest_nectar.report.render import explain_document
 from tests.report_support import CORPUS, POLICIES, quickstart_report

@@ -19,7 +19,7 @@ from pytest_nectar.refinery.samplers import (
     build_sampler,
     parse_settings,
 )
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 
 S = 1_000_000_000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pytest_nectar.refinery.samplers.trace_key import TraceKey, field_value, trace_key
-from pytest_nectar.trace_model import GoFloat32, Span, Trace
+from pytest_nectar.trace import GoFloat32, Span, Trace
 
 
 def _trace(*spans: Mapping[str, object], root: int | None = None) -> Trace:

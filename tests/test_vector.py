@@ -30,7 +30,7 @@ from pytest_nectar.refinery.rules_model import (
 )
 from pytest_nectar.refinery.rules_reader import read_rules
 from pytest_nectar.refinery.vector import evaluate_corpus, explain_match, rule_matches
-from pytest_nectar.trace_model import GoInt, Span, Trace
+from pytest_nectar.trace import GoInt, Span, Trace
 
 from .realdata import ABSENT, REALDATA, case_params, corpus_names
 from .test_refinery_cases import case_rules, case_trace

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_nectar.policy_parser import parse_policy
+from pytest_nectar.policy.parser import parse_policy
 from pytest_nectar.vopr import campaigns, invariants, runs
 from pytest_nectar.vopr.campaigns import Setup, run_campaign, run_seed
 from pytest_nectar.vopr.refinery_sim import RefinerySim, content_key
@@ -143,7 +143,7 @@ def test_determinism_can_fail(storm_setup: Setup, monkeypatch: pytest.MonkeyPatc
 
 
 def test_compile_determinism_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pytest_nectar.compiler as compiler
+    import pytest_nectar.compiler.compile as compiler
 
     policy = parse_policy(STORM_POLICY)
     assert invariants.check_compile_determinism(policy, "p") == []
@@ -162,7 +162,7 @@ def test_compile_determinism_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_corrupt_text_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pytest_nectar.policy_parser as parser
+    import pytest_nectar.policy.parser as parser
 
     assert invariants.check_policy_text("nectar_policy{", "truncate", "x", "p.toon") == []
 
@@ -189,7 +189,7 @@ def test_agreement_can_fail(storm_setup: Setup) -> None:
 
 
 def test_content_key_tells_types_apart() -> None:
-    from pytest_nectar.trace_model import Span, Trace
+    from pytest_nectar.trace import Span, Trace
 
     def t(v: object) -> Trace:
         return Trace("a", (Span({"x": v}, True),))
@@ -216,7 +216,7 @@ def test_budget_peak_slides_over_arrivals() -> None:
 def test_decision_cache_keys_are_content_keys() -> None:
     from types import MappingProxyType
 
-    from pytest_nectar.trace_model import Span, Trace
+    from pytest_nectar.trace import Span, Trace
     from pytest_nectar.vopr.refinery_sim import DecisionCache
 
     row = MappingProxyType({"x": 1, "y": "a"})

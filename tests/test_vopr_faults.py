@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from pytest_nectar.trace_model import Trace
+from pytest_nectar.trace import Trace
 from pytest_nectar.vopr.faults import (
     EXTREME_FLOATS,
     EXTREME_INTS,

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_nectar.trace_model import GoInt, Span, Trace
+from pytest_nectar.trace import GoInt, Span, Trace
 from pytest_nectar.vopr.rng import RngFamily
 from pytest_nectar.vopr.traffic import (
     TrafficModel,

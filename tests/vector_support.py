@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from pytest_nectar.corpus.from_traces import corpus_from_traces as _build
 from pytest_nectar.corpus.table import Corpus
-from pytest_nectar.trace_model import Trace
+from pytest_nectar.trace import Trace
 
 
 def corpus_from_traces(traces: Sequence[Trace], weights: Sequence[float] | None = None) -> Corpus:

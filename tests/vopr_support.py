@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 
 SERVICES = ("frontend", "checkout", "cart")
 ROUTES = ("/", "/cart", "/checkout", "/product/{id}")

@@ -86,7 +86,7 @@ def summarize_change(
     if old is None:
         return _fallback(old, new, "no current policy to compare decisions with")
     try:
-        from pytest_nectar.match_parser import parse_match
+        from pytest_nectar.policy.match_parser import parse_match
         from pytest_nectar.report import render_md
         from pytest_nectar.report.diff import diff_subjects
         from pytest_nectar.report.layout_diff import diff_blocks

@@ -21,7 +21,7 @@ from pytest_nectar.claude.refine import Verdict
 if TYPE_CHECKING:
     from pytest_nectar.prover import ProofReport, PropertyResult, SpanMatch, Witness
     from pytest_nectar.prover.target import Probe
-    from pytest_nectar.trace_model import Trace
+    from pytest_nectar.trace import Trace
 
 __all__ = ["MAX_VALUE_CHARS", "WITNESSES_PER_PROBLEM", "verdict_from_proof"]
 

@@ -2,7 +2,7 @@
 
 The proposal is compiled together with the project's other policies *before* anything is
 written, by the same code as ``nectar compile``
-(:func:`~pytest_nectar.compile_project.build_outputs`), reading the proposed text from
+(:func:`~pytest_nectar.compiler.outputs.build_outputs`), reading the proposed text from
 memory instead of the file.  Only when that succeeds are the
 three files written, each atomically (policy, rules, lock); if a later write fails, the
 earlier ones are put back, so the set on disk is either the old one or the new one.
@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path, PosixPath, WindowsPath
 
 from pytest_nectar.claude.verify import ProjectCheck
-from pytest_nectar.compile_project import Outputs, build_outputs, show_path
-from pytest_nectar.config import NectarConfig, load_config
+from pytest_nectar.compiler.lockfile import sha256_hex
+from pytest_nectar.compiler.outputs import Outputs, build_outputs, show_path
 from pytest_nectar.errors import NectarError, UsageError
 from pytest_nectar.fileio import write_atomic
-from pytest_nectar.lockfile import sha256_hex
+from pytest_nectar.project.config import NectarConfig, load_config
 
 __all__ = [
     "WritePlan",

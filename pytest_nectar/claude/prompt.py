@@ -155,12 +155,12 @@ class Conversation:
 def load_reference() -> str:
     """The policy-language reference shipped with the package."""
     try:
-        ref = resources.files("pytest_nectar").joinpath("reference", "policy-language.md")
+        ref = resources.files("pytest_nectar.policy").joinpath("policy-language.md")
         return ref.read_text(encoding="utf-8")
     except (FileNotFoundError, OSError):
         raise ClaudeError(
             "the policy-language reference is missing from this installation",
-            hint="reinstall pytest-nectar; it ships pytest_nectar/reference/policy-language.md",
+            hint="reinstall pytest-nectar; it ships pytest_nectar/policy/policy-language.md",
         ) from None
 
 

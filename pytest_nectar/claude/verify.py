@@ -4,7 +4,7 @@
 ``nectar propose``, in order, stopping at the first stage that finds problems:
 
 1. **parse**: syntax errors with their line, column and caret;
-2. **check**: ``policy_check`` errors (warnings become notes);
+2. **check**: ``policy.check`` errors (warnings become notes);
 3. **compile**: the policy compiles exactly to Refinery rules (:class:`CompileError`);
 4. **prove**: every property of ``nectar prove`` on the compiled rules, on the corpus and
    for all traces, with the same error expression, budget and window ``nectar prove``
@@ -25,9 +25,9 @@ from pytest_nectar.claude.refine import Verdict, Verify
 from pytest_nectar.errors import Diagnostic, NectarError, Position
 
 if TYPE_CHECKING:
-    from pytest_nectar.compiler import Compilation
+    from pytest_nectar.compiler.compile import Compilation
     from pytest_nectar.corpus.table import Corpus
-    from pytest_nectar.model import Policy
+    from pytest_nectar.policy.model import Policy
     from pytest_nectar.prover.target import Probe, Target
 
 __all__ = ["ProjectCheck", "build_verifier", "target_for", "verdict_from_diagnostics"]
@@ -51,7 +51,7 @@ def verdict_from_diagnostics(found: Iterable[object]) -> Verdict:
 
 
 def _error_probe(text: str, nested: bool) -> Probe:
-    from pytest_nectar.match_parser import parse_match
+    from pytest_nectar.policy.match_parser import parse_match
     from pytest_nectar.prover.target import probe_of
 
     expr = parse_match(text, position=Position("[tool.nectar] error", 1, 1))
@@ -115,10 +115,10 @@ def build_verifier(
     ``error`` expression raises :class:`PolicyError` here, before anything is asked.
     """
     from pytest_nectar.claude.findings import verdict_from_proof
-    from pytest_nectar.compiler import compile_policies
+    from pytest_nectar.compiler.compile import compile_policies
     from pytest_nectar.errors import UsageError
-    from pytest_nectar.policy_check import check_policy
-    from pytest_nectar.policy_parser import parse_policy
+    from pytest_nectar.policy.check import check_policy
+    from pytest_nectar.policy.parser import parse_policy
     from pytest_nectar.prover import prove
 
     if error is not None:

@@ -110,7 +110,7 @@ def cache_settings(
     Raises:
         UsageError: a malformed size, or a project file that cannot be read.
     """
-    from pytest_nectar.config import load_config
+    from pytest_nectar.project.config import load_config
 
     config = load_config(start)
     where = Position(str(config.path)) if config.path is not None else None

@@ -24,7 +24,7 @@ from pytest_nectar.corpus.table import (
     Corpus,
     StringPool,
 )
-from pytest_nectar.trace_model import Trace
+from pytest_nectar.trace import Trace
 
 __all__ = ["corpus_from_traces"]
 

@@ -45,7 +45,7 @@ from typing import Any, Final, overload
 import numpy as np
 import numpy.typing as npt
 
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 
 __all__ = [
     "KIND_BOOL",
@@ -266,7 +266,7 @@ class Corpus:
         return tuple(sorted(self.columns))
 
     def trace(self, index: int) -> Trace:
-        """Trace ``index`` rebuilt as :class:`~pytest_nectar.trace_model.Trace`, exact values."""
+        """Trace ``index`` rebuilt as :class:`~pytest_nectar.trace.Trace`, exact values."""
         if not 0 <= index < self.n_traces:
             raise IndexError(f"trace index {index} out of range 0..{self.n_traces - 1}")
         start = int(self.trace_offsets[index])

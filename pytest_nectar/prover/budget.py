@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pytest_nectar.corpus.table import Corpus
-from pytest_nectar.prover.corpus import CorpusContext
+from pytest_nectar.prover.corpus_proofs import CorpusContext
 from pytest_nectar.prover.properties import PropertyResult, Verdict
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, SamplerConfig
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import Position, UsageError
-from pytest_nectar.model import Policy, default_error_match
+from pytest_nectar.policy.model import Policy, default_error_match
 from pytest_nectar.prover import budget as budget_mod
-from pytest_nectar.prover import corpus as corpus_mod
+from pytest_nectar.prover import corpus_proofs as corpus_mod
 from pytest_nectar.prover import lints, universal
 from pytest_nectar.prover.properties import ALL_PROPERTIES, PropertyResult, Verdict
 from pytest_nectar.prover.target import Probe, Target, probe_of
@@ -76,7 +76,7 @@ class ProofReport:
 
 
 def _parse_error(text: str, nested: bool) -> Probe:
-    from pytest_nectar.match_parser import parse_match
+    from pytest_nectar.policy.match_parser import parse_match
 
     expr = parse_match(text, position=Position("--error", 1, 1))
     return probe_of(expr, nested=nested, text=text)
@@ -87,8 +87,8 @@ def load_target(
 ) -> Target:
     """A policy (compiled) or a rules file (validated as Refinery would) to prove."""
     if path.endswith(".toon"):
-        from pytest_nectar.compiler import compile_policies
-        from pytest_nectar.policy_parser import load_policy
+        from pytest_nectar.compiler.compile import compile_policies
+        from pytest_nectar.policy.parser import load_policy
 
         policy: Policy = load_policy(path)
         compiled = compile_policies([policy]).environments[policy.effective_environment]
@@ -112,7 +112,7 @@ def load_target(
             notes=compiled.notes,
             rules_path=path,
         )
-    from pytest_nectar.compiler import load_rules_or_policy
+    from pytest_nectar.compiler.compile import load_rules_or_policy
     from pytest_nectar.refinery.reference import Evaluator
     from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from pytest_nectar.compiler import CATCH_ALL_NAME
-from pytest_nectar.prover.corpus import CorpusContext
+from pytest_nectar.compiler.compile import CATCH_ALL_NAME
+from pytest_nectar.prover.corpus_proofs import CorpusContext
 from pytest_nectar.prover.properties import PropertyResult, Verdict
 from pytest_nectar.prover.witness import describe_condition
 from pytest_nectar.refinery.conditions import NUM_DESCENDANTS, CompiledCondition

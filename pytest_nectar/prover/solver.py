@@ -49,7 +49,7 @@ from pytest_nectar.prover.domains import (
 )
 from pytest_nectar.refinery.conditions import CompiledCondition
 from pytest_nectar.refinery.reference import extract_value
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 
 __all__ = ["COUNTEREXAMPLE_ID", "Outcome", "Shape", "Solver"]
 

@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from pytest_nectar.compiler import CompiledEnvironment, to_refinery_condition
+from pytest_nectar.compiler.compile import CompiledEnvironment, to_refinery_condition
 from pytest_nectar.corpus.table import Corpus
-from pytest_nectar.model import Expr, Policy
-from pytest_nectar.policy_check import normal_form
-from pytest_nectar.printer import format_match
+from pytest_nectar.policy.check import normal_form
+from pytest_nectar.policy.model import Expr, Policy
+from pytest_nectar.policy.printer import format_match
 from pytest_nectar.prover.solver import Shape
 from pytest_nectar.refinery import rules_model as rm
 from pytest_nectar.refinery.conditions import compile_condition
 from pytest_nectar.refinery.reference import Evaluator
-from pytest_nectar.trace_model import Trace
+from pytest_nectar.trace import Trace
 
 __all__ = ["Probe", "Target", "probe_of"]
 

@@ -17,7 +17,7 @@ from pytest_nectar.prover.target import Probe, Target
 from pytest_nectar.prover.witness import decide_command, make_witness
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.rules_model import DeterministicSamplerConfig, RulesBasedSamplerConfig
-from pytest_nectar.trace_model import Trace
+from pytest_nectar.trace import Trace
 
 __all__ = ["DEFAULT_SEED", "RANDOM_TRIES", "prove_keep_all", "rule_shapes", "shadowed_rules"]
 

@@ -13,7 +13,7 @@ from typing import Any
 from pytest_nectar.prover.properties import SpanMatch, Witness
 from pytest_nectar.refinery.conditions import CompiledCondition
 from pytest_nectar.refinery.reference import Decision, Evaluator, extract_value
-from pytest_nectar.trace_model import Trace
+from pytest_nectar.trace import Trace
 
 __all__ = ["describe_condition", "explain", "make_witness", "trace_spans"]
 

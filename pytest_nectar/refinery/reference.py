@@ -35,7 +35,7 @@ from pytest_nectar.refinery.rules_model import (
     select_sampler,
 )
 from pytest_nectar.refinery.values import format_float_f, go_v, payload_get
-from pytest_nectar.trace_model import GoFloat32, Span, Trace
+from pytest_nectar.trace import GoFloat32, Span, Trace
 
 __all__ = ["Decision", "DownstreamSampler", "Evaluator", "decide", "extract_value"]
 

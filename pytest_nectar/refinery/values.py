@@ -1,6 +1,6 @@
 """Go value semantics that Refinery's rules rely on: ``%v`` text, conversions, ``compare()``.
 
-Python types stand for Go types as in :mod:`pytest_nectar.trace_model`: ``int`` is int64
+Python types stand for Go types as in :mod:`pytest_nectar.trace`: ``int`` is int64
 (``GoInt`` a Go ``int``, ``GoUint64`` a uint64), ``float`` is float64 (``GoFloat32`` a
 float32), ``str``, ``bool``, ``None`` is nil, ``list``/``dict`` are JSON slices and maps.
 Condition values read from YAML are Go ``int``; the difference from int64 matters only for a
@@ -16,7 +16,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any, Final
 
-from pytest_nectar.trace_model import GoFloat32, GoInt, GoUint64
+from pytest_nectar.trace import GoFloat32, GoInt, GoUint64
 
 __all__ = [
     "META_BOOL_FIELDS",

@@ -32,7 +32,7 @@ from pytest_nectar.corpus.table import (
 )
 from pytest_nectar.refinery.conditions import CompiledCondition
 from pytest_nectar.refinery.values import MIN_INT64, format_g, go_v, to_float, to_int
-from pytest_nectar.trace_model import GoFloat32, GoUint64
+from pytest_nectar.trace import GoFloat32, GoUint64
 
 __all__ = ["column_kinds", "condition_key", "entry_matches", "string_table"]
 

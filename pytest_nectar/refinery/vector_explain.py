@@ -13,7 +13,7 @@ from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.refinery.conditions import CompiledCondition
 from pytest_nectar.refinery.reference import Decision, Evaluator, extract_value
 from pytest_nectar.refinery.rules_model import Condition, RulesBasedSamplerConfig, RulesFile
-from pytest_nectar.trace_model import Trace
+from pytest_nectar.trace import Trace
 
 __all__ = ["ConditionWitness", "MatchExplanation", "explain_match"]
 

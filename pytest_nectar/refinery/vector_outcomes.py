@@ -24,7 +24,7 @@ from pytest_nectar.refinery.rules_model import (
     RulesBasedSamplerConfig,
     SamplerConfig,
 )
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 
 __all__ = ["NO_RULE_MATCHED", "CorpusDecisions", "RuleTotals", "decide_outcomes"]
 

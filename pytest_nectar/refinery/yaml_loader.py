@@ -25,7 +25,7 @@ import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from pytest_nectar.errors import Position, RulesError
-from pytest_nectar.trace_model import GoUint64
+from pytest_nectar.trace import GoUint64
 
 __all__ = ["Node", "load_yaml", "resolve_plain"]
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pytest_nectar.errors import NectarError
+from pytest_nectar.report.document import ExplainReport, Missing
 from pytest_nectar.report.explain import build_explain
-from pytest_nectar.report.model import ExplainReport, Missing
 from pytest_nectar.report.progress import Progress
 from pytest_nectar.report.subject import Subject
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any, Final
 
-from pytest_nectar.report.model import ExplainReport
+from pytest_nectar.report.document import ExplainReport
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 import numpy.typing as npt
 
-from pytest_nectar.compiler import CATCH_ALL_NAME
+from pytest_nectar.compiler.compile import CATCH_ALL_NAME
 from pytest_nectar.report.analysis import analyze
-from pytest_nectar.report.model import (
+from pytest_nectar.report.document import (
     DiffReport,
     ExplainReport,
     LostTrace,

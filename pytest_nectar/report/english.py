@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from pytest_nectar.model import (
+from pytest_nectar.policy.model import (
     And,
     Condition,
     Duration,

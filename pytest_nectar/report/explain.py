@@ -15,13 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pytest_nectar.compiler import CATCH_ALL_NAME
-from pytest_nectar.model import Drop, Keep, Sample
-from pytest_nectar.printer import format_action, format_match
+from pytest_nectar.compiler.compile import CATCH_ALL_NAME
+from pytest_nectar.policy.model import Drop, Keep, Sample
+from pytest_nectar.policy.printer import format_action, format_match
 from pytest_nectar.refinery import rules_model as rm
-from pytest_nectar.report.english import describe_expr, describe_refinery_rule
-from pytest_nectar.report.figures import TraceAmounts, corpus_seconds, service_rows, timeline
-from pytest_nectar.report.model import (
+from pytest_nectar.report.document import (
     Budget,
     ExplainReport,
     Missing,
@@ -30,6 +28,8 @@ from pytest_nectar.report.model import (
     Totals,
     VerdictRow,
 )
+from pytest_nectar.report.english import describe_expr, describe_refinery_rule
+from pytest_nectar.report.figures import TraceAmounts, corpus_seconds, service_rows, timeline
 from pytest_nectar.report.subject import Subject
 
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ def _mask_totals(mask: Any, p: Any, w: Any) -> tuple[int, float, int, int]:
 def _totals(
     corpus: Corpus, decisions: CorpusDecisions, amounts: TraceAmounts, proof: ProofReport
 ) -> Totals:
-    from pytest_nectar.prover.corpus import CorpusContext
+    from pytest_nectar.prover.corpus_proofs import CorpusContext
     from pytest_nectar.refinery.reference import Evaluator
 
     rules_file = proof.target.rules_file

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pytest_nectar.corpus.table import KIND_STRING, Corpus
-from pytest_nectar.report.model import ServiceRow, Timeline
+from pytest_nectar.report.document import ServiceRow, Timeline
 
 __all__ = ["NO_SERVICE", "TraceAmounts", "corpus_seconds", "service_rows", "timeline"]
 

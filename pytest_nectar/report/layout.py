@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pytest_nectar.report import numbers as n
-from pytest_nectar.report.model import ExplainReport, Missing
+from pytest_nectar.report.document import ExplainReport, Missing
 
 __all__ = ["Block", "Bullets", "Heading", "Para", "Table", "explain_blocks", "missing_blocks"]
 

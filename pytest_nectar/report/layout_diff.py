@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pytest_nectar.report import numbers as n
+from pytest_nectar.report.document import DiffReport
 from pytest_nectar.report.layout import Block, Bullets, Heading, Para, Table, missing_blocks
-from pytest_nectar.report.model import DiffReport
 
 __all__ = ["diff_blocks", "diff_summary"]
 

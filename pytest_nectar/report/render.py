@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from typing import Final, TextIO
 
 from pytest_nectar.report import render_md
+from pytest_nectar.report.document import DiffReport, ExplainReport
 from pytest_nectar.report.layout import Block, explain_blocks
 from pytest_nectar.report.layout_diff import diff_blocks
-from pytest_nectar.report.model import DiffReport, ExplainReport
 
 __all__ = ["FORMATS", "diff_document", "explain_document", "write_diff", "write_explain"]
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final
 
-from pytest_nectar.report.model import DiffReport, ExplainReport
+from pytest_nectar.report.document import DiffReport, ExplainReport
 
 __all__ = ["FORMAT_VERSION", "diff_json", "explain_json"]
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
-from pytest_nectar.compiler import CompiledEnvironment, compile_policies
+from pytest_nectar.compiler.compile import CompiledEnvironment, compile_policies
 from pytest_nectar.errors import CompileError, Position, UsageError
-from pytest_nectar.model import DEFAULT_ENVIRONMENT, Expr, Policy, default_error_match
-from pytest_nectar.policy_parser import parse_policy
+from pytest_nectar.policy.model import DEFAULT_ENVIRONMENT, Expr, Policy, default_error_match
+from pytest_nectar.policy.parser import parse_policy
 from pytest_nectar.refinery import rules_model as rm
 from pytest_nectar.refinery.rules_reader import format_for, read_rules_text
 

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import UsageError
-from pytest_nectar.model import Policy
+from pytest_nectar.policy.model import Policy
 from pytest_nectar.vopr.clock import RateProcess
 from pytest_nectar.vopr.refinery_sim import SimTarget
 from pytest_nectar.vopr.traffic import DEFAULT_FIELDS, TrafficModel
 
 if TYPE_CHECKING:
-    from pytest_nectar.trace_model import Trace
+    from pytest_nectar.trace import Trace
     from pytest_nectar.vopr.runs import Job
 
 __all__ = ["DEFAULT_RATE", "Setup"]
@@ -50,11 +50,11 @@ class Setup:
         window_s: float = 60.0,
         rate: float | None = None,
     ) -> Setup:
-        from pytest_nectar.compiler import compile_policies
+        from pytest_nectar.compiler.compile import compile_policies
         from pytest_nectar.corpus.load import load_corpus
-        from pytest_nectar.policy_eval import PolicyEvaluator
-        from pytest_nectar.policy_parser import load_policy
-        from pytest_nectar.printer import format_policy
+        from pytest_nectar.policy.interpreter import PolicyEvaluator
+        from pytest_nectar.policy.parser import load_policy
+        from pytest_nectar.policy.printer import format_policy
 
         if not (math.isfinite(window_s) and window_s > 0):
             raise UsageError("the budget window must be a positive number of seconds", got=window_s)

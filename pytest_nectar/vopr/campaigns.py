@@ -26,7 +26,7 @@ from typing import Any
 
 from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import UsageError
-from pytest_nectar.model import Policy
+from pytest_nectar.policy.model import Policy
 from pytest_nectar.vopr import runs
 from pytest_nectar.vopr.campaign_setup import Setup
 from pytest_nectar.vopr.invariants import Finding

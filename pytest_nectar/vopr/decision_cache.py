@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from pytest_nectar.refinery.reference import Decision
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 
 __all__ = ["DecisionCache", "Verdict", "content_key"]
 

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 from pytest_nectar.vopr.evolutions import describe
 from pytest_nectar.vopr.traffic import Draft, TrafficModel
 

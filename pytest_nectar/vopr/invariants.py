@@ -23,9 +23,9 @@ from numpy.typing import NDArray
 
 from pytest_nectar.corpus.from_traces import corpus_from_traces
 from pytest_nectar.errors import NectarError
-from pytest_nectar.model import Policy
+from pytest_nectar.policy.model import Policy
 from pytest_nectar.refinery.reference import Decision
-from pytest_nectar.trace_model import Trace
+from pytest_nectar.trace import Trace
 from pytest_nectar.vopr.refinery_sim import RefinerySim, StepLog
 from pytest_nectar.vopr.traffic import Batch
 
@@ -202,7 +202,7 @@ def _crash(what: str, kind: str, detail: str, err: BaseException) -> Finding:
 def check_compile_determinism(policy: Policy, label: str) -> list[Finding]:
     """``policy`` compiles to the same bytes twice (the second from a pickled copy, so no
     identity-keyed cache is shared), or fails both times with the same message."""
-    from pytest_nectar.compiler import compile_policies
+    from pytest_nectar.compiler.compile import compile_policies
 
     results: list[str] = []
     for p in (policy, pickle.loads(pickle.dumps(policy))):
@@ -226,7 +226,7 @@ def check_compile_determinism(policy: Policy, label: str) -> list[Finding]:
 def check_policy_text(text: str, kind: str, detail: str, path: str) -> list[Finding]:
     """Corrupted policy text: a located Nectar error, or a policy that compiles
     deterministically."""
-    from pytest_nectar.policy_parser import parse_policy
+    from pytest_nectar.policy.parser import parse_policy
 
     try:
         policy = parse_policy(text, path=path)

@@ -27,13 +27,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pytest_nectar.model import Condition, Expr, Policy
-from pytest_nectar.policy_eval import PolicyEvaluator
+from pytest_nectar.policy.interpreter import PolicyEvaluator
+from pytest_nectar.policy.model import Condition, Expr, Policy
 from pytest_nectar.refinery.reference import Decision, Evaluator
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, RulesFile, SamplerConfig
 from pytest_nectar.refinery.samplers import DynSampler, SamplerPool
 from pytest_nectar.refinery.samplers.clock import Clocked
-from pytest_nectar.trace_model import Trace
+from pytest_nectar.trace import Trace
 from pytest_nectar.vopr.decision_cache import DecisionCache, Verdict, content_key
 from pytest_nectar.vopr.rng import RngFamily, StepStream
 from pytest_nectar.vopr.traffic import Batch, TraceFields

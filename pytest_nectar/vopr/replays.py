@@ -12,7 +12,7 @@ import hashlib
 
 import numpy as np
 
-from pytest_nectar.model import And, Drop, Keep, Or, Policy, Sample
+from pytest_nectar.policy.model import And, Drop, Keep, Or, Policy, Sample
 from pytest_nectar.vopr.campaign_setup import Setup
 from pytest_nectar.vopr.clock import DAY, HOUR, Timeline
 from pytest_nectar.vopr.evolutions import random_evolutions

@@ -12,7 +12,7 @@ import hashlib
 import math
 
 from pytest_nectar.errors import UsageError
-from pytest_nectar.trace_model import Trace
+from pytest_nectar.trace import Trace
 from pytest_nectar.vopr.campaign_setup import Setup
 from pytest_nectar.vopr.clock import DAY, HOUR, Timeline
 from pytest_nectar.vopr.evolutions import ErrorStorm, random_evolutions

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 
 __all__ = [
     "DEFAULT_FIELDS",

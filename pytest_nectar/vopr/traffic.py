@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pytest_nectar.corpus.table import Corpus
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 from pytest_nectar.vopr.trace_fields import (
     DEFAULT_FIELDS,
     ErrorMaker,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pytest_nectar.trace_model import Trace
+from pytest_nectar.trace import Trace
 
 from .clock import Clocked
 from .dynamic import EMAThroughput

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from pytest_nectar.refinery.values import format_float_f, go_v, payload_get
-from pytest_nectar.trace_model import GoFloat32, Trace
+from pytest_nectar.trace import GoFloat32, Trace
 
 from .rates import sort_go
 

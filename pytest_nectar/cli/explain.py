@@ -1,0 +1,130 @@
+"""``nectar explain [POLICY_OR_RULES...] [--corpus PATH] [--format F] [-o FILE]``.
+
+The waggle report: what each rule means and does on the corpus, totals against the budget,
+per-service rates and the prover's verdicts, as text (default), Markdown, HTML with charts
+or JSON.  Without arguments the policies and corpus come from ``[tool.nectar]``.  A policy
+that does not compile, an empty corpus or one without timestamps still gives a report that
+says what it cannot compute; only unreadable input is an error (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+from pytest_nectar.errors import UsageError
+
+if TYPE_CHECKING:
+    from pytest_nectar.policy.model import Expr
+    from pytest_nectar.project.config import NectarConfig
+
+__all__ = ["add_report_options", "config_error", "corpus_paths", "register", "run"]
+
+
+def add_report_options(parser: argparse.ArgumentParser) -> None:
+    """The options explain and diff share."""
+    parser.add_argument(
+        "--corpus",
+        action="append",
+        metavar="PATH",
+        help="trace file or folder (repeatable; default: [tool.nectar] corpus)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "md", "html", "json"),
+        default="text",
+        help="text (terminal), md (PR comment, step summary), html (charts), json",
+    )
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    parser.add_argument("--env", help="destination of a rules file (default __default__)")
+    parser.add_argument(
+        "--window",
+        type=float,
+        metavar="SECONDS",
+        help="budget peak window (default: [tool.nectar] window_s, else 60)",
+    )
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "explain",
+        help="what a policy does on the corpus: per rule, budget, services, verdicts",
+        description="The waggle report of policies or rules files on a trace corpus.",
+    )
+    parser.add_argument(
+        "targets",
+        nargs="*",
+        metavar="POLICY_OR_RULES",
+        help=".toon policy, Refinery rules file, or git:REV:path (default: [tool.nectar] policies)",
+    )
+    add_report_options(parser)
+    parser.set_defaults(func=run)
+
+
+def config_error(config: NectarConfig) -> Expr | None:
+    if config.error is None:
+        return None
+    from pytest_nectar.errors import Position
+    from pytest_nectar.policy.match_parser import parse_match
+
+    return parse_match(config.error, position=Position(f"{config.path} [tool.nectar] error", 1, 1))
+
+
+def corpus_paths(args: argparse.Namespace, config: NectarConfig) -> list[str]:
+    if args.corpus:
+        return list(args.corpus)
+    return [str(p) for p in config.corpus or ()]
+
+
+def window_of(args: argparse.Namespace, config: NectarConfig) -> float:
+    window = args.window if args.window is not None else config.window_s
+    if not window > 0:
+        raise UsageError("--window must be a positive number of seconds", got=window)
+    return float(window)
+
+
+def emit(args: argparse.Namespace, document: str | None, write: Any) -> None:
+    """Write to ``-o FILE`` atomically, or print (``write(stream)``) to stdout."""
+    if args.output:
+        from pytest_nectar.fileio import write_atomic
+
+        assert document is not None
+        write_atomic(args.output, document)
+        sys.stderr.write(f"wrote {args.output}\n")
+    else:
+        write(sys.stdout)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pytest_nectar.project.config import load_config
+    from pytest_nectar.report.analysis import explain_subject, load_report_corpus
+    from pytest_nectar.report.progress import Progress
+    from pytest_nectar.report.render import explain_document, write_explain
+    from pytest_nectar.report.subject import load_subject
+
+    config = load_config()
+    for warning in config.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
+    targets = list(args.targets) or [str(p) for p in config.policy_files()]
+    if not targets:
+        raise UsageError(
+            "nothing to explain",
+            hint="give a policy or rules file, or set [tool.nectar] policies",
+        )
+    window = window_of(args, config)
+    error = config_error(config)
+    subjects = [load_subject(t, env=args.env, error=error) for t in targets]
+    progress = Progress()
+    paths = corpus_paths(args, config)
+    corpus, gaps = load_report_corpus(paths, progress)
+    label = ", ".join(paths) if paths else None
+    reports = [
+        explain_subject(
+            s, corpus, corpus_label=label, window_s=window, missing=gaps, progress=progress
+        )
+        for s in subjects
+    ]
+    document = explain_document(reports, args.format) if args.output else None
+    emit(args, document, lambda stream: write_explain(reports, args.format, stream))
+    return 0

@@ -1,0 +1,122 @@
+"""``nectar prove [POLICY_OR_RULES...]``: decide the safety properties, with witnesses.
+
+A ``.toon`` policy is compiled and its compiled rules are proven; a Refinery rules file is
+proven as it stands (``--error``/``--budget`` supply what a policy would).  Without
+arguments, the policies and corpus of ``[tool.nectar]`` are used.  Exit 0 when every
+property passes (or is unknown), 1 when one fails (or warns, with ``--strict``), 2 on a
+usage or input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from pytest_nectar.errors import UsageError
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "prove", help="prove safety properties on a corpus and for all traces"
+    )
+    parser.add_argument(
+        "targets", nargs="*", metavar="POLICY_OR_RULES", help=".toon policies or rules files"
+    )
+    parser.add_argument("--corpus", action="append", help="trace file or folder (repeatable)")
+    parser.add_argument("--env", help="environment of a rules file (default __default__)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--property", action="append", dest="properties", metavar="ID", help="only this property"
+    )
+    parser.add_argument("--budget", type=float, help="kept events per second allowed")
+    parser.add_argument(
+        "--error", help="error expression (default: policy's, or http.status >= 500)"
+    )
+    parser.add_argument("--window", type=float, help="budget window in seconds (default 60)")
+    parser.add_argument("--seed", type=int, help="seed of the bounded random search")
+    parser.add_argument("--strict", action="store_true", help="warnings fail the run")
+    parser.add_argument(
+        "--witness-dir", help="write constructed counterexample traces here (for nectar decide)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pytest_nectar.project.config import load_config
+    from pytest_nectar.prover import prove
+    from pytest_nectar.prover.proof_report import render_json, render_text
+    from pytest_nectar.prover.universal import DEFAULT_SEED
+
+    config = load_config()
+    targets: list[str] = list(args.targets) or [str(p) for p in config.policy_files()]
+    if not targets:
+        raise UsageError(
+            "nothing to prove",
+            hint="give policies or rules files, or set policies in [tool.nectar]",
+        )
+    corpus: list[str] | None = args.corpus
+    if corpus is None and config.corpus:
+        corpus = [str(p) for p in config.corpus]
+    window = args.window if args.window is not None else config.window_s
+    error = args.error if args.error is not None else config.error
+    strict = args.strict or bool(getattr(config, "strict", False))
+    loaded = None
+    if corpus:
+        from pytest_nectar.corpus import load_corpus
+
+        loaded = load_corpus(corpus)
+    reports = []
+    for target in targets:
+        rep = prove(
+            target,
+            corpus=loaded,
+            env=args.env,
+            properties=args.properties,
+            budget=args.budget,
+            error=error,
+            window_s=window,
+            seed=args.seed if args.seed is not None else DEFAULT_SEED,
+        )
+        rep.corpus_path = corpus[0] if corpus else None
+        if args.witness_dir:
+            _write_witnesses(rep, args.witness_dir)
+        reports.append(rep)
+    sys.stdout.write(render_json(reports) if args.json else render_text(reports))
+    if any(r.failed for r in reports) or (strict and any(r.warned for r in reports)):
+        return 1
+    return 0
+
+
+def _write_witnesses(report: Any, folder: str) -> None:
+    """Write each constructed counterexample as a TRACE file and point its command at it."""
+    import dataclasses
+    import json
+    import shlex
+    from pathlib import Path
+
+    from pytest_nectar.fileio import write_atomic
+
+    stem = Path(report.target.name).stem
+    for pid, result in list(report.results.items()):
+        witnesses = []
+        for w in result.witnesses:
+            if w.spans is None:
+                witnesses.append(w)
+                continue
+            path = Path(folder) / f"{stem}-{pid}.json"
+            doc = {"trace_id": w.trace_id, "spans": [dict(s) for s in w.spans]}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+            command = [
+                "nectar",
+                "decide",
+                report.target.rules_path or report.target.name,
+                str(path),
+            ]
+            if report.target.env:
+                command += ["--env", report.target.env]
+            witnesses.append(dataclasses.replace(w, command=shlex.join(command)))
+        report.results[pid] = dataclasses.replace(result, witnesses=tuple(witnesses))

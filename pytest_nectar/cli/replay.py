@@ -1,0 +1,151 @@
+"""``nectar replay RULES --corpus PATH [--env NAME] [--json]``: every trace's decision.
+
+The vectorised evaluator decides every trace of the corpus exactly as Refinery would (the
+same decision as ``nectar decide`` per trace), then totals per rule: traces, events, and the
+expected kept traces and events (keep probability times the corpus weight).  A terminal
+gets rich tables; ``--json`` prints one JSON document (decisions in corpus order, keys
+sorted, so the same inputs give the same bytes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_nectar.corpus.table import Corpus
+    from pytest_nectar.refinery.vector import CorpusDecisions, RuleTotals
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("replay", help="Refinery's decision for every corpus trace")
+    parser.add_argument(
+        "rules", metavar="RULES", help="rules file (.yaml/.json/.toml) or .toon policy"
+    )
+    parser.add_argument(
+        "--corpus", required=True, action="append", metavar="PATH",
+        help="trace file or folder (repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--env", help="environment (destination) name; default __default__")
+    parser.add_argument("--json", action="store_true", help="print decisions and totals as JSON")
+    parser.add_argument("--totals-only", action="store_true", help="print only the totals per rule")
+    parser.set_defaults(func=run)
+
+
+def _keep_text(keep: bool | None, probability: float) -> str:
+    if keep is None:
+        return f"random p={probability:.6g}"
+    return "keep" if keep else "drop"
+
+
+def _number(x: float) -> int | float:
+    return int(x) if float(x).is_integer() else x
+
+
+def _write_json(
+    decisions: CorpusDecisions,
+    totals: tuple[RuleTotals, ...],
+    corpus: Corpus,
+    head: dict[str, Any],
+    totals_only: bool,
+) -> None:
+    out = sys.stdout
+    rows = [
+        {k: _number(v) if isinstance(v, float) else v for k, v in t.to_json().items()}
+        for t in totals
+    ]
+    head = {**head, "totals": rows}
+    if totals_only:
+        out.write(json.dumps(head, sort_keys=True, ensure_ascii=False) + "\n")
+        return
+    text = json.dumps(head, sort_keys=True, ensure_ascii=False)
+    # Stream the decisions: a corpus may hold millions of traces.
+    out.write(text[:-1] + ', "decisions": [')
+    for i in range(len(decisions)):
+        entry = decisions.decision(i).to_json()
+        entry["trace_id"] = corpus.trace_ids[i]
+        out.write(("" if i == 0 else ", ") + json.dumps(entry, sort_keys=True, ensure_ascii=False))
+    out.write("]}\n")
+
+
+def _write_tables(
+    decisions: CorpusDecisions,
+    totals: tuple[RuleTotals, ...],
+    corpus: Corpus,
+    head: dict[str, Any],
+    totals_only: bool,
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    # Off a terminal nothing should fold: trace ids and reasons stay greppable.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+    if not totals_only:
+        table = Table(title=f"Decisions ({corpus.n_traces} traces)")
+        for name in ("trace_id", "rule", "decision", "rate", "reason", "key"):
+            table.add_column(name, overflow="fold")
+        for i in range(len(decisions)):
+            d = decisions.decision(i)
+            table.add_row(
+                corpus.trace_ids[i],
+                d.rule_name if d.rule_name is not None else "-",
+                _keep_text(d.keep, d.keep_probability),
+                str(d.rate),
+                d.reason,
+                d.key,
+            )
+        console.print(table)
+    table = Table(title=f"Totals per rule ({head['destination']})")
+    for name in ("rule", "traces", "events", "expected kept traces", "expected kept events"):
+        table.add_column(name, justify="left" if name == "rule" else "right")
+    for t in totals:
+        label = t.rule if t.rule is not None else "(no rule matched)"
+        if t.rule_index is not None:
+            label = f"{t.rule_index}: {label}"
+        table.add_row(
+            label,
+            str(t.traces),
+            str(t.events),
+            f"{t.expected_kept_traces:.6g}",
+            f"{t.expected_kept_events:.6g}",
+        )
+    console.print(table)
+    if head["fallback_traces"]:
+        console.print(
+            f"{head['fallback_traces']} trace(s) decided by the reference evaluator "
+            "(CheckNestedFields)"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    from pytest_nectar.compiler.compile import load_rules_or_policy
+    from pytest_nectar.corpus import load_corpus
+    from pytest_nectar.refinery.rules_model import select_sampler
+    from pytest_nectar.refinery.vector import evaluate_corpus
+
+    rules = load_rules_or_policy(args.rules)
+    corpus = load_corpus(args.corpus)
+    decisions = evaluate_corpus(rules, corpus, args.env)
+    totals = decisions.rule_totals(corpus)
+    destination, _ = select_sampler(rules, args.env)
+    head: dict[str, Any] = {
+        "rules": args.rules,
+        "env": args.env,
+        "destination": destination,
+        "corpus": {
+            "digest": corpus.digest,
+            "traces": corpus.n_traces,
+            "events": corpus.n_rows,
+            "skipped": len(corpus.skipped),
+        },
+        "fallback_traces": int(decisions.fallback.sum()),
+    }
+    if args.json:
+        _write_json(decisions, totals, corpus, head, args.totals_only)
+    else:
+        _write_tables(decisions, totals, corpus, head, args.totals_only)
+    return 0

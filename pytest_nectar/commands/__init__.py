@@ -1,1 +1,0 @@
-"""Sub-commands of the ``nectar`` CLI, one module each (see :mod:`pytest_nectar.cli`)."""

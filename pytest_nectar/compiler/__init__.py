@@ -1,0 +1,3 @@
+"""From policies to Refinery rules: compilation, import, the lockfile, project outputs."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""The GitHub front end: workflow annotations."""
+
+from __future__ import annotations

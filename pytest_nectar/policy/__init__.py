@@ -1,0 +1,3 @@
+"""The policy language: model, grammars, parsers, printer, checks, interpreter, aliases."""
+
+from __future__ import annotations

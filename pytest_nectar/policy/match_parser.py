@@ -1,0 +1,543 @@
+"""Match expressions and actions: text -> model, with positions inside the policy file.
+
+The grammar is ``grammar/match.lark`` (LALR).  The transformer below only builds
+:mod:`pytest_nectar.policy.model` objects; all meaning is checked in
+:mod:`pytest_nectar.policy.check`.
+A match expression usually lives in one cell of a policy row, so the caller passes where the
+cell starts (and, for a quoted cell, the column of every decoded character) and every error
+and node position points at the exact column in the file.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from typing import Any, Final
+
+from lark import Lark, Token, Tree
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+)
+
+from pytest_nectar.errors import PolicyError, Position
+from pytest_nectar.policy.model import (
+    DURATION_UNITS,
+    Action,
+    And,
+    Condition,
+    Datatype,
+    Drop,
+    Duration,
+    Dynamic,
+    Expr,
+    FieldName,
+    FieldRef,
+    HasRootSpan,
+    Keep,
+    KeyField,
+    ListLiteral,
+    Literal,
+    MatchAll,
+    Not,
+    Operator,
+    Or,
+    Sample,
+    SamplerParam,
+    Scalar,
+    SpanScope,
+    Throughput,
+    infer_datatype,
+)
+
+__all__ = ["SourceMap", "decode_string", "parse_action", "parse_match"]
+
+_INT64 = 2**63
+_DATATYPES: Final = {"string": Datatype.STRING, "int": Datatype.INT, "float": Datatype.FLOAT}
+_DATATYPES["bool"] = Datatype.BOOL
+_ACTIONS_HINT: Final = (
+    "expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...) "
+    "or dynamic(N by FIELD, ...)"
+)
+
+#: How syntax errors name the grammar's terminals.
+_DESCRIBE: Final = {
+    "NAME": "a field name",
+    "QUOTED_NAME": "a `backquoted` field name",
+    "DQ_STRING": 'a "string"',
+    "SQ_STRING": "a 'string'",
+    "NUMBER": "a number",
+    "EQ_OP": "'='",
+    "NE_OP": "'!='",
+    "ORD_OP": "'>', '>=', '<' or '<='",
+    "CONTAINS": "'contains'",
+    "DOES_NOT_CONTAIN": "'does-not-contain'",
+    "STARTS_WITH": "'starts-with'",
+    "MATCHES": "'matches'",
+    "IN": "'in'",
+    "NOT_IN": "'not-in'",
+    "EXISTS": "'exists'",
+    "NOT_EXISTS": "'not-exists'",
+    "NOT": "'not'",
+    "BANG": "'!'",
+    "_OR": "'or'",
+    "_OR_SYMBOL": "'||'",
+    "_AND": "'and'",
+    "_AND_SYMBOL": "'&&'",
+    "TRUE": "'true'",
+    "FALSE": "'false'",
+    "SPAN": "'span'",
+    "HAS_ROOT": "'has_root'",
+    "FIRST": "'first'",
+    "AS": "'as'",
+    "KEEP": "'keep'",
+    "DROP": "'drop'",
+    "SAMPLE": "'sample'",
+    "THROUGHPUT": "'throughput'",
+    "DYNAMIC": "'dynamic'",
+    "BY": "'by'",
+    "PER_SECOND": "'/s'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "COMMA": "','",
+    "SLASH": "'/'",
+    "$END": "the end",
+}
+
+_TRAILING_NAME: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_.\-]*|`[^`]*`)\s*\Z")
+_ESCAPES: Final = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
+
+
+class SourceMap:
+    """Maps an offset in a piece of text to its :class:`Position` in the file."""
+
+    def __init__(
+        self,
+        position: Position,
+        columns: Sequence[int] | None = None,
+        source_line: str | None = None,
+    ) -> None:
+        self.position = position
+        self.columns = columns
+        self.source_line = source_line
+
+    def at(self, offset: int) -> Position:
+        base = self.position
+        if self.columns is not None and self.columns:
+            index = min(max(offset, 0), len(self.columns) - 1)
+            extra = max(0, offset - (len(self.columns) - 1))
+            return Position(base.path, base.line, self.columns[index] + extra)
+        return Position(base.path, base.line, base.column + offset if base.column > 0 else 0)
+
+    def error(self, what: str, offset: int, *, got: object, hint: str = "") -> PolicyError:
+        return PolicyError(
+            what, position=self.at(offset), got=got, hint=hint, source_line=self.source_line
+        )
+
+
+def decode_string(body: str, *, escapes: dict[str, str] | None = None) -> tuple[str, list[int]]:
+    """Undo backslash escapes; returns the text and, per output char, its offset in ``body``.
+
+    Raises ``ValueError(offset)`` at an unknown escape.
+    """
+    table = _ESCAPES if escapes is None else escapes
+    out: list[str] = []
+    offsets: list[int] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\":
+            nxt = body[i + 1] if i + 1 < len(body) else ""
+            if nxt == "u" and escapes is None:
+                digits = body[i + 2 : i + 6]
+                if len(digits) != 4 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+                    raise ValueError(i)
+                out.append(chr(int(digits, 16)))
+                offsets.append(i)
+                i += 6
+                continue
+            if nxt not in table:
+                raise ValueError(i)
+            out.append(table[nxt])
+            offsets.append(i)
+            i += 2
+            continue
+        out.append(ch)
+        offsets.append(i)
+        i += 1
+    return "".join(out), offsets
+
+
+@functools.cache
+def _lark() -> Lark:
+    grammar = (
+        resources.files("pytest_nectar.policy").joinpath("grammar/match.lark").read_text("utf-8")
+    )
+    # cache=True: see policy.parser._lark (the LALR tables load from a per-user temp file).
+    return Lark(
+        grammar, parser="lalr", start=["match", "action"], propagate_positions=True, cache=True
+    )
+
+
+def _offset(item: Tree[Any] | Token) -> int:
+    if isinstance(item, Token):
+        return item.start_pos or 0
+    return item.meta.start_pos if not item.meta.empty else 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Cast:
+    """``as T``; ``datatype`` None means ``as untyped``."""
+
+    datatype: Datatype | None
+
+
+class _Builder:
+    """One ``b_<rule>`` method per grammar rule or alias; each returns a model object.
+
+    A plain bottom-up walk (like a lark ``Transformer``) that also hands each method its
+    tree, whose ``meta`` gives the source offset.
+    """
+
+    def __init__(self, source: SourceMap) -> None:
+        self.src = source
+
+    def _at(self, item: Tree[Any] | Token) -> Position:
+        return self.src.at(_offset(item))
+
+    def transform(self, tree: Tree[Any]) -> Any:
+        children = [self.transform(c) if isinstance(c, Tree) else c for c in tree.children]
+        return getattr(self, "b_" + str(tree.data))(tree, children)
+
+    # --- match ---
+    def b_match(self, tree: Tree[Any], ch: list[Any]) -> Expr:
+        result: Expr = ch[0]
+        return result
+
+    def b_or_expr(self, tree: Tree[Any], ch: list[Any]) -> Expr:
+        return Or(tuple(ch), self._at(tree))
+
+    def b_and_expr(self, tree: Tree[Any], ch: list[Any]) -> Expr:
+        return And(tuple(ch), self._at(tree))
+
+    def b_negation(self, tree: Tree[Any], ch: list[Any]) -> Expr:
+        return Not(ch[1], self._at(ch[0]))
+
+    def b_span_scope(self, tree: Tree[Any], ch: list[Any]) -> Expr:
+        return SpanScope(ch[1], self._at(ch[0]))
+
+    def b_match_all(self, tree: Tree[Any], ch: list[Any]) -> Expr:
+        return MatchAll(self._at(ch[0]))
+
+    def b_has_root(self, tree: Tree[Any], ch: list[Any]) -> Expr:
+        value = ch[2].value if len(ch) == 3 else True
+        return HasRootSpan(bool(value), self._at(ch[0]))
+
+    def _condition(
+        self, tree: Tree[Any], field: FieldRef, op: Operator, value: Any, cast: _Cast | None
+    ) -> Condition:
+        datatype = infer_datatype(op, value) if cast is None else cast.datatype
+        return Condition(field, op, value, datatype, field.position)
+
+    def b_comparison(self, tree: Tree[Any], ch: list[Any]) -> Expr:
+        token: Token = ch[1]
+        ops = {"=": Operator.EQ, "==": Operator.EQ, "!=": Operator.NE, ">": Operator.GT}
+        ops.update({">=": Operator.GE, "<": Operator.LT, "<=": Operator.LE})
+        cast = ch[3] if len(ch) > 3 else None
+        return self._condition(tree, ch[0], ops[str(token)], ch[2], cast)
+
+    def b_string_match(self, tree: Tree[Any], ch: list[Any]) -> Expr:
+        cast = ch[3] if len(ch) > 3 else None
+        return self._condition(tree, ch[0], Operator(str(ch[1])), ch[2], cast)
+
+    def b_member(self, tree: Tree[Any], ch: list[Any]) -> Expr:
+        cast = ch[3] if len(ch) > 3 else None
+        return self._condition(tree, ch[0], Operator.IN, ch[2], cast)
+
+    def b_not_member(self, tree: Tree[Any], ch: list[Any]) -> Expr:
+        rest = [c for c in ch[1:] if not isinstance(c, Token)]
+        cast = rest[1] if len(rest) > 1 else None
+        return self._condition(tree, ch[0], Operator.NOT_IN, rest[0], cast)
+
+    def b_exists(self, tree: Tree[Any], ch: list[Any]) -> Expr:
+        return Condition(ch[0], Operator.EXISTS, None, None, ch[0].position)
+
+    def b_not_exists(self, tree: Tree[Any], ch: list[Any]) -> Expr:
+        return Condition(ch[0], Operator.NOT_EXISTS, None, None, ch[0].position)
+
+    def b_field(self, tree: Tree[Any], ch: list[Any]) -> FieldRef:
+        return FieldRef((ch[0],), ch[0].position)
+
+    def b_first_present(self, tree: Tree[Any], ch: list[Any]) -> FieldRef:
+        return FieldRef(tuple(ch[1:]), self._at(ch[0]))
+
+    def b_plain_name(self, tree: Tree[Any], ch: list[Any]) -> FieldName:
+        return FieldName(str(ch[0]), False, self._at(ch[0]))
+
+    def b_quoted_name(self, tree: Tree[Any], ch: list[Any]) -> FieldName:
+        token: Token = ch[0]
+        return FieldName(self._decode(token, {"`": "`", "\\": "\\"}), True, self._at(token))
+
+    def b_cast(self, tree: Tree[Any], ch: list[Any]) -> _Cast:
+        token: Token = ch[1]
+        name = str(token)
+        if name == "untyped":
+            return _Cast(None)
+        if name not in _DATATYPES:
+            raise self.src.error(
+                "unknown datatype",
+                _offset(token),
+                got=name,
+                hint="write as string, as int, as float, as bool or as untyped",
+            )
+        return _Cast(_DATATYPES[name])
+
+    def b_list(self, tree: Tree[Any], ch: list[Any]) -> ListLiteral:
+        return ListLiteral(tuple(ch), self._at(tree))
+
+    def b_string(self, tree: Tree[Any], ch: list[Any]) -> Literal:
+        return Literal(self._decode(ch[0], None), self._at(ch[0]))
+
+    def b_raw_string(self, tree: Tree[Any], ch: list[Any]) -> Literal:
+        return Literal(str(ch[0])[1:-1], self._at(ch[0]))
+
+    def b_number(self, tree: Tree[Any], ch: list[Any]) -> Literal:
+        return Literal(self._number(ch[0]), self._at(ch[0]))
+
+    def b_bool(self, tree: Tree[Any], ch: list[Any]) -> Literal:
+        return Literal(str(ch[0]) == "true", self._at(ch[0]))
+
+    # --- actions ---
+    def b_keep(self, tree: Tree[Any], ch: list[Any]) -> Action:
+        return Keep(self._at(ch[0]))
+
+    def b_drop(self, tree: Tree[Any], ch: list[Any]) -> Action:
+        return Drop(self._at(ch[0]))
+
+    def b_sample(self, tree: Tree[Any], ch: list[Any]) -> Action:
+        token: Token = ch[1]
+        value = self._number(token)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise self.src.error(
+                "sample rate must be a number", _offset(token), got=str(token), hint=_ACTIONS_HINT
+            )
+        return Sample(Decimal(str(token)).normalize(), None, self._at(ch[0]))
+
+    def b_sample_reciprocal(self, tree: Tree[Any], ch: list[Any]) -> Action:
+        one, denominator = ch[1], ch[2]
+        if str(one) != "1":
+            raise self.src.error(
+                "sample(A/N) needs 1 as the numerator",
+                _offset(one),
+                got=str(one),
+                hint="write sample(1/N) to keep 1 trace in N",
+            )
+        return Sample(None, self._whole(denominator, "the N of sample(1/N)"), self._at(ch[0]))
+
+    def b_throughput(self, tree: Tree[Any], ch: list[Any]) -> Action:
+        goal = self._whole(ch[1], "a throughput goal (traces per second)")
+        keys, params = ch[3] if len(ch) > 3 else ((), ())
+        return Throughput(goal, keys, params, self._at(ch[0]))
+
+    def b_dynamic(self, tree: Tree[Any], ch: list[Any]) -> Action:
+        goal = self._whole(ch[1], "a dynamic goal sample rate")
+        keys, params = ch[2] if len(ch) > 2 else ((), ())
+        return Dynamic(goal, keys, params, self._at(ch[0]))
+
+    def b_keyed_args(
+        self, tree: Tree[Any], ch: list[Any]
+    ) -> tuple[tuple[KeyField, ...], tuple[SamplerParam, ...]]:
+        keys: list[KeyField] = []
+        params: list[SamplerParam] = []
+        for item in ch[1:]:
+            if isinstance(item, KeyField):
+                if params:
+                    raise PolicyError(
+                        "a key field after a named parameter",
+                        position=item.position,
+                        got=item.name,
+                        hint="list the key fields first, then name=value parameters",
+                        source_line=self.src.source_line,
+                    )
+                keys.append(item)
+            else:
+                params.append(item)
+        return tuple(keys), tuple(params)
+
+    def b_param_args(
+        self, tree: Tree[Any], ch: list[Any]
+    ) -> tuple[tuple[KeyField, ...], tuple[SamplerParam, ...]]:
+        return (), tuple(ch)
+
+    def b_key(self, tree: Tree[Any], ch: list[Any]) -> KeyField:
+        token: Token = ch[0]
+        if token.type == "QUOTED_NAME":
+            return KeyField(self._decode(token, {"`": "`", "\\": "\\"}), self._at(token))
+        return KeyField(str(token), self._at(token))
+
+    def b_param(self, tree: Tree[Any], ch: list[Any]) -> SamplerParam:
+        return SamplerParam(str(ch[0]), ch[2], self._at(ch[0]))
+
+    # --- helpers ---
+    def _decode(self, token: Token, escapes: dict[str, str] | None) -> str:
+        text = str(token)
+        try:
+            return decode_string(text[1:-1], escapes=escapes)[0]
+        except ValueError as err:
+            offset = int(err.args[0])
+            raise self.src.error(
+                "invalid escape in string",
+                _offset(token) + 1 + offset,
+                got=text[1 + offset : 3 + offset],
+                hint=r"escapes are \" \\ \n \r \t and \uXXXX; "
+                r"a 'single-quoted' string takes backslashes as they are (regexes)"
+                if escapes is None
+                else r"escapes in backquotes are \` and \\",
+            ) from None
+
+    def _number(self, token: Token) -> Scalar:
+        text = str(token)
+        offset = _offset(token)
+        for unit in sorted(DURATION_UNITS, key=len, reverse=True):
+            if text.endswith(unit) and not text[-len(unit) - 1].isalpha():
+                try:
+                    amount = Decimal(text[: -len(unit)])
+                except InvalidOperation:  # pragma: no cover - the token regex rules it out
+                    break
+                return Duration(amount.normalize(), unit)
+        if any(c in text for c in ".eE"):
+            value = float(text)
+            if value in (float("inf"), float("-inf")):
+                raise self.src.error(
+                    "number out of range", offset, got=text, hint="Refinery values are float64"
+                )
+            return value
+        number = int(text)
+        if not -_INT64 <= number < _INT64:
+            raise self.src.error(
+                "integer out of range", offset, got=text, hint="Refinery integers are 64-bit"
+            )
+        return number
+
+    def _whole(self, token: Token, what: str) -> int:
+        value = self._number(token)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise self.src.error(
+                f"{what} must be a whole number >= 1", _offset(token), got=str(token)
+            )
+        return value
+
+
+def _describe(names: set[str] | frozenset[str]) -> str:
+    described = sorted({_DESCRIBE.get(n, n) for n in names if not n.startswith("__")})
+    return ", ".join(described)
+
+
+def _syntax_error(err: UnexpectedInput, text: str, src: SourceMap, kind: str) -> PolicyError:
+    offset = err.pos_in_stream if err.pos_in_stream is not None else len(text)
+    if isinstance(err, UnexpectedCharacters):
+        char = text[offset] if offset < len(text) else ""
+        if char in "\"'`":
+            return src.error(
+                "unterminated quote", offset, got=text[offset:], hint=f"close it with {char}"
+            )
+        return src.error(
+            f"unexpected character in {kind}",
+            offset,
+            got=char,
+            hint=f"expected {_describe(err.allowed)}" if kind == "match expression" else "",
+        )
+    expected: set[str] = set()
+    got: str = ""
+    if isinstance(err, UnexpectedToken):
+        expected = set(err.expected)
+        got = str(err.token)
+        if err.token.type == "$END":
+            offset = len(text)
+    elif isinstance(err, UnexpectedEOF):  # pragma: no cover - LALR reports $END tokens instead
+        expected = set(err.expected)
+        offset = len(text)
+    if kind == "action":
+        return src.error("invalid action", offset, got=text.strip(), hint=_ACTIONS_HINT)
+    ends = {"$END", "RPAR", "_OR", "_AND", "_OR_SYMBOL", "_AND_SYMBOL"}
+    before = _TRAILING_NAME.search(text[:offset])
+    if (
+        "EXISTS" in expected
+        and isinstance(err, UnexpectedToken)
+        and err.token.type in ends
+        and before
+    ):
+        return src.error(
+            "a field alone is not a condition",
+            before.start(1),
+            got=before.group(1),
+            hint='compare it (x = 1, x != "a", x > 5) or test it (x exists, x not exists)',
+        )
+    if offset >= len(text):
+        return src.error(
+            "the match expression ends too early",
+            offset,
+            got=text,
+            hint=f"expected {_describe(expected)}",
+        )
+    return src.error(
+        "unexpected token in match expression",
+        offset,
+        got=got,
+        hint=f"expected {_describe(expected)}",
+    )
+
+
+def _parse(text: str, start: str, src: SourceMap, kind: str) -> Any:
+    if not text.strip():
+        hint = "write true to match every trace" if kind == "match expression" else _ACTIONS_HINT
+        raise src.error(f"empty {kind}", 0, got=text, hint=hint)
+    try:
+        tree = _lark().parse(text, start=start)
+    except UnexpectedInput as err:
+        raise _syntax_error(err, text, src, kind) from None
+    return _Builder(src).transform(tree)
+
+
+def parse_match(
+    text: str,
+    *,
+    position: Position,
+    columns: Sequence[int] | None = None,
+    source_line: str | None = None,
+) -> Expr:
+    """Parse one match expression.
+
+    Args:
+        text: the expression.
+        position: where its first character is in the file.
+        columns: for text decoded from a quoted cell, the file column of each character.
+        source_line: the file line, shown under errors with a caret.
+
+    Raises:
+        PolicyError: with the line and column of the problem.
+    """
+    result: Expr = _parse(
+        text, "match", SourceMap(position, columns, source_line), "match expression"
+    )
+    return result
+
+
+def parse_action(
+    text: str,
+    *,
+    position: Position,
+    columns: Sequence[int] | None = None,
+    source_line: str | None = None,
+) -> Action:
+    """Parse one action cell (``keep``, ``sample(0.01)``, ``throughput(...)``, ...)."""
+    result: Action = _parse(text, "action", SourceMap(position, columns, source_line), "action")
+    return result

@@ -1,0 +1,608 @@
+"""The policy model: frozen, typed data built by the parsers and read by everything else.
+
+Two layers of nodes:
+
+* the **policy** (:class:`Policy`, :class:`Rule`, the actions :class:`Keep`,
+  :class:`Drop`, :class:`Sample`, :class:`Throughput`, :class:`Dynamic`);
+* the **match expression** tree (:data:`Expr`): atoms :class:`Condition`,
+  :class:`HasRootSpan`, :class:`MatchAll`, combined by :class:`And`, :class:`Or`,
+  :class:`Not` and the span-scope group :class:`SpanScope`.
+
+Atoms are deliberately close to Refinery conditions: a :class:`Condition` is one Refinery
+condition map (``Field``/``Fields``, ``Operator``, ``Value``, ``Datatype``), already with
+aliases resolved (:attr:`FieldRef.names`) and an explicit datatype (``None`` = no
+``Datatype`` key).  The boolean tree is kept as written; ``check.normal_form`` turns it
+into Refinery rule shapes (or explains why it cannot).
+
+Every node carries a :class:`~pytest_nectar.errors.Position`.  Positions are excluded from
+equality, so the same policy written in the positional or the keyed TOON form, or printed and
+parsed again, compares equal.  So are the file's ``#`` comments (:class:`CommentLine`), which
+ride along on :class:`Rule` and :class:`Policy` only so that ``nectar fmt`` loses nothing.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from decimal import Decimal
+from typing import Final, TypeAlias
+
+from pytest_nectar.errors import Position
+from pytest_nectar.policy.aliases import resolve_field
+
+__all__ = [
+    "DEFAULT_ENVIRONMENT",
+    "DURATION_UNITS",
+    "SAMPLER_PARAMETERS",
+    "Action",
+    "And",
+    "Atom",
+    "Clause",
+    "CommentLine",
+    "Commentary",
+    "Condition",
+    "Datatype",
+    "Drop",
+    "Duration",
+    "Dynamic",
+    "Expr",
+    "FieldName",
+    "FieldRef",
+    "HasRootSpan",
+    "Keep",
+    "KeyField",
+    "ListLiteral",
+    "Literal",
+    "MatchAll",
+    "Not",
+    "Operator",
+    "Or",
+    "ParamKind",
+    "Policy",
+    "PolicyComments",
+    "Rule",
+    "Sample",
+    "SamplerParam",
+    "SamplerParamSpec",
+    "Scalar",
+    "Scope",
+    "SpanScope",
+    "Throughput",
+    "default_error_match",
+    "infer_datatype",
+    "refinery_value",
+]
+
+#: The Refinery ``Samplers`` key a policy compiles into unless ``environment`` says otherwise.
+DEFAULT_ENVIRONMENT: Final = "__default__"
+
+_NOWHERE: Final = Position("<model>")
+
+
+# --- literals ---------------------------------------------------------------------------
+
+#: Duration units and their length in milliseconds; all are Go ``time.ParseDuration`` units.
+DURATION_UNITS: Final[dict[str, Decimal]] = {
+    "ns": Decimal("0.000001"),
+    "us": Decimal("0.001"),
+    "ms": Decimal(1),
+    "s": Decimal(1000),
+    "m": Decimal(60000),
+    "h": Decimal(3600000),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A duration literal as written (``1.5s`` is amount 1.5, unit ``s``)."""
+
+    amount: Decimal
+    unit: str  # a key of DURATION_UNITS
+
+    @property
+    def milliseconds(self) -> float:
+        """The value Refinery compares: float milliseconds (``duration_ms`` is a float64)."""
+        return float(self.amount * DURATION_UNITS[self.unit])
+
+    def go_string(self) -> str:
+        """The Go ``time.ParseDuration`` spelling, e.g. ``15s`` (sampler parameters)."""
+        return f"{format(self.amount.normalize(), 'f')}{self.unit}"
+
+
+Scalar: TypeAlias = str | int | float | bool | Duration
+
+
+class Datatype(enum.Enum):
+    """Refinery condition ``Datatype``; a condition without one has ``datatype=None``."""
+
+    STRING = "string"
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Literal:
+    """A scalar literal.  ``value`` keeps its Python type: str, int, float, bool or Duration.
+
+    Equality is by (type, value), so ``1``, ``1.0`` and ``true`` are three different literals.
+    """
+
+    value: Scalar
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+    def _key(self) -> tuple[type, Scalar]:
+        return (type(self.value), self.value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Literal):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+
+@dataclass(frozen=True, slots=True)
+class ListLiteral:
+    """``[a, b, c]``, the value of ``in`` / ``not in``."""
+
+    items: tuple[Literal, ...]
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+def refinery_value(value: Literal | ListLiteral) -> object:
+    """The YAML ``Value`` Refinery gets: durations become float milliseconds, lists lists."""
+    if isinstance(value, ListLiteral):
+        return [refinery_value(item) for item in value.items]
+    v = value.value
+    return v.milliseconds if isinstance(v, Duration) else v
+
+
+# --- fields -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FieldName:
+    """One field name as written.  ``verbatim`` is true for a backquoted name (no aliasing)."""
+
+    text: str
+    verbatim: bool = False
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The Refinery field names this stands for (see :mod:`pytest_nectar.policy.aliases`)."""
+        return (self.text,) if self.verbatim else resolve_field(self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRef:
+    """The field(s) a condition reads.
+
+    ``parts`` has one element for a plain or backquoted name and two or more for
+    ``first(a, b, ...)``.  :attr:`names` is the Refinery view: one name compiles to
+    ``Field``, several to ``Fields`` (the first *present* one is used, Refinery 5.1).
+    """
+
+    parts: tuple[FieldName, ...]
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        out: list[str] = []
+        for part in self.parts:
+            out.extend(part.names)
+        return tuple(out)
+
+    @property
+    def is_duration(self) -> bool:
+        """True when every name is ``duration_ms`` (optionally ``root.``)."""
+        return all(n.removeprefix("root.") == "duration_ms" for n in self.names)
+
+
+# --- match expressions ------------------------------------------------------------------
+
+
+class Operator(enum.Enum):
+    """Refinery condition operators; the value is Refinery's spelling."""
+
+    EQ = "="
+    NE = "!="
+    GT = ">"
+    GE = ">="
+    LT = "<"
+    LE = "<="
+    CONTAINS = "contains"
+    DOES_NOT_CONTAIN = "does-not-contain"
+    STARTS_WITH = "starts-with"
+    MATCHES = "matches"
+    IN = "in"
+    NOT_IN = "not-in"
+    EXISTS = "exists"
+    NOT_EXISTS = "not-exists"
+
+    @property
+    def is_comparison(self) -> bool:
+        return self in _COMPARISONS
+
+    @property
+    def is_membership(self) -> bool:
+        return self in (Operator.IN, Operator.NOT_IN)
+
+    @property
+    def is_existence(self) -> bool:
+        return self in (Operator.EXISTS, Operator.NOT_EXISTS)
+
+    @property
+    def is_string_match(self) -> bool:
+        return self in _STRING_MATCHES
+
+
+_COMPARISONS: Final = frozenset(
+    {Operator.EQ, Operator.NE, Operator.GT, Operator.GE, Operator.LT, Operator.LE}
+)
+_STRING_MATCHES: Final = frozenset(
+    {Operator.CONTAINS, Operator.DOES_NOT_CONTAIN, Operator.STARTS_WITH, Operator.MATCHES}
+)
+
+
+def infer_datatype(operator: Operator, value: Literal | ListLiteral | None) -> Datatype | None:
+    """The datatype a condition gets when the policy does not say ``as ...``.
+
+    Comparisons take the literal's type (a duration is a float); ``in`` lists take their
+    first element's type; string matches and existence tests get none (Refinery ignores it).
+    """
+    if value is None or not (operator.is_comparison or operator.is_membership):
+        return None
+    if isinstance(value, ListLiteral):
+        if not value.items:
+            return Datatype.STRING
+        value = value.items[0]
+    v = value.value
+    if isinstance(v, bool):
+        return Datatype.BOOL
+    if isinstance(v, int):
+        return Datatype.INT
+    if isinstance(v, float | Duration):
+        return Datatype.FLOAT
+    return Datatype.STRING
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One Refinery condition.
+
+    * comparisons (``= != > >= < <=``): ``value`` is a :class:`Literal`;
+    * ``contains``, ``does-not-contain``, ``starts-with``, ``matches``: a :class:`Literal`;
+    * ``in`` / ``not-in``: a :class:`ListLiteral`;
+    * ``exists`` / ``not-exists``: ``value`` is ``None``.
+
+    ``datatype`` is the Refinery ``Datatype`` exactly (``None``: no ``Datatype`` key, untyped
+    compare).  It is :func:`infer_datatype` unless the policy overrode it with ``as``.
+    """
+
+    field: FieldRef
+    operator: Operator
+    value: Literal | ListLiteral | None
+    datatype: Datatype | None
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class HasRootSpan:
+    """Refinery ``has-root-span`` with ``Value: <value>`` (``has_root`` / ``has_root = false``)."""
+
+    value: bool = True
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchAll:
+    """``true``: matches every trace (a Refinery rule without conditions)."""
+
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    """``not x`` / ``!x``: only valid where ``check`` finds an exact Refinery dual."""
+
+    operand: Expr
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    """``a and b and ...`` (two or more operands, as written; no flattening across parens)."""
+
+    operands: tuple[Expr, ...]
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    """``a or b or ...``: compiles to one Refinery rule per alternative, same action."""
+
+    operands: tuple[Expr, ...]
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SpanScope:
+    """``span(...)``: every condition inside must hold on one and the same span (Scope: span)."""
+
+    body: Expr
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+Atom: TypeAlias = Condition | HasRootSpan | MatchAll
+Expr: TypeAlias = Condition | HasRootSpan | MatchAll | Not | And | Or | SpanScope
+
+
+class Scope(enum.Enum):
+    """Refinery rule ``Scope``."""
+
+    TRACE = "trace"
+    SPAN = "span"
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """One Refinery rule's worth of conditions: the normal form of a match expression.
+
+    ``check.normal_form(expr)`` returns a tuple of clauses: the expression matches a
+    trace iff one clause does, so a rule compiles to one Refinery rule per clause, in order,
+    all with the rule's action.  ``not`` has been pushed into the atoms (every
+    :class:`Not` is gone); ``conditions`` is empty for a clause that matches every trace.
+    Under ``Scope.SPAN`` all conditions must hold on one span (never has-root-span there).
+    """
+
+    scope: Scope
+    conditions: tuple[Condition | HasRootSpan, ...]
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+def default_error_match() -> Expr:
+    """The match a policy uses for ``error`` when it sets none: ``http.status >= 500``."""
+    ref = FieldRef((FieldName("http.status"),))
+    return Condition(ref, Operator.GE, Literal(500), Datatype.INT)
+
+
+# --- actions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Keep:
+    """Keep every matching trace (Refinery ``SampleRate: 1``)."""
+
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """Drop every matching trace (Refinery ``Drop: true``)."""
+
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """``sample(P)`` (``probability`` set) or ``sample(1/N)`` (``denominator`` set).
+
+    Refinery keeps 1 in ``SampleRate`` traces with a whole ``SampleRate``;
+    :attr:`sample_rate` is that number.  ``check`` rejects a ``P`` more than 1% away
+    from ``1/sample_rate``.
+    """
+
+    probability: Decimal | None = None
+    denominator: int | None = None
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+    @property
+    def sample_rate(self) -> int:
+        if self.denominator is not None:
+            return self.denominator
+        assert self.probability is not None and self.probability > 0
+        return max(1, int((1 / self.probability).to_integral_value()))
+
+    @property
+    def rate(self) -> float:
+        """The keep probability Refinery actually applies: ``1 / sample_rate``."""
+        return 1.0 / self.sample_rate
+
+
+@dataclass(frozen=True, slots=True)
+class KeyField:
+    """One Refinery ``FieldList`` entry, written as is (no aliases)."""
+
+    name: str
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+class ParamKind(enum.Enum):
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    DURATION = "duration"
+
+
+@dataclass(frozen=True, slots=True)
+class SamplerParamSpec:
+    """A named sampler parameter: the policy name, the Refinery key, its type and range."""
+
+    name: str
+    refinery_key: str
+    kind: ParamKind
+    samplers: frozenset[str]  # "throughput", "dynamic"
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+_BOTH: Final = frozenset({"throughput", "dynamic"})
+
+#: Named parameters of ``throughput(...)`` and ``dynamic(...)``; ranges from Refinery's
+#: rulesMeta validation (refinery-semantics.md section 2).
+SAMPLER_PARAMETERS: Final[dict[str, SamplerParamSpec]] = {
+    spec.name: spec
+    for spec in (
+        SamplerParamSpec("adjust", "AdjustmentInterval", ParamKind.DURATION, _BOTH),
+        SamplerParamSpec("weight", "Weight", ParamKind.FLOAT, _BOTH, 0.0, 1.0),
+        SamplerParamSpec("age_out", "AgeOutValue", ParamKind.FLOAT, _BOTH, 0.0, 1.0),
+        SamplerParamSpec("burst_multiple", "BurstMultiple", ParamKind.FLOAT, _BOTH),
+        SamplerParamSpec("burst_delay", "BurstDetectionDelay", ParamKind.INT, _BOTH, 0.0),
+        SamplerParamSpec("max_keys", "MaxKeys", ParamKind.INT, _BOTH),
+        SamplerParamSpec("use_trace_length", "UseTraceLength", ParamKind.BOOL, _BOTH),
+        SamplerParamSpec(
+            "use_cluster_size", "UseClusterSize", ParamKind.BOOL, frozenset({"throughput"})
+        ),
+        SamplerParamSpec(
+            "initial_rate", "InitialSampleRate", ParamKind.INT, frozenset({"throughput"})
+        ),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SamplerParam:
+    """``name=value`` inside ``throughput(...)`` / ``dynamic(...)``."""
+
+    name: str
+    value: Literal
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    """``throughput(500/s by a, b, ...)``: Refinery ``EMAThroughputSampler``.
+
+    ``per_second`` is ``GoalThroughputPerSec`` and ``keys`` the ``FieldList``.
+    """
+
+    per_second: int
+    keys: tuple[KeyField, ...] = ()
+    params: tuple[SamplerParam, ...] = ()
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Dynamic:
+    """``dynamic(20 by a, b, ...)``: Refinery ``EMADynamicSampler`` with ``GoalSampleRate``."""
+
+    goal_sample_rate: int
+    keys: tuple[KeyField, ...] = ()
+    params: tuple[SamplerParam, ...] = ()
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+Action: TypeAlias = Keep | Drop | Sample | Throughput | Dynamic
+
+
+# --- comments ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CommentLine:
+    """A full-line ``#`` comment, or a blank line (``text == ""``), as written above an element.
+
+    ``text`` runs from the ``#`` to the end of the line, trailing spaces removed.  Comments
+    never change what a policy means: every holder keeps them out of equality.
+    """
+
+    text: str
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.text and (not self.text.startswith("#") or "\n" in self.text or "\r" in self.text):
+            raise ValueError(f"a comment line starts with '#' and is one line; got {self.text!r}")
+
+    @property
+    def is_blank(self) -> bool:
+        return not self.text
+
+
+#: The comment and blank lines directly above one element, top to bottom.
+Commentary: TypeAlias = tuple[CommentLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyComments:
+    """Where a policy file's comments sit, by the element they precede.
+
+    ``header`` is above ``nectar_policy``; ``fields`` maps a top-level field name to the lines
+    above its line (for ``rules``, above the ``rules[N]{...}:`` line); ``trailing`` is after
+    the last line.  Comments above a table row live on that :class:`Rule`, so they move with
+    it when ``nectar fmt`` orders the rows.
+    """
+
+    header: Commentary = ()
+    fields: tuple[tuple[str, Commentary], ...] = ()
+    trailing: Commentary = ()
+
+    def before(self, name: str) -> Commentary:
+        """The lines above top-level field ``name`` (empty when there are none)."""
+        for key, lines in self.fields:
+            if key == name:
+                return lines
+        return ()
+
+
+# --- policy -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One row of the ``rules`` table."""
+
+    name: str
+    description: str | None  # None for an empty cell or no description column
+    match: Expr
+    action: Action
+    priority: int
+    position: Position = dc_field(default=_NOWHERE, compare=False)  # the row
+    name_position: Position = dc_field(default=_NOWHERE, compare=False)
+    priority_position: Position = dc_field(default=_NOWHERE, compare=False)
+    #: the comment and blank lines above the row (kept by ``nectar fmt``, never compared)
+    comments: Commentary = dc_field(default=(), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A whole policy.
+
+    ``rules`` is in evaluation order: priority descending (ties keep file order), which is
+    also the order of the compiled Refinery rules.  Optional fields are ``None`` when the file
+    does not set them (the printer writes only what is set); use :attr:`effective_environment`
+    and :attr:`error_match` for the values in force.
+    """
+
+    version: int
+    name: str
+    rules: tuple[Rule, ...]
+    budget_per_second: int | None = None
+    environment: str | None = None
+    error: Expr | None = None
+    must_keep: tuple[Expr, ...] | None = None
+    check_nested_fields: bool | None = None
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+    #: where each top-level field's value was written (for diagnostics)
+    field_positions: tuple[tuple[str, Position], ...] = dc_field(default=(), compare=False)
+    #: the file's comments outside the rows (kept by ``nectar fmt``, never compared)
+    comments: PolicyComments = dc_field(default=PolicyComments(), compare=False)
+
+    @property
+    def effective_environment(self) -> str:
+        return self.environment if self.environment is not None else DEFAULT_ENVIRONMENT
+
+    @property
+    def error_match(self) -> Expr:
+        return self.error if self.error is not None else default_error_match()
+
+    def position_of(self, name: str) -> Position:
+        """Where top-level field ``name`` was written (the policy header if unknown)."""
+        for key, pos in self.field_positions:
+            if key == name:
+                return pos
+        return self.position

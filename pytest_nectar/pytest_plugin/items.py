@@ -1,0 +1,270 @@
+"""Collection nodes: a policy file is a group of items, one per property, expectation and seed.
+
+``policies/prod.toon`` collects into ``policies/prod.toon::parse``, ``::fallback``,
+``::error-preservation``, ... ``::compiles``, ``::equivalence``, ``::lockfile``, the lints,
+``::expect[<name>]`` per expectation and ``::vopr[<campaign>-<seed>]`` per simulation seed.
+A policy that does not parse collects into the single failing item ``parse``.  The config
+file holding ``[tool.nectar]`` collects the corpus items (``corpus-ingest``,
+``corpus-roots``, ``corpus-fields``).
+
+Every item reads the session's shared analysis (:mod:`pytest_nectar.pytest_plugin.session`), so a
+policy is compiled and proven once however many of its items run.  A failure is a
+:class:`PolicyFailure`, shown as a policy failure (property, verdict, witnesses, replay
+line), never as a Python traceback.
+"""
+
+from __future__ import annotations
+
+import shlex
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import pytest
+
+from pytest_nectar.errors import NectarError
+
+if TYPE_CHECKING:
+    from _pytest._code.code import ExceptionInfo, TerminalRepr
+
+    from pytest_nectar.pytest_plugin.session import NectarSession, PolicyAnalysis
+
+__all__ = [
+    "CORPUS_ITEMS",
+    "ConfigFile",
+    "NectarItem",
+    "NectarLintWarning",
+    "PolicyFailure",
+    "PolicyFile",
+    "policy_item_names",
+    "rerun_line",
+]
+
+#: Items of every parsed policy, in order, besides the prover's properties.
+BUILD_ITEMS: Final = ("compiles", "equivalence", "lockfile")
+CORPUS_ITEMS: Final = ("corpus-ingest", "corpus-roots", "corpus-fields")
+_MAX_EXAMPLES: Final = 5
+
+
+class PolicyFailure(Exception):
+    """A policy (or corpus) check failed; ``text`` is the whole report, ``detail`` for -v."""
+
+    def __init__(self, text: str, detail: str = "") -> None:
+        super().__init__(text)
+        self.text = text
+        self.detail = detail
+
+
+class NectarLintWarning(UserWarning):
+    """A lint finding: reported, failing only under ``--nectar-strict``."""
+
+
+def _prover_ids() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(properties, lints) in report order, from the prover's vocabulary (cheap import)."""
+    from pytest_nectar.prover.properties import LINTS, MEANINGS
+
+    props = tuple(p for p in MEANINGS if p not in LINTS)
+    return props, tuple(LINTS)
+
+
+def policy_item_names(
+    campaigns: Sequence[str], seeds: Callable[[str], Sequence[int]]
+) -> list[tuple[str, str]]:
+    """``(name, kind)`` of a parsed policy's items (expectations excluded), in order."""
+    props, lints = _prover_ids()
+    out = [("parse", "property")]
+    out += [(p, "property") for p in props]
+    out += [(b, "property") for b in BUILD_ITEMS]
+    out += [(lint, "lint") for lint in ("policy-warnings", *lints)]
+    for campaign in campaigns:
+        out += [(f"vopr[{campaign}-{seed:#x}]", "vopr") for seed in seeds(campaign)]
+    return out
+
+
+# --- nodes --------------------------------------------------------------------------------
+
+
+class NectarItem(pytest.Item):
+    """One Nectar check; ``check`` raises :class:`PolicyFailure` or returns."""
+
+    def __init__(
+        self,
+        *,
+        check: Callable[[NectarItem], None],
+        kind: str,
+        line: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.check = check
+        self.kind = kind
+        self.line = line
+        #: JSON-able facts for the terminal summary; copied onto the report (xdist-safe).
+        self.nectar_facts: dict[str, Any] = {}
+        self.add_marker("nectar")
+        self.add_marker(
+            {"property": "nectar_property", "lint": "nectar_lint", "vopr": "nectar_vopr"}.get(
+                kind, f"nectar_{kind}"
+            )
+        )
+
+    @property
+    def session_state(self) -> NectarSession:
+        from pytest_nectar.pytest_plugin.hooks import session_of
+
+        return session_of(self.config)
+
+    def runtest(self) -> None:
+        self.check(self)
+
+    def repr_failure(
+        self,
+        excinfo: ExceptionInfo[BaseException],
+        style: Any = None,
+    ) -> str | TerminalRepr:
+        err = excinfo.value
+        verbose = self.config.get_verbosity() > 0
+        if isinstance(err, PolicyFailure):
+            return err.text + ("\n" + err.detail if verbose and err.detail else "")
+        if isinstance(err, NectarError):
+            return err.render() + "\n" + rerun_line(self)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, max(self.line - 1, 0), self.name
+
+    def warn_or_fail(self, text: str) -> None:
+        """A lint finding: a warning, or a failure under ``--nectar-strict``."""
+        self.nectar_facts["verdict"] = "warn"
+        if self.session_state.settings.strict:
+            raise PolicyFailure(text + "\n(failing because of --nectar-strict)")
+        # Located at the policy (or config) line, not at this module.
+        warnings.warn_explicit(
+            NectarLintWarning(text),
+            NectarLintWarning,
+            filename=str(self.path),
+            lineno=max(self.line, 1),
+            module=self.nodeid,
+        )
+
+
+def rerun_line(item: NectarItem) -> str:
+    """``rerun: pytest [--nectar-seed=S] 'node id'``: the one line that reproduces an item."""
+    words = ["pytest"]
+    seed = item.nectar_facts.get("seed")
+    if seed is not None:
+        words.append(f"--nectar-seed={seed}")
+    words.append(item.nodeid)
+    return "rerun: " + shlex.join(words)
+
+
+class PolicyFile(pytest.File):
+    """A ``.toon`` file holding a ``nectar_policy``."""
+
+    def collect(self) -> Iterator[NectarItem]:
+        from pytest_nectar.pytest_plugin import checks
+
+        state = self._state()
+        analysis = state.analysis(self.path)
+        if analysis.policy is None:
+            yield self._item("parse", "property", checks.check_parse, analysis)
+            return
+        settings = state.settings
+        for name, kind in policy_item_names(settings.campaigns, settings.seeds_for):
+            yield self._item(name, kind, checks.check_for(name), analysis)
+        yield from self._expectations(analysis)
+
+    def _state(self) -> NectarSession:
+        from pytest_nectar.pytest_plugin.hooks import session_of
+
+        return session_of(self.config)
+
+    def _item(
+        self,
+        name: str,
+        kind: str,
+        check: Callable[[NectarItem], None],
+        analysis: PolicyAnalysis,
+        line: int = 0,
+    ) -> NectarItem:
+        item = NectarItem.from_parent(
+            self, name=name, check=check, kind=kind, line=line or _line_of(analysis, name)
+        )
+        item.user_properties.append(("nectar.policy", analysis.display))
+        if kind == "vopr":
+            seed = name.rsplit("-", 1)[1].rstrip("]")
+            item.user_properties.append(("nectar.seed", seed))
+            item.nectar_facts["seed"] = seed
+        return item
+
+    def _expectations(self, analysis: PolicyAnalysis) -> Iterator[NectarItem]:
+        from pytest_nectar.project.expectations import expectation_files, read_expectations
+        from pytest_nectar.pytest_plugin import checks
+
+        seen: dict[str, int] = {}
+        for path in expectation_files(self.path):
+            display = analysis.session.settings.display(path)
+            for entry in read_expectations(path, display):
+                if isinstance(entry, NectarError):
+                    pos = entry.position
+                    label = f"{path.name}:{pos.line if pos else 0}"
+                    line = pos.line if pos else 0
+                else:
+                    label, line = entry.name, entry.position.line
+                n = seen.get(label, 0)
+                seen[label] = n + 1
+                name = f"expect[{label}]" if n == 0 else f"expect[{label}#{n + 1}]"
+                item = NectarItem.from_parent(
+                    self, name=name, check=checks.expectation_check(entry), kind="expect"
+                )
+                item.line = line
+                item.user_properties.append(("nectar.policy", analysis.display))
+                yield item
+
+
+def _line_of(analysis: PolicyAnalysis, name: str) -> int:
+    policy = analysis.policy
+    if policy is None:
+        err = analysis.error
+        pos = err.position if err is not None else None
+        return pos.line if pos is not None else 0
+    field = {
+        "error-preservation": "error",
+        "error-preservation-all": "error",
+        "must-keep": "must_keep",
+        "must-keep-all": "must_keep",
+        "budget": "budget_per_second",
+    }.get(name, "rules")
+    return policy.position_of(field).line
+
+
+class ConfigFile(pytest.File):
+    """The file holding ``[tool.nectar]``: the corpus items."""
+
+    def collect(self) -> Iterator[NectarItem]:
+        from pytest_nectar.pytest_plugin import checks
+        from pytest_nectar.pytest_plugin.hooks import session_of
+
+        settings = session_of(self.config).settings
+        if not settings.corpus:
+            return
+        line = _table_line(self.path)
+        for name in CORPUS_ITEMS:
+            item = NectarItem.from_parent(
+                self, name=name, check=checks.check_for(name), kind="corpus", line=line
+            )
+            item.user_properties.append(("nectar.corpus", settings.corpus_display()))
+            yield item
+
+
+def _table_line(path: Path) -> int:
+    """The line of ``[tool.nectar]`` (1 for nectar.toml, whose top level is the table)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return 0
+    for number, text in enumerate(lines, start=1):
+        if text.strip().replace(" ", "") == "[tool.nectar]":
+            return number
+    return 1
