@@ -15,16 +15,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import pytest
 
-if TYPE_CHECKING:
-    from pytest_nectar.pytest_plugin.session import NectarSession, NectarSettings
+from pytest_nectar.pytest_plugin.stash import session_of
 
-__all__ = ["session_of"]
-
-_SESSION_KEY: Final = pytest.StashKey["NectarSession"]()
 #: A ``.toon`` file is a policy when a line starts with ``nectar_policy`` (TOON key).
 _POLICY_HEAD: Final = re.compile(rb"^nectar_policy[{:\[]", re.MULTILINE)
 _SNIFF_BYTES: Final = 64 * 1024
@@ -90,27 +86,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Reporter(), "nectar-reporter")
 
 
-def session_of(config: pytest.Config) -> NectarSession:
-    """The session's Nectar state, built (configuration read) on first use."""
-    found = config.stash.get(_SESSION_KEY, None)
-    if found is None:
-        from pytest_nectar.pytest_plugin.session import NectarSession
-
-        found = NectarSession(_settings(config))
-        config.stash[_SESSION_KEY] = found
-    return found
-
-
-def _settings(config: pytest.Config) -> NectarSettings:
-    from pytest_nectar.errors import NectarError
-    from pytest_nectar.pytest_plugin.options import settings_from
-
-    try:
-        return settings_from(config.rootpath, config.getoption)
-    except NectarError as err:
-        raise pytest.UsageError(err.render()) from None
-
-
 def _is_policy(file_path: Path) -> bool:
     try:
         with open(file_path, "rb") as fh:
@@ -128,7 +103,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
         state = session_of(parent.config)
         if not state.is_configured_policy(file_path):
             return None
-        from pytest_nectar.pytest_plugin.items import PolicyFile
+        from pytest_nectar.pytest_plugin.collect import PolicyFile
 
         return PolicyFile.from_parent(parent, path=file_path)
     if name in ("pyproject.toml", "nectar.toml"):
@@ -138,7 +113,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
             return None
         if not state.settings.corpus:
             return None
-        from pytest_nectar.pytest_plugin.items import ConfigFile
+        from pytest_nectar.pytest_plugin.collect import ConfigFile
 
         return ConfigFile.from_parent(parent, path=file_path)
     return None

@@ -1,4 +1,4 @@
-"""Collection nodes: a policy file is a group of items, one per property, expectation and seed.
+"""Items: a policy file is a group of items, one per property, expectation and seed.
 
 ``policies/prod.toon`` collects into ``policies/prod.toon::parse``, ``::fallback``,
 ``::error-preservation``, ... ``::compiles``, ``::equivalence``, ``::lockfile``, the lints,
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import shlex
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -28,15 +28,13 @@ from pytest_nectar.errors import NectarError
 if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, TerminalRepr
 
-    from pytest_nectar.pytest_plugin.session import NectarSession, PolicyAnalysis
+    from pytest_nectar.pytest_plugin.session import NectarSession
 
 __all__ = [
     "CORPUS_ITEMS",
-    "ConfigFile",
     "NectarItem",
     "NectarLintWarning",
     "PolicyFailure",
-    "PolicyFile",
     "policy_item_names",
     "rerun_line",
 ]
@@ -111,7 +109,7 @@ class NectarItem(pytest.Item):
 
     @property
     def session_state(self) -> NectarSession:
-        from pytest_nectar.pytest_plugin.hooks import session_of
+        from pytest_nectar.pytest_plugin.stash import session_of
 
         return session_of(self.config)
 
@@ -157,114 +155,3 @@ def rerun_line(item: NectarItem) -> str:
         words.append(f"--nectar-seed={seed}")
     words.append(item.nodeid)
     return "rerun: " + shlex.join(words)
-
-
-class PolicyFile(pytest.File):
-    """A ``.toon`` file holding a ``nectar_policy``."""
-
-    def collect(self) -> Iterator[NectarItem]:
-        from pytest_nectar.pytest_plugin import checks
-
-        state = self._state()
-        analysis = state.analysis(self.path)
-        if analysis.policy is None:
-            yield self._item("parse", "property", checks.check_parse, analysis)
-            return
-        settings = state.settings
-        for name, kind in policy_item_names(settings.campaigns, settings.seeds_for):
-            yield self._item(name, kind, checks.check_for(name), analysis)
-        yield from self._expectations(analysis)
-
-    def _state(self) -> NectarSession:
-        from pytest_nectar.pytest_plugin.hooks import session_of
-
-        return session_of(self.config)
-
-    def _item(
-        self,
-        name: str,
-        kind: str,
-        check: Callable[[NectarItem], None],
-        analysis: PolicyAnalysis,
-        line: int = 0,
-    ) -> NectarItem:
-        item = NectarItem.from_parent(
-            self, name=name, check=check, kind=kind, line=line or _line_of(analysis, name)
-        )
-        item.user_properties.append(("nectar.policy", analysis.display))
-        if kind == "vopr":
-            seed = name.rsplit("-", 1)[1].rstrip("]")
-            item.user_properties.append(("nectar.seed", seed))
-            item.nectar_facts["seed"] = seed
-        return item
-
-    def _expectations(self, analysis: PolicyAnalysis) -> Iterator[NectarItem]:
-        from pytest_nectar.project.expectations import expectation_files, read_expectations
-        from pytest_nectar.pytest_plugin import checks
-
-        seen: dict[str, int] = {}
-        for path in expectation_files(self.path):
-            display = analysis.session.settings.display(path)
-            for entry in read_expectations(path, display):
-                if isinstance(entry, NectarError):
-                    pos = entry.position
-                    label = f"{path.name}:{pos.line if pos else 0}"
-                    line = pos.line if pos else 0
-                else:
-                    label, line = entry.name, entry.position.line
-                n = seen.get(label, 0)
-                seen[label] = n + 1
-                name = f"expect[{label}]" if n == 0 else f"expect[{label}#{n + 1}]"
-                item = NectarItem.from_parent(
-                    self, name=name, check=checks.expectation_check(entry), kind="expect"
-                )
-                item.line = line
-                item.user_properties.append(("nectar.policy", analysis.display))
-                yield item
-
-
-def _line_of(analysis: PolicyAnalysis, name: str) -> int:
-    policy = analysis.policy
-    if policy is None:
-        err = analysis.error
-        pos = err.position if err is not None else None
-        return pos.line if pos is not None else 0
-    field = {
-        "error-preservation": "error",
-        "error-preservation-all": "error",
-        "must-keep": "must_keep",
-        "must-keep-all": "must_keep",
-        "budget": "budget_per_second",
-    }.get(name, "rules")
-    return policy.position_of(field).line
-
-
-class ConfigFile(pytest.File):
-    """The file holding ``[tool.nectar]``: the corpus items."""
-
-    def collect(self) -> Iterator[NectarItem]:
-        from pytest_nectar.pytest_plugin import checks
-        from pytest_nectar.pytest_plugin.hooks import session_of
-
-        settings = session_of(self.config).settings
-        if not settings.corpus:
-            return
-        line = _table_line(self.path)
-        for name in CORPUS_ITEMS:
-            item = NectarItem.from_parent(
-                self, name=name, check=checks.check_for(name), kind="corpus", line=line
-            )
-            item.user_properties.append(("nectar.corpus", settings.corpus_display()))
-            yield item
-
-
-def _table_line(path: Path) -> int:
-    """The line of ``[tool.nectar]`` (1 for nectar.toml, whose top level is the table)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return 0
-    for number, text in enumerate(lines, start=1):
-        if text.strip().replace(" ", "") == "[tool.nectar]":
-            return number
-    return 1
