@@ -11,7 +11,7 @@ import pytest
 
 from pytest_nectar.claude import prompt
 from pytest_nectar.claude.client import ClaudeClient, ClaudeSettings, Proposal
-from pytest_nectar.claude.refine import Verdict, feedback_text, refine
+from pytest_nectar.claude.refine import Review, feedback_text, refine
 from pytest_nectar.errors import UsageError
 from tests.claude_stub import ClaudeStub, rate_limited, tool_reply
 from tests.claude_support import (
@@ -93,8 +93,8 @@ def test_no_proposal_passes_then_the_best_attempt_is_returned() -> None:
     worse = BAD_POLICY.replace("nectar_policy", "policy")
     replies = [tool_reply(worse), tool_reply(BAD_POLICY), tool_reply(worse)]
 
-    def verify(text: str) -> Verdict:
-        return Verdict(("a", "b") if text == worse else ("only one problem",))
+    def verify(text: str) -> Review:
+        return Review(("a", "b") if text == worse else ("only one problem",))
 
     with ClaudeStub(replies) as stub:
         client = _client(stub)
@@ -108,7 +108,7 @@ def test_no_proposal_passes_then_the_best_attempt_is_returned() -> None:
 def test_rate_limit_then_success_inside_the_loop() -> None:
     with ClaudeStub([rate_limited(), tool_reply(GOOD_POLICY)]) as stub:
         client = _client(stub)
-        result = refine(client, _first_request(client), lambda _: Verdict())
+        result = refine(client, _first_request(client), lambda _: Review())
     assert result.passed and len(result.attempts) == 1
     assert [r.headers["x-stainless-retry-count"] for r in stub if r.path == "/v1/messages"] == [
         "0",
@@ -119,7 +119,7 @@ def test_rate_limit_then_success_inside_the_loop() -> None:
 def test_injected_corpus_text_does_not_change_what_is_asked() -> None:
     with ClaudeStub([tool_reply(GOOD_POLICY)]) as stub:
         client = _client(stub)
-        refine(client, _first_request(client), lambda _: Verdict())
+        refine(client, _first_request(client), lambda _: Review())
     (body,) = stub.message_requests()
     assert body["system"][0]["text"] == prompt.INSTRUCTIONS
     assert body["system"][1]["cache_control"] == {"type": "ephemeral"}
@@ -148,7 +148,7 @@ def test_every_request_is_counted_and_under_the_budget_and_never_holds_the_key()
 
 
 def test_feedback_is_bounded_and_scrubbed() -> None:
-    verdict = Verdict(tuple(f"problem {i} Bearer abcdefghijkl {FAKE_KEY}" for i in range(100)))
+    verdict = Review(tuple(f"problem {i} Bearer abcdefghijkl {FAKE_KEY}" for i in range(100)))
     text = feedback_text(verdict, [FAKE_KEY])
     assert FAKE_KEY not in text and "Bearer abcdefghijkl" not in text
     assert "… and 70 more problems" in text
@@ -164,6 +164,6 @@ def test_max_rounds_must_be_positive() -> None:
         refine(
             Never(),
             prompt.build_conversation("x", reference="r", summary_json=None),
-            lambda _: Verdict(),
+            lambda _: Review(),
             max_rounds=0,
         )

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pytest_nectar.compiler.compile import Compilation, compile_policies
 from pytest_nectar.corpus import load_corpus
 from pytest_nectar.errors import CompileError
-from pytest_nectar.policy.interpreter import PolicyDecision, PolicyEvaluator, decide
+from pytest_nectar.policy.interpreter import PolicyDecision, PolicyEvaluator, interpret
 from pytest_nectar.policy.model import Policy
 from pytest_nectar.policy.parser import load_policy, parse_policy
 from pytest_nectar.refinery.reference import Evaluator
@@ -118,38 +118,38 @@ def trace(*spans: dict[str, object], root: int | None = None) -> Trace:
 
 def test_or_matches_either_alternative() -> None:
     policy = parse_policy(POLICY)
-    assert decide(policy, trace({"http.status_code": 503})) == PolicyDecision(
+    assert interpret(policy, trace({"http.status_code": 503})) == PolicyDecision(
         "errors", 1, True, 1.0, ""
     )
-    assert decide(policy, trace({"x": 1}, {"error": True})).rule == "errors"
+    assert interpret(policy, trace({"x": 1}, {"error": True})).rule == "errors"
     # a string "503" is an int under Datatype int
-    assert decide(policy, trace({"http.response.status_code": "503"})).rule == "errors"
+    assert interpret(policy, trace({"http.response.status_code": "503"})).rule == "errors"
 
 
 def test_span_scope_needs_one_span_with_everything() -> None:
     policy = parse_policy(POLICY)
     split = trace({"http.route": "/cart", "service.name": "a"}, {"service.name": "b"})
-    assert decide(policy, split).rule == "rest"
+    assert interpret(policy, split).rule == "rest"
     together = trace({"http.route": "/cart", "service.name": "b"})
-    assert decide(policy, together) == PolicyDecision("cart", 4, None, 0.25, "")
+    assert interpret(policy, together) == PolicyDecision("cart", 4, None, 0.25, "")
     # span without service.name: not (= "a" as string) holds (the field reads as "<nil>")
-    assert decide(policy, trace({"http.route": "/cart"})).rule == "cart"
+    assert interpret(policy, trace({"http.route": "/cart"})).rule == "cart"
 
 
 def test_root_fields_and_has_root() -> None:
     policy = parse_policy(POLICY)
-    assert decide(policy, trace({"http.route": "/h"}, root=0)) == PolicyDecision(
+    assert interpret(policy, trace({"http.route": "/h"}, root=0)) == PolicyDecision(
         "health", 0, False, 0.0, ""
     )
-    assert decide(policy, trace({"http.route": "/h"})).rule == "rest"
+    assert interpret(policy, trace({"http.route": "/h"})).rule == "rest"
 
 
 def test_dynamic_action_uses_refinery_first_call_rate_and_key() -> None:
     policy = parse_policy(POLICY)
-    got = decide(policy, trace({"service.name": "cart"}))
+    got = interpret(policy, trace({"service.name": "cart"}))
     assert got == PolicyDecision("rest", 20, None, 0.05, "cart•,")
 
 
 def test_no_rule_matched_keeps() -> None:
     policy = parse_policy(POLICY.replace("rest,,true", "rest,,b exists"))
-    assert decide(policy, trace({"a": 1})) == PolicyDecision(None, 1, True, 1.0, "")
+    assert interpret(policy, trace({"a": 1})) == PolicyDecision(None, 1, True, 1.0, "")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Final
 
-from pytest_nectar.claude.refine import Verdict
+from pytest_nectar.claude.refine import Review
 
 if TYPE_CHECKING:
     from pytest_nectar.prover import ProofReport, PropertyResult, SpanMatch, Witness
@@ -106,7 +106,7 @@ def _problem(report: ProofReport, result: PropertyResult) -> str:
     return "\n".join(lines)
 
 
-def verdict_from_proof(report: ProofReport) -> Verdict:
+def verdict_from_proof(report: ProofReport) -> Review:
     """Failed properties are problems; warnings and unknowns are notes; passes one note."""
     from pytest_nectar.prover import Verdict as Outcome
 
@@ -132,4 +132,4 @@ def verdict_from_proof(report: ProofReport) -> Verdict:
         names = ", ".join(passed)
         notes.insert(0, f"nectar prove {where}: {len(passed)} properties pass ({names})")
     notes.extend(f"unknown: {', '.join(ids)}: {why}" for why, ids in unknown.items())
-    return Verdict(tuple(problems), tuple(notes))
+    return Review(tuple(problems), tuple(notes))

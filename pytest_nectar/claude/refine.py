@@ -22,7 +22,7 @@ __all__ = [
     "Attempt",
     "Proposer",
     "RefineResult",
-    "Verdict",
+    "Review",
     "feedback_text",
     "refine",
 ]
@@ -34,7 +34,7 @@ _MAX_PROBLEMS: Final = 30
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class Review:
     """What verification found: no problems means the proposal passes.
 
     ``notes`` are facts worth showing a reviewer (e.g. "proved on 1,204 traces") that are
@@ -49,7 +49,7 @@ class Verdict:
         return not self.problems
 
 
-Verify = Callable[[str], Verdict]
+Verify = Callable[[str], Review]
 
 
 class Proposer(Protocol):
@@ -62,7 +62,7 @@ class Proposer(Protocol):
 class Attempt:
     round: int
     proposal: Proposal
-    verdict: Verdict
+    verdict: Review
 
     @property
     def passed(self) -> bool:
@@ -86,7 +86,7 @@ class RefineResult:
         return min(reversed(self.attempts), key=lambda a: len(a.verdict.problems))
 
 
-def feedback_text(verdict: Verdict, secrets: Sequence[str] = ()) -> str:
+def feedback_text(verdict: Review, secrets: Sequence[str] = ()) -> str:
     """The tool result for a failed proposal: every problem, bounded, secrets removed."""
     lines = ["The policy did not pass Nectar's verification. Problems:"]
     problems = list(verdict.problems)
@@ -104,7 +104,7 @@ def feedback_text(verdict: Verdict, secrets: Sequence[str] = ()) -> str:
 
 
 def answer(
-    proposal: Proposal, verdict: Verdict, secrets: Sequence[str] = ()
+    proposal: Proposal, verdict: Review, secrets: Sequence[str] = ()
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The assistant turn that made ``proposal`` and the user turn answering it."""
     call = {

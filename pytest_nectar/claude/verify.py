@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from pytest_nectar.claude.refine import Verdict, Verify
+from pytest_nectar.claude.refine import Review, Verify
 from pytest_nectar.errors import Diagnostic, NectarError, Position
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ __all__ = ["ProjectCheck", "build_verifier", "target_for", "verdict_from_diagnos
 ProjectCheck = Callable[[str], Sequence[str]]
 
 
-def verdict_from_diagnostics(found: Iterable[object]) -> Verdict:
+def verdict_from_diagnostics(found: Iterable[object]) -> Review:
     """Errors become problems, warnings become notes; anything else counts as a problem."""
     problems: list[str] = []
     notes: list[str] = []
@@ -47,7 +47,7 @@ def verdict_from_diagnostics(found: Iterable[object]) -> Verdict:
             problems.append(item.render())
         else:
             problems.append(str(item))
-    return Verdict(tuple(problems), tuple(notes))
+    return Review(tuple(problems), tuple(notes))
 
 
 def _error_probe(text: str, nested: bool) -> Probe:
@@ -89,13 +89,13 @@ def target_for(
     )
 
 
-def _merge(*verdicts: Verdict) -> Verdict:
+def _merge(*verdicts: Review) -> Review:
     problems: list[str] = []
     notes: list[str] = []
     for verdict in verdicts:
         problems.extend(verdict.problems)
         notes.extend(n for n in verdict.notes if n not in notes)
-    return Verdict(tuple(problems), tuple(notes))
+    return Review(tuple(problems), tuple(notes))
 
 
 def build_verifier(
@@ -106,7 +106,7 @@ def build_verifier(
     window_s: float = 60.0,
     project: ProjectCheck | None = None,
 ) -> Verify:
-    """A function from policy text to :class:`Verdict`, for the refine loop.
+    """A function from policy text to :class:`Review`, for the refine loop.
 
     ``policy_path`` names the file in messages (so positions read as the user's file).
     ``corpus`` is the loaded corpus the prover runs on (None: the all-traces properties
@@ -126,15 +126,15 @@ def build_verifier(
     if not window_s > 0:
         raise UsageError("window must be a positive number of seconds", got=window_s)
 
-    def verify(text: str) -> Verdict:
+    def verify(text: str) -> Review:
         try:
             policy = parse_policy(text, path=policy_path)
         except NectarError as err:
-            return Verdict((err.render(),))
+            return Review((err.render(),))
         try:
             checked = verdict_from_diagnostics(check_policy(policy, source=text))
         except NectarError as err:
-            return Verdict((err.render(),))
+            return Review((err.render(),))
         if not checked.passed:
             return checked
         try:
@@ -142,10 +142,10 @@ def build_verifier(
             target = target_for(policy, compilation, name=policy_path, error=error)
             report = prove(target, corpus=corpus, window_s=window_s)
         except NectarError as err:
-            return _merge(checked, Verdict((err.render(),)))
+            return _merge(checked, Review((err.render(),)))
         proven = _merge(checked, verdict_from_proof(report))
         if not proven.passed or project is None:
             return proven
-        return _merge(proven, Verdict(tuple(project(text))))
+        return _merge(proven, Review(tuple(project(text))))
 
     return verify

@@ -49,7 +49,7 @@ from pytest_nectar.refinery.conditions import CompiledCondition, compile_conditi
 from pytest_nectar.refinery.reference import extract_value
 from pytest_nectar.trace import Span, Trace
 
-__all__ = ["PolicyDecision", "PolicyEvaluator", "decide"]
+__all__ = ["PolicyDecision", "PolicyEvaluator", "interpret", "interpret_all"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,12 +187,12 @@ def _act(name: str, action: Action, trace: Trace, env: str) -> PolicyDecision:
     return PolicyDecision(name, rate, keep, prob, key)
 
 
-def decide(policy: Policy, trace: Trace) -> PolicyDecision:
+def interpret(policy: Policy, trace: Trace) -> PolicyDecision:
     """The policy's decision for one trace (see :class:`PolicyEvaluator` for many)."""
     return PolicyEvaluator(policy).decide(trace)
 
 
-def decide_all(policy: Policy, traces: Sequence[Trace]) -> list[PolicyDecision]:
+def interpret_all(policy: Policy, traces: Sequence[Trace]) -> list[PolicyDecision]:
     """Decisions for several traces with one evaluator."""
     evaluator = PolicyEvaluator(policy)
     return [evaluator.decide(t) for t in traces]

@@ -19,11 +19,11 @@ __all__ = [
     "ExplainReport",
     "LostTrace",
     "Missing",
+    "RateTimeline",
     "RuleDelta",
     "RuleRow",
     "ServiceDelta",
     "ServiceRow",
-    "Timeline",
     "Totals",
     "VerdictRow",
     "to_jsonable",
@@ -141,7 +141,7 @@ class VerdictRow:
 
 
 @dataclass(frozen=True, slots=True)
-class Timeline:
+class RateTimeline:
     """Incoming and expected kept events/s per time bin (seconds from the corpus start)."""
 
     bin_s: float
@@ -171,7 +171,7 @@ class ExplainReport:
     hazards: tuple[str, ...]
     notes: tuple[str, ...]
     missing: tuple[Missing, ...]
-    timeline: Timeline | None
+    timeline: RateTimeline | None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = to_jsonable(self)

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pytest_nectar.corpus.table import KIND_STRING, Corpus
-from pytest_nectar.report.document import ServiceRow, Timeline
+from pytest_nectar.report.document import RateTimeline, ServiceRow
 
 __all__ = ["NO_SERVICE", "TraceAmounts", "corpus_seconds", "service_rows", "timeline"]
 
@@ -129,7 +129,7 @@ def _nice_bin(duration: float) -> float:
     return 10.0 * power
 
 
-def timeline(corpus: Corpus, amounts: TraceAmounts, seconds: float | None) -> Timeline | None:
+def timeline(corpus: Corpus, amounts: TraceAmounts, seconds: float | None) -> RateTimeline | None:
     """Incoming and expected kept events/s per bin, by event timestamp (None without times)."""
     if seconds is None:
         return None
@@ -143,7 +143,7 @@ def timeline(corpus: Corpus, amounts: TraceAmounts, seconds: float | None) -> Ti
     w = amounts.weight[row_trace]
     incoming = np.bincount(index, weights=w, minlength=n_bins) / width
     kept = np.bincount(index, weights=w * amounts.probability[row_trace], minlength=n_bins) / width
-    return Timeline(
+    return RateTimeline(
         bin_s=width,
         starts=tuple(round(i * width, 9) for i in range(n_bins)),
         incoming_per_s=tuple(float(x) for x in incoming),

@@ -14,13 +14,13 @@ from types import MappingProxyType
 from pytest_nectar.refinery.reference import Decision
 from pytest_nectar.trace import Span, Trace
 
-__all__ = ["DecisionCache", "Verdict", "content_key"]
+__all__ = ["CachedDecision", "DecisionCache", "content_key"]
 
 _FROZEN_MAX = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class CachedDecision:
     """What a trace's decision input fixes, whatever its arrival time."""
 
     rule: int
@@ -43,7 +43,7 @@ class DecisionCache:
 
     def __init__(self, fields: tuple[str, ...], shapes: Sequence[Sequence[Span]] = ()) -> None:
         self.fields = fields
-        self.entries: dict[object, Verdict] = {}
+        self.entries: dict[object, CachedDecision] = {}
         self._codes: dict[tuple[object, ...], int] = {}
         self._alive = tuple(tuple(spans) for spans in shapes)  # keeps the memoised ids theirs
         self._rows: dict[int, int] = {}

@@ -34,7 +34,7 @@ from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, RulesFil
 from pytest_nectar.refinery.samplers import DynSampler, SamplerPool
 from pytest_nectar.refinery.samplers.clock import Clocked
 from pytest_nectar.trace import Trace
-from pytest_nectar.vopr.decision_cache import DecisionCache, Verdict, content_key
+from pytest_nectar.vopr.decision_cache import CachedDecision, DecisionCache, content_key
 from pytest_nectar.vopr.rng import RngFamily, StepStream
 from pytest_nectar.vopr.traffic import Batch, TraceFields
 
@@ -197,7 +197,7 @@ class RefinerySim:
             return found[1]
         return self._stateless.decide(trace)
 
-    def _shape(self, source: object, trace: Trace) -> Verdict:
+    def _shape(self, source: object, trace: Trace) -> CachedDecision:
         found = self._shapes.get(source)
         if found is None:
             d = self._stateless.decide(trace)
@@ -205,7 +205,7 @@ class RefinerySim:
                 self._decided.clear()
             self._decided[id(trace)] = (trace, d)  # holds the trace: its id stays its own
             rule = _NO_RULE if d.rule_index is None else d.rule_index
-            found = Verdict(
+            found = CachedDecision(
                 rule,
                 None if rule in self._downstream else d,
                 d.key,
