@@ -2,9 +2,12 @@
 
 Layers import downward only (docs: guide.md, Style).  A module may import its own layer or
 any layer below, at module level, inside a function or under ``TYPE_CHECKING`` alike: a
-lazy import hides a dependency from start-up time, not from the design.
+lazy import hides a dependency from start-up time, not from the design.  A package groups
+one concept, so its modules may sit in different layers (``policy.model`` in 1,
+``policy.parser`` in 2, ``policy.interpreter`` in 3); the table names each module.
 
-1. model and errors: the standard library only.
+1. model and errors: the standard library only (``errors``, ``trace``, ``fileio``, the
+   policy model and its aliases).
 2. parsing and the corpus: the policy and match parsers, printer and checker, the corpus,
    Refinery's rules file (YAML, model, reader, validation, warnings, writer, values, Go
    regexps), the project config and the lockfile.
@@ -13,9 +16,11 @@ lazy import hides a dependency from start-up time, not from the design.
    so the prover and VOPR consume the compiler's output.  Compilation is a pure
    model-to-model transformation over layer 2 (it imports nothing above it), so this is
    where it belongs, not a convenience.  So does reading "a rules file or a policy"
-   (``compiler.load_rules_or_policy``), which the prover and the commands both need.
-4. project compilation, the importer, reports and the Claude client.
-5. front ends: the pytest plugin, the CLI and its commands.
+   (``compiler.compile.load_rules_or_policy``), which the prover and the commands both need.
+4. project compilation (``compiler.outputs``), the importer, reports, the Claude client and
+   the GitHub annotations.
+5. front ends: the pytest plugin (``pytest_plugin``), the CLI and its commands (``cli``),
+   and the expectations (they read the CLI's trace JSON).
 
 The package root is the public facade (PEP 562): it imports nothing at run time, so other
 modules may take ``__version__`` from it and nothing else.
