@@ -116,10 +116,22 @@ def test_limit_is_shared_between_fields() -> None:
 
 
 def test_meta_fields_exist_only_when_set() -> None:
-    assert field_value({"meta.signal_type": ""}, "meta.signal_type") == (False, None)
-    assert field_value({"meta.span_count": 0}, "meta.span_count") == (False, None)
-    assert field_value({"meta.refinery.root": False}, "meta.refinery.root") == (True, False)
-    assert field_value({"plain": ""}, "plain") == (True, "")
-    assert field_value({"plain": None}, "plain") == (True, None)
+    assert field_value("t", Span({"meta.signal_type": ""}), "meta.signal_type") == (False, None)
+    assert field_value("t", Span({"meta.span_count": 0}), "meta.span_count") == (False, None)
+    assert field_value("t", Span({"plain": ""}), "plain") == (True, "")
+    assert field_value("t", Span({"plain": None}), "plain") == (True, None)
+
+
+def test_router_metadata_in_keys() -> None:
+    # meta.refinery.root is the span's root status (a literal in the data is not read),
+    # absent on logs; meta.trace_id is the trace's id.
+    root = Span({"meta.refinery.root": False}, True)
+    assert field_value("t", root, "meta.refinery.root") == (True, True)
+    assert field_value("t", Span({}, False), "meta.refinery.root") == (True, False)
+    log = Span({"meta.signal_type": "log"}, False)
+    assert field_value("t", log, "meta.refinery.root") == (False, None)
+    assert field_value("abc", Span({}), "meta.trace_id") == (True, "abc")
+    t = Trace("abc", (Span({}, False), Span({}, True)))
+    assert trace_key(t, ["meta.refinery.root", "root.meta.trace_id"], False) == "false•true•,abc,"
     t = _trace({"meta.signal_type": ""}, {"meta.signal_type": "trace"})
     assert trace_key(t, ["meta.signal_type"], False) == "trace•,"

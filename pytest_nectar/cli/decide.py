@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 _MAX_TRACE_BYTES = 64 * 1024 * 1024
-_TRACE_ID_FIELDS = ("trace.trace_id", "traceId")
+_TRACE_ID_FIELDS = ("meta.trace_id", "trace.trace_id", "traceId")
 _PARENT_FIELDS = ("trace.parent_id", "parentId")
 
 
@@ -64,7 +64,8 @@ def default_environment(path: str, env: str | None) -> str | None:
 
 
 def _is_root(data: dict[str, Any]) -> bool:
-    if data.get("meta.signal_type") == "log":
+    # Refinery's ExtractMetadata: a literal bool meta.refinery.root, then the parent ids.
+    if data.get("meta.signal_type") == "log" or data.get("meta.refinery.root") is False:
         return False
     return not any(isinstance(data.get(f), str) and data.get(f) != "" for f in _PARENT_FIELDS)
 
@@ -72,7 +73,7 @@ def _is_root(data: dict[str, Any]) -> bool:
 def _trace_id(data: dict[str, Any]) -> str | None:
     for f in _TRACE_ID_FIELDS:
         v = data.get(f)
-        if isinstance(v, str):
+        if isinstance(v, str) and v:
             return v
     return None
 
@@ -129,6 +130,8 @@ def trace_from_json(doc: Any, path: str) -> Trace:
                 raise CorpusError(f"event {i} is not a JSON object", position=Position(path), got=e)
             data = e["data"] if isinstance(e.get("data"), dict) else e
             data = json_floats(data)
+            if data.get("meta.refinery.probe") is True:
+                continue  # Refinery's router drops probes before any trace exists
             tid = _trace_id(data)
             if tid is not None:
                 ids.add(tid)

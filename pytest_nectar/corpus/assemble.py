@@ -2,12 +2,17 @@
 
 Refinery's rules (refinery-semantics.md section 3) decide what a trace is:
 
-* the trace id is the first of ``trace.trace_id``, ``traceId`` that holds a **string**;
-  an event without one is passed through unsampled by Refinery, so it is not part of any
-  trace: it is counted as skipped, with its record;
+* the trace id is a non-empty string ``meta.trace_id`` if the event carries one (the
+  router's metadata field wins), else the first of ``trace.trace_id``, ``traceId`` that
+  holds a non-empty **string**; an event without one is passed through unsampled by
+  Refinery, so it is not part of any trace: it is counted as skipped, with its record;
+* an event with ``meta.refinery.probe: true`` is dropped by Refinery's router before any
+  trace exists: skipped and counted;
 * a row is a root iff neither ``trace.parent_id`` nor ``parentId`` holds a non-empty
-  string, and it is not a log (``meta.signal_type == "log"``); span events and links
-  always carry a parent, so they are never roots; when several roots arrive the last wins;
+  string, it is not a log (``meta.signal_type == "log"``) and it does not carry a literal
+  ``meta.refinery.root: false`` (Refinery's router reads that bool first); span events and
+  links always carry a parent, so they are never roots; when several roots arrive the last
+  wins;
 * traces are ordered by first appearance, rows inside a trace by arrival.
 
 Traces without a root, orphans, duplicate span ids and clock skew are kept as they are;
@@ -25,11 +30,11 @@ import numpy.typing as npt
 
 from pytest_nectar.corpus.buffer import PartialColumn, PartialTable
 from pytest_nectar.corpus.context import FMT_NAMES
-from pytest_nectar.corpus.table import KIND_STRING, Column, Skipped, StringPool
+from pytest_nectar.corpus.table import KIND_BOOL, KIND_STRING, Column, Skipped, StringPool
 
 __all__ = ["Assembled", "assemble"]
 
-_TRACE_NAMES = ("trace.trace_id", "traceId")
+_TRACE_NAMES = ("meta.trace_id", "trace.trace_id", "traceId")
 _PARENT_NAMES = ("trace.parent_id", "parentId")
 
 
@@ -146,7 +151,18 @@ def _has_parent(merged: dict[str, _Merged], n: int) -> npt.NDArray[np.bool_]:
     rows, codes, strings = _string_rows(merged, "meta.signal_type")
     if "log" in strings:
         out[rows[codes == strings.index("log")]] = True
+    out[_bool_rows(merged, "meta.refinery.root", False)] = True
     return out
+
+
+def _bool_rows(merged: dict[str, _Merged], name: str, value: bool) -> npt.NDArray[np.int64]:
+    """Rows where ``name`` holds the bool ``value``."""
+    col = merged.get(name)
+    if col is None:
+        return np.zeros(0, np.int64)
+    rows = _cat(col.rows, np.int64)
+    hit = (_cat(col.kind, np.uint8) == KIND_BOOL) & (_cat(col.ints, np.int64) == int(value))
+    return rows[hit]
 
 
 def _permute(
@@ -207,6 +223,17 @@ def assemble(
                 chunk_files[int(row_chunk[row])],
                 int(row_record[row]),
                 "event has no trace id (no non-empty string trace.trace_id or traceId)",
+            )
+        )
+    probes = _bool_rows(merged, "meta.refinery.probe", True)
+    probes = probes[row_tid[probes] >= 0]
+    row_tid[probes] = -1
+    for row in probes.tolist():
+        all_skipped.append(
+            Skipped(
+                chunk_files[int(row_chunk[row])],
+                int(row_record[row]),
+                "event is a Refinery probe (meta.refinery.probe: true): Refinery drops it",
             )
         )
     file_order = {name: i for i, name in reversed(list(enumerate(chunk_files)))}

@@ -14,6 +14,7 @@ from pytest_nectar.prover.corpus_proofs import CorpusContext
 from pytest_nectar.prover.properties import PropertyResult, Verdict
 from pytest_nectar.prover.witness import describe_condition
 from pytest_nectar.refinery.conditions import NUM_DESCENDANTS, CompiledCondition
+from pytest_nectar.refinery.metadata import DERIVED_META
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.vector_conditions import column_kinds
 
@@ -74,7 +75,7 @@ def check_unknown_fields(ctx: CorpusContext) -> PropertyResult:
         if cc.computed_descendants or cc.is_has_root_span or not cc.fields:
             continue
         keys = tuple(k for k, _, _ in cc.lookups)
-        if keys in seen or any(k in columns for k in keys):
+        if keys in seen or any(k in columns or k in DERIVED_META for k in keys):
             continue
         seen.add(keys)
         items.append(f"{' / '.join(cc.fields)} (rule {name!r})")

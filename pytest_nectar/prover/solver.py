@@ -48,6 +48,7 @@ from pytest_nectar.prover.domains import (
     number_points,
 )
 from pytest_nectar.refinery.conditions import CompiledCondition
+from pytest_nectar.refinery.metadata import ROOT, TRACE_ID
 from pytest_nectar.refinery.reference import extract_value
 from pytest_nectar.trace import Span, Trace
 
@@ -57,7 +58,6 @@ COUNTEREXAMPLE_ID: Final = "nectar-counterexample"
 _NODE_BUDGET: Final = 200_000
 _CHOICE_CAP: Final = 4096
 _ROOT_CAP: Final = 4096
-_DUMMY: Final = Trace("", ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +105,22 @@ class Solver:
         for c in conds:
             for key, _, _ in c.lookups:
                 by_key.setdefault(key, []).append(c)
+        # The router's metadata is not a span value to choose: meta.refinery.root is the
+        # span's root status, meta.trace_id the trace's id, one non-empty string per trace.
+        id_conds = by_key.pop(TRACE_ID, None)
+        by_key.pop(ROOT, None)
         self.domains: dict[str, FieldDomain] = {
             k: build_domain(k, v, ("parent-span",) if k in PARENT_KEYS else ())
             for k, v in sorted(by_key.items())
         }
+        ids: list[str] = [COUNTEREXAMPLE_ID]
+        self.ids_exact = True
+        if id_conds is not None:
+            id_domain = build_domain(TRACE_ID, id_conds, ())
+            self.ids_exact = id_domain.exact
+            ids += [v for v in id_domain.values if isinstance(v, str) and v]
+        self.trace_ids = tuple(dict.fromkeys(ids))
+        self._trace = Trace(COUNTEREXAMPLE_ID, ())
         computed = [c for c in conds if c.computed_descendants]
         self.uses_descendants = bool(computed)
         ints, _ = number_points(computed)
@@ -126,8 +138,11 @@ class Solver:
             return False
         for s in shapes:
             for c in s.conditions:
-                if any(not self.domains[k].exact for k, _, _ in c.lookups):
-                    return False
+                for k, _, _ in c.lookups:
+                    if k == TRACE_ID and not self.ids_exact:
+                        return False
+                    if k in self.domains and not self.domains[k].exact:
+                        return False
         return True
 
     # --- the query ------------------------------------------------------------------------
@@ -141,11 +156,13 @@ class Solver:
         if any(s.scope == "always" for s in neg):
             return Outcome(None, True)
         pos = [s for s in positive if s.scope != "always"]
-        for has_root in (False, True):
-            for n in self.n_values:
-                trace = self._find_for(pos, neg, has_root, n)
-                if trace is not None:
-                    return Outcome(trace, exact)
+        for trace_id in self.trace_ids:
+            self._trace = Trace(trace_id, ())
+            for has_root in (False, True):
+                for n in self.n_values:
+                    trace = self._find_for(pos, neg, has_root, n)
+                    if trace is not None:
+                        return Outcome(trace, exact)
         return Outcome(None, exact and not self.capped)
 
     def _find_for(
@@ -219,7 +236,9 @@ class Solver:
             return self._finish(None, spans, universal, n, None)
         conds = [lit.cond for cl in universal for lit in cl if lit.cond is not None]
         conds += [c for o in obligations for c in o]
-        root_keys = sorted({k for c in conds for k, is_root, _ in c.lookups if is_root})
+        root_keys = sorted(
+            {k for c in conds for k, is_root, _ in c.lookups if is_root and k in self.domains}
+        )
         assignments = itertools.product(*(self.domains[k].values for k in root_keys))
         for count, values in enumerate(assignments):
             if count >= _ROOT_CAP:
@@ -266,7 +285,7 @@ class Solver:
         out = [Span(self._realistic(d, False), False) for d in spans]
         if root is not None:
             out.append(Span(self._realistic(root, True), True))
-        return Trace(COUNTEREXAMPLE_ID, tuple(out))
+        return Trace(self._trace.trace_id, tuple(out))
 
     # --- one span -------------------------------------------------------------------------
 
@@ -276,7 +295,7 @@ class Solver:
             return nonempty != lit.want
         span = Span(data, is_root)
         root = span if is_root else stub
-        value, exists, _ = extract_value(_DUMMY, span, lit.cond, self.nested, root)
+        value, exists, _ = extract_value(self._trace, span, lit.cond, self.nested, root)
         return lit.cond.evaluate(value, exists) == lit.want
 
     def _span(
@@ -335,7 +354,10 @@ class Solver:
 
     def _realistic(self, data: dict[str, object], is_root: bool) -> dict[str, object]:
         """Make the span look like what Refinery would see (root iff no parent id)."""
-        return _realistic(data, is_root, "trace.trace_id" not in self.domains)
+        out = _realistic(data, is_root, False)
+        if "trace.trace_id" not in self.domains:
+            out["trace.trace_id"] = self._trace.trace_id
+        return dict(sorted(out.items()))
 
     # --- bounded random search ------------------------------------------------------------
 
@@ -344,6 +366,7 @@ class Solver:
         rng = random.Random(seed)
         keys = sorted(self.domains)
         for i in range(count):
+            self._trace = Trace(self.trace_ids[rng.randrange(len(self.trace_ids))], ())
             spans = []
             n_spans = rng.randint(1, 4)
             root_at = rng.randrange(n_spans + 1)  # == n_spans: no root
@@ -355,7 +378,7 @@ class Solver:
                     if v is not MISSING:
                         data[k] = v
                 spans.append(Span(self._realistic(data, j == root_at), j == root_at))
-            yield Trace(f"{COUNTEREXAMPLE_ID}-{seed}-{i}", tuple(spans))
+            yield Trace(self._trace.trace_id, tuple(spans))
 
 
 def _noise(rng: random.Random) -> object:

@@ -11,8 +11,9 @@ samplers) and the trace key.
 Field resolution (refinery-semantics.md 5.1): ``?.NUM_DESCENDANTS`` (``Field`` only), ``Fields``
 in order with ``root.`` read from the root span and skipped without one, the first *present*
 field wins, then (with ``CheckNestedFields``) a gjson-style dotted lookup over the span as Go's
-``json.Marshal`` would write it.  ``meta.*`` keys with dedicated storage exist only when set to a
-non-zero value of their type.
+``json.Marshal`` would write it.  ``meta.*`` keys are read as Refinery's router sets them on
+ingest (:mod:`.metadata`: ``meta.refinery.root`` is the span's root status, ``meta.trace_id``
+the trace's id, the others exist only when set to a non-zero value of their type).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from pytest_nectar.refinery.rules_model import (
     SamplerConfig,
     select_sampler,
 )
-from pytest_nectar.refinery.values import format_float_f, go_v, payload_get
+from pytest_nectar.refinery.metadata import meta_field, payload_json
+from pytest_nectar.refinery.values import format_float_f, go_v
 from pytest_nectar.trace import GoFloat32, Span, Trace
 
 __all__ = ["Decision", "DownstreamSampler", "Evaluator", "decide", "extract_value"]
@@ -214,16 +216,19 @@ def extract_value(
         else:
             checked_only_root = False
         if is_meta:
-            value, exists = payload_get(target.data, key)
+            value, exists = meta_field(trace.trace_id, target, key)
             if exists:
                 return value, True, checked_only_root
             continue
         value = target.data.get(key, _MISSING)
         if value is not _MISSING:
             return value, True, checked_only_root
-    if check_nested and _marshal_ok(target.data):
+    if check_nested:
+        marshalled = payload_json(target)
+        if not _marshal_ok(marshalled):
+            return None, False, False
         for name in cond.fields:
-            text, found = nested_lookup(target.data, name)
+            text, found = nested_lookup(marshalled, name)
             if found:
                 return text, True, False
     return None, False, False

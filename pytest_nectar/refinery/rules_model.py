@@ -32,12 +32,16 @@ __all__ = [
     "SamplerConfig",
     "SamplerEntry",
     "TotalThroughputSamplerConfig",
+    "ValueItem",
     "WindowedThroughputSamplerConfig",
     "select_sampler",
 ]
 
 Scalar = str | int | float | bool
-ConditionValue = Scalar | tuple[Scalar, ...] | None
+#: An element of a ``Value`` list: Refinery accepts any YAML value there (a list of one
+#: element type); nested lists are tuples, maps :class:`~.values.GoMap`, null is None.
+ValueItem = Scalar | None | tuple["ValueItem", ...]
+ConditionValue = Scalar | tuple[ValueItem, ...] | None
 
 #: The one computed field: a trace's span count, when given as a lone ``Field`` (5.1).
 NUM_DESCENDANTS: Final = "?.NUM_DESCENDANTS"

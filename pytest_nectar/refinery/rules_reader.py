@@ -28,8 +28,9 @@ from pytest_nectar.refinery.rules_model import (
     RulesFile,
     SamplerConfig,
     SamplerEntry,
+    ValueItem,
 )
-from pytest_nectar.refinery.values import GoInt64
+from pytest_nectar.refinery.values import GoInt64, GoMap
 from pytest_nectar.refinery.yaml_loader import Node, load_yaml
 
 __all__ = [
@@ -303,11 +304,19 @@ def _build_rule(node: Node) -> Rule:
     )
 
 
+def _value_item(node: Node) -> ValueItem:
+    """An element of a Value list as Go decodes it into ``any`` (null, lists and maps too)."""
+    if node.kind == "seq":
+        return tuple(_value_item(i) for i in node.items)
+    if node.kind == "map":
+        return GoMap(sorted((k, _value_item(v)) for k, _, v in node.entries))
+    return node.value  # type: ignore[return-value]
+
+
 def _condition_value(node: Node) -> ConditionValue:
     if node.kind == "seq":
-        if all(i.kind == "scalar" and i.value is not None for i in node.items):
-            return tuple(i.value for i in node.items)  # type: ignore[misc]
-        return None
+        # Refinery keeps every element, whatever its type, and compares its %v text.
+        return tuple(_value_item(i) for i in node.items)
     if node.kind == "scalar":
         return node.value  # type: ignore[return-value]
     return None

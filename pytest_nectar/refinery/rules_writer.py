@@ -23,6 +23,7 @@ from pytest_nectar.refinery.rules_model import (
     SamplerConfig,
     SamplerEntry,
 )
+from pytest_nectar.refinery.values import GoMap
 from pytest_nectar.refinery.yaml_loader import resolve_plain
 
 __all__ = ["format_scalar", "write_rules"]
@@ -79,6 +80,15 @@ def format_scalar(value: object) -> str:
     return _quote(text)
 
 
+def format_value(value: object) -> str:
+    """YAML flow text for a Value list element: a scalar, or a nested list or map."""
+    if isinstance(value, GoMap):
+        return "{" + ", ".join(f"{format_scalar(k)}: {format_value(v)}" for k, v in value) + "}"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    return format_scalar(value)
+
+
 def _operator(op: str) -> str:
     return "'" + op.replace("'", "''") + "'"
 
@@ -90,7 +100,7 @@ def _emit_list(
         lines.append(f"{indent}{key}: []")
         return
     lines.append(f"{indent}{key}:")
-    lines.extend(f"{indent}{_INDENT}- {format_scalar(i)}" for i in items)
+    lines.extend(f"{indent}{_INDENT}- {format_value(i)}" for i in items)
 
 
 def _emit_sampler(lines: list[str], indent: str, config: SamplerConfig) -> None:

@@ -24,6 +24,7 @@ __all__ = [
     "META_STRING_FIELDS",
     "MIN_INT64",
     "GoInt64",
+    "GoMap",
     "compare",
     "format_float_f",
     "format_g",
@@ -97,6 +98,16 @@ def payload_get(data: Mapping[str, object], key: str) -> tuple[object, bool]:
     if v is _MISSING:
         return None, False
     return v, True
+
+
+class GoMap(tuple):  # type: ignore[type-arg]
+    """A YAML map inside a condition's ``Value`` list, as sorted ``(key, value)`` pairs.
+
+    Hashable (conditions are frozen); ``%v`` prints it as Go prints a ``map[string]any``:
+    ``map[k1:v1 k2:v2]`` with the keys sorted.
+    """
+
+    __slots__ = ()
 
 
 class GoInt64(int):
@@ -181,6 +192,8 @@ def go_v(value: object) -> str:
         return format_g(float(value), 32)
     if isinstance(value, float):
         return format_g(value)
+    if isinstance(value, GoMap):
+        return "map[" + " ".join(f"{k}:{go_v(v)}" for k, v in value) + "]"
     if isinstance(value, (list, tuple)):
         return "[" + " ".join(go_v(v) for v in value) + "]"
     if isinstance(value, dict):
@@ -207,6 +220,8 @@ def go_type_name(value: object) -> str:
         return "float64"
     if isinstance(value, str):
         return "string"
+    if isinstance(value, GoMap):
+        return "map[string]interface {}"
     if isinstance(value, (list, tuple)):
         return "[]interface {}"
     if isinstance(value, dict):

@@ -49,6 +49,7 @@ from pytest_nectar.corpus.table import (
     StringPool,
 )
 from pytest_nectar.refinery.conditions import CompiledCondition
+from pytest_nectar.refinery.metadata import DERIVED_META
 from pytest_nectar.refinery.reference import Decision, Evaluator, _split_path
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, RulesFile
 from pytest_nectar.refinery.values import META_BOOL_FIELDS, META_INT64_FIELDS, META_STRING_FIELDS
@@ -164,6 +165,7 @@ class _Context:
         self._root_entries: dict[tuple[str, bool], Int64Array] = {}
         self._col_trace: dict[int, Int32Array] = {}
         self._satisfied: dict[tuple[object, ...], BoolArray] = {}
+        self._derived: dict[str, Column] = {}
         lengths = self.lengths
         self.descendants = Column(
             name="?.NUM_DESCENDANTS",
@@ -174,6 +176,16 @@ class _Context:
             codes=np.full(self.n_traces, -1, dtype=np.int32),
             strings=StringPool.from_strings([]),
         )
+
+    def column(self, name: str) -> Column | None:
+        """The corpus column ``name``; the router's ``meta.refinery.root`` and
+        ``meta.trace_id`` (:mod:`.metadata`) are built from the root flags and trace ids."""
+        if name not in DERIVED_META:
+            return self.corpus.columns.get(name)
+        found = self._derived.get(name)
+        if found is None:
+            found = self._derived[name] = _derived_column(self.corpus, name)
+        return found
 
     def matches(self, column: Column, cc: CompiledCondition) -> BoolArray:
         key = (id(column), *condition_key(cc))
@@ -239,13 +251,46 @@ class _Context:
 _SPECIAL_META: Final = META_STRING_FIELDS | META_BOOL_FIELDS | META_INT64_FIELDS
 
 
+def _derived_column(corpus: Corpus, name: str) -> Column:
+    """``meta.refinery.root`` (bool, every row but logs) or ``meta.trace_id`` (every row)."""
+    n = corpus.n_rows
+    if name == "meta.trace_id":
+        rows = np.arange(n, dtype=np.int64)
+        return Column(
+            name=name,
+            rows=rows,
+            kind=np.full(n, KIND_STRING, dtype=np.uint8),
+            ints=np.zeros(n, dtype=np.int64),
+            floats=np.zeros(n, dtype=np.float64),
+            codes=corpus.row_trace.astype(np.int32),
+            strings=StringPool.from_strings(list(corpus.trace_ids)),
+        )
+    keep = np.ones(n, dtype=np.bool_)
+    signal = corpus.columns.get("meta.signal_type")
+    if signal is not None:
+        log = signal.strings.index_of("log")
+        if log >= 0:
+            keep[signal.rows[(signal.kind == KIND_STRING) & (signal.codes == log)]] = False
+    rows = np.flatnonzero(keep).astype(np.int64)
+    m = len(rows)
+    return Column(
+        name=name,
+        rows=rows,
+        kind=np.full(m, KIND_BOOL, dtype=np.uint8),
+        ints=corpus.is_root[rows].astype(np.int64),
+        floats=np.zeros(m, dtype=np.float64),
+        codes=np.full(m, -1, dtype=np.int32),
+        strings=StringPool.from_strings([]),
+    )
+
+
 def _condition_rows(ctx: _Context, cc: CompiledCondition) -> _CondRows:
     miss = cc.evaluate(None, False)
     if cc.computed_descendants:
         level = ctx.matches(ctx.descendants, cc) & (ctx.lengths > 0)
         return _CondRows(ctx, miss, trace_level=level)
-    columns = ctx.corpus.columns
-    lookups = [(columns[k], k, r, m) for k, r, m in cc.lookups if k in columns]
+    found = [(ctx.column(k), k, r, m) for k, r, m in cc.lookups]
+    lookups = [(c, k, r, m) for c, k, r, m in found if c is not None]
     if len(lookups) == 1 and not lookups[0][2]:
         column, key, _, is_meta = lookups[0]
         matched = ctx.matches(column, cc)
@@ -383,7 +428,6 @@ def _rule_matches(
 
 def _nested_traces(ctx: _Context, evaluator: Evaluator) -> BoolArray:
     """Traces where a CheckNestedFields lookup could find anything (a superset)."""
-    columns = ctx.corpus.columns
     affected = np.zeros(ctx.n_traces, dtype=np.bool_)
     seen: set[tuple[str, bool]] = set()
     for _, conditions in evaluator.compiled_rules:
@@ -404,7 +448,7 @@ def _nested_traces(ctx: _Context, evaluator: Evaluator) -> BoolArray:
                 else:
                     seen.add((parts[0], True))
     for name, other_only in sorted(seen):
-        column = columns.get(name)
+        column = ctx.column(name)
         if column is None:
             continue
         rows = column.rows[column.kind == KIND_OTHER] if other_only else column.rows

@@ -31,7 +31,7 @@ from pytest_nectar.corpus.table import (
     StringPool,
 )
 from pytest_nectar.refinery.conditions import CompiledCondition
-from pytest_nectar.refinery.values import MIN_INT64, format_g, go_v, to_float, to_int
+from pytest_nectar.refinery.values import MIN_INT64, GoMap, format_g, go_v, to_float, to_int
 from pytest_nectar.trace import GoFloat32, GoUint64
 
 __all__ = ["column_kinds", "condition_key", "entry_matches", "string_table"]
@@ -48,6 +48,8 @@ _CANONICAL_INT: Final = re.compile(r"-?(?:0|[1-9][0-9]*)", re.ASCII)
 
 
 def _value_key(value: object) -> object:
+    if isinstance(value, GoMap):  # %v differs from a list of pairs
+        return ("map", tuple(_value_key(v) for v in value))
     if isinstance(value, tuple):
         return tuple(_value_key(v) for v in value)
     return (type(value).__name__, repr(value))

@@ -161,6 +161,8 @@ class _KeyTraces:
 
     def __init__(self, corpus: Corpus, names: set[str]) -> None:
         self.corpus = corpus
+        if "meta.refinery.root" in names:
+            names = names | {"meta.signal_type"}  # a log's root flag does not exist
         self.columns = [
             (
                 name,

@@ -8,12 +8,13 @@ stops collecting after 100 distinct values over all fields (the 100th is counted
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from pytest_nectar.refinery.values import format_float_f, go_v, payload_get
-from pytest_nectar.trace import GoFloat32, Trace
+from pytest_nectar.refinery.metadata import meta_field
+from pytest_nectar.refinery.values import format_float_f, go_v
+from pytest_nectar.trace import GoFloat32, Span, Trace
 
 from .rates import sort_go
 
@@ -23,10 +24,17 @@ MAX_KEY_VALUES: Final = 100
 ROOT_PREFIX: Final = "root."
 
 
-def field_value(data: Mapping[str, object], field: str) -> tuple[bool, object]:
-    """Refinery ``Payload.Exists`` and ``Get`` for one flat field: (exists, value)."""
-    value, exists = payload_get(data, field)
-    return exists, value
+def field_value(trace_id: str, span: Span, field: str) -> tuple[bool, object]:
+    """Refinery ``Payload.Exists`` and ``Get`` for one flat field: (exists, value).
+
+    ``meta.*`` keys as the router sets them (:mod:`pytest_nectar.refinery.metadata`).
+    """
+    if field.startswith("meta."):
+        value, exists = meta_field(trace_id, span, field)
+        return exists, value
+    if field in span.data:
+        return True, span.data[field]
+    return False, None
 
 
 def _key_text(value: object) -> str:
@@ -58,7 +66,7 @@ class TraceKey:
         done = False
         for i, field in enumerate(self.fields):
             for span in trace.spans:
-                exists, value = field_value(span.data, field)
+                exists, value = field_value(trace.trace_id, span, field)
                 if not exists:
                     continue
                 if unique >= MAX_KEY_VALUES:
@@ -83,7 +91,7 @@ class TraceKey:
         root = trace.root
         if root is not None:
             for field in self.root_fields:
-                exists, value = field_value(root.data, field)
+                exists, value = field_value(trace.trace_id, root, field)
                 if exists:
                     parts.append(go_v(value) + ",")
                     used += 1
