@@ -48,6 +48,11 @@ def register(subparsers: Any) -> None:
         "--env", help="environment (destination) name; default: the policy's own, else __default__"
     )
     parser.add_argument("--json", action="store_true", help="print the decision as JSON")
+    parser.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="load a rules file as Refinery started with --no-validate does",
+    )
     parser.set_defaults(func=run)
 
 
@@ -153,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     from pytest_nectar.compiler.compile import load_rules_or_policy
     from pytest_nectar.refinery.reference import Evaluator
 
-    rules = load_rules_or_policy(args.rules)
+    rules = load_rules_or_policy(args.rules, validate=not args.no_validate)
     if getattr(args, "corpus", None):
         from pytest_nectar.corpus import load_corpus
 

@@ -29,6 +29,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--env", help="environment of a rules file (default __default__)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="load a rules file as Refinery started with --no-validate does",
+    )
+    parser.add_argument(
         "--property", action="append", dest="properties", metavar="ID", help="only this property"
     )
     parser.add_argument("--budget", type=float, help="kept events per second allowed")
@@ -70,8 +75,15 @@ def run(args: argparse.Namespace) -> int:
         loaded = load_corpus(corpus)
     reports = []
     for target in targets:
+        subject: Any = target
+        if args.no_validate and not target.endswith(".toon"):
+            from pytest_nectar.prover import load_target
+
+            subject = load_target(
+                target, env=args.env, error=error, budget=args.budget, validate=False
+            )
         rep = prove(
-            target,
+            subject,
             corpus=loaded,
             env=args.env,
             properties=args.properties,

@@ -32,6 +32,11 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     parser.add_argument("--env", help="environment (destination) name; default __default__")
     parser.add_argument("--json", action="store_true", help="print decisions and totals as JSON")
+    parser.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="load a rules file as Refinery started with --no-validate does",
+    )
     parser.add_argument("--totals-only", action="store_true", help="print only the totals per rule")
     parser.set_defaults(func=run)
 
@@ -127,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     from pytest_nectar.refinery.rules_model import select_sampler
     from pytest_nectar.refinery.vector import evaluate_corpus
 
-    rules = load_rules_or_policy(args.rules)
+    rules = load_rules_or_policy(args.rules, validate=not args.no_validate)
     corpus = load_corpus(args.corpus)
     decisions = evaluate_corpus(rules, corpus, args.env)
     totals = decisions.rule_totals(corpus)

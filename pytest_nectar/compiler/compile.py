@@ -366,21 +366,27 @@ def compile_file(path: str) -> Compilation:
     return compile_policies([policy], sources=[source])
 
 
-def load_rules_or_policy(path: str) -> rm.RulesFile:
+def load_rules_or_policy(path: str, *, validate: bool = True) -> rm.RulesFile:
     """The rules to evaluate for ``path``: a rules file, validated as Refinery would.
 
     A ``.toon`` policy is compiled on the fly, exactly as ``nectar compile`` would.  Lives
     here, below the prover and the commands, because both decide what to evaluate this way.
+    ``validate=False`` loads the file as Refinery started with ``--no-validate`` does
+    (:mod:`pytest_nectar.refinery.rules_decode`).
 
     Raises:
         RulesError: Refinery would refuse the rules file (the first error; all are counted).
     """
     if path.endswith(".toon"):
         return compile_file(path).rules_file
-    from pytest_nectar.refinery.rules_reader import read_rules
+    from pytest_nectar.refinery.rules_reader import build_rules_file, read_rules
     from pytest_nectar.refinery.rules_validate import validate_loaded
 
     loaded = read_rules(path)
+    if not validate:
+        from pytest_nectar.refinery.rules_decode import go_decode
+
+        return build_rules_file(go_decode(loaded.root, path, loaded.format), path)
     report = validate_loaded(loaded)
     if report.errors:
         first = report.errors[0]

@@ -162,7 +162,8 @@ def _bool_rows(merged: dict[str, _Merged], name: str, value: bool) -> npt.NDArra
         return np.zeros(0, np.int64)
     rows = _cat(col.rows, np.int64)
     hit = (_cat(col.kind, np.uint8) == KIND_BOOL) & (_cat(col.ints, np.int64) == int(value))
-    return rows[hit]
+    out: npt.NDArray[np.int64] = rows[hit]
+    return out
 
 
 def _permute(

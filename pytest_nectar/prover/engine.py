@@ -83,7 +83,12 @@ def _parse_error(text: str, nested: bool) -> Probe:
 
 
 def load_target(
-    path: str, *, env: str | None = None, error: str | None = None, budget: float | None = None
+    path: str,
+    *,
+    env: str | None = None,
+    error: str | None = None,
+    budget: float | None = None,
+    validate: bool = True,
 ) -> Target:
     """A policy (compiled) or a rules file (validated as Refinery would) to prove."""
     if path.endswith(".toon"):
@@ -116,7 +121,7 @@ def load_target(
     from pytest_nectar.refinery.reference import Evaluator
     from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig
 
-    rules_file = load_rules_or_policy(path)
+    rules_file = load_rules_or_policy(path, validate=validate)
     Evaluator(rules_file, env)  # a missing destination is an input error, reported now
     entry = rules_file.samplers.get(env or "__default__") or rules_file.samplers.get("__default__")
     chosen = entry.select() if entry is not None else None

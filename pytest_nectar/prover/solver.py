@@ -365,7 +365,7 @@ class Solver:
         """``count`` random traces over the field classes and random extras (seeded)."""
         rng = random.Random(seed)
         keys = sorted(self.domains)
-        for i in range(count):
+        for _ in range(count):
             self._trace = Trace(self.trace_ids[rng.randrange(len(self.trace_ids))], ())
             spans = []
             n_spans = rng.randint(1, 4)

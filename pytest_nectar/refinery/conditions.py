@@ -16,7 +16,7 @@ from typing import Final
 
 from pytest_nectar.refinery.regex import GoRegexError, compile_go_regex
 from pytest_nectar.refinery.rules_model import NUM_DESCENDANTS, Condition
-from pytest_nectar.refinery.values import compare, go_v, to_bool, to_float, to_int
+from pytest_nectar.refinery.values import GoMap, compare, go_v, to_bool, to_float, to_int
 
 __all__ = ["NUM_DESCENDANTS", "CompiledCondition", "compile_condition", "untyped_match"]
 
@@ -151,7 +151,7 @@ def _compare_matcher(cond: Condition, op: str) -> tuple[Matcher | None, str | No
 
 def _in_matcher(cond: Condition, op: str) -> tuple[Matcher | None, str | None]:
     raw = cond.value
-    if isinstance(raw, tuple):
+    if isinstance(raw, tuple) and not isinstance(raw, GoMap):  # a map is not a list
         items: tuple[object, ...] = raw
     elif isinstance(raw, str) or type(raw) is float or type(raw) is int:
         items = (raw,)

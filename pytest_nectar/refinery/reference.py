@@ -18,7 +18,6 @@ the trace's id, the others exist only when set to a non-zero value of their type
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,9 @@ from typing import Any, Final, Protocol
 from pytest_nectar.errors import RulesError
 from pytest_nectar.refinery.conditions import CompiledCondition, compile_condition
 from pytest_nectar.refinery.deterministic import DeterministicSamplerCrash, deterministic_sample
+from pytest_nectar.refinery.gjson import GjsonUnsupported, validate_path
+from pytest_nectar.refinery.gjson import get as gjson_get
+from pytest_nectar.refinery.metadata import meta_field, payload_json
 from pytest_nectar.refinery.rules_model import (
     DeterministicSamplerConfig,
     Rule,
@@ -35,14 +37,11 @@ from pytest_nectar.refinery.rules_model import (
     SamplerConfig,
     select_sampler,
 )
-from pytest_nectar.refinery.metadata import meta_field, payload_json
-from pytest_nectar.refinery.values import format_float_f, go_v
-from pytest_nectar.trace import GoFloat32, Span, Trace
+from pytest_nectar.trace import Span, Trace
 
 __all__ = ["Decision", "DownstreamSampler", "Evaluator", "decide", "extract_value"]
 
 _MISSING: Final = object()
-_GJSON_SPECIAL: Final = frozenset("*?#@|!")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,94 +96,13 @@ def _marshal_ok(value: object) -> bool:
     return True
 
 
-def _go_json(value: object) -> str:
-    """Go ``json.Marshal`` text (compact, sorted keys, HTML-escaped) of a finite value."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, float):
-        a = abs(value)
-        if a != 0 and (a < 1e-6 or a >= 1e21):
-            text = repr(float(value))
-            mant, _, exp = text.partition("e")
-            return (
-                f"{mant}e{'-' if exp.startswith('-') else '+'}{exp.lstrip('+-').lstrip('0') or '0'}"
-            )
-        return format_float_f(value)
-    if isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    if isinstance(value, Mapping):
-        items = sorted((str(k), v) for k, v in value.items())
-        return "{" + ",".join(f"{_go_json(k)}:{_go_json(v)}" for k, v in items) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_go_json(v) for v in value) + "]"
-    return _go_json(str(value))
-
-
-def _gjson_string(value: object) -> str:
-    """gjson ``Result.String()`` of a value found in the marshalled span."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, GoFloat32):
-        return format_float_f(float(go_v(value)))
-    if isinstance(value, float):
-        return format_float_f(value)
-    return _go_json(value)
-
-
-def _split_path(path: str) -> list[str] | None:
-    parts: list[str] = []
-    cur: list[str] = []
-    i = 0
-    while i < len(path):
-        c = path[i]
-        if c == "\\" and i + 1 < len(path):
-            cur.append(path[i + 1])
-            i += 2
-            continue
-        if c in _GJSON_SPECIAL:
-            return None  # wildcards, queries, modifiers: outside the modelled subset
-        if c == ".":
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(c)
-        i += 1
-    parts.append("".join(cur))
-    return parts
-
-
 def nested_lookup(data: Mapping[str, object], path: str) -> tuple[str, bool]:
-    """gjson ``Get(json.Marshal(data), path)`` for plain dotted paths: ``(String(), Exists())``."""
-    parts = _split_path(path)
-    if not parts:
-        return "", False
-    cur: object = data
-    for part in parts:
-        if isinstance(cur, Mapping):
-            if part not in cur:
-                return "", False
-            cur = cur[part]
-        elif isinstance(cur, (list, tuple)):
-            if not part.isdigit() or not part.isascii():
-                return "", False
-            idx = int(part)
-            if idx >= len(cur):
-                return "", False
-            cur = cur[idx]
-        else:
-            return "", False
-    return _gjson_string(cur), True
+    """gjson ``Get(json.Marshal(data), path)``: ``(String(), Exists())`` (see :mod:`.gjson`).
+
+    Raises:
+        GjsonUnsupported: a construct Nectar does not evaluate.
+    """
+    return gjson_get(data, path)
 
 
 _NO_ROOT: Final = Span({})
@@ -228,7 +146,15 @@ def extract_value(
         if not _marshal_ok(marshalled):
             return None, False, False
         for name in cond.fields:
-            text, found = nested_lookup(marshalled, name)
+            try:
+                text, found = nested_lookup(marshalled, name)
+            except GjsonUnsupported as err:
+                raise RulesError(
+                    f"CheckNestedFields: Nectar does not evaluate this gjson path: {err}",
+                    position=cond.condition.position,
+                    got=name,
+                    hint="write the field as a plain dotted path, or turn CheckNestedFields off",
+                ) from None
             if found:
                 return text, True, False
     return None, False, False
@@ -334,6 +260,23 @@ def _matches_span(trace: Trace, rule: _CompiledRule, nested: bool) -> bool:
     return False
 
 
+def _check_nested_paths(conds: tuple[CompiledCondition, ...]) -> None:
+    """A located error for a field whose gjson path Nectar does not evaluate (never a
+    silent "no match"); only where the nested lookup can run at all."""
+    for cc in conds:
+        if cc.computed_descendants or cc.is_has_root_span:
+            continue
+        for name in cc.fields:
+            why = validate_path(name)
+            if why is not None:
+                raise RulesError(
+                    f"CheckNestedFields: Nectar does not evaluate this gjson path: {why}",
+                    position=cc.condition.position,
+                    got=name,
+                    hint="write the field as a plain dotted path, or turn CheckNestedFields off",
+                )
+
+
 def _random_keep(rate: int) -> tuple[bool | None, float]:
     if rate <= 1:
         return True, 1.0
@@ -385,6 +328,8 @@ class Evaluator:
                     else tuple(compile_condition(c) for c in r.conditions)
                 )
                 plain = tuple(_plain_keys(c) for c in conds or ())
+                if self._nested:
+                    _check_nested_paths(conds or ())
                 rules.append(_CompiledRule(i, r, conds, plain))
             self._rules = tuple(rules)
 

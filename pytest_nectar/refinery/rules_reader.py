@@ -319,7 +319,8 @@ def _condition_value(node: Node) -> ConditionValue:
         return tuple(_value_item(i) for i in node.items)
     if node.kind == "scalar":
         return node.value  # type: ignore[return-value]
-    return None
+    # A map is invalid (validation refuses it) but loads under --no-validate: Go's any.
+    return GoMap(sorted((k, _value_item(v)) for k, _, v in node.entries))
 
 
 def _build_condition(node: Node) -> Condition:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Final
 
 from pytest_nectar.errors import Position
+from pytest_nectar.refinery.gjson import validate_path
 from pytest_nectar.refinery.regex import GoRegexError, compile_go_regex
 from pytest_nectar.refinery.rules_model import NUM_DESCENDANTS, OPERATORS, SAMPLER_ORDER
 from pytest_nectar.refinery.rules_reader import LoadedRules
@@ -24,7 +25,6 @@ Warn = Callable[..., None]
 _COMPARE: Final = frozenset({"=", "!=", ">", "<", ">=", "<="})
 _ORDERING: Final = frozenset({">", "<", ">=", "<="})
 _ODD_FIELD_CHARS: Final = re.compile(r"[\s\"'`:,;=<>(){}\[\]]")
-_GJSON_SPECIAL: Final = re.compile(r"[*?#@|!]")
 
 
 def collect_warnings(loaded: LoadedRules, warn: Warn) -> None:
@@ -246,11 +246,22 @@ def _condition(
                 f"{fname!r} is not a computed field: it is looked up literally",
                 fpos,
             )
-        if nested and _GJSON_SPECIAL.search(fname):
+        why = validate_path(fname) if nested and op != "has-root-span" else None
+        if why is not None:
             warn(
                 "nested-path-unsupported",
-                f"field name {fname!r} has a gjson special character: "
-                "Nectar does not model that nested lookup",
+                f"CheckNestedFields: Nectar does not evaluate this gjson path ({why}); "
+                "nectar decide, replay and prove refuse this file",
+                fpos,
+                got=fname,
+                hint="write the field as a plain dotted path, or turn CheckNestedFields off",
+            )
+        if fname.removeprefix("root.") == "meta.refinery.incoming_user_agent":
+            warn(
+                "user-agent-field",
+                "meta.refinery.incoming_user_agent is the User-Agent header of the request "
+                "that carried the span; no corpus records it, so Nectar reads only the "
+                "event's own field",
                 fpos,
             )
     fs = cond.get("Fields")

@@ -49,8 +49,9 @@ from pytest_nectar.corpus.table import (
     StringPool,
 )
 from pytest_nectar.refinery.conditions import CompiledCondition
+from pytest_nectar.refinery.gjson import first_key
 from pytest_nectar.refinery.metadata import DERIVED_META
-from pytest_nectar.refinery.reference import Decision, Evaluator, _split_path
+from pytest_nectar.refinery.reference import Decision, Evaluator
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, RulesFile
 from pytest_nectar.refinery.values import META_BOOL_FIELDS, META_INT64_FIELDS, META_STRING_FIELDS
 from pytest_nectar.refinery.vector_conditions import column_kinds, condition_key, entry_matches
@@ -432,21 +433,23 @@ def _nested_traces(ctx: _Context, evaluator: Evaluator) -> BoolArray:
     seen: set[tuple[str, bool]] = set()
     for _, conditions in evaluator.compiled_rules:
         for cc in conditions or ():
-            if cc.computed_descendants:
+            if cc.computed_descendants or cc.is_has_root_span:
                 continue
             last_is_root = bool(cc.fields) and cc.fields[-1].startswith("root.")
             for name in cc.fields:
-                parts = _split_path(name)
-                if not parts:
-                    continue
-                if len(parts) == 1:
+                first = first_key(name)
+                if first is None:  # a wildcard may match any key: every trace
+                    affected[:] = ctx.lengths > 0
+                    return affected
+                key, more = first
+                if not more:
                     # A plain name was looked up directly on the same span, unless the
                     # nested lookup runs on the root span (Refinery's last-field quirk).
-                    if parts[0] == name and not last_is_root:
+                    if key == name and not last_is_root:
                         continue
-                    seen.add((parts[0], False))
+                    seen.add((key, False))
                 else:
-                    seen.add((parts[0], True))
+                    seen.add((key, True))
     for name, other_only in sorted(seen):
         column = ctx.column(name)
         if column is None:

@@ -45,6 +45,8 @@ class Node:
     value: object = None
     items: list[Node] = field(default_factory=list)
     entries: list[tuple[str, Node, Node]] = field(default_factory=list)
+    #: a scalar's source text (yaml.v3 hands it to string fields and TextUnmarshalers)
+    text: str | None = None
 
     def get(self, key: str) -> Node | None:
         for k, _, v in self.entries:
@@ -189,10 +191,10 @@ def _convert(node: yaml.Node, path: str, depth: int = 0) -> Node:
     pos = _pos(path, node)
     if isinstance(node, ScalarNode):
         if node.tag == _PLAIN_TAG:
-            return Node("scalar", pos, resolve_plain(node.value))
+            return Node("scalar", pos, resolve_plain(node.value), text=node.value)
         if node.tag == "tag:yaml.org,2002:str" or node.style in ("'", '"', "|", ">"):
-            return Node("scalar", pos, node.value)
-        return Node("scalar", pos, resolve_plain(node.value))
+            return Node("scalar", pos, node.value, text=node.value)
+        return Node("scalar", pos, resolve_plain(node.value), text=node.value)
     if isinstance(node, SequenceNode):
         return Node("seq", pos, items=[_convert(n, path, depth + 1) for n in node.value])
     if isinstance(node, MappingNode):
