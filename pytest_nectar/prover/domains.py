@@ -183,4 +183,6 @@ def _signature(key: str, conds: Sequence[CompiledCondition], value: object) -> t
     answers.append(payload_get({key: value}, key)[1])  # meta.* "" and 0 do not exist
     if key in PARENT_KEYS:
         answers.append(isinstance(value, str) and value != "")
+    if key == "meta.signal_type":
+        answers.append(value == "log")  # a log has no meta.refinery.root and is never root
     return tuple(answers)

@@ -48,7 +48,7 @@ from pytest_nectar.prover.domains import (
     number_points,
 )
 from pytest_nectar.refinery.conditions import CompiledCondition
-from pytest_nectar.refinery.metadata import ROOT, TRACE_ID
+from pytest_nectar.refinery.metadata import ROOT, TRACE_ID, is_log
 from pytest_nectar.refinery.reference import extract_value
 from pytest_nectar.trace import Span, Trace
 
@@ -56,6 +56,13 @@ __all__ = ["COUNTEREXAMPLE_ID", "Outcome", "Shape", "Solver"]
 
 COUNTEREXAMPLE_ID: Final = "nectar-counterexample"
 _NODE_BUDGET: Final = 200_000
+SIGNAL_TYPE: Final = "meta.signal_type"
+_EXTRA: Final[dict[str, tuple[object, ...]]] = {
+    **{k: ("parent-span",) for k in PARENT_KEYS},
+    SIGNAL_TYPE: ("log", "trace"),
+}
+#: The keys the root/non-root realism literal reads (parent ids, and whether it is a log).
+_REALISM_KEYS: Final = (PARENT_KEYS[0], SIGNAL_TYPE)
 _CHOICE_CAP: Final = 4096
 _ROOT_CAP: Final = 4096
 
@@ -93,7 +100,10 @@ class _Lit:
 
 
 def _keys(cond: CompiledCondition, on_root: bool) -> tuple[str, ...]:
-    return tuple(k for k, is_root, _ in cond.lookups if on_root or not is_root)
+    # meta.refinery.root is not assigned: it follows the root status and whether a log
+    return tuple(
+        SIGNAL_TYPE if k == ROOT else k for k, is_root, _ in cond.lookups if on_root or not is_root
+    )
 
 
 class Solver:
@@ -108,10 +118,10 @@ class Solver:
         # The router's metadata is not a span value to choose: meta.refinery.root is the
         # span's root status, meta.trace_id the trace's id, one non-empty string per trace.
         id_conds = by_key.pop(TRACE_ID, None)
-        by_key.pop(ROOT, None)
+        if by_key.pop(ROOT, None) is not None:
+            by_key.setdefault(SIGNAL_TYPE, [])  # whether a span is a log decides its flag
         self.domains: dict[str, FieldDomain] = {
-            k: build_domain(k, v, ("parent-span",) if k in PARENT_KEYS else ())
-            for k, v in sorted(by_key.items())
+            k: build_domain(k, v, _EXTRA.get(k, ())) for k, v in sorted(by_key.items())
         }
         ids: list[str] = [COUNTEREXAMPLE_ID]
         self.ids_exact = True
@@ -292,6 +302,8 @@ class Solver:
     def _holds(self, lit: _Lit, data: dict[str, object], is_root: bool, stub: Span | None) -> bool:
         if lit.cond is None:
             nonempty = any(isinstance(data.get(k), str) and data.get(k) for k in PARENT_KEYS)
+            if lit.want and is_log(data):
+                return False  # Refinery never takes a log for the root
             return nonempty != lit.want
         span = Span(data, is_root)
         root = span if is_root else stub
@@ -311,7 +323,7 @@ class Solver:
         for clause in clauses:
             ks: set[str] = set()
             for lit in clause:
-                ks.update(PARENT_KEYS[:1] if lit.cond is None else _keys(lit.cond, is_root))
+                ks.update(_REALISM_KEYS if lit.cond is None else _keys(lit.cond, is_root))
             keyed.append((clause, {k for k in ks if k in self.domains}))
         weight: dict[str, int] = dict.fromkeys(fixed, 0)  # the root keeps its root. values
         for _, ks in keyed:

@@ -243,7 +243,7 @@ def _object_path(path: str) -> _ObjectPath:
             raise GjsonUnsupported("a '|' pipe")
         if c == ".":
             if i < len(path) - 1 and _dot_piper(path[i + 1 :]):
-                raise GjsonUnsupported(f"a modifier or multipath after a dot ({path[i + 1 :]!r})")
+                raise GjsonUnsupported(f"a modifier or multipath after a dot {path[i + 1 :]!r}")
             return _ObjectPath(path[:i], path[i + 1 :], True, wild)
         if c in "*?":
             wild = True
@@ -296,7 +296,7 @@ def _array_path(path: str) -> _ArrayPath:
         if c == ".":
             rest = path[i + 1 :]
             if not arrch and i < len(path) - 1 and _dot_piper(rest):
-                raise GjsonUnsupported(f"a modifier or multipath after a dot ({rest!r})")
+                raise GjsonUnsupported(f"a modifier or multipath after a dot {rest!r}")
             return _ArrayPath(path[:i], rest, True, arrch, alog)
         if c == "#":
             arrch = True

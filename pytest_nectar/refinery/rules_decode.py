@@ -298,4 +298,3 @@ def go_decode(root: Node | None, path: str, fmt: str) -> Node | None:
             hint=f"{len(decoder.errors)} decode error(s); Refinery refuses to start",
         )
     return out or Node("map", root.position)
-
