@@ -65,6 +65,8 @@ LAYERS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
             "project.config",
             "compiler",
             "compiler.lockfile",
+            "refinery.gjson*",
+            "refinery.metadata",
         ),
     ),
     3: (
@@ -74,6 +76,7 @@ LAYERS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
             "refinery.reference",
             "refinery.deterministic",
             "refinery.vector*",
+            "refinery.reconcile",
             "refinery.samplers",
             "refinery.samplers.*",
             "policy.interpreter",
@@ -89,6 +92,7 @@ LAYERS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
         (
             "compiler.outputs",
             "compiler.importer",
+            "compiler.deployed",
             "github",
             "github.annotations",
             "report",

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import Final
 
 from pytest_nectar.errors import Position, RulesError
-from pytest_nectar.refinery.samplers.durations import DurationError, parse_duration
+from pytest_nectar.refinery.rules_validate import parse_go_duration
 from pytest_nectar.refinery.values import MIN_INT64, go_v
 from pytest_nectar.refinery.yaml_loader import Node
 from pytest_nectar.trace import GoUint64
@@ -255,11 +255,7 @@ def _string(node: Node) -> tuple[object] | None:
 
 def _duration(node: Node) -> tuple[object] | None:
     text = _text(node)
-    try:
-        parse_duration(text)
-    except DurationError:
-        return None
-    return (text,)
+    return (text,) if parse_go_duration(text) is not None else None
 
 
 _SCALARS: Final[dict[str, Callable[[Node], tuple[object] | None]]] = {
