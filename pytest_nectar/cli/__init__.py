@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "validate",
     "decide",
     "replay",
+    "reconcile",
     "compile",
     "import_rules",
     "prove",

@@ -526,6 +526,51 @@ def _type_examples(corpus: Any, column: Any) -> str:
     return "; ".join(seen[k] for k in sorted(seen))
 
 
+def corpus_has_decisions(state: Any) -> bool:
+    """Whether the corpus carries Refinery's recorded decisions (``nectar reconcile``)."""
+    from pytest_nectar.refinery.reconcile import DRYRUN_KEPT, REASON
+
+    try:
+        corpus = state.corpus()
+    except NectarError:
+        return False  # corpus-ingest reports it
+    return corpus is not None and (REASON in corpus.columns or DRYRUN_KEPT in corpus.columns)
+
+
+def check_corpus_reconcile(item: NectarItem) -> None:
+    """``nectar reconcile`` of the policy's compiled rules against the recorded decisions."""
+    from pytest_nectar.cli.reconcile import format_mismatch
+    from pytest_nectar.refinery.reconcile import reconcile
+
+    state = item.session_state
+    corpus = _corpus_or_fail(item)
+    paths = state.policy_paths()
+    if len(paths) != 1:
+        _skip(
+            f"{len(paths)} policies: the corpus does not say which environment each trace "
+            "went to; run 'nectar reconcile RULES --corpus PATH --env NAME' per environment"
+        )
+    analysis = state.analysis(paths[0])
+    try:
+        result = reconcile(analysis.rules_file(), corpus, analysis.compiled().environment)
+    except NectarError as err:
+        raise _policy_error(item, err) from None
+    item.nectar_facts["reconciled"] = result.compared
+    if result.ok:
+        return
+    raise _fail(
+        item,
+        [
+            f"corpus-reconcile: FAIL: {len(result.mismatches)} of {result.compared} traces: "
+            f"Refinery's recorded decision differs from {analysis.display}'s compiled rules",
+            *(
+                "  " + format_mismatch(m).replace("\n", "\n  ")
+                for m in result.mismatches[: _limit(item)]
+            ),
+        ],
+    )
+
+
 # --- dispatch ---------------------------------------------------------------------------
 
 
@@ -540,6 +585,7 @@ def check_for(name: str) -> Callable[[NectarItem], None]:
         "corpus-ingest": check_corpus_ingest,
         "corpus-roots": check_corpus_roots,
         "corpus-fields": check_corpus_fields,
+        "corpus-reconcile": check_corpus_reconcile,
     }
     if name in fixed:
         return fixed[name]

@@ -109,7 +109,10 @@ class ConfigFile(pytest.File):
         if not settings.corpus:
             return
         line = _table_line(self.path)
-        for name in CORPUS_ITEMS:
+        names = list(CORPUS_ITEMS)
+        if checks.corpus_has_decisions(session_of(self.config)):
+            names.append("corpus-reconcile")  # a corpus exported after a Refinery
+        for name in names:
             item = NectarItem.from_parent(
                 self, name=name, check=checks.check_for(name), kind="corpus", line=line
             )
