@@ -2,7 +2,6 @@
 written as Refinery writes them (``collect.go`` ``sendTraces``/``mergeTraceAndSpanSampleRates``)
 from the decisions of the rules, then some traces altered and named."""
 
-# ruff: noqa: E501  (verbatim messages)
 from __future__ import annotations
 
 import json

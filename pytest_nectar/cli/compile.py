@@ -7,6 +7,12 @@ a lock that ``--check`` reports as stale).  ``-o -`` prints the rules and writes
 
 ``--check`` writes nothing: exit 0 when the rules file and lock are what compiling gives now,
 1 with one line per problem (missing, stale, edited by hand), 2 for bad input.
+
+``--check --deployed URL`` also asks the Refinery at URL (its ``/query/configmetadata`` and
+``/query/allrules/yaml`` endpoints, with the query token from the environment variable
+``NECTAR_REFINERY_QUERY_TOKEN``, never printed) for the rules it loaded and their md5, and
+reports any difference from ``nectar.lock`` and the compiled rules, naming it (environment,
+rule, field); exit 2 when the Refinery cannot be reached or refuses the token.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Any
+
+from pytest_nectar.errors import NectarError, UsageError
 
 
 def register(subparsers: Any) -> None:
@@ -31,7 +39,29 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if rules or lock are stale"
     )
+    parser.add_argument(
+        "--deployed",
+        metavar="URL",
+        help="with --check: compare with the rules a running Refinery loaded "
+        "(query token from NECTAR_REFINERY_QUERY_TOKEN)",
+    )
     parser.set_defaults(func=run)
+
+
+def _deployed_problems(url: str, outputs: Any, lock_path: Path) -> list[str]:
+    from pytest_nectar.deployed import compare_deployed, fetch_deployed
+    from pytest_nectar.lockfile import parse_lock
+
+    deployed = fetch_deployed(url)
+    lock_md5 = None
+    if lock_path.is_file():
+        try:
+            lock_md5 = parse_lock(lock_path.read_text(encoding="utf-8"), str(lock_path)).rules_md5
+        except NectarError:
+            lock_md5 = None  # check_outputs reports the broken lock
+    return compare_deployed(
+        deployed, lock_md5, outputs.lock.rules_md5, outputs.compilation.rules_file
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,8 +83,12 @@ def run(args: argparse.Namespace) -> int:
     outputs = build_outputs(policy_paths, rules_path, lock_path, config.corpus)
     for note in outputs.notes:
         sys.stderr.write(f"note: {note}\n")
+    if args.deployed and not args.check:
+        raise UsageError("--deployed needs --check", hint="nectar compile --check --deployed URL")
     if args.check:
         problems = check_outputs(outputs, rules_path, lock_path)
+        if args.deployed:
+            problems += _deployed_problems(args.deployed, outputs, lock_path)
         for problem in problems:
             sys.stderr.write(problem + "\n")
         if problems:
@@ -64,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
             )
             return 1
         sys.stdout.write(f"{show_path(rules_path)} and {show_path(lock_path)} are up to date\n")
+        if args.deployed:
+            sys.stdout.write(f"{args.deployed} has loaded them (md5 {outputs.lock.rules_md5})\n")
         return 0
     if to_stdout:
         sys.stdout.write(outputs.rules_text)
