@@ -30,7 +30,7 @@ from pytest_nectar.refinery.rules_reader import read_rules_text
 from pytest_nectar.refinery.rules_validate import validate_loaded
 from pytest_nectar.refinery.values import GoMap
 from pytest_nectar.refinery.vector import evaluate_corpus
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 from tests.vector_support import corpus_from_traces
 
 
@@ -322,6 +322,32 @@ SYNTAX_DOC: dict[str, object] = {
         ("@unknown", None),
         ("children.#x", None),
         ("name.", None),
+        # queries
+        ('friends.#(last=="Murphy").first', "Dale"),
+        ('friends.#(last=="Murphy")#.first', '["Dale","Jane"]'),
+        ("friends.#(age>45)#.last", '["Craig","Murphy"]'),
+        ('friends.#(first%"D*").last', "Murphy"),
+        ('friends.#(first!%"D*").last', "Craig"),
+        ('children.#(!%"*a*")', "Alex"),
+        ('children.#(%"*a*")#', '["Sara","Jack"]'),
+        ('friends.#(nets.#(=="fb"))#.first', '["Dale","Roger"]'),
+        ('friends.#[last=="Craig"].first', "Roger"),
+        ('friends.#(nope=="x").first', None),
+        ('friends.#(nope=="x")#', "[]"),
+        # dot vs pipe
+        ("friends|0.first", "Dale"),
+        ("friends.0|first", "Dale"),
+        ("friends|0|first", "Dale"),
+        ("friends|#", "3"),
+        ('friends.#(last="Murphy")#|first', None),
+        ('friends.#(last="Murphy")#.0', "[]"),
+        (
+            'friends.#(last="Murphy")#|0',
+            '{"age":44,"first":"Dale","last":"Murphy","nets":["ig","fb","tw"]}',
+        ),
+        ('friends.#(last="Murphy")#.#', "[]"),
+        ('friends.#(last="Murphy")#|#', "2"),
+        ("friends.#.first|1", "Roger"),
     ],
 )
 def test_gjson_paths(path: str, expected: str | None) -> None:
@@ -329,13 +355,38 @@ def test_gjson_paths(path: str, expected: str | None) -> None:
     assert (text if found else None) == expected
 
 
+def test_gjson_tilde_conversions() -> None:
+    # gjson v1.18.0 SYNTAX.md, Queries: a missing value is null-ish and false-ish
+    vals = {
+        "vals": [
+            {"a": 1, "b": "data"},
+            {"a": 2, "b": True},
+            {"a": 3, "b": False},
+            {"a": 4, "b": "0"},
+            {"a": 5, "b": 0},
+            {"a": 6, "b": "1"},
+            {"a": 7, "b": 1},
+            {"a": 8, "b": "true"},
+            {"a": 9, "b": False},
+            {"a": 10, "b": None},
+            {"a": 11},
+        ]
+    }
+    assert get(vals, "vals.#(b==~true)#.a") == ("[2,6,7,8]", True)
+    assert get(vals, "vals.#(b==~false)#.a") == ("[3,4,5,9,10,11]", True)
+    assert get(vals, "vals.#(b==~null)#.a") == ("[10,11]", True)
+    assert get(vals, "vals.#(b==~*)#.a") == ("[1,2,3,4,5,6,7,8,9,10]", True)
+    assert get(vals, "vals.#(b!=~*)#.a") == ("[11]", True)
+
+
 @pytest.mark.parametrize(
     ("path", "why"),
     [
         ("@this", "the modifier @this"),
-        ("children|@reverse", "a '|' pipe"),
+        ("children|@reverse", "the modifier @reverse"),
         ("children.@reverse", "a modifier or multipath after a dot '@reverse'"),
-        ('friends.#(last=="Murphy").first', "a query ('#(last==\"Murphy\").first')"),
+        ('friends.#(last=="Murphy"', "an unbalanced query '#(last==\"Murphy\"'"),
+        ('friends.#(nets.#(=="fb")#|@this)#', "the modifier @this"),
         ("[name,age]", "a multipath"),
         ("!true", "a static literal or '!' path"),
         ("..0", "JSON lines ('..')"),
@@ -370,6 +421,8 @@ Samplers:
         ("attrs.*", "1", {"attrs": {"x": 1}}),
         ("l?st", "[1]", {"list": [1]}),
         ("events.#.n", '["a","b"]', {"events": [{"n": "a"}, {"n": "b"}]}),
+        ('events.#(n=="a").v', "1", {"events": [{"n": "b", "v": 2}, {"n": "a", "v": 1}]}),
+        ("events|#", "2", {"events": [{}, {}]}),
         ("meta\\.refinery\\.root", "true", {}),  # the router's field is in the marshalled span
     ],
 )
@@ -384,13 +437,13 @@ def test_unsupported_gjson_is_a_located_error_everywhere(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rules = tmp_path / "r.yaml"
-    rules.write_text(NESTED_RULES.format(field='events.#(n=="a")', value="x"))
+    rules.write_text(NESTED_RULES.format(field="events|@reverse", value="x"))
     trace = tmp_path / "t.json"
     trace.write_text(json.dumps([{"trace.trace_id": "t", "events": [{"n": "a"}]}]))
     with pytest.raises(RulesError) as err:
         Evaluator(read_rules_text(rules.read_text(), str(rules)).rules_file)
     assert str(err.value).startswith(
-        f"{rules}:10:15: CheckNestedFields: Nectar does not evaluate this gjson path: a query"
+        f"{rules}:10:15: CheckNestedFields: Nectar does not evaluate this gjson path: the modifier @reverse"
     )
     assert main(["decide", str(rules), str(trace)]) == 2
     assert "Nectar does not evaluate this gjson path" in capsys.readouterr().err
@@ -401,7 +454,7 @@ def test_unsupported_gjson_is_a_located_error_everywhere(
     assert main(["validate", str(rules)]) == 0  # Refinery loads it: a warning, located
     out = capsys.readouterr().out
     assert (
-        f"{rules}:10:22: CheckNestedFields: Nectar does not evaluate this gjson path (a query"
+        f"{rules}:10:22: CheckNestedFields: Nectar does not evaluate this gjson path (the modifier @reverse)"
         in out
     )
 
@@ -415,8 +468,12 @@ NESTED_DATA = st.recursive(
     max_leaves=6,
 )
 PATHS = st.sampled_from(
-    ["a", "a.b", "a\\.b", "a*", "?", "a.#", "a.#.b", "a.0", "a.1.b", "*.a", "b.#.#", "\\#", "a?.b"]
-)
+    [
+        "a", "a.b", "a\\.b", "a*", "?", "a.#", "a.#.b", "a.0", "a.1.b", "*.a", "b.#.#", "\\#",
+        "a?.b", 'a.#(b=="a")', 'a.#(=="a")#', "a.#(b>1)#.b", "a|0", "a.#(b)#|#", 'a.#(b%"a*").b',
+        "a.#(b==~true)#",
+    ]
+)  # fmt: skip
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
