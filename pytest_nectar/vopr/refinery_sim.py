@@ -92,7 +92,10 @@ class SimTarget:
         for expr in (self.error, *self.must_keep):
             for atom in conditions_of(expr):
                 names.update(atom.field.names)
-        return frozenset(n.removeprefix("root.") for n in names)
+        out = {n.removeprefix("root.") for n in names}
+        if "meta.refinery.root" in out:
+            out.add("meta.signal_type")  # a log has no root flag (refinery/metadata.py)
+        return frozenset(out)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
