@@ -19,6 +19,7 @@ from pytest_nectar.prover.solver import Shape, Solver
 from pytest_nectar.refinery.conditions import compile_condition
 from pytest_nectar.refinery.gjson import GjsonUnsupported, get, validate_path
 from pytest_nectar.refinery.reference import Evaluator
+from pytest_nectar.refinery.rules_decode import go_decode
 from pytest_nectar.refinery.rules_model import (
     Condition,
     Rule,
@@ -26,11 +27,13 @@ from pytest_nectar.refinery.rules_model import (
     RulesFile,
     SamplerEntry,
 )
-from pytest_nectar.refinery.rules_reader import read_rules_text
+from pytest_nectar.refinery.rules_reader import build_rules_file, read_rules_text
 from pytest_nectar.refinery.rules_validate import validate_loaded
+from pytest_nectar.refinery.rules_writer import write_rules
 from pytest_nectar.refinery.values import GoMap
 from pytest_nectar.refinery.vector import evaluate_corpus
 from pytest_nectar.trace import Span, Trace
+from tests.test_vector import rules_files, traces
 from tests.vector_support import corpus_from_traces
 
 
@@ -491,6 +494,16 @@ def test_nested_differential(fields: list[str], op: str, rows: list[dict[str, ob
     rf = _one(cond, nested=True)
     traces = [Trace(f"t{i}", (Span(d, True),)) for i, d in enumerate(rows)]
     assert_same(rf, traces)
+    # the prover: never exact with nested lookups, and what it finds is a real match
+    shape = Shape.of("m", None, (compile_condition(cond),))
+    solver = Solver([shape], nested=True)
+    assert not solver.exact_for([shape])
+    try:
+        found = solver.find([shape], []).trace
+    except RulesError:
+        return  # a path Nectar refuses, refused here too
+    if found is not None:
+        assert Evaluator(rf).decide(found).rule_index == 0
 
 
 # --- 4. --no-validate ------------------------------------------------------------------------
@@ -555,3 +568,30 @@ def test_no_validate_still_refuses_what_refinery_cannot_decode(
     as_json.write_text(json.dumps({"RulesVersion": 2, "Samplers": {}}))
     assert main(["decide", str(as_json), str(trace), "--no-validate"]) == 2
     assert "--no-validate is modelled for YAML rules files only" in capsys.readouterr().err
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_no_validate_differential(data: st.DataObject) -> None:
+    """A file validation accepts means the same with --no-validate; whatever the typed decode
+    loads, the reference and vectorised evaluators decide alike on it."""
+    text = write_rules(data.draw(rules_files()))
+    # perturb as hand-written files are: an unknown key, a float rate, a yes/no bool
+    text = text.replace(
+        "Rules:", data.draw(st.sampled_from(["Rules:", "Extra: 1\n      Rules:"])), 1
+    )
+    text = text.replace(
+        "SampleRate: 3", data.draw(st.sampled_from(["SampleRate: 3", "SampleRate: 3.7"]))
+    )
+    text = text.replace(
+        "Drop: true", data.draw(st.sampled_from(["Drop: true", "Drop: yes", "Drop: 'on'"]))
+    )
+    loaded = read_rules_text(text, "r.yaml")
+    try:
+        decoded = build_rules_file(go_decode(loaded.root, "r.yaml", "yaml"), "r.yaml")
+    except RulesError:
+        return
+    if not validate_loaded(loaded).errors:
+        assert decoded == loaded.rules_file
+    trace_list = data.draw(st.lists(traces, min_size=1, max_size=5))
+    assert_same(decoded, [Trace(f"t{i}", t.spans) for i, t in enumerate(trace_list)])
