@@ -5,7 +5,6 @@ from the decisions of the rules, then some traces altered and named."""
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,8 @@ from pytest_nectar.errors import CorpusError
 from pytest_nectar.refinery.reconcile import reconcile
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.rules_reader import read_rules_text
+from tests.realdata import REALDATA
 
-REALDATA = Path(
-    os.environ.get(
-        "NECTAR_REALDATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "realdata"
-    )
-)
 CAPTURES = REALDATA / "otlp"
 
 RULES = """\
@@ -75,11 +70,10 @@ Samplers:
 """
 
 
-@pytest.fixture(scope="module")
-def capture() -> Any:
-    if not CAPTURES.is_dir():
-        pytest.skip(f"real captures not found at {CAPTURES} (set NECTAR_REALDATA)")
-    return load_corpus([str(CAPTURES)], cache=False)
+@pytest.fixture
+def capture(realdata: Path) -> Any:
+    """The real OTLP captures (read in place; the fixture skips when they are absent)."""
+    return load_corpus([str(realdata / "otlp")], cache=False)
 
 
 def export(
