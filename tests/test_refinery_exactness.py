@@ -595,3 +595,47 @@ def test_no_validate_differential(data: st.DataObject) -> None:
         assert decoded == loaded.rules_file
     trace_list = data.draw(st.lists(traces, min_size=1, max_size=5))
     assert_same(decoded, [Trace(f"t{i}", t.spans) for i, t in enumerate(trace_list)])
+
+
+UA_RULES = """\
+RulesVersion: 2
+Samplers:
+  __default__:
+    RulesBasedSampler:
+      Rules:
+        - Name: curl
+          Drop: true
+          Conditions:
+            - Field: meta.refinery.incoming_user_agent
+              Operator: starts-with
+              Value: curl
+        - Name: rest
+          SampleRate: 1
+"""
+
+
+def test_user_agent_is_refused_where_the_trace_does_not_record_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "r.yaml"
+    rules.write_text(UA_RULES)
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps([{"trace.trace_id": "t"}]))
+    exported = tmp_path / "exported.json"
+    exported.write_text(
+        json.dumps([{"trace.trace_id": "t", "meta.refinery.incoming_user_agent": "curl/8.5"}])
+    )
+    assert main(["decide", str(rules), str(bare)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"{rules}:9:15: the rules read meta.refinery.incoming_user_agent, which Refinery's router takes from the User-Agent header"
+    )
+    assert main(["replay", str(rules), "--corpus", str(bare)]) == 2
+    assert "the rules read meta.refinery.incoming_user_agent" in capsys.readouterr().err
+    assert main(["decide", str(rules), str(exported), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rule"] == "curl"
+    assert main(["replay", str(rules), "--corpus", str(exported), "--json"]) == 0
+    capsys.readouterr()
+    # for all possible traces the header is a free value: the prover answers
+    assert main(["prove", str(rules), "--property", "fallback", "--json"]) in (0, 1)
+    assert "incoming_user_agent" not in capsys.readouterr().err

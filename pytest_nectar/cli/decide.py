@@ -156,7 +156,7 @@ def trace_from_json(doc: Any, path: str) -> Trace:
 
 def run(args: argparse.Namespace) -> int:
     from pytest_nectar.compiler.compile import load_rules_or_policy
-    from pytest_nectar.refinery.reference import Evaluator
+    from pytest_nectar.refinery.reference import Evaluator, require_user_agent
 
     rules = load_rules_or_policy(args.rules, validate=not args.no_validate)
     if getattr(args, "corpus", None):
@@ -173,7 +173,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give TRACE, or --corpus with --trace-id")
     else:
         trace = load_trace_file(args.trace)
-    decision = Evaluator(rules, default_environment(args.rules, args.env)).decide(trace)
+    evaluator = Evaluator(rules, default_environment(args.rules, args.env))
+    require_user_agent(evaluator, trace.spans)
+    decision = evaluator.decide(trace)
     if args.json:
         sys.stdout.write(json.dumps(decision.to_json(), sort_keys=True) + "\n")
         return 0

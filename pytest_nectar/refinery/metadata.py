@@ -36,8 +36,12 @@ field                                  type    when Refinery sets it (what Necta
                                                exists and is false.
 ``meta.refinery.incoming_user_agent``  string  ``addIncomingUserAgent``: the request's
                                                ``User-Agent`` header, unless the event already
-                                               carries one.  No corpus records the header, so
-                                               Nectar reads only the event's own value;
+                                               carries one.  A trace file does not record the
+                                               header: ``decide``, ``replay`` and ``prove`` on
+                                               a corpus refuse rules that read it unless every
+                                               event carries it (spans exported after a
+                                               Refinery do); the all-traces prover treats it as
+                                               a free value (any header, or none);
                                                ``nectar validate`` warns where a rule reads it.
 ``meta.refinery.local_hostname``,      string  Set by the collector on the way out, after the
 ``meta.refinery.reason``,                      decision (``AddRuleReasonToTrace``, hostname);
@@ -76,6 +80,7 @@ __all__ = [
     "META_FIELDS",
     "ROOT",
     "TRACE_ID",
+    "USER_AGENT",
     "is_log",
     "meta_field",
     "payload_json",
@@ -83,6 +88,7 @@ __all__ = [
 
 ROOT: Final = "meta.refinery.root"
 TRACE_ID: Final = "meta.trace_id"
+USER_AGENT: Final = "meta.refinery.incoming_user_agent"
 #: Metadata whose value comes from the router, not from the event's own field.
 DERIVED_META: Final = frozenset({ROOT, TRACE_ID})
 META_FIELDS: Final = META_STRING_FIELDS | META_BOOL_FIELDS | META_INT64_FIELDS

@@ -19,16 +19,16 @@ the trace's id, the others exist only when set to a non-zero value of their type
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from pytest_nectar.errors import RulesError
+from pytest_nectar.errors import Position, RulesError
 from pytest_nectar.refinery.conditions import CompiledCondition, compile_condition
 from pytest_nectar.refinery.deterministic import DeterministicSamplerCrash, deterministic_sample
 from pytest_nectar.refinery.gjson import GjsonUnsupported, validate_path
 from pytest_nectar.refinery.gjson import get as gjson_get
-from pytest_nectar.refinery.metadata import meta_field, payload_json
+from pytest_nectar.refinery.metadata import USER_AGENT, meta_field, payload_json
 from pytest_nectar.refinery.rules_model import (
     DeterministicSamplerConfig,
     Rule,
@@ -39,7 +39,15 @@ from pytest_nectar.refinery.rules_model import (
 )
 from pytest_nectar.trace import Span, Trace
 
-__all__ = ["Decision", "DownstreamSampler", "Evaluator", "decide", "extract_value"]
+__all__ = [
+    "Decision",
+    "DownstreamSampler",
+    "Evaluator",
+    "decide",
+    "extract_value",
+    "require_user_agent",
+    "user_agent_error",
+]
 
 _MISSING: Final = object()
 
@@ -334,6 +342,24 @@ class Evaluator:
             self._rules = tuple(rules)
 
     @property
+    def user_agent_reader(self) -> Position | None:
+        """Where a condition or a sampler's FieldList reads ``meta.refinery.incoming_user_agent``
+        (None: nothing does); see :func:`require_user_agent`."""
+        fallback: Position = getattr(self.sampler, "position", None) or Position("<rules>")
+        configs: list[object] = [self.sampler]
+        for compiled in self._rules:
+            for cc in compiled.conditions or ():
+                if any(key == USER_AGENT for key, _, _ in cc.lookups):
+                    return cc.condition.position or fallback
+            configs.append(compiled.rule.downstream)
+        for config in configs:
+            fields = getattr(config, "field_list", None) or ()
+            if any(f.removeprefix("root.") == USER_AGENT for f in fields):
+                found: Position | None = getattr(config, "position", None)
+                return found or fallback
+        return None
+
+    @property
     def compiled_rules(self) -> tuple[tuple[Rule, tuple[CompiledCondition, ...] | None], ...]:
         return tuple((r.rule, r.conditions) for r in self._rules)
 
@@ -414,6 +440,29 @@ class Evaluator:
                 keep, prob = _random_keep(sample_rate)
             return Decision(compiled.index, rule.name, rate, keep, prob, prefix + rule.name, "")
         return Decision(None, None, 1, True, 1.0, "no rule matched", "")
+
+
+def user_agent_error(where: Position | None) -> RulesError:
+    """The rules read the router's User-Agent field, and an event does not record it."""
+    return RulesError(
+        f"the rules read {USER_AGENT}, which Refinery's router takes from the User-Agent "
+        "header of the request that carried each event; some events here do not record it",
+        position=where,
+        hint="decide on spans exported after a Refinery (they carry the field), "
+        "or drop the condition",
+    )
+
+
+def require_user_agent(evaluator: Evaluator, spans: Iterable[Span]) -> None:
+    """Refuse to decide (a located error) when the rules read the User-Agent field and a span
+    lacks it: its value was the request's header, which a trace file does not record."""
+    where = evaluator.user_agent_reader
+    if where is None:
+        return
+    for span in spans:
+        value = span.data.get(USER_AGENT)
+        if not (isinstance(value, str) and value):
+            raise user_agent_error(where)
 
 
 def decide(rules_file: RulesFile, trace: Trace, env: str | None = None) -> Decision:

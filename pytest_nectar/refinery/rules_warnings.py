@@ -260,8 +260,8 @@ def _condition(
             warn(
                 "user-agent-field",
                 "meta.refinery.incoming_user_agent is the User-Agent header of the request "
-                "that carried the span; no corpus records it, so Nectar reads only the "
-                "event's own field",
+                "that carried the span; nectar decide, replay and prove refuse events that "
+                "do not carry it themselves",
                 fpos,
             )
     fs = cond.get("Fields")

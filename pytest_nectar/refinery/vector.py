@@ -50,8 +50,8 @@ from pytest_nectar.corpus.table import (
 )
 from pytest_nectar.refinery.conditions import CompiledCondition
 from pytest_nectar.refinery.gjson import first_key
-from pytest_nectar.refinery.metadata import DERIVED_META
-from pytest_nectar.refinery.reference import Decision, Evaluator
+from pytest_nectar.refinery.metadata import DERIVED_META, USER_AGENT
+from pytest_nectar.refinery.reference import Decision, Evaluator, user_agent_error
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, RulesFile
 from pytest_nectar.refinery.values import META_BOOL_FIELDS, META_INT64_FIELDS, META_STRING_FIELDS
 from pytest_nectar.refinery.vector_conditions import column_kinds, condition_key, entry_matches
@@ -542,6 +542,22 @@ class ProbedDecisions:
     probes: tuple[BoolArray, ...]
 
 
+def _require_user_agent(evaluator: Evaluator, corpus: Corpus) -> None:
+    """:func:`~.reference.require_user_agent` over the whole corpus at once."""
+    where = evaluator.user_agent_reader
+    if where is None:
+        return
+    column = corpus.columns.get(USER_AGENT)
+    if column is None:
+        if corpus.n_rows:
+            raise user_agent_error(where)
+        return
+    empty = column.strings.index_of("")
+    usable = (column.kind == KIND_STRING) & (column.codes != empty)
+    if int(usable.sum()) < corpus.n_rows:
+        raise user_agent_error(where)
+
+
 def evaluate_corpus(
     rules_file: RulesFile,
     corpus: Corpus,
@@ -578,6 +594,7 @@ def evaluate_with_probes(
     The returned arrays are the caller's, but must be treated as read-only.
     """
     evaluator = Evaluator(rules_file, env)
+    _require_user_agent(evaluator, corpus)
     probe_jobs = [_rule_jobs(Evaluator(probe)) for probe in probes]
     ctx = _Context(corpus)
     n = corpus.n_traces
