@@ -212,6 +212,36 @@ def test_zero_evidence_is_an_error(
         reconcile(read_rules_text(RULES, "r.yaml").rules_file, capture)
 
 
+def test_late_spans_take_no_part_in_the_decision(tmp_path: Path) -> None:
+    # Refinery decided on the root alone (1 span); a late child then made the trace 2 long
+    rules = read_rules_text(
+        """\
+RulesVersion: 2
+Samplers:
+  __default__:
+    RulesBasedSampler:
+      Rules:
+        - Name: short
+          SampleRate: 1
+          Conditions:
+            - {Field: '?.NUM_DESCENDANTS', Operator: '=', Value: 1, Datatype: int}
+""",
+        "r.yaml",
+    ).rules_file
+    events = [
+        {"data": {"trace.trace_id": "t", "meta.refinery.reason": "rules/trace/short"}},
+        {
+            "data": {
+                "trace.trace_id": "t",
+                "trace.parent_id": "r",
+                "meta.refinery.reason": "rules/trace/short - late arriving span",
+            }
+        },
+    ]
+    result = reconcile(rules, _load(_write(tmp_path, events)))
+    assert result.ok and result.agreed == 1
+
+
 def test_late_spans_and_inconsistent_records(tmp_path: Path) -> None:
     rules = read_rules_text(RULES, "r.yaml").rules_file
     base = {"trace.trace_id": "t1", "error": True, "meta.refinery.final_sample_rate": 1}

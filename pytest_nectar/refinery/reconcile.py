@@ -29,8 +29,9 @@ sampler, "no rule matched"; a dynamic sampler's rate depends on the traffic Refi
 **keep** (where Nectar's decision is not random) and the **sample key**.  Nectar decides on
 the corpus with the fields Refinery adds on the way out removed (they did not exist when
 Refinery decided): the ones above, ``meta.refinery.local_hostname`` and the span counts.
-Traces decided by stress relief are not compared (listed).  A corpus without any of these
-fields is an error, never a pass: there is no evidence to reconcile.
+Spans marked as late arrivals are left out of Nectar's decision: Refinery had decided
+before they came.  Traces decided by stress relief are not compared (listed).  A corpus
+without any of these fields is an error, never a pass: there is no evidence to reconcile.
 """
 
 from __future__ import annotations
@@ -41,11 +42,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from pytest_nectar.corpus.from_traces import corpus_from_traces
 from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import CorpusError
 from pytest_nectar.refinery.reference import Decision
 from pytest_nectar.refinery.rules_model import RulesFile
 from pytest_nectar.refinery.vector import evaluate_corpus
+from pytest_nectar.trace_model import Trace
 
 __all__ = ["ASPECTS", "Mismatch", "Reconciliation", "Recorded", "reconcile"]
 
@@ -253,6 +256,31 @@ def _differences(rec: Recorded, dec: Decision) -> tuple[list[str], list[str]]:
     return compared, differ
 
 
+def _late_rows(corpus: Corpus) -> set[int]:
+    """Rows Refinery marked as arriving after its decision (they did not take part in it)."""
+    column = corpus.columns.get(REASON)
+    if column is None:
+        return set()
+    late = {
+        int(column.rows[entry])
+        for entry in range(len(column))
+        if isinstance(text := column.value_at(entry), str)
+        and (text.endswith(LATE) or text == LATE.removeprefix(" - "))
+    }
+    return late
+
+
+def _without_rows(corpus: Corpus, rows: set[int]) -> Corpus:
+    """The corpus without ``rows`` (every trace kept, in order, even when left empty)."""
+    traces = []
+    for t in range(corpus.n_traces):
+        start = int(corpus.trace_offsets[t])
+        trace = corpus.trace(t)
+        kept = tuple(s for i, s in enumerate(trace.spans) if start + i not in rows)
+        traces.append(Trace(trace.trace_id, kept))
+    return corpus_from_traces(traces, weights=corpus.weight.tolist(), digest=corpus.digest)
+
+
 def reconcile(rules_file: RulesFile, corpus: Corpus, env: str | None = None) -> Reconciliation:
     """Compare every trace's recorded decision with Nectar's (see the module docstring).
 
@@ -276,6 +304,9 @@ def reconcile(rules_file: RulesFile, corpus: Corpus, env: str | None = None) -> 
     stripped = dataclasses.replace(
         corpus, columns={k: v for k, v in corpus.columns.items() if k not in OUTGOING}
     )
+    late = _late_rows(corpus)
+    if late:
+        stripped = _without_rows(stripped, late)
     decisions = evaluate_corpus(rules_file, stripped, env)
     counts = {a: [0, 0] for a in ASPECTS}
     mismatches: list[Mismatch] = []
