@@ -564,10 +564,59 @@ def test_no_validate_still_refuses_what_refinery_cannot_decode(
     assert capsys.readouterr().err.startswith(
         f"{rules}:10:17: Refinery cannot decode this file even with --no-validate: cannot unmarshal !!int `1` into bool; 1 decode error(s); Refinery refuses to start"
     )
-    as_json = tmp_path / "r.json"
-    as_json.write_text(json.dumps({"RulesVersion": 2, "Samplers": {}}))
-    assert main(["decide", str(as_json), str(trace), "--no-validate"]) == 2
-    assert "--no-validate is modelled for YAML rules files only" in capsys.readouterr().err
+    as_toml = tmp_path / "r.toml"
+    as_toml.write_text("RulesVersion = 2\n")
+    assert main(["decide", str(as_toml), str(trace), "--no-validate"]) == 2
+    assert "--no-validate is modelled for YAML and JSON rules files only" in capsys.readouterr().err
+
+
+def test_no_validate_json_as_encoding_json_decodes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], realdata: Path
+) -> None:
+    trace = tmp_path / "t.json"
+    trace.write_text(json.dumps([{"trace.trace_id": "abc", "http.status": 503}]))
+    # A real JSON rules file: validation refuses it (JSON numbers are float64)...
+    real = realdata / "refinery-rules" / "refinery-rules.json"
+    assert main(["decide", str(real), str(trace), "--env", "TheNewWorld"]) == 2
+    assert "RulesVersion must be an int, but 2 is float64" in capsys.readouterr().err
+    # ...Refinery started with --no-validate loads it with encoding/json
+    assert (
+        main(["decide", str(real), str(trace), "--env", "TheNewWorld", "--no-validate", "--json"])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["reason"] == "emadynamic"
+    rules = tmp_path / "r.json"
+    doc: dict[str, Any] = {
+        "RulesVersion": 2,
+        "Samplers": {
+            # the json tag of Rules is "rule": a JSON file's "Rules" fills nothing
+            "__default__": {"RulesBasedSampler": {"Rules": [{"Name": "x", "SampleRate": 1}]}},
+            "e2": {
+                "rulesbasedsampler": {
+                    "RULE": [
+                        {
+                            "name": "keep",
+                            "SampleRate": 3,
+                            "condition": [{"Field": "http.status", "Operator": ">=", "Value": 500}],
+                        }
+                    ]
+                }
+            },
+        },
+    }
+    rules.write_text(json.dumps(doc))
+    assert main(["decide", str(rules), str(trace), "--no-validate", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reason"] == "no rule matched"
+    assert main(["decide", str(rules), str(trace), "--no-validate", "--json", "--env", "e2"]) == 0
+    decision = json.loads(capsys.readouterr().out)
+    assert (decision["reason"], decision["rate"]) == ("rules/trace/keep", 3)
+    doc["Samplers"]["e2"]["rulesbasedsampler"]["RULE"][0]["SampleRate"] = 3.0
+    rules.write_text(json.dumps(doc))
+    assert main(["decide", str(rules), str(trace), "--no-validate", "--env", "e2"]) == 2
+    assert (
+        "Refinery cannot decode this file even with --no-validate: json: cannot unmarshal number 3.0 into Go value of type int"
+        in capsys.readouterr().err
+    )
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
