@@ -384,7 +384,8 @@ def load_rules_or_policy(path: str, *, validate: bool = True) -> rm.RulesFile:
 
     loaded = read_rules(path)
     if not validate:
-        from pytest_nectar.refinery.rules_decode import go_decode, go_decode_json
+        from pytest_nectar.refinery.rules_decode import go_decode
+        from pytest_nectar.refinery.rules_decode_json import go_decode_json
 
         if loaded.format == "json":
             return build_rules_file(go_decode_json(loaded.text, path), path)

@@ -36,6 +36,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from pytest_nectar.refinery.gjson_syntax import (
+    MODIFIERS,
+    ArrayPath,
+    GjsonUnsupported,
+    Query,
+    array_path,
+    match_limit,
+    object_path,
+    parse_uint,
+    split_possible_pipe,
+)
 from pytest_nectar.refinery.values import format_float_f, go_v, parse_bool, parse_float
 from pytest_nectar.trace import GoFloat32
 
@@ -47,31 +58,6 @@ __all__ = [
     "go_json",
     "validate_path",
 ]
-
-#: gjson v1.18.0's built-in modifiers (``init``): ``@name`` is a modifier only for these.
-MODIFIERS: Final = frozenset(
-    {
-        "pretty",
-        "ugly",
-        "reverse",
-        "this",
-        "flatten",
-        "join",
-        "valid",
-        "keys",
-        "values",
-        "tostr",
-        "fromstr",
-        "group",
-        "dig",
-    }
-)
-_MATCH_LIMIT: Final = 10000
-
-
-class GjsonUnsupported(ValueError):
-    """A gjson construct Nectar does not evaluate (never answered as "no match")."""
-
 
 # --- Go's json.Marshal text ------------------------------------------------------------------
 
@@ -176,365 +162,6 @@ def _go_parse_float(text: str) -> float:
     return 0.0
 
 
-# --- tidwall/match v1.1.1 --------------------------------------------------------------------
-
-
-def _match(s: str, pat: str, slen: int, counter: list[int]) -> int:
-    """``match``: 1 match, 0 no match, 2 stopped by the complexity limit."""
-    if counter[0] > slen * _MATCH_LIMIT:
-        return 2
-    counter[0] += 1
-    while pat:
-        wild = False
-        pc = pat[0]
-        ps = 1
-        has = bool(s)
-        if pc == "?":
-            if not has:
-                return 0
-        elif pc == "*":
-            while len(pat) > 1 and pat[1] == "*":
-                pat = pat[1:]
-            if len(pat) == 1:
-                return 1
-            s, pat, ok = _trim_suffix(s, pat)
-            if not ok:
-                return 0
-            if len(pat) == 1:
-                return 1
-            r = _match(s, pat[1:], slen, counter)
-            if r != 0:
-                return r
-            if not s:
-                return 0
-            wild = True
-        else:
-            if not has:
-                return 0
-            if pc == "\\":
-                pat = pat[1:]
-                if not pat:
-                    return 0
-                pc = pat[0]
-            if s[0] != pc:
-                return 0
-        s = s[1:]
-        if not wild:
-            pat = pat[ps:]
-    return 1 if not s else 0
-
-
-def _trim_suffix(s: str, pat: str) -> tuple[str, str, bool]:
-    ok = True
-    while s and len(pat) > 1:
-        pc = pat[-1]
-        ps = 1
-        esc = False
-        i = 0
-        while True:
-            j = len(pat) - ps - i - 1
-            if j < 0 or pat[j] != "\\":
-                if i & 1:
-                    esc = True
-                    ps += 1
-                break
-            i += 1
-        if pc == "*" and not esc:
-            ok = True
-            break
-        if not ((pc == "?" and not esc) or pc == s[-1]):
-            ok = False
-            break
-        s = s[:-1]
-        pat = pat[:-ps]
-    return s, pat, ok
-
-
-def _match_limit(key: str, pattern: str) -> bool:
-    if pattern == "*":
-        return True
-    return _match(key, pattern, len(key.encode("utf-8", "surrogatepass")), [0]) == 1
-
-
-# --- paths -----------------------------------------------------------------------------------
-
-
-def _dot_piper(rest: str) -> bool:
-    """gjson's ``isDotPiperChar``: after a dot, a modifier or a multipath starts a pipe."""
-    c = rest[0]
-    if c == "@":
-        i = 1
-        while i < len(rest) and rest[i] not in ".|:":
-            i += 1
-        return rest[1:i] in MODIFIERS
-    return c in "[{"
-
-
-def _no_dot_pipe(rest: str) -> None:
-    if _dot_piper(rest):
-        raise GjsonUnsupported(f"a modifier or multipath after a dot {rest!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class _ObjectPath:
-    part: str
-    rest: str
-    more: bool
-    wild: bool
-    pipe: str | None = None
-
-
-def _object_path(path: str) -> _ObjectPath:
-    """``parseObjectPath``."""
-    wild = False
-    i = 0
-    while i < len(path):
-        c = path[i]
-        if c == "|":
-            return _ObjectPath(path[:i], "", False, wild, path[i + 1 :])
-        if c == ".":
-            if i < len(path) - 1:
-                _no_dot_pipe(path[i + 1 :])
-            return _ObjectPath(path[:i], path[i + 1 :], True, wild)
-        if c in "*?":
-            wild = True
-        elif c == "\\":
-            part = list(path[:i])
-            i += 1
-            if i < len(path):
-                part.append(path[i])
-                i += 1
-                while i < len(path):
-                    c = path[i]
-                    if c == "\\":
-                        i += 1
-                        if i < len(path):
-                            part.append(path[i])
-                        i += 1
-                        continue
-                    if c == ".":
-                        if i < len(path) - 1:
-                            _no_dot_pipe(path[i + 1 :])
-                        return _ObjectPath("".join(part), path[i + 1 :], True, wild)
-                    if c == "|":
-                        return _ObjectPath("".join(part), "", False, wild, path[i + 1 :])
-                    if c in "*?":
-                        wild = True
-                    part.append(c)
-                    i += 1
-            return _ObjectPath("".join(part), "", False, wild)
-        i += 1
-    return _ObjectPath(path, "", False, wild)
-
-
-@dataclass(frozen=True, slots=True)
-class _Query:
-    path: str
-    op: str
-    value: str
-    all: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _ArrayPath:
-    part: str
-    rest: str
-    more: bool
-    arrch: bool
-    alog: str | None
-    query: _Query | None = None
-    pipe: str | None = None
-
-
-def _trim(s: str) -> str:
-    """gjson's ``trim``: bytes up to and including a space off both ends."""
-    i, j = 0, len(s)
-    while i < j and s[i] <= " ":
-        i += 1
-    while j > i and s[j - 1] <= " ":
-        j -= 1
-    return s[i:j]
-
-
-def _parse_query(query: str) -> tuple[str, str, str, int, bool] | None:
-    """``parseQuery``: (path, op, value, index after the query, escapes seen), None if bad."""
-    i, j, depth, vesc = 2, 0, 1, False
-    while i < len(query):
-        c = query[i]
-        if depth == 1 and j == 0 and c in "!=<>%":
-            j = i
-            i += 1
-            continue
-        if c == "\\":
-            i += 1
-        elif c in "[(":
-            depth += 1
-        elif c in "])":
-            depth -= 1
-            if depth == 0:
-                break
-        elif c == '"':
-            i += 1
-            while i < len(query):
-                if query[i] == "\\":
-                    vesc = True
-                    i += 1
-                elif query[i] == '"':
-                    break
-                i += 1
-        i += 1
-    if depth > 0:
-        return None
-    if j == 0:
-        return _trim(query[2:i]), "", "", i + 1, vesc
-    path, value = _trim(query[2:j]), _trim(query[j:i])
-    size = 1
-    if len(value) == 1:
-        size = 1
-    elif value[:2] in ("!=", "!%", "<=", ">="):
-        size = 2
-    elif value[:2] == "==":
-        value = value[1:]
-    op = value[:size]
-    return path, op, _trim(value[size:]), i + 1, vesc
-
-
-def _array_path(path: str) -> _ArrayPath:
-    """``parseArrayPath``."""
-    arrch = False
-    alog: str | None = None
-    query: _Query | None = None
-    i = 0
-    while i < len(path):
-        c = path[i]
-        if c == "|":
-            return _ArrayPath(path[:i], "", False, arrch, alog, query, path[i + 1 :])
-        if c == ".":
-            rest = path[i + 1 :]
-            if not arrch and i < len(path) - 1:
-                _no_dot_pipe(rest)
-            return _ArrayPath(path[:i], rest, True, arrch, alog, query)
-        if c == "#":
-            arrch = True
-            if i == 0 and len(path) > 1:
-                if path[1] == ".":
-                    alog = path[2:]
-                elif path[1] in "[(":
-                    parsed = _parse_query(path)
-                    if parsed is None:
-                        raise GjsonUnsupported(f"an unbalanced query {path!r}")
-                    qpath, op, value, end, vesc = parsed
-                    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
-                        value = value[1:-1]
-                        if vesc:
-                            value = _unescape(value)
-                    i = end - 1
-                    every = i + 1 < len(path) and path[i + 1] == "#"
-                    query = _Query(qpath, op, value, every)
-        i += 1
-    return _ArrayPath(path, "", False, arrch, alog, query)
-
-
-def _unescape(s: str) -> str:
-    """gjson's ``unescape`` of a JSON string body (it stops at what it cannot read)."""
-    out: list[str] = []
-    i = 0
-    simple = {"\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", '"': '"'}
-    while i < len(s):
-        c = s[i]
-        if c < " ":
-            break
-        if c != "\\":
-            out.append(c)
-            i += 1
-            continue
-        i += 1
-        if i >= len(s):
-            break
-        e = s[i]
-        if e in simple:
-            out.append(simple[e])
-            i += 1
-            continue
-        if e != "u" or i + 5 > len(s):
-            break
-        code = _hex4(s[i + 1 : i + 5])
-        i += 5
-        if 0xD800 <= code < 0xE000 and s[i : i + 2] == "\\u" and len(s) - i >= 6:
-            low = _hex4(s[i + 2 : i + 6])
-            code = (
-                0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                if code < 0xDC00 and 0xDC00 <= low < 0xE000
-                else 0xFFFD
-            )
-            i += 6
-        elif 0xD800 <= code < 0xE000:
-            code = 0xFFFD
-        out.append(chr(code))
-    return "".join(out)
-
-
-def _hex4(text: str) -> int:
-    try:
-        return int(text, 16) if len(text) == 4 else 0
-    except ValueError:
-        return 0
-
-
-def _split_possible_pipe(path: str) -> tuple[str, str] | None:
-    """``splitPossiblePipe``: the path left of a pipe outside queries, and the pipe."""
-    if "|" not in path:
-        return None
-    if path.startswith("{"):
-        raise GjsonUnsupported("a multipath")
-    i = 0
-    while i < len(path):
-        c = path[i]
-        if c == "\\":
-            i += 1
-        elif c == ".":
-            if i == len(path) - 1:
-                return None
-            if path[i + 1] == "#":
-                i += 2
-                if i == len(path):
-                    return None
-                if path[i] in "[(":
-                    start, end = path[i], "]" if path[i] == "[" else ")"
-                    i += 1
-                    depth = 1
-                    while i < len(path):
-                        if path[i] == "\\":
-                            i += 1
-                        elif path[i] == start:
-                            depth += 1
-                        elif path[i] == end:
-                            depth -= 1
-                            if depth == 0:
-                                break
-                        elif path[i] == '"':
-                            i += 1
-                            while i < len(path):
-                                if path[i] == "\\":
-                                    i += 1
-                                elif path[i] == '"':
-                                    break
-                                i += 1
-                        i += 1
-        elif c == "|":
-            return path[:i], path[i + 1 :]
-        i += 1
-    return None
-
-
-def _parse_uint(s: str) -> int:
-    """``int(parseUint(s))`` as gjson computes it (wrapping), -1 when not all digits."""
-    if not s or not all("0" <= c <= "9" for c in s):
-        return -1
-    n = int(s) % (1 << 64)
-    return n - (1 << 64) if n >= 1 << 63 else n
-
-
 # --- the search ------------------------------------------------------------------------------
 
 
@@ -553,11 +180,11 @@ _Found = tuple["_Result | None", bool]
 
 
 def _in_object(ctx: _Ctx, obj: Mapping[str, object], path: str) -> _Found:
-    rp = _object_path(path)
+    rp = object_path(path)
     if rp.pipe is not None:
         ctx.pipe = rp.pipe
     for key, value in obj.items():
-        pmatch = _match_limit(key, rp.part) if rp.wild else key == rp.part
+        pmatch = match_limit(key, rp.part) if rp.wild else key == rp.part
         if not pmatch:
             continue
         if not rp.more:
@@ -577,13 +204,13 @@ def _descend(ctx: _Ctx, value: object, path: str) -> _Found:
 
 
 def _in_array(ctx: _Ctx, arr: list[object] | tuple[object, ...], path: str) -> _Found:
-    rp = _array_path(path)
+    rp = array_path(path)
     if rp.pipe is not None and not rp.more:
         ctx.pipe = rp.pipe
     if rp.query is not None:
         return _query(ctx, arr, rp, rp.query)
     if not rp.arrch:
-        index = _parse_uint(rp.part)
+        index = parse_uint(rp.part)
         if not 0 <= index < len(arr):
             return None, False
         value = arr[index]
@@ -594,7 +221,7 @@ def _in_array(ctx: _Ctx, arr: list[object] | tuple[object, ...], path: str) -> _
         count = str(len(arr))
         return _Result("number", count, count, len(arr)), True
     key = rp.alog
-    split = _split_possible_pipe(key)
+    split = split_possible_pipe(key)
     if split is not None:
         key, ctx.pipe = split
     raws = []
@@ -606,7 +233,7 @@ def _in_array(ctx: _Ctx, arr: list[object] | tuple[object, ...], path: str) -> _
     return _Result("json", raw, raw, None), True
 
 
-def _query(ctx: _Ctx, arr: list[object] | tuple[object, ...], rp: _ArrayPath, q: _Query) -> _Found:
+def _query(ctx: _Ctx, arr: list[object] | tuple[object, ...], rp: ArrayPath, q: Query) -> _Found:
     rest = rp.rest
     matches: list[str] = []
     for element in arr:
@@ -619,7 +246,7 @@ def _query(ctx: _Ctx, arr: list[object] | tuple[object, ...], rp: _ArrayPath, q:
         if not _query_matches(q, probe):
             continue
         if rp.more:
-            split = _split_possible_pipe(rest)
+            split = split_possible_pipe(rest)
             if split is not None:
                 rest, ctx.pipe = split
             found = _get(element, rest)
@@ -651,7 +278,7 @@ def _falseish(r: _Result) -> bool:
     return r.kind == "number" and r.num == 0
 
 
-def _query_matches(q: _Query, value: _Result | None) -> bool:
+def _query_matches(q: Query, value: _Result | None) -> bool:
     """``queryMatches``."""
     rpv = q.value
     if rpv.startswith("~"):
@@ -685,8 +312,8 @@ def _query_matches(q: _Query, value: _Result | None) -> bool:
             "<=": lambda: s <= rpv,
             ">": lambda: s > rpv,
             ">=": lambda: s >= rpv,
-            "%": lambda: _match_limit(s, rpv),
-            "!%": lambda: not _match_limit(s, rpv),
+            "%": lambda: match_limit(s, rpv),
+            "!%": lambda: not match_limit(s, rpv),
         }.get(op, lambda: False)()
     if value.kind == "number":
         a, b = value.num, _go_parse_float(rpv)
@@ -779,13 +406,13 @@ def _walk_syntax(path: str, depth: int, *, top: bool) -> None:
         raise GjsonUnsupported("a path nested more than 64 deep")
     if top:
         check_path(path)
-    op = _object_path(path)
-    ap = _array_path(path)
+    op = object_path(path)
+    ap = array_path(path)
     for pipe in (op.pipe, ap.pipe):
         if pipe is not None:
             _walk_syntax(pipe, depth + 1, top=True)
     if ap.alog is not None:
-        split = _split_possible_pipe(ap.alog)
+        split = split_possible_pipe(ap.alog)
         for part in split or (ap.alog,):
             _walk_syntax(part, depth + 1, top=True)
     if ap.query is not None:
@@ -794,7 +421,7 @@ def _walk_syntax(path: str, depth: int, *, top: bool) -> None:
         _walk_syntax(op.rest, depth + 1, top=False)
     if ap.more and ap.alog is None:
         if ap.query is not None:
-            split = _split_possible_pipe(ap.rest)
+            split = split_possible_pipe(ap.rest)
             for part in split or (ap.rest,):
                 _walk_syntax(part, depth + 1, top=True)
         elif not op.more or ap.rest != op.rest:
@@ -805,7 +432,7 @@ def first_key(path: str) -> tuple[str, bool] | None:
     """The top-level key ``path`` reads and whether more components follow; None when a
     wildcard may match any key (or a pipe may read anything)."""
     try:
-        rp = _object_path(path)
+        rp = object_path(path)
     except GjsonUnsupported:
         return None
     if rp.wild or rp.pipe is not None:
