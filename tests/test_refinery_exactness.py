@@ -351,6 +351,23 @@ SYNTAX_DOC: dict[str, object] = {
         ('friends.#(last="Murphy")#.#', "[]"),
         ('friends.#(last="Murphy")#|#', "2"),
         ("friends.#.first|1", "Roger"),
+        # modifiers
+        ("@this.name.first", "Tom"),
+        ("children|@reverse", '["Jack","Alex","Sara"]'),
+        ("children.@reverse", '["Jack","Alex","Sara"]'),
+        ("children.@reverse.0", "Jack"),
+        ("name.@keys", '["first","last"]'),
+        ("name.@values", '["Tom","Anderson"]'),
+        ("name|@reverse", '{"last":"Anderson","first":"Tom"}'),
+        ("@reverse|age", "37"),
+        ("friends.#.first|@reverse", '["Jane","Roger","Dale"]'),
+        ("nothing|@keys", "[]"),
+        ("nothing|@this", None),
+        ("children.@keys", "[null,null,null]"),
+        ("age.@keys", "[null]"),
+        ("age|@values", "[37]"),
+        ("@valid.age", "37"),
+        ("@ugly|children.1", "Alex"),
     ],
 )
 def test_gjson_paths(path: str, expected: str | None) -> None:
@@ -385,11 +402,12 @@ def test_gjson_tilde_conversions() -> None:
 @pytest.mark.parametrize(
     ("path", "why"),
     [
-        ("@this", "the modifier @this"),
-        ("children|@reverse", "the modifier @reverse"),
-        ("children.@reverse", "a modifier or multipath after a dot '@reverse'"),
+        ("@pretty", "the modifier @pretty"),
+        ("children|@flatten", "the modifier @flatten"),
+        ("children.@join", "the modifier @join"),
+        ("@reverse:{}", "arguments of the modifier @reverse"),
+        ("children.[0,1]", "a multipath after a dot '[0,1]'"),
         ('friends.#(last=="Murphy"', "an unbalanced query '#(last==\"Murphy\"'"),
-        ('friends.#(nets.#(=="fb")#|@this)#', "the modifier @this"),
         ("[name,age]", "a multipath"),
         ("!true", "a static literal or '!' path"),
         ("..0", "JSON lines ('..')"),
@@ -440,13 +458,13 @@ def test_unsupported_gjson_is_a_located_error_everywhere(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rules = tmp_path / "r.yaml"
-    rules.write_text(NESTED_RULES.format(field="events|@reverse", value="x"))
+    rules.write_text(NESTED_RULES.format(field="events|@pretty", value="x"))
     trace = tmp_path / "t.json"
     trace.write_text(json.dumps([{"trace.trace_id": "t", "events": [{"n": "a"}]}]))
     with pytest.raises(RulesError) as err:
         Evaluator(read_rules_text(rules.read_text(), str(rules)).rules_file)
     assert str(err.value).startswith(
-        f"{rules}:10:15: CheckNestedFields: Nectar does not evaluate this gjson path: the modifier @reverse"
+        f"{rules}:10:15: CheckNestedFields: Nectar does not evaluate this gjson path: the modifier @pretty"
     )
     assert main(["decide", str(rules), str(trace)]) == 2
     assert "Nectar does not evaluate this gjson path" in capsys.readouterr().err
@@ -457,7 +475,7 @@ def test_unsupported_gjson_is_a_located_error_everywhere(
     assert main(["validate", str(rules)]) == 0  # Refinery loads it: a warning, located
     out = capsys.readouterr().out
     assert (
-        f"{rules}:10:22: CheckNestedFields: Nectar does not evaluate this gjson path (the modifier @reverse)"
+        f"{rules}:10:22: CheckNestedFields: Nectar does not evaluate this gjson path (the modifier @pretty)"
         in out
     )
 
@@ -474,7 +492,7 @@ PATHS = st.sampled_from(
     [
         "a", "a.b", "a\\.b", "a*", "?", "a.#", "a.#.b", "a.0", "a.1.b", "*.a", "b.#.#", "\\#",
         "a?.b", 'a.#(b=="a")', 'a.#(=="a")#', "a.#(b>1)#.b", "a|0", "a.#(b)#|#", 'a.#(b%"a*").b',
-        "a.#(b==~true)#",
+        "a.#(b==~true)#", "a|@reverse", "a.@keys", "@this.a", "a.@values.0", "@reverse|b",
     ]
 )  # fmt: skip
 

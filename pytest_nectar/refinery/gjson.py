@@ -17,14 +17,18 @@ the first in sorted order).  Modelled exactly:
   ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``%`` and ``!%`` (wildcard like / not like),
   the ``~true``/``~false``/``~null``/``~*`` conversions, nested queries and the old
   ``#[...]`` spelling;
-* the pipe ``|`` (the rest of the path runs on the result so far);
+* the pipe ``|``, and a modifier after a dot (``a.@reverse``), which is a pipe;
+* the modifiers ``@this``, ``@valid``, ``@ugly`` (the unchanged text: Go's marshalled JSON
+  is compact and valid), ``@reverse``, ``@keys`` and ``@values``, at the start of a path or
+  piped, without arguments;
 * a key that merely contains ``#``, ``@`` or ``!`` where gjson reads it as a key.
 
 Refused with :class:`GjsonUnsupported` (the caller turns it into a located error, never a
-"no match"): modifiers (``@reverse``, ``@this``, ... where gjson runs them), multipaths
-(``[a,b]``, ``{a,b}``), static literals (``!true``), JSON lines (``..``), an unbalanced query,
-and a path run on a string that holds ``[`` or ``{`` (gjson re-parses such raw text from its
-first bracket).
+"no match"): the other modifiers (``@pretty``, ``@flatten``, ``@join``, ``@tostr``,
+``@fromstr``, ``@group``, ``@dig``) and modifier arguments (``@reverse:{...}``), multipaths
+(``[a,b]``, ``{a,b}``), static literals (``!true``), JSON lines (``..``), an unbalanced
+query, and a path run on a string that holds ``[`` or ``{`` (gjson re-parses such raw text
+from its first bracket).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -336,9 +340,29 @@ def _query_matches(q: Query, value: _Result | None) -> bool:
     return False
 
 
+#: A non-existent result: gjson's ``Get`` on an empty text.
+_NONE: Final = _Result("null", "", "", None)
+
+
 def _get(value: object, path: str) -> _Result | None:
-    """``Get(raw JSON of value, path)`` (a ``Result.Get`` on a value found before)."""
+    """``Get(raw JSON of value, path)``: ``value`` is a document value or a result found
+    before (``Result.Get``; :data:`_NONE` for one that does not exist)."""
     check_path(path)
+    modifier = _modifier(path)
+    if modifier is not None:
+        name, rest = modifier
+        current = value if isinstance(value, _Result) else _result(value)
+        out = _parse(_MODIFIERS[name](current))
+        if rest and rest[0] in "|.":
+            return _get(out or _NONE, rest[1:])
+        return out
+    if isinstance(value, _Result):
+        if value.kind == "json":
+            value = _value_of(value)
+        elif value.kind == "string":
+            value = value.value
+        else:
+            return None  # numbers, booleans, null and nothing hold no '[' or '{'
     ctx = _Ctx()
     if isinstance(value, (Mapping, list, tuple)):
         found, hit = _descend(ctx, value, path)
@@ -348,31 +372,86 @@ def _get(value: object, path: str) -> _Result | None:
         found, hit = None, False
     result = found if hit else ctx.soft
     if ctx.pipe is not None:
-        return _get_result(result, ctx.pipe)
+        return _get(result or _NONE, ctx.pipe)
     return result
 
 
-def _get_result(result: _Result | None, path: str) -> _Result | None:
-    """``result.Get(path)``: a path on a result's raw JSON."""
-    if result is None:
-        check_path(path)
+def _modifier(path: str) -> tuple[str, str] | None:
+    """``execModifier``'s split of ``@name`` and the path after it (None: not a modifier)."""
+    if len(path) < 2 or path[0] != "@":
         return None
-    if result.kind == "json":
-        return (
-            _get(json.loads(result.raw), path) if result.value is None else _get(result.value, path)
-        )
-    return _get(result.value if result.kind != "number" else result.raw, path)
+    i = 1
+    while i < len(path) and path[i] not in ".|:":
+        i += 1
+    name = path[1:i]
+    if name not in MODIFIERS:
+        return None
+    if i < len(path) and path[i] == ":":
+        raise GjsonUnsupported(f"arguments of the modifier @{name}")
+    if name not in _MODIFIERS:
+        raise GjsonUnsupported(f"the modifier @{name}")
+    return name, path[i:]
+
+
+def _reverse(r: _Result) -> str:
+    value = _value_of(r)
+    if isinstance(value, list):
+        return "[" + ",".join(_raw(v) for v in reversed(value)) + "]"
+    if isinstance(value, Mapping):
+        items = list(value.items())[::-1]
+        return "{" + ",".join(f"{go_json(k)}:{_raw(v)}" for k, v in items) + "}"
+    return r.raw
+
+
+def _keys(r: _Result) -> str:
+    if not r.raw:
+        return "[]"
+    value = _value_of(r)
+    if isinstance(value, Mapping):
+        return "[" + ",".join(go_json(k) for k in value) + "]"
+    if isinstance(value, list):
+        return "[" + ",".join("null" for _ in value) + "]"
+    return "[null]"  # ForEach on a scalar visits it once, with no key
+
+
+def _values(r: _Result) -> str:
+    if not r.raw:
+        return "[]"
+    value = _value_of(r)
+    if isinstance(value, list):
+        return r.raw
+    if isinstance(value, Mapping):
+        return "[" + ",".join(_raw(v) for v in value.values()) + "]"
+    return "[" + r.raw + "]"
+
+
+#: The modifiers modelled: on the compact JSON Go's json.Marshal writes, @this, @valid and
+#: @ugly give the text unchanged.
+_MODIFIERS: Final[dict[str, Callable[[_Result], str]]] = {
+    "this": lambda r: r.raw,
+    "valid": lambda r: r.raw,
+    "ugly": lambda r: r.raw,
+    "reverse": _reverse,
+    "keys": _keys,
+    "values": _values,
+}
+
+
+def _value_of(r: _Result) -> object:
+    return json.loads(r.raw) if r.kind == "json" and r.value is None else r.value
+
+
+def _parse(raw: str) -> _Result | None:
+    """gjson ``Parse`` of a modifier's (compact, valid) output."""
+    if not raw:
+        return None
+    return _result(json.loads(raw))
 
 
 def check_path(path: str) -> None:
     """Refuse what :func:`get` does not model at the start of a path (see module doc)."""
     if len(path) > 1:
-        if path[0] == "@":
-            i = 1
-            while i < len(path) and path[i] not in ".|:":
-                i += 1
-            if path[1:i] in MODIFIERS:
-                raise GjsonUnsupported(f"the modifier @{path[1:i]}")
+        _modifier(path)
         if path[0] == "!":
             raise GjsonUnsupported("a static literal or '!' path")
         if path[0] in "[{":

@@ -144,9 +144,14 @@ def _dot_piper(rest: str) -> bool:
     return c in "[{"
 
 
-def _no_dot_pipe(rest: str) -> None:
-    if _dot_piper(rest):
-        raise GjsonUnsupported(f"a modifier or multipath after a dot {rest!r}")
+def _dot_pipe(rest: str) -> bool:
+    """Whether the component after a dot starts a pipe (a modifier); a multipath there is
+    refused."""
+    if not _dot_piper(rest):
+        return False
+    if rest[0] in "[{":
+        raise GjsonUnsupported(f"a multipath after a dot {rest!r}")
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +172,8 @@ def object_path(path: str) -> ObjectPath:
         if c == "|":
             return ObjectPath(path[:i], "", False, wild, path[i + 1 :])
         if c == ".":
-            if i < len(path) - 1:
-                _no_dot_pipe(path[i + 1 :])
+            if i < len(path) - 1 and _dot_pipe(path[i + 1 :]):
+                return ObjectPath(path[:i], "", False, wild, path[i + 1 :])
             return ObjectPath(path[:i], path[i + 1 :], True, wild)
         if c in "*?":
             wild = True
@@ -187,8 +192,8 @@ def object_path(path: str) -> ObjectPath:
                         i += 1
                         continue
                     if c == ".":
-                        if i < len(path) - 1:
-                            _no_dot_pipe(path[i + 1 :])
+                        if i < len(path) - 1 and _dot_pipe(path[i + 1 :]):
+                            return ObjectPath("".join(part), "", False, wild, path[i + 1 :])
                         return ObjectPath("".join(part), path[i + 1 :], True, wild)
                     if c == "|":
                         return ObjectPath("".join(part), "", False, wild, path[i + 1 :])
@@ -285,8 +290,8 @@ def array_path(path: str) -> ArrayPath:
             return ArrayPath(path[:i], "", False, arrch, alog, query, path[i + 1 :])
         if c == ".":
             rest = path[i + 1 :]
-            if not arrch and i < len(path) - 1:
-                _no_dot_pipe(rest)
+            if not arrch and i < len(path) - 1 and _dot_pipe(rest):
+                return ArrayPath(path[:i], "", False, arrch, alog, query, rest)
             return ArrayPath(path[:i], rest, True, arrch, alog, query)
         if c == "#":
             arrch = True
