@@ -511,6 +511,8 @@ def first_key(path: str) -> tuple[str, bool] | None:
     """The top-level key ``path`` reads and whether more components follow; None when a
     wildcard may match any key (or a pipe may read anything)."""
     try:
+        if _modifier(path) is not None:
+            return None  # a modifier at the start reads the whole span
         rp = object_path(path)
     except GjsonUnsupported:
         return None
