@@ -89,10 +89,14 @@ def condition_view(cond: CompiledCondition) -> str | None:
 
 
 def _items(cond: CompiledCondition) -> tuple[object, ...]:
+    """The constants a value is compared with: a list's elements for in/not-in; for every
+    other operator the Value as a whole (a list prints as ``[a b]``)."""
     value = cond.condition.value
     if value is None:
         return ()
-    return value if isinstance(value, tuple) else (value,)
+    if isinstance(value, tuple) and cond.operator in ("in", "not-in"):
+        return value
+    return (value,)
 
 
 def _after_prefix(p: str) -> str | None:
