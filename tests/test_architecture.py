@@ -63,6 +63,10 @@ LAYERS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
             "refinery.regex",
             "refinery.gjson*",
             "refinery.metadata",
+            "project",
+            "project.config",
+            "compiler",
+            "compiler.lockfile",
         ),
     ),
     3: (

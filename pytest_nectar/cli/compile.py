@@ -49,8 +49,8 @@ def register(subparsers: Any) -> None:
 
 
 def _deployed_problems(url: str, outputs: Any, lock_path: Path) -> list[str]:
-    from pytest_nectar.deployed import compare_deployed, fetch_deployed
-    from pytest_nectar.lockfile import parse_lock
+    from pytest_nectar.compiler.deployed import compare_deployed, fetch_deployed
+    from pytest_nectar.compiler.lockfile import parse_lock
 
     deployed = fetch_deployed(url)
     lock_md5 = None

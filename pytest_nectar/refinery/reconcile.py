@@ -48,7 +48,7 @@ from pytest_nectar.errors import CorpusError
 from pytest_nectar.refinery.reference import Decision
 from pytest_nectar.refinery.rules_model import RulesFile
 from pytest_nectar.refinery.vector import evaluate_corpus
-from pytest_nectar.trace_model import Trace
+from pytest_nectar.trace import Trace
 
 __all__ = ["ASPECTS", "Mismatch", "Reconciliation", "Recorded", "reconcile"]
 
