@@ -21,10 +21,14 @@ field                                  type    when Refinery sets it (what Necta
                                                root status (:attr:`Span.is_root`), not existing
                                                on logs.
 ``meta.trace_id``                      string  ``ExtractMetadata``: a literal non-empty
-                                               ``meta.trace_id``, else the first trace-id field
+                                               ``meta.trace_id``, else a trace-id field
                                                (``trace.trace_id``, ``traceId``) holding a
-                                               non-empty string.  It is the id the trace is
-                                               grouped by, so Nectar reads the trace's id.
+                                               non-empty string: the first in the event's
+                                               key order (Nectar, whose corpus does not keep
+                                               key order, prefers ``trace.trace_id`` when an
+                                               event has both, different).  It is the id the
+                                               trace is grouped by, so Nectar reads the
+                                               trace's id.
 ``meta.signal_type``                   string  Husky's intrinsic (``"trace"``; ``"log"`` for
                                                logs); read from the event.
 ``meta.annotation_type``               string  Husky's intrinsic on span events
