@@ -17,6 +17,7 @@ __all__ = [
     "CompileError",
     "CorpusError",
     "Diagnostic",
+    "EmptyCorpusError",
     "NectarError",
     "PolicyError",
     "Position",
@@ -184,6 +185,14 @@ class CorpusError(NectarError):
     """A trace file cannot be read."""
 
     code = "corpus"
+
+
+class EmptyCorpusError(CorpusError):
+    """A corpus folder holds no trace files (a fresh project: no traces yet).
+
+    Its own type so that callers that treat "no traces yet" as unknown (the pytest plugin,
+    the lock's corpus digest) catch it, not a message compared as text.
+    """
 
 
 class RulesError(NectarError):

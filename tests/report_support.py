@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from pytest_nectar.report.analysis import explain_subject, load_report_corpus
+from pytest_nectar.project.session import explain_subject
+from pytest_nectar.report.analysis import load_report_corpus
 from pytest_nectar.report.document import ExplainReport
 from pytest_nectar.report.subject import load_subject
 

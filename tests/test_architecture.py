@@ -65,6 +65,7 @@ LAYERS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
             "refinery.metadata",
             "project",
             "project.config",
+            "project.settings",
             "compiler",
             "compiler.lockfile",
         ),
@@ -99,6 +100,8 @@ LAYERS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
             "report.*",
             "claude",
             "claude.*",
+            "project.session",
+            "project.result",
         ),
     ),
     5: (
@@ -395,6 +398,8 @@ def test_the_checker_sees_lazy_and_type_checking_imports() -> None:
     lazy = {i.target for i in engine.imports if not i.module_level}
     assert f"{PACKAGE}.compiler.compile" in lazy  # inside load_target
     explain = modules()[f"{PACKAGE}.cli.explain"]
-    assert any(i.type_checking and i.target == f"{PACKAGE}.policy.model" for i in explain.imports)
+    assert any(
+        i.type_checking and i.target == f"{PACKAGE}.project.session" for i in explain.imports
+    )
     assert layer_of(f"{PACKAGE}.compiler.compile") == 3
     assert layer_of(f"{PACKAGE}.pytest_plugin.session") == FRONT_ENDS

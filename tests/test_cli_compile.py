@@ -1,7 +1,5 @@
 """``nectar compile`` / ``--check``, ``nectar import`` and ``nectar decide`` with a policy."""
 
-# ruff: noqa: E501  (verbatim messages)
-
 from __future__ import annotations
 
 import json
@@ -146,8 +144,8 @@ def test_errors_are_located(project: Path, capsys: pytest.CaptureFixture[str]) -
     code, _, err = run(capsys, "compile")
     assert code == 2
     assert (
-        err
-        == f"{project / 'pyproject.toml'}: [tool.nectar] seeds has the wrong type; got -1; a whole number >= 0\n"
+        err == f"{project / 'pyproject.toml'}:2:9: [tool.nectar] seeds has the wrong type; got -1; "
+        "a whole number >= 0\n"
     )
     (project / "pyproject.toml").write_text("[tool.nectar\n")
     code, _, err = run(capsys, "compile")

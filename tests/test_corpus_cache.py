@@ -155,7 +155,7 @@ def test_bad_sizes_are_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(UsageError) as info:
         cache.cache_settings()
     assert info.value.message.startswith(
-        f"{tmp_path / 'nectar.toml'}: [tool.nectar] cache_max_bytes is not a size; got -1;"
+        f"{tmp_path / 'nectar.toml'}:1:1: [tool.nectar] cache_max_bytes is not a size; got -1;"
     )
 
 

@@ -142,3 +142,14 @@ def test_trace_id_comes_from_the_first_non_empty_string_name(tmp_path: Path) -> 
     corpus = load_corpus(path, cache=False)
     assert corpus.trace_ids == ("fallback", "main")
     assert [s.record for s in corpus.skipped] == [4]
+
+
+def test_a_folder_without_trace_files_is_its_own_error_type(tmp_path: Path) -> None:
+    from pytest_nectar.corpus import load_corpus
+    from pytest_nectar.errors import CorpusError, EmptyCorpusError
+
+    (tmp_path / "notes.txt").write_text("no traces here\n")
+    with pytest.raises(EmptyCorpusError) as raised:
+        load_corpus(str(tmp_path))
+    assert isinstance(raised.value, CorpusError)
+    assert raised.value.diagnostic.what == "folder holds no trace files"

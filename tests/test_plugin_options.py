@@ -31,6 +31,18 @@ def test_the_header_names_config_corpus_and_seeds(pytester: pytest.Pytester) -> 
     assert len(vopr) == 4
 
 
+def test_vopr_items_carry_their_campaign_and_seed(pytester: pytest.Pytester) -> None:
+    from pytest_nectar.pytest_plugin.items import SimulationRun
+
+    make_project(pytester)
+    items, _ = pytester.inline_genitems(*QUIET, "--nectar-seeds=2", "--nectar-campaigns=chaos")
+    runs = [getattr(item, "simulation", None) for item in items]
+    assert [r for r in runs if r is not None] == [
+        SimulationRun("chaos", seed) for seed in derive_seeds("chaos", 2)
+    ]
+    assert all(r is None for item, r in zip(items, runs, strict=True) if "vopr[" not in item.name)
+
+
 def test_nectar_seed_collects_and_runs_exactly_that_seed(pytester: pytest.Pytester) -> None:
     make_project(pytester)
     result = run(pytester, "-v", "--nectar-seed=42", "-m", "nectar_vopr")
@@ -123,7 +135,7 @@ def test_a_bad_config_is_a_usage_error_with_the_located_message(
     result = run(pytester)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["ERROR: */pyproject.toml: [[]tool.nectar[]] seeds has the wrong type; got 'two'; *"]
+        ["ERROR: */pyproject.toml:2:9: [[]tool.nectar[]] seeds has the wrong type; got 'two'; *"]
     )
 
 

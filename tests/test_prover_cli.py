@@ -63,7 +63,7 @@ def test_warnings_fail_only_with_strict() -> None:
         "--env",
         "demo",
         "--property",
-        "mixed-types",
+        "unreachable-rules",
         "--corpus",
         str(ROOT / "examples/quickstart/corpus"),
     ]

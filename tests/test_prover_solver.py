@@ -7,6 +7,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pytest_nectar.errors import Position
+from pytest_nectar.policy.match_parser import parse_match
 from pytest_nectar.prover import Verdict, prove
 from pytest_nectar.prover.engine import load_target
 from pytest_nectar.prover.solver import Shape, Solver
@@ -96,7 +98,7 @@ def test_missing_root_is_a_counterexample(tmp_path: Path) -> None:
     )
     report = prove(
         _write(tmp_path, rules),
-        error="http.status_code >= 500",
+        error=parse_match("http.status_code >= 500", position=Position("test", 1, 1)),
         properties=["error-preservation-all"],
     )
     result = report.results["error-preservation-all"]
@@ -113,7 +115,7 @@ def test_regex_is_unknown_with_seed(tmp_path: Path) -> None:
     )
     report = prove(
         _write(tmp_path, rules),
-        error="http.status_code >= 500",
+        error=parse_match("http.status_code >= 500", position=Position("test", 1, 1)),
         properties=["error-preservation-all"],
     )
     result = report.results["error-preservation-all"]

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pytest_nectar.project.session import diff_subjects, explain_subject
 from pytest_nectar.report import render_md
-from pytest_nectar.report.analysis import explain_subject, load_report_corpus
-from pytest_nectar.report.diff import diff_subjects
+from pytest_nectar.report.analysis import load_report_corpus
 from pytest_nectar.report.render import diff_document, explain_document
 from pytest_nectar.report.subject import load_subject
 from tests.report_support import CORPUS, POLICIES

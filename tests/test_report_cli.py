@@ -100,7 +100,8 @@ def test_propose_change_summary_uses_the_waggle_diff() -> None:
 
     summary = describe_change(old, new, load_corpus(CORPUS))
     assert summary == (
-        "2 lines added, 2 removed; rules changed: keep-slow, keep-errors; NO LONGER KEEPS 2 "
+        "2 lines added, 2 removed; rules changed: keep-slow, keep-errors; "
+        "LOSES error-preservation-all; NO LONGER KEEPS 2 "
         "trace(s) it kept for sure (2 error, 0 must-keep); 5 corpus trace(s) change decision; "
         "kept events/s 4.84 → 4.33"
     )

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pytest_nectar.project.session import diff_subjects
 from pytest_nectar.report.analysis import load_report_corpus
-from pytest_nectar.report.diff import diff_subjects
 from pytest_nectar.report.render import diff_document
 from pytest_nectar.report.subject import load_subject
 from tests.report_support import CORPUS
@@ -56,10 +56,10 @@ def test_lowered_error_rule_lists_dropped_errors_first(tmp_path: Path) -> None:
     )
     assert md.index(report.lost[0].trace_id) < md.index("Traces that change decision")
     text = diff_document(report, "text")
-    assert (
-        "NEW would no longer keep" in text.splitlines()[1]
-        or "NEW would no longer keep" in text[:400]
-    )
+    # Loudest first: the lost all-traces proof, then the lost corpus traces, then the rest.
+    assert [p.property for p in report.lost_proofs] == ["error-preservation-all"]
+    assert "all-traces proof(s) NEW no longer passes" in text[:300]
+    assert text.index("NEW would no longer keep") < text.index("Traces that change decision")
 
 
 def test_no_change_reports_nothing_lost(tmp_path: Path) -> None:

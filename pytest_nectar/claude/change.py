@@ -1,13 +1,13 @@
 """What a proposal changes, as ``nectar diff`` reports it, for the patch, the PR and the terminal.
 
 The current policy and the proposal are compared on the same loaded corpus by the report
-package's diff (:func:`~pytest_nectar.report.diff.diff_subjects`): error and must-keep
+package's diff (:func:`~pytest_nectar.project.session.diff_subjects`): error and must-keep
 traces the proposal would no longer keep first, then the traces that change decision and
 the kept events per second per rule and per service.  :class:`ChangeSummary` holds its
 one-line summary, the plain text (patch body, default output) and the Markdown (PR body).
 
 The one line is :func:`describe_change`: lines added and removed, then the report
-package's :func:`~pytest_nectar.report.diff.describe_policy_change`.  When there is nothing
+package's :func:`~pytest_nectar.project.session.describe_policy_change`.  When there is nothing
 to compare against (a new policy file) or the current policy cannot be read as a policy,
 the summary falls back to the line counts, and says so.
 """
@@ -18,10 +18,11 @@ import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from pytest_nectar.errors import NectarError, Position
+from pytest_nectar.errors import NectarError
 
 if TYPE_CHECKING:
     from pytest_nectar.corpus.table import Corpus
+    from pytest_nectar.policy.model import Expr
 
 __all__ = ["ROW_LIMIT", "ChangeSummary", "describe_change", "summarize_change"]
 
@@ -57,7 +58,7 @@ def describe_change(old: str | None, new: str, corpus: Corpus | None = None) -> 
         return "no change"
     lines = _line_counts(old, new)
     try:
-        from pytest_nectar.report.diff import describe_policy_change
+        from pytest_nectar.project.session import describe_policy_change
 
         return f"{lines}; {describe_policy_change(old, new, corpus)}"
     except ImportError:  # pragma: no cover - a partial installation
@@ -80,25 +81,25 @@ def summarize_change(
     corpus: Corpus | None,
     corpus_label: str | None,
     window_s: float = 60.0,
-    error: str | None = None,
+    error: Expr | None = None,
 ) -> ChangeSummary:
     """The ``nectar diff`` of ``old`` -> ``new`` on ``corpus`` (or the fallback)."""
     if old is None:
         return _fallback(old, new, "no current policy to compare decisions with")
     try:
-        from pytest_nectar.policy.match_parser import parse_match
+        from pytest_nectar.project.session import diff_subjects
         from pytest_nectar.report import render_md
-        from pytest_nectar.report.diff import diff_subjects
         from pytest_nectar.report.layout_diff import diff_blocks
         from pytest_nectar.report.render_text import to_text
         from pytest_nectar.report.subject import subject_from_text
     except ImportError as err:  # pragma: no cover - a partial installation
         return _fallback(old, new, f"nectar diff is unavailable: {err.name}")
     try:
-        expr = None if error is None else parse_match(error, position=Position("error", 1, 1))
-        before = subject_from_text(old, f"{path} (current)", name=path, error=expr)
-        after = subject_from_text(new, f"{path} (proposed)", name=path, error=expr)
-        report = diff_subjects(before, after, corpus, corpus_label=corpus_label, window_s=window_s)
+        before = subject_from_text(old, f"{path} (current)", name=path)
+        after = subject_from_text(new, f"{path} (proposed)", name=path)
+        report = diff_subjects(
+            before, after, corpus, corpus_label=corpus_label, window_s=window_s, error=error
+        )
         line = describe_change(old, new, corpus)
     except NectarError as err:
         return _fallback(old, new, f"the decisions cannot be compared: {err.message}")

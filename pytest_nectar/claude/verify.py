@@ -22,15 +22,13 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from pytest_nectar.claude.refine import Review, Verify
-from pytest_nectar.errors import Diagnostic, NectarError, Position
+from pytest_nectar.errors import Diagnostic, NectarError
 
 if TYPE_CHECKING:
-    from pytest_nectar.compiler.compile import Compilation
     from pytest_nectar.corpus.table import Corpus
-    from pytest_nectar.policy.model import Policy
-    from pytest_nectar.prover.target import Probe, Target
+    from pytest_nectar.policy.model import Expr
 
-__all__ = ["ProjectCheck", "build_verifier", "target_for", "verdict_from_diagnostics"]
+__all__ = ["ProjectCheck", "build_verifier", "verdict_from_diagnostics"]
 
 #: Extra problems for policy text that passed everything else (empty: none).
 ProjectCheck = Callable[[str], Sequence[str]]
@@ -50,45 +48,6 @@ def verdict_from_diagnostics(found: Iterable[object]) -> Review:
     return Review(tuple(problems), tuple(notes))
 
 
-def _error_probe(text: str, nested: bool) -> Probe:
-    from pytest_nectar.policy.match_parser import parse_match
-    from pytest_nectar.prover.target import probe_of
-
-    expr = parse_match(text, position=Position("[tool.nectar] error", 1, 1))
-    return probe_of(expr, nested=nested, text=text)
-
-
-def target_for(
-    policy: Policy, compilation: Compilation, *, name: str, error: str | None = None
-) -> Target:
-    """What ``nectar prove POLICY`` proves, for a policy held in memory.
-
-    Mirrors :func:`pytest_nectar.prover.load_target` for a ``.toon`` file: the compiled
-    rules file, the policy's environment, its ``must_keep`` and budget, and ``error`` (the
-    ``[tool.nectar]``/``--error`` override) else the policy's own error expression.
-    """
-    from pytest_nectar.prover.target import Target, probe_of
-
-    compiled = compilation.environments[policy.effective_environment]
-    nested = bool(policy.check_nested_fields)
-    return Target(
-        name=name,
-        rules_file=compilation.rules_file,
-        env=policy.effective_environment,
-        error=(
-            _error_probe(error, nested)
-            if error is not None
-            else probe_of(policy.error_match, nested=nested)
-        ),
-        must_keep=tuple(probe_of(e, nested=nested) for e in policy.must_keep or ()),
-        budget=policy.budget_per_second,
-        policy=policy,
-        compiled=compiled,
-        notes=compiled.notes,
-        rules_path=None,  # the text is not on disk yet: no `nectar decide` command to show
-    )
-
-
 def _merge(*verdicts: Review) -> Review:
     problems: list[str] = []
     notes: list[str] = []
@@ -102,7 +61,7 @@ def build_verifier(
     *,
     policy_path: str = "proposed.toon",
     corpus: Corpus | None = None,
-    error: str | None = None,
+    error: Expr | None = None,
     window_s: float = 60.0,
     project: ProjectCheck | None = None,
 ) -> Verify:
@@ -111,18 +70,18 @@ def build_verifier(
     ``policy_path`` names the file in messages (so positions read as the user's file).
     ``corpus`` is the loaded corpus the prover runs on (None: the all-traces properties
     only, as ``nectar prove`` without a corpus).  ``error`` and ``window_s`` are
-    ``nectar prove``'s ``--error`` and ``--window`` (from ``[tool.nectar]``).  A bad
-    ``error`` expression raises :class:`PolicyError` here, before anything is asked.
+    ``[tool.nectar]``'s ``error`` (already parsed, where it was read; a proposal's own
+    ``error`` wins, as in ``nectar prove``) and ``window_s``.  Each proposal is evaluated
+    by the project session (:mod:`pytest_nectar.project.session`), as every front end is.
     """
     from pytest_nectar.claude.findings import verdict_from_proof
     from pytest_nectar.compiler.compile import compile_policies
     from pytest_nectar.errors import UsageError
     from pytest_nectar.policy.check import check_policy
     from pytest_nectar.policy.parser import parse_policy
-    from pytest_nectar.prover import prove
+    from pytest_nectar.project.session import in_memory_session
+    from pytest_nectar.report.subject import policy_subject
 
-    if error is not None:
-        _error_probe(error, False)  # fail now, with the config's position, not per proposal
     if not window_s > 0:
         raise UsageError("window must be a positive number of seconds", got=window_s)
 
@@ -139,8 +98,12 @@ def build_verifier(
             return checked
         try:
             compilation = compile_policies([policy], sources=[text])
-            target = target_for(policy, compilation, name=policy_path, error=error)
-            report = prove(target, corpus=corpus, window_s=window_s)
+            subject = policy_subject(policy, compilation, label=policy_path, path=None)
+            session = in_memory_session(corpus, "corpus" if corpus else None, window_s, error)
+            result = session.evaluate(subject)
+            result.raise_failure()
+            report = result.proof
+            assert report is not None
         except NectarError as err:
             return _merge(checked, Review((err.render(),)))
         proven = _merge(checked, verdict_from_proof(report))

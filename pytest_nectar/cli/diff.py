@@ -12,13 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pytest_nectar.cli.explain import (
-    add_report_options,
-    config_error,
-    corpus_paths,
-    emit,
-    window_of,
-)
+from pytest_nectar.cli.explain import add_report_options, emit, report_session
 
 __all__ = ["register", "run"]
 
@@ -36,28 +30,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_nectar.project.config import load_config
-    from pytest_nectar.report.analysis import load_report_corpus
-    from pytest_nectar.report.diff import diff_subjects
-    from pytest_nectar.report.progress import Progress
     from pytest_nectar.report.render import diff_document, write_diff
-    from pytest_nectar.report.subject import load_subject
 
-    config = load_config()
-    error = config_error(config)
-    old = load_subject(args.old, env=args.env, error=error)
-    new = load_subject(args.new, env=args.env, error=error)
-    progress = Progress()
-    paths = corpus_paths(args, config)
-    corpus, gaps = load_report_corpus(paths, progress)
-    label = ", ".join(paths) if paths else None
-    report = diff_subjects(
-        old, new, corpus, corpus_label=label, window_s=window_of(args, config), progress=progress
-    )
-    if gaps:
-        from dataclasses import replace
-
-        report = replace(report, missing=tuple(gaps) + report.missing)
+    session = report_session(args)
+    report = session.diff(session.subject(args.old), session.subject(args.new))
     document = diff_document(report, args.format) if args.output else None
     emit(args, document, lambda stream: write_diff(report, args.format, stream))
     return 0

@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 from pytest_nectar.errors import UsageError
 
 if TYPE_CHECKING:
-    from pytest_nectar.policy.model import Expr
-    from pytest_nectar.project.config import NectarConfig
+    from pytest_nectar.project.session import ProjectSession
 
-__all__ = ["add_report_options", "config_error", "corpus_paths", "register", "run"]
+__all__ = ["add_report_options", "register", "report_session", "run"]
 
 
 def add_report_options(parser: argparse.ArgumentParser) -> None:
@@ -62,26 +61,18 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def config_error(config: NectarConfig) -> Expr | None:
-    if config.error is None:
-        return None
-    from pytest_nectar.errors import Position
-    from pytest_nectar.policy.match_parser import parse_match
+def report_session(args: argparse.Namespace) -> ProjectSession:
+    """The session explain and diff read: settings with the command line, REPORT corpus."""
+    from pytest_nectar.project.session import CorpusMode, ProjectSession
+    from pytest_nectar.project.settings import load_settings
+    from pytest_nectar.report.progress import Progress
 
-    return parse_match(config.error, position=Position(f"{config.path} [tool.nectar] error", 1, 1))
-
-
-def corpus_paths(args: argparse.Namespace, config: NectarConfig) -> list[str]:
-    if args.corpus:
-        return list(args.corpus)
-    return [str(p) for p in config.corpus or ()]
-
-
-def window_of(args: argparse.Namespace, config: NectarConfig) -> float:
-    window = args.window if args.window is not None else config.window_s
-    if not window > 0:
-        raise UsageError("--window must be a positive number of seconds", got=window)
-    return float(window)
+    settings = load_settings().with_options(corpus=args.corpus, window_s=args.window)
+    for warning in settings.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
+    return ProjectSession(
+        settings, env=args.env, corpus_mode=CorpusMode.REPORT, progress=Progress()
+    )
 
 
 def emit(args: argparse.Namespace, document: str | None, write: Any) -> None:
@@ -97,34 +88,17 @@ def emit(args: argparse.Namespace, document: str | None, write: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_nectar.project.config import load_config
-    from pytest_nectar.report.analysis import explain_subject, load_report_corpus
-    from pytest_nectar.report.progress import Progress
     from pytest_nectar.report.render import explain_document, write_explain
-    from pytest_nectar.report.subject import load_subject
 
-    config = load_config()
-    for warning in config.warnings:
-        sys.stderr.write(f"warning: {warning}\n")
-    targets = list(args.targets) or [str(p) for p in config.policy_files()]
+    session = report_session(args)
+    targets = list(args.targets) or [str(p) for p in session.settings.policy_files()]
     if not targets:
         raise UsageError(
             "nothing to explain",
             hint="give a policy or rules file, or set [tool.nectar] policies",
         )
-    window = window_of(args, config)
-    error = config_error(config)
-    subjects = [load_subject(t, env=args.env, error=error) for t in targets]
-    progress = Progress()
-    paths = corpus_paths(args, config)
-    corpus, gaps = load_report_corpus(paths, progress)
-    label = ", ".join(paths) if paths else None
-    reports = [
-        explain_subject(
-            s, corpus, corpus_label=label, window_s=window, missing=gaps, progress=progress
-        )
-        for s in subjects
-    ]
+    subjects = [session.subject(t) for t in targets]
+    reports = [session.explain(s) for s in subjects]
     document = explain_document(reports, args.format) if args.output else None
     emit(args, document, lambda stream: write_explain(reports, args.format, stream))
     return 0

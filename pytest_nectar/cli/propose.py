@@ -168,9 +168,10 @@ def run(args: argparse.Namespace) -> int:
     if args.write and policy_path is not None:
         project_policies(project, policy_path)  # not a project policy: say so before asking
 
-    config = claude.read_tool_config(Path.cwd())
+    # [tool.nectar] model comes from the one settings load (NECTAR_MODEL sits between it
+    # and --model, as documented for propose).
     settings = claude.ClaudeSettings(
-        model=claude.resolve_model(args.model, os.environ, config),
+        model=claude.resolve_model(args.model, os.environ, {"model": project.model}),
         timeout_s=args.timeout,
     )
     client = claude.make_client(settings)
@@ -189,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     verify = build_verifier(
         policy_path=shown_path,
         corpus=corpus,
-        error=project.error,
+        error=project.error_expr,
         window_s=project.window_s,
         project=project_check(policy_path, config=project)
         if refresh and policy_path is not None
@@ -297,7 +298,7 @@ def _finish(args: argparse.Namespace, result: RefineResult, context: _Context) -
         corpus=context.corpus,
         corpus_label=context.corpus_label,
         window_s=context.project.window_s,
-        error=context.project.error,
+        error=context.project.error_expr,
     )
     verification = (
         list(best.verdict.notes)

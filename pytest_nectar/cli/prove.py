@@ -50,54 +50,47 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_nectar.project.config import load_config
-    from pytest_nectar.prover import prove
+    from pytest_nectar.project.session import CorpusMode, ProjectSession
+    from pytest_nectar.project.settings import load_settings
     from pytest_nectar.prover.proof_report import render_json, render_text
-    from pytest_nectar.prover.universal import DEFAULT_SEED
 
-    config = load_config()
-    targets: list[str] = list(args.targets) or [str(p) for p in config.policy_files()]
+    settings = load_settings().with_options(
+        corpus=args.corpus,
+        window_s=args.window,
+        error=args.error,
+        strict=True if args.strict else None,
+    )
+    for warning in settings.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
+    targets: list[str] = list(args.targets) or [str(p) for p in settings.policy_files()]
     if not targets:
         raise UsageError(
             "nothing to prove",
             hint="give policies or rules files, or set policies in [tool.nectar]",
         )
-    corpus: list[str] | None = args.corpus
-    if corpus is None and config.corpus:
-        corpus = [str(p) for p in config.corpus]
-    window = args.window if args.window is not None else config.window_s
-    error = args.error if args.error is not None else config.error
-    strict = args.strict or bool(getattr(config, "strict", False))
-    loaded = None
-    if corpus:
-        from pytest_nectar.corpus import load_corpus
-
-        loaded = load_corpus(corpus)
+    session = ProjectSession(
+        settings,
+        env=args.env,
+        budget=args.budget,
+        properties=args.properties,
+        seed=args.seed,
+        corpus_mode=CorpusMode.STRICT,
+        validate=not args.no_validate,
+    )
+    session.corpus()  # an unreadable corpus is an input error before anything is proven
     reports = []
     for target in targets:
-        subject: Any = target
-        if args.no_validate and not target.endswith(".toon"):
-            from pytest_nectar.prover import load_target
-
-            subject = load_target(
-                target, env=args.env, error=error, budget=args.budget, validate=False
-            )
-        rep = prove(
-            subject,
-            corpus=loaded,
-            env=args.env,
-            properties=args.properties,
-            budget=args.budget,
-            error=error,
-            window_s=window,
-            seed=args.seed if args.seed is not None else DEFAULT_SEED,
-        )
-        rep.corpus_path = corpus[0] if corpus else None
+        result = session.result(target)
+        result.raise_failure()
+        rep = result.proof
+        assert rep is not None
         if args.witness_dir:
             _write_witnesses(rep, args.witness_dir)
         reports.append(rep)
-    sys.stdout.write(render_json(reports) if args.json else render_text(reports))
-    if any(r.failed for r in reports) or (strict and any(r.warned for r in reports)):
+    sys.stdout.write(
+        render_json(reports, settings.to_json()) if args.json else render_text(reports)
+    )
+    if any(r.failed for r in reports) or (settings.strict and any(r.warned for r in reports)):
         return 1
     return 0
 

@@ -225,10 +225,9 @@ def _rule(name: str, action: Action, clause: Clause) -> rm.Rule:
 
 
 def _sharing_key(config: rm.SamplerConfig) -> str:
-    params = config.params()
-    goal = params.get("GoalThroughputPerSec", params.get("GoalSampleRate"))
-    fields = sorted(str(f) for f in params.get("FieldList", []))  # type: ignore[attr-defined]
-    return f"{config.KIND}:{goal}:{fields}"
+    from pytest_nectar.refinery.samplers.settings import sharing_key
+
+    return sharing_key(config.KIND, config.params())
 
 
 # --- policies -------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from pytest_nectar.compiler.lockfile import (
     render_lock,
     sha256_hex,
 )
-from pytest_nectar.errors import CorpusError, PolicyError, Position, UsageError
+from pytest_nectar.errors import EmptyCorpusError, PolicyError, Position, UsageError
 
 __all__ = ["Outputs", "build_outputs", "check_outputs", "corpus_digest_of", "show_path"]
 
@@ -53,10 +53,8 @@ def corpus_digest_of(paths: Sequence[Path]) -> str | None:
 
     try:
         files = [p for p, _ in resolve_inputs(list(paths))]
-    except CorpusError as err:
-        if err.diagnostic.what == "folder holds no trace files":
-            return None
-        raise
+    except EmptyCorpusError:
+        return None
     return corpus_digest(
         files, IngestOptions(), scale=1.0, must_keep_file=None, must_keep_attribute=None
     )

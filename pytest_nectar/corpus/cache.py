@@ -112,8 +112,8 @@ def cache_settings(
     """
     from pytest_nectar.project.config import load_config
 
-    config = load_config(start)
-    where = Position(str(config.path)) if config.path is not None else None
+    config = load_config(start, expressions=False)  # only the cache keys are read here
+    where = config.origin("cache_max_bytes").position
     env_dir = os.environ.get(ENV_DIR)
     if cache_dir is not None:
         root, root_from = Path(cache_dir), "--cache-dir"

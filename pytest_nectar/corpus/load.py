@@ -35,7 +35,7 @@ from pytest_nectar.corpus.store import (
     store_path,
 )
 from pytest_nectar.corpus.table import Corpus
-from pytest_nectar.errors import CorpusError, Position, UsageError
+from pytest_nectar.errors import CorpusError, EmptyCorpusError, Position, UsageError
 from pytest_nectar.fileio import write_atomic
 
 __all__ = ["TRACE_SUFFIXES", "corpus_digest", "load_corpus", "resolve_inputs"]
@@ -62,7 +62,7 @@ def resolve_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, 
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
             if not found:
-                raise CorpusError(
+                raise EmptyCorpusError(
                     "folder holds no trace files",
                     position=Position(str(given)),
                     hint="expected *.json, *.jsonl or *.ndjson files",

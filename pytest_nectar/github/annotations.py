@@ -156,14 +156,6 @@ def annotations_from_json(doc: Any) -> list[Annotation]:
     return [a for a in found if a is not None]
 
 
-# The policy field a property is about, when no witness names the rule that decided.
-_PROPERTY_FIELD: dict[str, str] = {
-    "error-preservation": "error",
-    "error-preservation-all": "error",
-    "must-keep": "must_keep",
-    "must-keep-all": "must_keep",
-    "budget": "budget_per_second",
-}
 _LEVEL_OF_VERDICT = {"fail": "error", "warn": "warning"}
 _COMPILED_SUFFIX = re.compile(r"#\d+$")
 
@@ -183,7 +175,10 @@ class PolicyLines:
         return self.rules.get(_COMPILED_SUFFIX.sub("", compiled_name))
 
     def of_property(self, property_id: str) -> int:
-        field = _PROPERTY_FIELD.get(property_id, "rules")
+        """The line of the policy field the property checks (the prover's table says which)."""
+        from pytest_nectar.prover.properties import KNOWN_PROPERTIES, Property
+
+        field = Property(property_id).spec.policy_field if property_id in KNOWN_PROPERTIES else ""
         return self.fields.get(field) or self.fields.get("rules") or self.header
 
 

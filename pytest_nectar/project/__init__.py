@@ -1,3 +1,4 @@
-"""A Nectar project: its configuration and expectations."""
+"""A Nectar project: its settings (declared once), expectations, and the one session that
+evaluates it and whose result every front end reads."""
 
 from __future__ import annotations

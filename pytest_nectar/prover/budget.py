@@ -32,6 +32,7 @@ from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.prover.corpus_proofs import CorpusContext
 from pytest_nectar.prover.properties import PropertyResult, Verdict
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, SamplerConfig
+from pytest_nectar.refinery.samplers.settings import sharing_key
 
 __all__ = ["BudgetFigures", "BudgetWindows", "budget_figures", "check_budget", "prepare_windows"]
 
@@ -61,9 +62,8 @@ def _groups(ctx: CorpusContext) -> tuple[npt.NDArray[np.int32], list[float]]:
         if config is None or config.KIND not in _THROUGHPUT:
             return
         params = config.params()
-        fields = sorted(str(f) for f in params.get("FieldList", []))  # type: ignore[attr-defined]
         goal = params.get("GoalThroughputPerSec")
-        key = f"{config.KIND}:{goal}:{fields}"
+        key = sharing_key(config.KIND, params)
         if key not in keys:
             keys[key] = len(goals)
             goals.append(float(goal) if isinstance(goal, int | float) else 1.0)

@@ -26,6 +26,7 @@ from pytest_nectar.prover.witness import decide_command, make_witness
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig
 from pytest_nectar.refinery.vector import CorpusDecisions, evaluate_with_probes
+from pytest_nectar.refinery.vector_outcomes import RuleTotals
 
 __all__ = [
     "MAX_WITNESSES",
@@ -83,6 +84,11 @@ class CorpusContext:
     @property
     def is_rules_based(self) -> bool:
         return isinstance(self.evaluator.sampler, RulesBasedSamplerConfig)
+
+    @cached_property
+    def rule_totals(self) -> tuple[RuleTotals, ...]:
+        """Per-rule totals of the one evaluation (``nectar replay``'s figures), computed once."""
+        return self.decisions.rule_totals(self.corpus)
 
     @cached_property
     def kept_for_sure(self) -> BoolArray:

@@ -1,6 +1,8 @@
 """``prove()``: load a policy or rules file, evaluate the corpus once, decide every property.
 
-The public entry point for the CLI, the pytest plugin and the explain report::
+The Python API's entry point; the front ends (CLI, pytest plugin, reports, ``propose``)
+reach it through the project session (:mod:`pytest_nectar.project.session`), which builds
+each target once with the settings resolved::
 
     report = prove("policies/checkout.toon", corpus="corpus/")
     report.failed, report.results["error-preservation"].witnesses, report.decisions
@@ -8,40 +10,38 @@ The public entry point for the CLI, the pytest plugin and the explain report::
 A ``.toon`` policy is compiled first and the *compiled* rules are proven (what is deployed);
 its ``error``, ``must_keep`` and ``budget_per_second`` are used unless ``error``/``budget``
 override them.  A Refinery rules file is proven as it stands, with ``error`` (default
-``http.status >= 500``) and ``budget`` from the caller.
+``http.status >= 500``) and ``budget`` from the caller.  ``error`` is a parsed expression
+(:func:`pytest_nectar.policy.match_parser.parse_match`), never text: it is parsed once, where it
+is read, with its true position.  The report keeps the corpus evaluation
+(:attr:`ProofReport.context`) so that reports read its masks instead of evaluating again.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from pytest_nectar.corpus.table import Corpus
-from pytest_nectar.errors import Position, UsageError
-from pytest_nectar.policy.model import Policy, default_error_match
+from pytest_nectar.errors import UsageError
+from pytest_nectar.policy.model import Expr, Policy, default_error_match
+from pytest_nectar.project.settings import DEFAULT_ORIGIN, Origin, Source
 from pytest_nectar.prover import budget as budget_mod
 from pytest_nectar.prover import corpus_proofs as corpus_mod
-from pytest_nectar.prover import lints, universal
-from pytest_nectar.prover.properties import ALL_PROPERTIES, PropertyResult, Verdict
-from pytest_nectar.prover.target import Probe, Target, probe_of
+from pytest_nectar.prover import equivalence, lints, universal
+from pytest_nectar.prover.properties import (
+    ALL_PROPERTIES,
+    KNOWN_PROPERTIES,
+    Property,
+    PropertyResult,
+    Verdict,
+)
+from pytest_nectar.prover.target import Target, build_target
 from pytest_nectar.refinery.vector import CorpusDecisions
 
 __all__ = ["ProofReport", "load_target", "prove"]
-
-_NEEDS_CORPUS = frozenset(
-    {
-        "fallback",
-        "error-preservation",
-        "must-keep",
-        "budget",
-        "unreachable-rules",
-        "unknown-fields",
-        "mixed-types",
-    }
-)
 
 
 @dataclass
@@ -54,6 +54,8 @@ class ProofReport:
     corpus: Corpus | None = None
     corpus_path: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: The one corpus evaluation: decisions and the error and must-keep masks.
+    context: corpus_mod.CorpusContext | None = None
 
     @property
     def failed(self) -> bool:
@@ -70,47 +72,56 @@ class ProofReport:
             "corpus": self.corpus_path,
             "traces": self.corpus.n_traces if self.corpus is not None else None,
             "failed": self.failed,
+            "error": self.target.error.text,
+            "error_from": (self.target.error_origin or DEFAULT_ORIGIN).to_json(),
             "properties": [r.to_json() for r in self.results.values()],
             "notes": list(self.notes),
         }
 
 
-def _parse_error(text: str, nested: bool) -> Probe:
-    from pytest_nectar.policy.match_parser import parse_match
-
-    expr = parse_match(text, position=Position("--error", 1, 1))
-    return probe_of(expr, nested=nested, text=text)
+def _expression(error: Expr | None) -> Expr | None:
+    if isinstance(error, str):
+        raise UsageError(
+            "error must be a parsed expression, not text",
+            got=error,
+            hint="parse it once where it is read: pytest_nectar.policy.match_parser.parse_match",
+        )
+    return error
 
 
 def load_target(
     path: str,
     *,
     env: str | None = None,
-    error: str | None = None,
+    error: Expr | None = None,
     budget: float | None = None,
     validate: bool = True,
 ) -> Target:
-    """A policy (compiled) or a rules file (validated as Refinery would) to prove."""
+    """A policy (compiled once) or a rules file (validated as Refinery would) to prove.
+
+    ``error`` (already parsed) overrides the policy's own; without it a policy's ``error``,
+    else ``http.status >= 500``.  Project settings are resolved by the project session
+    (:mod:`pytest_nectar.project.session`), which builds its targets with
+    :func:`~pytest_nectar.prover.target.build_target` directly.
+    """
+    error = _expression(error)
+    given = Origin(Source.COMMAND_LINE) if error is not None else None
     if path.endswith(".toon"):
         from pytest_nectar.compiler.compile import compile_policies
         from pytest_nectar.policy.parser import load_policy
 
         policy: Policy = load_policy(path)
-        compiled = compile_policies([policy]).environments[policy.effective_environment]
-        rules_file = compile_policies([policy]).rules_file
-        nested = bool(policy.check_nested_fields)
-        error_probe = (
-            _parse_error(error, nested)
-            if error is not None
-            else probe_of(policy.error_match, nested=nested)
-        )
-        must_keep = tuple(probe_of(e, nested=nested) for e in policy.must_keep or ())
-        return Target(
+        compilation = compile_policies([policy])
+        compiled = compilation.environments[policy.effective_environment]
+        if error is None and policy.error is not None:
+            given = Origin(Source.POLICY, policy.position_of("error"))
+        return build_target(
+            compilation.rules_file,
+            policy.effective_environment,
             name=path,
-            rules_file=rules_file,
-            env=policy.effective_environment,
-            error=error_probe,
-            must_keep=must_keep,
+            error=error if error is not None else policy.error_match,
+            error_origin=given or DEFAULT_ORIGIN,
+            must_keep=policy.must_keep or (),
             budget=budget if budget is not None else policy.budget_per_second,
             policy=policy,
             compiled=compiled,
@@ -119,19 +130,18 @@ def load_target(
         )
     from pytest_nectar.compiler.compile import load_rules_or_policy
     from pytest_nectar.refinery.reference import Evaluator
-    from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig
 
     rules_file = load_rules_or_policy(path, validate=validate)
     Evaluator(rules_file, env)  # a missing destination is an input error, reported now
-    entry = rules_file.samplers.get(env or "__default__") or rules_file.samplers.get("__default__")
-    chosen = entry.select() if entry is not None else None
-    nested = isinstance(chosen, RulesBasedSamplerConfig) and bool(chosen.check_nested_fields)
-    error_probe = (
-        _parse_error(error, nested)
-        if error is not None
-        else probe_of(default_error_match(), nested=nested)
+    return build_target(
+        rules_file,
+        env,
+        name=path,
+        error=error if error is not None else default_error_match(),
+        error_origin=given or DEFAULT_ORIGIN,
+        budget=budget,
+        rules_path=path,
     )
-    return Target(path, rules_file, env, error_probe, budget=budget, rules_path=path)
 
 
 def prove(
@@ -141,7 +151,7 @@ def prove(
     env: str | None = None,
     properties: Sequence[str] | None = None,
     budget: float | None = None,
-    error: str | None = None,
+    error: Expr | None = None,
     window_s: float = 60.0,
     seed: int = universal.DEFAULT_SEED,
 ) -> ProofReport:
@@ -151,17 +161,17 @@ def prove(
         NectarError: the input does not load, parse or compile (a usage/input error).
     """
     wanted = list(properties) if properties else list(ALL_PROPERTIES)
-    unknown = [p for p in wanted if p not in ALL_PROPERTIES]
+    unknown = [p for p in wanted if p not in KNOWN_PROPERTIES]
     if unknown:
         raise UsageError(
-            "unknown property", got=unknown[0], hint="use one of " + ", ".join(ALL_PROPERTIES)
+            "unknown property", got=unknown[0], hint="use one of " + ", ".join(KNOWN_PROPERTIES)
         )
     if not (window_s > 0):
         raise UsageError("window must be a positive number of seconds", got=window_s)
     tgt = (
         target
         if isinstance(target, Target)
-        else load_target(os.fspath(target), env=env, error=error, budget=budget)
+        else load_target(os.fspath(target), env=env, error=_expression(error), budget=budget)
     )
     corpus_path: str | None = None
     loaded: Corpus | None = None
@@ -180,18 +190,14 @@ def prove(
             if "budget" in wanted:
                 # The budget's sort and window search need no decisions: overlap them.
                 windows = pool.submit(budget_mod.prepare_windows, loaded, window_s)
-            ctx = corpus_mod.CorpusContext.evaluate(
-                tgt,
-                loaded,
-                corpus_path,
-                error="error-preservation" in wanted,
-                must_keep="must-keep" in wanted,
-            )
+            # Every probe in the one pass: the reports read the masks, none re-evaluates.
+            ctx = corpus_mod.CorpusContext.evaluate(tgt, loaded, corpus_path)
         report.decisions = ctx.decisions
+        report.context = ctx
     elif loaded is not None:
         report.notes.append("the corpus holds no traces: corpus properties are unknown")
     for pid in wanted:
-        if pid in _NEEDS_CORPUS and ctx is None:
+        if Property(pid).spec.needs_corpus and ctx is None:
             why = "no corpus given (--corpus)" if loaded is None else "the corpus has no traces"
             report.results[pid] = PropertyResult(pid, Verdict.UNKNOWN, why)
             continue
@@ -208,27 +214,30 @@ def _run(
     seed: int,
     prepared: tuple[budget_mod.BudgetWindows, float] | str | None = None,
 ) -> PropertyResult:
-    if pid == "error-preservation-all":
+    prop = Property(pid)
+    if prop is Property.ERROR_PRESERVATION_ALL:
         return universal.prove_keep_all(tgt, pid, (tgt.error,), seed=seed)
-    if pid == "must-keep-all":
+    if prop is Property.MUST_KEEP_ALL:
         return universal.prove_keep_all(tgt, pid, tgt.must_keep, seed=seed)
-    if pid == "shadowed-rules":
+    if prop is Property.SHADOWED_RULES:
         return universal.shadowed_rules(tgt)
-    if pid == "negative-trace-scope":
+    if prop is Property.NEGATIVE_TRACE_SCOPE:
         from pytest_nectar.refinery.reference import Evaluator
 
         return lints.check_negative_trace_scope(Evaluator(tgt.rules_file, tgt.env))
     assert ctx is not None
-    if pid == "fallback":
-        return corpus_mod.check_fallback(ctx)
-    if pid == "error-preservation":
-        return corpus_mod.check_error_preservation(ctx)
-    if pid == "must-keep":
-        return corpus_mod.check_must_keep(ctx)
-    if pid == "budget":
+    if prop is Property.BUDGET:
         return budget_mod.check_budget(ctx, tgt.budget, window_s, prepared)
-    if pid == "unreachable-rules":
-        return lints.check_unreachable(ctx)
-    if pid == "unknown-fields":
-        return lints.check_unknown_fields(ctx)
-    return lints.check_mixed_types(ctx)
+    return _ON_CORPUS[prop](ctx)
+
+
+#: The corpus properties that read only the shared evaluation.
+_ON_CORPUS: Final[dict[Property, Callable[[corpus_mod.CorpusContext], PropertyResult]]] = {
+    Property.FALLBACK: corpus_mod.check_fallback,
+    Property.ERROR_PRESERVATION: corpus_mod.check_error_preservation,
+    Property.MUST_KEEP: corpus_mod.check_must_keep,
+    Property.UNREACHABLE_RULES: lints.check_unreachable,
+    Property.UNKNOWN_FIELDS: lints.check_unknown_fields,
+    Property.MIXED_TYPES: lints.check_mixed_types,
+    Property.EQUIVALENCE: equivalence.check_equivalence,
+}

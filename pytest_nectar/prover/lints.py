@@ -27,6 +27,7 @@ __all__ = [
 
 _NEGATIVE = frozenset({"!=", "does-not-contain", "not-exists", "not-in"})
 _VALUE_KINDS = ("int", "float", "string", "bool")
+_TYPELESS = frozenset({"exists", "not-exists", "has-root-span"})
 
 
 def _conditions(evaluator: Evaluator) -> Iterator[tuple[str, str, CompiledCondition]]:
@@ -88,12 +89,16 @@ def check_unknown_fields(ctx: CorpusContext) -> PropertyResult:
 
 
 def check_mixed_types(ctx: CorpusContext) -> PropertyResult:
-    """Fields read by conditions whose corpus values have more than one type."""
+    """Fields read by conditions without a Datatype whose corpus values have several types."""
     columns = ctx.corpus.columns
+    # A condition with a Datatype converts every value before comparing (Refinery's
+    # Matches), and existence tests compare nothing: only untyped comparisons can be
+    # surprised by a second type.  A field read only by those is no hazard.
     keys = sorted(
         {
             k
             for _, _, cc in _conditions(ctx.evaluator)
+            if not cc.condition.datatype and cc.operator not in _TYPELESS
             for k, _, _ in cc.lookups
             if k != NUM_DESCENDANTS
         }
@@ -113,7 +118,7 @@ def check_mixed_types(ctx: CorpusContext) -> PropertyResult:
         "mixed-types",
         items,
         "fields have mixed value types (set a Datatype so every type compares)",
-        "fields read by conditions have one value type",
+        "fields read by conditions without a Datatype have one value type",
     )
 
 

@@ -75,12 +75,18 @@ def render_text(reports: Sequence[ProofReport]) -> str:
     return "\n".join(out)
 
 
-def to_json(reports: Sequence[ProofReport]) -> dict[str, Any]:
-    return {
+def to_json(
+    reports: Sequence[ProofReport], settings: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The reports; ``settings`` (``ProjectSettings.to_json``) says where each came from."""
+    out: dict[str, Any] = {
         "failed": any(r.failed for r in reports),
         "reports": [r.to_json() for r in reports],
     }
+    if settings is not None:
+        out["settings"] = settings
+    return out
 
 
-def render_json(reports: Sequence[ProofReport]) -> str:
-    return json.dumps(to_json(reports), indent=2, sort_keys=True) + "\n"
+def render_json(reports: Sequence[ProofReport], settings: dict[str, Any] | None = None) -> str:
+    return json.dumps(to_json(reports, settings), indent=2, sort_keys=True) + "\n"

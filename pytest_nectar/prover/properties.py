@@ -16,9 +16,13 @@ from typing import Any, Final
 __all__ = [
     "ALL_PROPERTIES",
     "CORPUS_PROPERTIES",
+    "KNOWN_PROPERTIES",
     "LINTS",
     "MEANINGS",
+    "PROPERTIES",
+    "Property",
     "PropertyResult",
+    "PropertySpec",
     "SpanMatch",
     "Verdict",
     "Witness",
@@ -34,30 +38,102 @@ class Verdict(enum.Enum):
     WARN = "warn"
 
 
-#: property id -> its one-line meaning (order is the report order).
-MEANINGS: Final[dict[str, str]] = {
-    "fallback": "some rule matches every corpus trace (else Refinery keeps it at rate 1)",
-    "error-preservation": "every error trace is kept with probability 1 (on the corpus)",
-    "error-preservation-all": "no trace at all is an error trace kept with probability < 1",
-    "must-keep": "every must-keep trace is kept with probability 1 (on the corpus)",
-    "must-keep-all": "no trace at all matching a must_keep expression is kept with p < 1",
-    "budget": "kept events/s stay within the budget, on average and at the windowed peak",
-    "unreachable-rules": "every rule decides at least one corpus trace",
-    "shadowed-rules": "no rule is shadowed by earlier rules for all possible traces",
-    "unknown-fields": "every field a condition reads occurs in the corpus",
-    "mixed-types": "fields read by conditions have one value type in the corpus",
-    "negative-trace-scope": "no negative operator in a trace-scope rule",
+class Property(enum.Enum):
+    """The property ids: one closed vocabulary, each with its row in :data:`PROPERTIES`."""
+
+    FALLBACK = "fallback"
+    ERROR_PRESERVATION = "error-preservation"
+    ERROR_PRESERVATION_ALL = "error-preservation-all"
+    MUST_KEEP = "must-keep"
+    MUST_KEEP_ALL = "must-keep-all"
+    BUDGET = "budget"
+    UNREACHABLE_RULES = "unreachable-rules"
+    SHADOWED_RULES = "shadowed-rules"
+    UNKNOWN_FIELDS = "unknown-fields"
+    MIXED_TYPES = "mixed-types"
+    NEGATIVE_TRACE_SCOPE = "negative-trace-scope"
+    EQUIVALENCE = "equivalence"
+
+    @property
+    def spec(self) -> PropertySpec:
+        return PROPERTIES[self]
+
+
+@dataclass(frozen=True, slots=True)
+class PropertySpec:
+    """What a property means and how it is run and shown.
+
+    ``needs_corpus``: unknown without corpus traces; ``policy_field``: the policy field a
+    finding is placed at when no rule is to blame (annotations); ``severity``: "warning"
+    for lints; ``default``: run when no ``--property`` is given (``equivalence`` decides
+    every corpus trace twice, so it is asked for by name, and the pytest item asks).
+    """
+
+    meaning: str
+    needs_corpus: bool
+    policy_field: str
+    severity: str = "error"
+    default: bool = True
+
+
+#: The one table, in report order.
+PROPERTIES: Final[dict[Property, PropertySpec]] = {
+    Property.FALLBACK: PropertySpec(
+        "some rule matches every corpus trace (else Refinery keeps it at rate 1)", True, "rules"
+    ),
+    Property.ERROR_PRESERVATION: PropertySpec(
+        "every error trace is kept with probability 1 (on the corpus)", True, "error"
+    ),
+    Property.ERROR_PRESERVATION_ALL: PropertySpec(
+        "no trace at all is an error trace kept with probability < 1", False, "error"
+    ),
+    Property.MUST_KEEP: PropertySpec(
+        "every must-keep trace is kept with probability 1 (on the corpus)", True, "must_keep"
+    ),
+    Property.MUST_KEEP_ALL: PropertySpec(
+        "no trace at all matching a must_keep expression is kept with p < 1", False, "must_keep"
+    ),
+    Property.BUDGET: PropertySpec(
+        "kept events/s stay within the budget, on average and at the windowed peak",
+        True,
+        "budget_per_second",
+    ),
+    Property.UNREACHABLE_RULES: PropertySpec(
+        "every rule decides at least one corpus trace", True, "rules", "warning"
+    ),
+    Property.SHADOWED_RULES: PropertySpec(
+        "no rule is shadowed by earlier rules for all possible traces", False, "rules", "warning"
+    ),
+    Property.UNKNOWN_FIELDS: PropertySpec(
+        "every field a condition reads occurs in the corpus", True, "rules", "warning"
+    ),
+    Property.MIXED_TYPES: PropertySpec(
+        "fields read by conditions without a Datatype have one value type in the corpus",
+        True,
+        "rules",
+        "warning",
+    ),
+    Property.NEGATIVE_TRACE_SCOPE: PropertySpec(
+        "no negative operator in a trace-scope rule", False, "rules", "warning"
+    ),
+    Property.EQUIVALENCE: PropertySpec(
+        "the compiled rules decide every corpus trace like the policy interpreter",
+        True,
+        "rules",
+        default=False,
+    ),
 }
-CORPUS_PROPERTIES: Final = ("fallback", "error-preservation", "must-keep", "budget")
-ALL_TRACES: Final = ("error-preservation-all", "must-keep-all")
-LINTS: Final = (
-    "unreachable-rules",
-    "shadowed-rules",
-    "unknown-fields",
-    "mixed-types",
-    "negative-trace-scope",
+#: property id -> its one-line meaning (order is the report order).
+MEANINGS: Final[dict[str, str]] = {p.value: s.meaning for p, s in PROPERTIES.items()}
+CORPUS_PROPERTIES: Final = tuple(
+    p.value for p, s in PROPERTIES.items() if s.needs_corpus and s.severity == "error"
 )
-ALL_PROPERTIES: Final = tuple(MEANINGS)
+ALL_TRACES: Final = ("error-preservation-all", "must-keep-all")
+LINTS: Final = tuple(p.value for p, s in PROPERTIES.items() if s.severity == "warning")
+#: Every property id a caller may ask for.
+KNOWN_PROPERTIES: Final = tuple(p.value for p in Property)
+#: The properties run when none is named.
+ALL_PROPERTIES: Final = tuple(p.value for p, s in PROPERTIES.items() if s.default)
 
 
 @dataclass(frozen=True, slots=True)

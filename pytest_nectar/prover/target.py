@@ -9,6 +9,7 @@ vectorised evaluator, for all traces by the solver).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,13 +20,14 @@ from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.policy.check import normal_form
 from pytest_nectar.policy.model import Expr, Policy
 from pytest_nectar.policy.printer import format_match
+from pytest_nectar.project.settings import Origin
 from pytest_nectar.prover.solver import Shape
 from pytest_nectar.refinery import rules_model as rm
 from pytest_nectar.refinery.conditions import compile_condition
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.trace import Trace
 
-__all__ = ["Probe", "Target", "probe_of"]
+__all__ = ["Probe", "Target", "build_target", "probe_of"]
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,42 @@ class Target:
     compiled: CompiledEnvironment | None = None
     notes: tuple[str, ...] = field(default=())
     rules_path: str | None = None  # a file `nectar decide` can read (None: the policy)
+    error_origin: Origin | None = None  # where the error expression in force was set
 
     @property
     def nested(self) -> bool:
         return self.error.nested
+
+
+def build_target(
+    rules_file: rm.RulesFile,
+    env: str | None,
+    *,
+    name: str,
+    error: Expr,
+    error_origin: Origin | None = None,
+    must_keep: Sequence[Expr] = (),
+    budget: float | None = None,
+    policy: Policy | None = None,
+    compiled: CompiledEnvironment | None = None,
+    notes: tuple[str, ...] = (),
+    rules_path: str | None = None,
+) -> Target:
+    """The one way to a target: the probes compiled like the destination's sampler reads
+    fields (``CheckNestedFields``), from expressions already parsed and resolved."""
+    entry = rules_file.samplers.get(env or "__default__") or rules_file.samplers.get("__default__")
+    chosen = entry.select() if entry is not None else None
+    nested = isinstance(chosen, rm.RulesBasedSamplerConfig) and bool(chosen.check_nested_fields)
+    return Target(
+        name=name,
+        rules_file=rules_file,
+        env=env,
+        error=probe_of(error, nested=nested),
+        must_keep=tuple(probe_of(e, nested=nested) for e in must_keep),
+        budget=budget,
+        policy=policy,
+        compiled=compiled,
+        notes=notes,
+        rules_path=rules_path,
+        error_origin=error_origin,
+    )

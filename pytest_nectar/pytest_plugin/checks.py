@@ -158,6 +158,8 @@ def _record(item: NectarItem, result: PropertyResult) -> None:
     item.nectar_facts["verdict"] = result.verdict.value
     item.nectar_facts["property"] = result.id
     item.user_properties.append(("nectar.verdict", result.verdict.value))
+    item.nectar_facts["summary"] = result.summary
+    item.nectar_facts["witnesses"] = [w.trace_id for w in result.witnesses]
     if result.figures:
         item.nectar_facts["figures"] = json.loads(json.dumps(result.figures, default=repr))
 
@@ -303,10 +305,11 @@ def check_policy_warnings(item: NectarItem) -> None:
 
 
 def check_vopr(item: NectarItem) -> None:
-    campaign, _, seed_text = item.name[len("vopr[") : -1].rpartition("-")
-    seed = int(seed_text, 16)
     from pytest_nectar.vopr import run_seed
 
+    run = item.simulation
+    assert run is not None, "a vopr item carries its campaign and seed"
+    campaign, seed, seed_text = run.campaign, run.seed, run.seed_text
     analysis = _analysis(item)
     policy = analysis.require()
     settings = item.session_state.settings
@@ -574,7 +577,7 @@ def check_corpus_reconcile(item: NectarItem) -> None:
 # --- dispatch ---------------------------------------------------------------------------
 
 
-def check_for(name: str) -> Callable[[NectarItem], None]:
+def check_for(name: str, kind: str = "") -> Callable[[NectarItem], None]:
     """The check of an item named ``name`` (a property id, a build check, a lint, ...)."""
     fixed: dict[str, Callable[[NectarItem], None]] = {
         "parse": check_parse,
@@ -589,6 +592,6 @@ def check_for(name: str) -> Callable[[NectarItem], None]:
     }
     if name in fixed:
         return fixed[name]
-    if name.startswith("vopr["):
+    if kind == "vopr":
         return check_vopr
     return property_check(name)

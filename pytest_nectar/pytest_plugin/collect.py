@@ -14,7 +14,7 @@ import pytest
 
 from pytest_nectar.errors import NectarError
 from pytest_nectar.pytest_plugin import checks
-from pytest_nectar.pytest_plugin.items import CORPUS_ITEMS, NectarItem, policy_item_names
+from pytest_nectar.pytest_plugin.items import CORPUS_ITEMS, NectarItem, policy_items
 from pytest_nectar.pytest_plugin.stash import session_of
 
 if TYPE_CHECKING:
@@ -34,8 +34,13 @@ class PolicyFile(pytest.File):
             yield self._item("parse", "property", checks.check_parse, analysis)
             return
         settings = state.settings
-        for name, kind in policy_item_names(settings.campaigns, settings.seeds_for):
-            yield self._item(name, kind, checks.check_for(name), analysis)
+        for name, kind, run in policy_items(settings.campaigns, settings.seeds_for):
+            item = self._item(name, kind, checks.check_for(name, kind), analysis)
+            if run is not None:
+                item.simulation = run
+                item.user_properties.append(("nectar.seed", run.seed_text))
+                item.nectar_facts["seed"] = run.seed_text
+            yield item
         yield from self._expectations(analysis)
 
     def _state(self) -> NectarSession:
@@ -54,10 +59,6 @@ class PolicyFile(pytest.File):
             self, name=name, check=check, kind=kind, line=line or _line_of(analysis, name)
         )
         item.user_properties.append(("nectar.policy", analysis.display))
-        if kind == "vopr":
-            seed = name.rsplit("-", 1)[1].rstrip("]")
-            item.user_properties.append(("nectar.seed", seed))
-            item.nectar_facts["seed"] = seed
         return item
 
     def _expectations(self, analysis: PolicyAnalysis) -> Iterator[NectarItem]:

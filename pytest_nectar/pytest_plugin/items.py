@@ -18,6 +18,7 @@ from __future__ import annotations
 import shlex
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -35,7 +36,9 @@ __all__ = [
     "NectarItem",
     "NectarLintWarning",
     "PolicyFailure",
+    "SimulationRun",
     "policy_item_names",
+    "policy_items",
     "rerun_line",
 ]
 
@@ -60,24 +63,48 @@ class NectarLintWarning(UserWarning):
 
 def _prover_ids() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(properties, lints) in report order, from the prover's vocabulary (cheap import)."""
-    from pytest_nectar.prover.properties import LINTS, MEANINGS
+    from pytest_nectar.prover.properties import ALL_PROPERTIES, LINTS
 
-    props = tuple(p for p in MEANINGS if p not in LINTS)
+    props = tuple(p for p in ALL_PROPERTIES if p not in LINTS)
     return props, tuple(LINTS)
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationRun:
+    """What a ``::vopr[...]`` item runs: set on the item, never parsed back from its name."""
+
+    campaign: str
+    seed: int
+
+    @property
+    def seed_text(self) -> str:
+        return f"{self.seed:#x}"
+
+    @property
+    def item_name(self) -> str:
+        return f"vopr[{self.campaign}-{self.seed_text}]"
+
+
+def policy_items(
+    campaigns: Sequence[str], seeds: Callable[[str], Sequence[int]]
+) -> list[tuple[str, str, SimulationRun | None]]:
+    """``(name, kind, simulation run)`` of a parsed policy's items (expectations excluded)."""
+    props, lints = _prover_ids()
+    out: list[tuple[str, str, SimulationRun | None]] = [("parse", "property", None)]
+    out += [(p, "property", None) for p in props]
+    out += [(b, "property", None) for b in BUILD_ITEMS]
+    out += [(lint, "lint", None) for lint in ("policy-warnings", *lints)]
+    for campaign in campaigns:
+        runs = [SimulationRun(campaign, seed) for seed in seeds(campaign)]
+        out += [(run.item_name, "vopr", run) for run in runs]
+    return out
 
 
 def policy_item_names(
     campaigns: Sequence[str], seeds: Callable[[str], Sequence[int]]
 ) -> list[tuple[str, str]]:
     """``(name, kind)`` of a parsed policy's items (expectations excluded), in order."""
-    props, lints = _prover_ids()
-    out = [("parse", "property")]
-    out += [(p, "property") for p in props]
-    out += [(b, "property") for b in BUILD_ITEMS]
-    out += [(lint, "lint") for lint in ("policy-warnings", *lints)]
-    for campaign in campaigns:
-        out += [(f"vopr[{campaign}-{seed:#x}]", "vopr") for seed in seeds(campaign)]
-    return out
+    return [(name, kind) for name, kind, _ in policy_items(campaigns, seeds)]
 
 
 # --- nodes --------------------------------------------------------------------------------
@@ -100,6 +127,8 @@ class NectarItem(pytest.Item):
         self.line = line
         #: JSON-able facts for the terminal summary; copied onto the report (xdist-safe).
         self.nectar_facts: dict[str, Any] = {}
+        #: The campaign and seed of a ``vopr`` item (None for every other kind).
+        self.simulation: SimulationRun | None = None
         self.add_marker("nectar")
         self.add_marker(
             {"property": "nectar_property", "lint": "nectar_lint", "vopr": "nectar_vopr"}.get(
@@ -152,6 +181,8 @@ def rerun_line(item: NectarItem) -> str:
     words = ["pytest"]
     seed = item.nectar_facts.get("seed")
     if seed is not None:
-        words.append(f"--nectar-seed={seed}")
+        from pytest_nectar.project.settings import SEED_OPTION
+
+        words.append(f"{SEED_OPTION}={seed}")
     words.append(item.nodeid)
     return "rerun: " + shlex.join(words)

@@ -4,12 +4,11 @@ Everything expensive is computed at most once per session (per pytest-xdist work
 corpus is loaded once (through its on-disk cache, shared by every worker and run), each
 policy is parsed, compiled and proven once, and every item of that policy reads the shared
 result.  Collection itself only parses policies (cheap); nothing here is imported by
-``hooks.py`` until a policy or a Nectar config file is collected.
+``plugin.py`` until a policy or a Nectar config file is collected.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,8 @@ if TYPE_CHECKING:
     from pytest_nectar.compiler.compile import Compilation, CompiledEnvironment
     from pytest_nectar.corpus.table import Corpus
     from pytest_nectar.policy.model import Policy
+    from pytest_nectar.project.session import ProjectSession
+    from pytest_nectar.project.settings import ProjectSettings
     from pytest_nectar.prover import ProofReport
     from pytest_nectar.refinery.rules_model import RulesFile
 
@@ -34,11 +35,6 @@ __all__ = [
 ]
 
 DEFAULT_CAMPAIGNS: Final = ("evolution",)
-#: Traces the equivalence check decides twice (policy interpreter vs compiled rules); the
-#: policy interpreter is pure Python, so very large corpora are checked on an even sample.
-EQUIVALENCE_LIMIT: Final = 20_000
-#: load_corpus's message for a configured folder without trace files (a fresh project).
-EMPTY_CORPUS: Final = "folder holds no trace files"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +56,8 @@ class NectarSettings:
     seed: int | None = None
     strict: bool = False
     witnesses: int = 3
-    error: str | None = None  # [tool.nectar] error: overrides every policy's error
+    #: The project's settings with the options merged (the one declaration and merge).
+    project: ProjectSettings | None = None
     configured: bool = False  # a [tool.nectar] table or a --nectar-* option was given
     warnings: tuple[str, ...] = ()  # about the config file (unknown keys)
 
@@ -138,7 +135,6 @@ class PolicyAnalysis:
     corpus_error: NectarError | None = None
     _compiled_once: _Lazy = field(default_factory=_Lazy)
     _proof_once: _Lazy = field(default_factory=_Lazy)
-    _equivalence_once: _Lazy = field(default_factory=_Lazy)
 
     def load(self) -> None:
         from pytest_nectar.policy.check import validate_policy
@@ -183,87 +179,41 @@ class PolicyAnalysis:
         return self.session.corpus()
 
     def proof(self) -> ProofReport:
-        """The prover's report for this policy on the corpus: every property, computed once.
-
-        Its corpus decisions (one vectorised evaluation) are shared by the equivalence check
-        and the summary.
-        """
+        """The prover's report for this policy on the corpus: every property (equivalence
+        included), computed once by the project session, which every item reads."""
         self.require()
         report: ProofReport = self._proof_once.get(self._prove)
         return report
 
     def _prove(self) -> ProofReport:
-        import dataclasses
+        from pytest_nectar.report.subject import policy_subject
 
-        from pytest_nectar.prover import load_target, prove
-
-        settings = self.session.settings
-        target = load_target(str(self.path), error=settings.error)
-        # Witness commands name the policy as the user sees it, relative to the project.
-        target = dataclasses.replace(target, name=self.display, rules_path=self.display)
+        subject = policy_subject(
+            self.require(), self.compilation(), label=self.display, path=self.display
+        )
+        project = self.session.project()
         try:
-            corpus = self.corpus()
+            project.corpus()
         except NectarError as err:
             # The all-traces proofs and static lints still run; the corpus properties come
             # back unknown and their items fail with this error.
             self.corpus_error = err
-            corpus = None
-        return prove(target, corpus=corpus, window_s=settings.window_s)
+        result = project.evaluate(subject, name=self.display)
+        result.raise_failure()
+        assert result.proof is not None
+        return result.proof
 
     def equivalence(self) -> EquivalenceResult | None:
-        """The compiled rules against the policy interpreter; None without a corpus."""
-        corpus = self.corpus()
-        if corpus is None:
+        """The compiled rules against the policy interpreter; None without corpus traces."""
+        if self.corpus() is None:
             return None
-        result: EquivalenceResult = self._equivalence_once.get(lambda: _equivalence(self, corpus))
-        return result
-
-
-def _equivalence(analysis: PolicyAnalysis, corpus: Corpus) -> EquivalenceResult:
-    from pytest_nectar.policy.interpreter import PolicyEvaluator
-    from pytest_nectar.refinery.vector import evaluate_corpus
-
-    report = analysis.proof()
-    compiled = report.target.compiled
-    assert compiled is not None
-    decisions = report.decisions
-    if decisions is None:
-        decisions = evaluate_corpus(report.target.rules_file, corpus, compiled.environment)
-    reached: dict[str, int] = {}
-    for totals in decisions.rule_totals(corpus):
-        origin = compiled.origin(totals.rule_index)
-        if origin is not None and totals.traces:
-            reached[origin] = reached.get(origin, 0) + totals.traces
-    interpreter = PolicyEvaluator(analysis.require())
-    total = corpus.n_traces
-    step = max(1, -(-total // EQUIVALENCE_LIMIT))
-    indices = range(0, total, step)
-    mismatches: list[dict[str, Any]] = []
-    count = 0
-    for index in indices:
-        trace = corpus.trace(index)
-        want = interpreter.decide(trace)
-        got = decisions.decision(index)
-        origin = compiled.origin(got.rule_index)
-        same = (
-            origin == want.rule
-            and got.rate == want.rate
-            and got.keep == want.keep
-            and got.key == want.key
+        result = self.proof().results.get("equivalence")
+        if result is None or result.verdict.value == "unknown":
+            return None
+        f = result.figures
+        return EquivalenceResult(
+            f["checked"], f["total"], tuple(f["mismatches"]), f["mismatch_count"], f["reached"]
         )
-        if not same:
-            count += 1
-            if len(mismatches) < 10:
-                mismatches.append(
-                    {
-                        "trace_id": trace.trace_id,
-                        "policy": f"rule {want.rule!r}: rate {want.rate}, keep {want.keep}, "
-                        f"key {want.key!r}",
-                        "compiled": f"rule {got.rule_name!r} (from {origin!r}): rate "
-                        f"{got.rate}, keep {got.keep}, key {got.key!r}",
-                    }
-                )
-    return EquivalenceResult(len(indices), total, tuple(mismatches), count, reached)
 
 
 class NectarSession:
@@ -271,10 +221,10 @@ class NectarSession:
 
     def __init__(self, settings: NectarSettings) -> None:
         self.settings = settings
-        self._corpus = _Lazy()
         self._policies: dict[Path, PolicyAnalysis] = {}
         self._globbed: frozenset[Path] | None = None
         self._lock = _Lazy()
+        self._project: ProjectSession | None = None
 
     def analysis(self, path: Path) -> PolicyAnalysis:
         key = path.resolve()
@@ -322,35 +272,28 @@ class NectarSession:
         outputs = build_outputs(paths, settings.rules, settings.lock, settings.corpus or None)
         return check_outputs(outputs, settings.rules, settings.lock)
 
+    def project(self) -> ProjectSession:
+        """The project session every policy of this pytest session is evaluated in."""
+        if self._project is None:
+            from pytest_nectar.project.session import CorpusMode, ProjectSession
+            from pytest_nectar.project.settings import default_settings
+            from pytest_nectar.prover.properties import KNOWN_PROPERTIES
+
+            settings = self.settings
+            self._project = ProjectSession(
+                settings.project or default_settings(settings.root),
+                properties=KNOWN_PROPERTIES,  # the items include equivalence
+                corpus_mode=CorpusMode.LENIENT,
+                corpus_paths=_shown(settings.corpus),
+            )
+        return self._project
+
     def corpus(self) -> Corpus | None:
-        """The configured corpus, loaded once (None when none is configured)."""
+        """The configured corpus, loaded once (None when none is configured, or a folder
+        without trace files yet)."""
         if not self.settings.corpus:
             return None
-        corpus: Corpus | None = self._corpus.get(self._load_corpus)
-        return corpus
-
-    def _load_corpus(self) -> Corpus | None:
-        from pytest_nectar.corpus import load_corpus
-        from pytest_nectar.errors import CorpusError
-
-        paths = self.settings.corpus
-        for path in paths:
-            if not path.exists():
-                raise CorpusError(
-                    "configured corpus does not exist",
-                    position=Position(self.settings.display(path)),
-                    hint="set [tool.nectar] corpus or --nectar-corpus to a trace file or folder",
-                )
-        # Bad records are skipped and counted, so the proofs run on what is readable and the
-        # corpus items report the skipped records (failing), instead of one load error
-        # failing every item.
-        workers = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 0
-        try:
-            return load_corpus(_shown(paths), skip_bad=True, workers=workers)
-        except CorpusError as err:
-            if err.diagnostic.what == EMPTY_CORPUS:
-                return None  # a fresh project (nectar init): no traces yet, proofs unknown
-            raise
+        return self.project().corpus()
 
 
 def _shown(paths: tuple[Path, ...]) -> list[str]:

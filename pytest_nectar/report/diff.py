@@ -1,9 +1,12 @@
 """``diff``: what changes from OLD to NEW on one corpus, loudest first.
 
-Both sides are proven once each on the same loaded corpus (:func:`.analysis.analyze`), and
-the comparison reads their shared decisions trace by trace:
+Both sides are proven once each on the same loaded corpus by the project session
+(:mod:`pytest_nectar.project.session`), and the comparison reads their results: nothing is
+evaluated here.
 
-* **lost** (first, loudest): error or must-keep traces (by either side's definition) that
+* **lost proofs** (first): all-traces proofs (``error-preservation-all``,
+  ``must-keep-all``) OLD passed and NEW fails, with NEW's counterexample;
+* **lost** (loudest on the corpus): error or must-keep traces (by either side's definition) that
   OLD kept with probability 1 and NEW keeps with a lower probability, NEW's most certainly
   dropped first;
 * every trace whose deciding rule or keep probability changes (counted, a few shown);
@@ -18,23 +21,23 @@ import numpy as np
 import numpy.typing as npt
 
 from pytest_nectar.compiler.compile import CATCH_ALL_NAME
-from pytest_nectar.report.analysis import analyze
+from pytest_nectar.prover.properties import ALL_TRACES
 from pytest_nectar.report.document import (
     DiffReport,
     ExplainReport,
+    LostProof,
     LostTrace,
     Missing,
     RuleDelta,
     ServiceDelta,
 )
-from pytest_nectar.report.progress import Progress
 from pytest_nectar.report.subject import Subject
 
 if TYPE_CHECKING:
     from pytest_nectar.corpus.table import Corpus
     from pytest_nectar.prover import ProofReport
 
-__all__ = ["CHANGED_EXAMPLES", "build_diff", "describe_policy_change", "diff_subjects"]
+__all__ = ["CHANGED_EXAMPLES", "build_diff", "lost_proofs"]
 
 #: Changed traces listed by id (all are counted); lost traces are all listed in the model.
 CHANGED_EXAMPLES: Final = 20
@@ -49,12 +52,32 @@ def _origins(subject: Subject, proof: ProofReport) -> list[str | None]:
     return [names[i] if i >= 0 else None for i in proof.decisions.rule_index.tolist()]
 
 
-def _masks(proof: ProofReport, corpus: Corpus) -> tuple[BoolArray, BoolArray]:
-    error = proof.target.error.corpus_mask(corpus)
-    must = np.asarray(corpus.must_keep, dtype=np.bool_).copy()
-    for probe in proof.target.must_keep:
-        must |= probe.corpus_mask(corpus)
-    return error, must
+def _masks(proof: ProofReport) -> tuple[BoolArray, BoolArray]:
+    """The error and must-keep masks of the proof's one corpus evaluation."""
+    assert proof.context is not None
+    return proof.context.error_mask, proof.context.must_keep_mask
+
+
+def lost_proofs(old: ProofReport | None, new: ProofReport | None) -> tuple[LostProof, ...]:
+    """All-traces proofs OLD passed and NEW does not (the corpus may not show the loss)."""
+    if old is None or new is None:
+        return ()
+    out = []
+    for pid in ALL_TRACES:
+        before, after = old.results.get(pid), new.results.get(pid)
+        if before is None or after is None:
+            continue
+        if before.verdict.value == "pass" and after.verdict.value == "fail":
+            shown = after.witnesses[0] if after.witnesses else None
+            witness = (
+                None
+                if shown is None
+                else f"{shown.trace_id} (rule {shown.rule or 'none'}: {shown.decision})"
+            )
+            out.append(
+                LostProof(pid, before.verdict.value, after.verdict.value, after.summary, witness)
+            )
+    return tuple(out)
 
 
 def _per_s(value: float, seconds: float | None) -> float | None:
@@ -128,8 +151,8 @@ def build_diff(
         corpus is not None
         and old_proof is not None
         and new_proof is not None
-        and old_proof.decisions is not None
-        and new_proof.decisions is not None
+        and old_proof.context is not None
+        and new_proof.context is not None
     )
     if ready:
         assert corpus is not None and old_proof is not None and new_proof is not None
@@ -137,8 +160,8 @@ def build_diff(
         p_old = np.asarray(old_proof.decisions.keep_probability, dtype=np.float64)
         p_new = np.asarray(new_proof.decisions.keep_probability, dtype=np.float64)
         r_old, r_new = _origins(old_subject, old_proof), _origins(new_subject, new_proof)
-        e_old, m_old = _masks(old_proof, corpus)
-        e_new, m_new = _masks(new_proof, corpus)
+        e_old, m_old = _masks(old_proof)
+        e_new, m_new = _masks(new_proof)
         error, must = e_old | e_new, m_old | m_new
         losing = (error | must) & (p_old >= 1) & (p_new < 1)
         for i in sorted(np.flatnonzero(losing).tolist(), key=lambda i: (p_new[i], i)):
@@ -168,6 +191,7 @@ def build_diff(
         new=new_subject.label,
         corpus=corpus_label,
         lost=tuple(lost),
+        lost_proofs=lost_proofs(old_proof, new_proof),
         changed_traces=changed,
         changed_examples=tuple(examples),
         rules=tuple(rules),
@@ -178,50 +202,3 @@ def build_diff(
         new_report=new_report,
         missing=tuple(gaps),
     )
-
-
-def diff_subjects(
-    old: Subject,
-    new: Subject,
-    corpus: Corpus | None,
-    *,
-    corpus_label: str | None,
-    window_s: float = 60.0,
-    progress: Progress | None = None,
-) -> DiffReport:
-    """Analyse both sides on ``corpus`` and compare them."""
-    sides = []
-    for subject in (old, new):
-        report, proof = analyze(
-            subject, corpus, corpus_label=corpus_label, window_s=window_s, progress=progress
-        )
-        sides.append((subject, report, proof))
-    return build_diff(sides[0], sides[1], corpus, corpus_label=corpus_label)
-
-
-def describe_policy_change(
-    old_text: str, new_text: str, corpus: Corpus | None = None, *, path: str = "policy.toon"
-) -> str:
-    """One line for a commit or PR: what NEW changes against OLD (on ``corpus`` if given).
-
-    Raises:
-        NectarError: a side is not a policy that parses.
-    """
-    from pytest_nectar.report.layout_diff import diff_summary
-    from pytest_nectar.report.subject import subject_from_text
-
-    old = subject_from_text(old_text, f"{path} (current)", name=path)
-    new = subject_from_text(new_text, f"{path} (proposed)", name=path)
-    parts = []
-    if old.policy is not None and new.policy is not None:
-        before = {r.name: r for r in old.policy.rules}
-        after = {r.name: r for r in new.policy.rules}
-        for word, names in (
-            ("added", [r for r in after if r not in before]),
-            ("removed", [r for r in before if r not in after]),
-            ("changed", [r for r in after if r in before and after[r] != before[r]]),
-        ):
-            if names:
-                parts.append(f"rules {word}: {', '.join(names)}")
-    report = diff_subjects(old, new, corpus, corpus_label="corpus" if corpus else None)
-    return "; ".join([*parts, diff_summary(report)])

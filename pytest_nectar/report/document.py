@@ -53,6 +53,16 @@ class Missing:
 
 
 @dataclass(frozen=True, slots=True)
+class SettingRow:
+    """One effective setting of the run and where it came from."""
+
+    key: str
+    value: object
+    source: str  # "command line", "policy", "[tool.nectar]", "default"
+    where: str | None  # the option, the policy field or the config key's position
+
+
+@dataclass(frozen=True, slots=True)
 class RuleRow:
     """One policy rule (or Refinery rule, for a rules file), in evaluation order.
 
@@ -172,6 +182,11 @@ class ExplainReport:
     notes: tuple[str, ...]
     missing: tuple[Missing, ...]
     timeline: RateTimeline | None
+    #: The error expression in force and where it was set (policy, config, option, default).
+    error: str | None = None
+    error_from: str | None = None
+    #: The run's effective settings and their origins (the project session fills them in).
+    settings: tuple[SettingRow, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = to_jsonable(self)
@@ -188,6 +203,17 @@ class LostTrace:
     new_rule: str | None
     old_keep_probability: float
     new_keep_probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class LostProof:
+    """An all-traces proof OLD passed and NEW fails (e.g. ``error-preservation-all``)."""
+
+    property: str
+    old_verdict: str
+    new_verdict: str
+    summary: str  # NEW's summary, naming the counterexample
+    witness: str | None  # the counterexample's trace id and deciding rule, when constructed
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +244,7 @@ class DiffReport:
     new: str
     corpus: str | None
     lost: tuple[LostTrace, ...]  # error/must-keep traces NEW no longer keeps surely
+    lost_proofs: tuple[LostProof, ...]  # all-traces proofs OLD passed and NEW fails
     changed_traces: int
     changed_examples: tuple[tuple[str, str | None, str | None, float, float], ...]
     rules: tuple[RuleDelta, ...]

@@ -1,7 +1,8 @@
 """``explain``: one :class:`ExplainReport` from a subject, a corpus and one proof.
 
 The corpus is evaluated once, by the prover (:func:`pytest_nectar.prover.prove`), and every
-number here is read off its shared ``CorpusDecisions``: per-rule totals are
+number here is read off its shared ``CorpusDecisions`` and the error and must-keep masks of
+that same pass (``ProofReport.context``); this module calls no evaluator: per-rule totals are
 ``CorpusDecisions.rule_totals`` (the figures ``nectar replay`` prints), grouped by the
 policy rule each compiled Refinery rule came from; the budget figures and the verdicts are
 the prover's own.  What cannot be computed (no corpus, an empty one, no timestamps, a
@@ -125,11 +126,13 @@ def _policy_rows_without_numbers(subject: Subject) -> tuple[RuleRow, ...]:
 def _rule_rows(
     subject: Subject,
     corpus: Corpus,
-    decisions: CorpusDecisions,
+    proof: ProofReport,
     seconds: float | None,
     shadowed: set[str],
 ) -> tuple[RuleRow, ...]:
-    totals = {t.rule_index: t for t in decisions.rule_totals(corpus)}
+    assert proof.context is not None
+    decisions = proof.context.decisions
+    totals = {t.rule_index: t for t in proof.context.rule_totals}
     all_kept = sum(t.expected_kept_events for t in totals.values())
     index = np.asarray(decisions.rule_index)
     rows = []
@@ -213,13 +216,8 @@ def _mask_totals(mask: Any, p: Any, w: Any) -> tuple[int, float, int, int]:
 def _totals(
     corpus: Corpus, decisions: CorpusDecisions, amounts: TraceAmounts, proof: ProofReport
 ) -> Totals:
-    from pytest_nectar.prover.corpus_proofs import CorpusContext
-    from pytest_nectar.refinery.reference import Evaluator
-
-    rules_file = proof.target.rules_file
-    ctx = CorpusContext(
-        proof.target, corpus, None, decisions, Evaluator(rules_file, proof.target.env)
-    )
+    ctx = proof.context  # the prover's one evaluation: its masks, not a second pass
+    assert ctx is not None
     p = amounts.probability
     w = amounts.weight
     errors, error_kept, at_risk, _ = _mask_totals(ctx.error_mask, p, w)
@@ -244,6 +242,13 @@ def _totals(
         must_keep_coverage=must_sure / must_n if must_n else None,
         unmatched_traces=int((decisions.rule_index < 0).sum()),
     )
+
+
+def _origin(proof: ProofReport | None) -> str | None:
+    origin = proof.target.error_origin if proof is not None else None
+    if origin is None:
+        return None
+    return origin.source.value + (f" {origin.position}" if origin.position else "")
 
 
 def build_explain(
@@ -275,7 +280,7 @@ def build_explain(
     seconds, why = corpus_seconds(corpus) if corpus is not None else (None, "")
     if corpus is not None and decisions is not None and proof is not None:
         amounts = TraceAmounts.of(corpus, decisions.keep_probability)
-        rows = _rule_rows(subject, corpus, decisions, seconds, set(shadowed))
+        rows = _rule_rows(subject, corpus, proof, seconds, set(shadowed))
         totals = _totals(corpus, decisions, amounts, proof)
         budget = _budget(proof, corpus, subject)
         services = service_rows(corpus, amounts, seconds)
@@ -303,7 +308,10 @@ def build_explain(
         unreachable=tuple(r.name for r in rows if r.unreachable),
         shadowed=tuple(shadowed),
         hazards=_hazards(proof) if proof else (),
-        notes=tuple(subject.notes) + tuple(proof.notes if proof else ()),
+        # The proof repeats the compiler's notes it was given: each note once.
+        notes=tuple(dict.fromkeys((*subject.notes, *(proof.notes if proof else ())))),
         missing=tuple(gaps),
         timeline=line,
+        error=proof.target.error.text if proof else None,
+        error_from=_origin(proof),
     )

@@ -67,6 +67,8 @@ def _overview(report: ExplainReport) -> list[Block]:
         f"{report.kind} `{report.source}`, environment `{report.environment}`",
         f"corpus `{report.corpus}`" if report.corpus else "no corpus",
     ]
+    if report.error is not None and report.error_from is not None:
+        facts.append(f"error traces: `{report.error}` (from {report.error_from})")
     if t is not None:
         facts.append(
             f"{n.count(t.traces)} traces, {n.count(t.events)} events over "

@@ -12,6 +12,8 @@ __all__ = ["diff_blocks", "diff_summary"]
 def diff_summary(report: DiffReport) -> str:
     """One line for a commit message or a PR body."""
     parts = []
+    if report.lost_proofs:
+        parts.append("LOSES " + ", ".join(p.property for p in report.lost_proofs))
     if report.lost:
         errors = sum("error" in t.kinds for t in report.lost)
         musts = sum("must-keep" in t.kinds for t in report.lost)
@@ -31,10 +33,32 @@ def diff_summary(report: DiffReport) -> str:
     return "; ".join(parts)
 
 
+def _lost_proofs(report: DiffReport) -> list[Block]:
+    if not report.lost_proofs:
+        return []
+    rows = tuple(
+        (p.property, p.old_verdict, p.new_verdict, p.witness or n.DASH, p.summary)
+        for p in report.lost_proofs
+    )
+    return [
+        Heading(3, f"{len(report.lost_proofs)} all-traces proof(s) NEW no longer passes"),
+        Para("OLD was proven for every possible trace; NEW has a counterexample.", "alert"),
+        Table(
+            ("property", "OLD", "NEW", "counterexample", "NEW summary"),
+            rows,
+            (False, False, False, False, False),
+            0,
+            ("alert",) * len(rows),
+        ),
+    ]
+
+
 def _lost(report: DiffReport, limit: int | None) -> list[Block]:
     if not report.lost:
         if report.missing and not report.rules:
             return []
+        if report.lost_proofs:
+            return [Para("No corpus error or must-keep trace loses its sure keep.", "ok")]
         return [Para("No error or must-keep trace loses its sure keep.", "ok")]
     shown = report.lost if limit is None else report.lost[:limit]
     rows = tuple(
@@ -67,6 +91,7 @@ def _lost(report: DiffReport, limit: int | None) -> list[Block]:
 
 def diff_blocks(report: DiffReport, *, limit: int | None = None) -> list[Block]:
     blocks: list[Block] = [Heading(2, f"Waggle diff: {report.old} → {report.new}")]
+    blocks += _lost_proofs(report)
     blocks += _lost(report, limit)
     blocks.append(
         Bullets(

@@ -14,14 +14,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
-from pytest_nectar.compiler.compile import CompiledEnvironment, compile_policies
-from pytest_nectar.errors import CompileError, Position, UsageError
+from pytest_nectar.compiler.compile import Compilation, CompiledEnvironment, compile_policies
+from pytest_nectar.errors import CompileError, NectarError, Position, RulesError, UsageError
 from pytest_nectar.policy.model import DEFAULT_ENVIRONMENT, Expr, Policy, default_error_match
 from pytest_nectar.policy.parser import parse_policy
 from pytest_nectar.refinery import rules_model as rm
 from pytest_nectar.refinery.rules_reader import format_for, read_rules_text
 
-__all__ = ["GIT_PREFIX", "Subject", "load_subject", "read_source", "subject_from_text"]
+__all__ = [
+    "GIT_PREFIX",
+    "Subject",
+    "load_subject",
+    "policy_subject",
+    "read_source",
+    "subject_from_text",
+]
 
 GIT_PREFIX: Final = "git:"
 _MAX_BYTES: Final = 8 * 1024 * 1024
@@ -48,6 +55,8 @@ class Subject:
     notes: tuple[str, ...] = ()
     problem: str | None = None
     path: str | None = None  # a file on disk (None for git: sources)
+    #: The located error behind ``problem`` (``nectar prove`` and pytest report it as is).
+    failure: NectarError | None = field(default=None, compare=False)
 
 
 def read_source(spec: str) -> tuple[str, str]:
@@ -99,8 +108,26 @@ def read_source(spec: str) -> tuple[str, str]:
 def _policy_subject(text: str, display: str, spec: str, error: Expr | None) -> Subject:
     policy = parse_policy(text, path=display)
     path = None if spec.startswith(GIT_PREFIX) else spec
+    try:
+        compilation = compile_policies([policy], sources=[text])
+    except CompileError as err:
+        base = policy_subject(policy, None, label=display, path=path, error=error)
+        return replace(base, problem=f"the policy does not compile: {err.message}", failure=err)
+    return policy_subject(policy, compilation, label=display, path=path, error=error)
+
+
+def policy_subject(
+    policy: Policy,
+    compilation: Compilation | None,
+    *,
+    label: str,
+    path: str | None,
+    error: Expr | None = None,
+) -> Subject:
+    """A subject from a policy already parsed and compiled (``compile_policies([policy])``),
+    so that a front end holding them (the pytest plugin) compiles nothing twice."""
     base = Subject(
-        label=display,
+        label=label,
         kind="policy",
         rules_file=None,
         env=policy.effective_environment,
@@ -110,17 +137,17 @@ def _policy_subject(text: str, display: str, spec: str, error: Expr | None) -> S
         budget=float(policy.budget_per_second) if policy.budget_per_second else None,
         path=path,
     )
-    try:
-        compilation = compile_policies([policy], sources=[text])
-    except CompileError as err:
-        return replace(base, problem=f"the policy does not compile: {err.message}")
+    if compilation is None:
+        return base
     compiled = compilation.environments[policy.effective_environment]
     return replace(
         base,
         rules_file=compilation.rules_file,  # exactly what `nectar compile` deploys
         compiled=compiled,
         origins=compiled.origins,
-        notes=compilation.notes,
+        # The policy's own environment's notes: whether some policy targets __default__ is
+        # a fact about the project's rules file (`nectar compile`), not about this policy.
+        notes=compiled.notes,
     )
 
 
@@ -133,14 +160,28 @@ def _rules_subject(
     loaded = read_rules_text(text, display, fmt)
     report = validate_loaded(loaded)
     problem = None
+    failure: NectarError | None = None
     if report.errors:
         first = report.errors[0]
         problem = f"Refinery would refuse this rules file: {first.message}"
+        failure = RulesError(
+            first.what,
+            position=first.position,
+            hint=f"Refinery would refuse this file ({len(report.errors)} error(s)); "
+            "run 'nectar validate' for all of them",
+            source_line=first.source_line,
+        )
     destination = env or DEFAULT_ENVIRONMENT
     try:
         destination, sampler = rm.select_sampler(loaded.rules_file, env)
     except LookupError as err:
         problem = problem or f"no sampler for this destination: {err}"
+        failure = failure or RulesError(
+            "Refinery would exit: no sampler for this destination",
+            position=loaded.rules_file.position,
+            got=env,
+            hint=str(err),
+        )
         sampler = None
     names: tuple[str | None, ...] = ()
     if isinstance(sampler, rm.RulesBasedSamplerConfig):
@@ -154,6 +195,7 @@ def _rules_subject(
         error=error or default_error_match(),
         problem=problem,
         path=None if spec.startswith(GIT_PREFIX) else spec,
+        failure=failure,
     )
 
 

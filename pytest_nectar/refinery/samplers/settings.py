@@ -20,7 +20,7 @@ from .durations import NANOSECONDS_PER_SECOND, DurationError, parse_duration
 from .dynamic import AvgSampleRate, EMAParams, EMASampleRate, EMAThroughput
 from .throughput import TotalThroughput, WindowedThroughput
 
-__all__ = ["KINDS", "SamplerSettings", "parse_settings"]
+__all__ = ["KINDS", "SamplerSettings", "parse_settings", "sharing_key"]
 
 _INT, _UINT, _FLOAT, _BOOL, _DURATION, _STRINGS = "int", "uint", "float", "bool", "duration", "list"
 _EMA_COMMON: Final = {
@@ -226,3 +226,13 @@ def parse_settings(kind: str, params: Mapping[str, object]) -> SamplerSettings:
             "Refinery returns it as the first rate and panics in rand.Intn",
         )
     return settings
+
+
+def sharing_key(kind: str, params: Mapping[str, object], prefix: str = "") -> str:
+    """Which downstream samplers Refinery runs as one instance (``makeDynsamplerKey``): the
+    one key the evaluator, the compiler's shared-config check and the budget all use.
+
+    Raises:
+        RulesError: parameters Refinery rejects (so they cannot share anything).
+    """
+    return parse_settings(kind, params).sharing_key(prefix)
