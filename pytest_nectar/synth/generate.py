@@ -1,0 +1,481 @@
+"""Traces drawn from a :class:`~pytest_nectar.synth.model.Model`, from one explicit seed.
+
+Every random choice comes from VOPR's seeded ChaCha family (``RngFamily("synth", seed)``),
+one substream per purpose (arrival times, trace shapes, ids), drawn in blocks and consumed
+in a fixed order: the same model, options and seed give the same traces, value for value,
+on any machine.  Times are whole microseconds (kept as integer nanoseconds), so a last-bit
+difference in a platform's ``exp`` cannot change a byte of the output.
+
+The generator walks the model's call graph from an entry operation: each operation's span
+gets a log-normal self time (with rare long-tail outliers), its calls (sequential or
+parallel fan-out, client span plus the callee's span), its own failure or one propagated
+from a callee, span events, and the attributes its protocol's conventions give it.
+Messaging consumers start new traces that link back to the producer.  Then the quirks:
+head-sampled traces carry ``SampleRate``, some roots never arrive, some lone spans' parents
+are in no trace, and one service's clock is sometimes off.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pytest_nectar.synth.model import (
+    GRPC_SERVER_FAULTS,
+    Failure,
+    FailureKind,
+    Model,
+    Operation,
+    Protocol,
+    Value,
+)
+from pytest_nectar.vopr.rng import RngFamily
+
+__all__ = ["PROFILES", "SynSpan", "SynTrace", "arrival_times", "generate"]
+
+PROFILES: Final = ("steady", "diurnal", "bursts")
+DAY: Final = 86400.0
+_BLOCK: Final = 4096
+_PROPAGATE: Final = 0.8  # chance that a callee's server fault fails its caller too
+
+
+@dataclass(slots=True)
+class SynSpan:
+    """One generated span, in OTLP terms (times in integer nanoseconds)."""
+
+    trace_id: str
+    span_id: str
+    parent_id: str
+    name: str
+    kind: int
+    start: int
+    end: int
+    service: str
+    instance: int
+    attributes: list[tuple[str, Value]]
+    status: int = 0  # 0 unset, 2 error
+    message: str = ""
+    events: list[tuple[str, int, list[tuple[str, Value]]]] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SynTrace:
+    trace_id: str
+    start: int
+    spans: list[SynSpan]
+
+
+class _Draws:
+    """Blocks of uniforms, normals and 64-bit words from three independent streams."""
+
+    def __init__(self, family: RngFamily) -> None:
+        self._u = family.generator(0, "uniform")
+        self._z = family.generator(0, "normal")
+        self._w = family.generator(0, "ids").bit_generator
+        self._us: list[float] = []
+        self._zs: list[float] = []
+        self._ws: list[int] = []
+
+    def u(self) -> float:
+        if not self._us:
+            self._us = self._u.random(_BLOCK).tolist()[::-1]
+        return self._us.pop()
+
+    def z(self) -> float:
+        if not self._zs:
+            self._zs = self._z.standard_normal(_BLOCK).tolist()[::-1]
+        return self._zs.pop()
+
+    def word(self) -> int:
+        if not self._ws:
+            self._ws = self._w.random_raw(_BLOCK).tolist()[::-1]
+        return int(self._ws.pop())
+
+    def span_id(self) -> str:
+        return f"{self.word() or 1:016x}"
+
+    def trace_id(self) -> str:
+        return f"{self.word():016x}{self.word() or 1:016x}"
+
+    def between(self, low: float, high: float) -> float:
+        return low + (high - low) * self.u()
+
+    def integer(self, low: int, high: int) -> int:
+        return low + min(high - low, int(self.u() * (high - low + 1)))
+
+
+def _micros(ms: float) -> int:
+    """Milliseconds as whole microseconds, in nanoseconds (at least 1 us)."""
+    return max(1, int(round(ms * 1000.0))) * 1000
+
+
+def _rate_shape(profile: str, cells: NDArray[np.float64], start_s: float, duration: float,
+                family: RngFamily) -> NDArray[np.float64]:
+    """Relative rate at the cells' midpoints (seconds since the start)."""
+    if profile == "steady":
+        return np.ones_like(cells)
+    if profile == "diurnal":  # peak at 14:00 UTC, trough at 02:00
+        hour = ((start_s + cells) % DAY) / 3600.0
+        return 1.0 + 0.6 * np.cos(2.0 * math.pi * (hour - 14.0) / 24.0)
+    slot = max(1.0, min(600.0, duration / 6.0))
+    rng = family.generator(0, "bursts")
+    slots = int(math.ceil(duration / slot))
+    draws = rng.random((slots, 4))
+    shape = np.ones_like(cells)
+    for i, (hit, length, where, mult) in enumerate(draws.tolist()):
+        if hit >= 0.4:
+            continue
+        width = slot * (0.1 + 0.3 * length)
+        begin = i * slot + (slot - width) * where
+        inside = (cells >= begin) & (cells < begin + width)
+        shape = np.where(inside, shape * (3.0 + 3.0 * mult), shape)
+    return shape
+
+
+def arrival_times(
+    profile: str,
+    rate: float,
+    duration: float,
+    count: int | None,
+    family: RngFamily,
+    start_s: float = 0.0,
+) -> NDArray[np.int64]:
+    """Sorted arrival offsets in microseconds: ``count`` of them, or a Poisson number at
+    ``rate`` traces/s, placed by the profile's density over ``duration`` seconds."""
+    cells = max(1, min(100_000, math.ceil(duration)))
+    width = duration / cells
+    mids = width * (np.arange(cells, dtype=np.float64) + 0.5)
+    shape = _rate_shape(profile, mids, start_s, duration, family)
+    rng = family.generator(0, "arrivals")
+    if count is None:
+        expected = float(rate * width * shape.sum())
+        count = int(rng.poisson(expected)) if expected > 0 else 0
+    if count == 0:
+        return np.empty(0, dtype=np.int64)
+    where = rng.choice(cells, size=count, p=shape / shape.sum()) if cells > 1 else np.zeros(
+        count, dtype=np.int64
+    )
+    times = (where + rng.random(count)) * width
+    micros = np.minimum(np.floor(times * 1e6).astype(np.int64), int(duration * 1e6) - 1)
+    micros.sort(kind="stable")
+    return micros
+
+
+class _Builder:
+    """Walks the model for one trace at a time (state: the draws and pending traces)."""
+
+    def __init__(self, model: Model, draws: _Draws) -> None:
+        self.model = model
+        self.d = draws
+        self.pending: list[SynTrace] = []  # traces started by messaging consumers
+        self._entries = [k for k, _ in model.entries]
+        total = sum(w for _, w in model.entries)
+        acc = 0.0
+        self._entry_cum = []
+        for _, w in model.entries:
+            acc += w / total
+            self._entry_cum.append(acc)
+        self._instances = {s.name: max(1, s.instances) for s in model.services}
+
+    def pick_entry(self) -> Operation:
+        u = self.d.u()
+        for key, cum in zip(self._entries, self._entry_cum, strict=True):
+            if u < cum:
+                return self.model.operation(key)
+        return self.model.operation(self._entries[-1])
+
+    def instance(self, service: str) -> int:
+        return self.d.integer(0, self._instances.get(service, 1) - 1)
+
+    # -- one operation's span and its subtree -----------------------------------------
+
+    def operation(
+        self,
+        op: Operation,
+        trace_id: str,
+        parent: str,
+        start: int,
+        out: list[SynSpan],
+        pods: dict[str, int],
+    ) -> tuple[int, Failure | None]:
+        d = self.d
+        span_id = d.span_id()
+        self_ms = op.latency_ms * math.exp(op.sigma * d.z())
+        if op.tail and d.u() < op.tail:
+            self_ms *= d.between(5.0, 40.0)
+        self_ns = _micros(self_ms)
+        at = len(out)
+        out.append(None)  # type: ignore[arg-type]  # filled below: parents before children
+        t = start + self_ns * 2 // 5
+        callee_fault: Failure | None = None
+        for call in op.calls:
+            if call.probability < 1.0 and d.u() >= call.probability:
+                continue
+            n = d.integer(*call.repeat) if call.repeat != (1, 1) else 1
+            if call.link:
+                self.pending.append(self.linked(call.target, trace_id, span_id, t))
+                continue
+            begin, latest = t, t
+            for _ in range(n):
+                end, fault = self.call(op, call.target, trace_id, span_id, begin, out, pods)
+                latest = max(latest, end)
+                if not call.parallel:
+                    begin = end + _micros(d.between(0.01, 0.2))
+                callee_fault = callee_fault or fault
+            t = latest
+        end = t + self_ns - self_ns * 2 // 5
+        failure = self.own_failure(op)
+        if failure is None and callee_fault is not None and d.u() < _PROPAGATE:
+            failure = _propagated(op, callee_fault)
+        service = op.service
+        span = SynSpan(
+            trace_id, span_id, parent, op.name, op.kind, start, end, service,
+            pods.setdefault(service, self.instance(service)), self.attributes(op, failure),
+        )
+        self.outcome(op, span, failure)
+        for name, p in op.events:
+            if d.u() < p:
+                span.events.append((name, start + int(d.u() * (end - start)), []))
+        out[at] = span
+        fault = failure if failure is not None and failure.is_fault and failure.propagates else None
+        return end, fault
+
+    def own_failure(self, op: Operation) -> Failure | None:
+        if not op.failures:
+            return None
+        u = self.d.u()
+        acc = 0.0
+        for failure in op.failures:
+            acc += failure.probability
+            if u < acc:
+                return failure
+        return None
+
+    def call(
+        self,
+        caller: Operation,
+        key: str,
+        trace_id: str,
+        parent: str,
+        start: int,
+        out: list[SynSpan],
+        pods: dict[str, int],
+    ) -> tuple[int, Failure | None]:
+        target = self.model.operation(key)
+        if target.service == caller.service or target.protocol is Protocol.INTERNAL:
+            return self.operation(target, trace_id, parent, start, out, pods)
+        d = self.d
+        if target.protocol is Protocol.DB:  # an uninstrumented store: the caller's span only
+            span = SynSpan(
+                trace_id, d.span_id(), parent, target.name, 3, start, 0, caller.service,
+                pods.setdefault(caller.service, self.instance(caller.service)),
+                [*target.attributes, ("server.address", target.service)],
+            )
+            self_ns = _micros(target.latency_ms * math.exp(target.sigma * d.z()))
+            if target.tail and d.u() < target.tail:
+                self_ns *= 20
+            span.end = start + self_ns
+            out.append(span)
+            return span.end, None
+        client_id = d.span_id()
+        at = len(out)
+        out.append(None)  # type: ignore[arg-type]
+        there = start + _micros(d.between(0.1, 1.2))
+        end, fault = self.operation(target, trace_id, client_id, there, out, pods)
+        server = out[at + 1]  # the callee's span: the first placed after the client's
+        back = end + _micros(d.between(0.1, 1.2))
+        attrs: list[tuple[str, Value]]
+        status = 0
+        if target.protocol is Protocol.GRPC:
+            service, _, method = target.method.partition("/")
+            code = next((int(v) for k, v in server.attributes if k == "rpc.grpc.status_code"), 0)
+            attrs = [
+                ("rpc.system", "grpc"),
+                ("rpc.service", service),
+                ("rpc.method", method),
+                ("server.address", target.service),
+                ("rpc.grpc.status_code", code),
+            ]
+            status = 2 if code else 0
+            name = target.method
+        else:
+            code = next((int(v) for k, v in server.attributes if k == target.http_status_key), 200)
+            attrs = [
+                ("http.request.method", target.method),
+                ("server.address", target.service),
+                ("http.response.status_code", code),
+            ]
+            status = 2 if code >= 400 else 0
+            name = target.method
+        out[at] = SynSpan(
+            trace_id, client_id, parent, name, 3, start, back, caller.service,
+            pods.setdefault(caller.service, self.instance(caller.service)), attrs,
+            status, server.message if status else "",
+        )
+        return back, fault
+
+    def linked(self, key: str, producer_trace: str, producer_span: str, at: int) -> SynTrace:
+        """A consumer's own trace, linked to the producer span that published the message."""
+        target = self.model.operation(key)
+        trace_id = self.d.trace_id()
+        start = at + _micros(self.d.between(1.0, 80.0))
+        spans: list[SynSpan] = []
+        self.operation(target, trace_id, "", start, spans, {})
+        spans[0].links.append((producer_trace, producer_span))
+        return SynTrace(trace_id, start, spans)
+
+    # -- attributes and outcome ----------------------------------------------------------
+
+    def attributes(self, op: Operation, failure: Failure | None) -> list[tuple[str, Value]]:
+        attrs: list[tuple[str, Value]] = []
+        if op.protocol is Protocol.HTTP:
+            code = 200
+            if failure is not None and failure.kind is FailureKind.HTTP:
+                code = failure.code
+            elif failure is not None and failure.is_fault:
+                code = 500
+            stable = op.http_status_key == "http.response.status_code"
+            attrs.append(("http.request.method" if stable else "http.method", op.method))
+            attrs.append(("http.route", op.route))
+            attrs.append((op.http_status_key, str(code) if op.status_as_string else code))
+        elif op.protocol is Protocol.GRPC:
+            code = 0
+            if failure is not None and failure.kind is FailureKind.GRPC:
+                code = failure.code
+            elif failure is not None and failure.is_fault:
+                code = 2
+            service, _, method = op.method.partition("/")
+            attrs += [("rpc.system", "grpc"), ("rpc.service", service), ("rpc.method", method)]
+            attrs.append(("rpc.grpc.status_code", code))
+        attrs.extend(op.attributes)
+        for key, options in op.choices:
+            u = self.d.u()
+            acc = 0.0
+            chosen = options[-1][0]
+            for value, p in options:
+                acc += p
+                if u < acc:
+                    chosen = value
+                    break
+            attrs.append((key, chosen))
+        return attrs
+
+    def outcome(self, op: Operation, span: SynSpan, failure: Failure | None) -> None:
+        if failure is None:
+            return
+        kind = failure.kind
+        error = False
+        if kind is FailureKind.STATUS:
+            error = True
+        elif kind is FailureKind.EXCEPTION:
+            when = span.end - (span.end - span.start) // 10
+            span.events.append(
+                (
+                    "exception",
+                    when,
+                    [
+                        ("exception.type", failure.exception_type),
+                        ("exception.message", failure.message),
+                        ("exception.escaped", failure.escaped),
+                    ],
+                )
+            )
+            error = failure.escaped
+        elif op.sets_status:
+            if kind is FailureKind.HTTP:
+                error = failure.code >= 500 and op.kind == 2
+            elif kind is FailureKind.GRPC:
+                error = failure.code in GRPC_SERVER_FAULTS
+        if error:
+            span.status = 2
+            span.message = failure.message
+
+
+def _propagated(op: Operation, cause: Failure) -> Failure:
+    """The caller's own failure when a callee's server fault reaches it."""
+    message = f"downstream failure: {cause.message}" if cause.message else "downstream failure"
+    if op.protocol is Protocol.HTTP:
+        code = 502 if op.status_as_string else 500
+        return Failure(FailureKind.HTTP, 0.0, code, message=message)
+    if op.protocol is Protocol.GRPC:
+        code = cause.code if cause.kind is FailureKind.GRPC else 2
+        return Failure(FailureKind.GRPC, 0.0, code, message=message)
+    return Failure(FailureKind.STATUS, 0.0, message=message)
+
+
+def generate(
+    model: Model,
+    seed: int,
+    *,
+    traces: int | None = None,
+    rate: float | None = None,
+    duration: float = 60.0,
+    profile: str = "steady",
+    start_ns: int = 0,
+) -> Iterator[SynTrace]:
+    """The traces of a synthetic corpus in start order: ``traces`` requests, or a Poisson
+    number at ``rate`` (default: the model's) over ``duration`` seconds."""
+    family = RngFamily("synth", seed)
+    offsets = arrival_times(
+        profile, model.rate if rate is None else rate, duration,
+        traces, family, start_ns / 1e9,
+    )
+    builder = _Builder(model, _Draws(family))
+    d = builder.d
+    quirks = model.quirks
+    rates = list(quirks.sample_rates)
+    waiting: list[SynTrace] = []
+    for offset in offsets.tolist():
+        start = start_ns + offset * 1000
+        entry = builder.pick_entry()
+        trace_id = d.trace_id()
+        spans: list[SynSpan] = []
+        builder.operation(entry, trace_id, "", start, spans, {})
+        sample = 0
+        u = d.u()
+        acc = 0.0
+        for value, share in rates:
+            acc += share
+            if u < acc:
+                sample = value
+                break
+        if sample > 1:
+            for s in spans:
+                s.attributes.append(("SampleRate", sample))
+        if quirks.skew and d.u() < quirks.skew and len(spans) > 1:
+            victim = spans[d.integer(1, len(spans) - 1)].service
+            shift = _micros(d.between(*quirks.skew_ms)) * (1 if d.u() < 0.5 else -1)
+            for s in spans:
+                if s.service == victim:
+                    s.start += shift
+                    s.end += shift
+                    s.events = [(n, t + shift, a) for n, t, a in s.events]
+        if quirks.rootless and d.u() < quirks.rootless and len(spans) > 1:
+            spans = spans[1:]
+        waiting.extend(builder.pending)
+        builder.pending.clear()
+        if quirks.orphans and d.u() < quirks.orphans:
+            waiting.append(_orphan(builder, start))
+        waiting.sort(key=lambda t: t.start)
+        while waiting and waiting[0].start <= start:
+            yield waiting.pop(0)
+        yield SynTrace(trace_id, start, spans)
+    yield from waiting
+
+
+def _orphan(builder: _Builder, start: int) -> SynTrace:
+    """A lone span (with its subtree) whose parent is in no trace of the corpus."""
+    d = builder.d
+    ops = [op for op in builder.model.operations if op.kind == 2]
+    op = ops[d.integer(0, len(ops) - 1)] if ops else builder.model.operations[0]
+    trace_id = d.trace_id()
+    spans: list[SynSpan] = []
+    at = start + _micros(d.between(1.0, 500.0))
+    builder.operation(op, trace_id, d.span_id(), at, spans, {})
+    return SynTrace(trace_id, spans[0].start, spans)
