@@ -41,6 +41,7 @@ __all__ = ["PROFILES", "SynSpan", "SynTrace", "arrival_times", "generate"]
 PROFILES: Final = ("steady", "diurnal", "bursts")
 DAY: Final = 86400.0
 _BLOCK: Final = 4096
+_DIRECT: Final = (Protocol.INTERNAL, Protocol.MESSAGING)  # called without a client span
 _PROPAGATE: Final = 0.8  # chance that a callee's server fault fails its caller too
 
 
@@ -112,11 +113,12 @@ class _Draws:
 
 def _micros(ms: float) -> int:
     """Milliseconds as whole microseconds, in nanoseconds (at least 1 us)."""
-    return max(1, int(round(ms * 1000.0))) * 1000
+    return max(1, round(ms * 1000.0)) * 1000
 
 
-def _rate_shape(profile: str, cells: NDArray[np.float64], start_s: float, duration: float,
-                family: RngFamily) -> NDArray[np.float64]:
+def _rate_shape(
+    profile: str, cells: NDArray[np.float64], start_s: float, duration: float, family: RngFamily
+) -> NDArray[np.float64]:
     """Relative rate at the cells' midpoints (seconds since the start)."""
     if profile == "steady":
         return np.ones_like(cells)
@@ -125,7 +127,7 @@ def _rate_shape(profile: str, cells: NDArray[np.float64], start_s: float, durati
         return 1.0 + 0.6 * np.cos(2.0 * math.pi * (hour - 14.0) / 24.0)
     slot = max(1.0, min(600.0, duration / 6.0))
     rng = family.generator(0, "bursts")
-    slots = int(math.ceil(duration / slot))
+    slots = math.ceil(duration / slot)
     draws = rng.random((slots, 4))
     shape = np.ones_like(cells)
     for i, (hit, length, where, mult) in enumerate(draws.tolist()):
@@ -158,8 +160,10 @@ def arrival_times(
         count = int(rng.poisson(expected)) if expected > 0 else 0
     if count == 0:
         return np.empty(0, dtype=np.int64)
-    where = rng.choice(cells, size=count, p=shape / shape.sum()) if cells > 1 else np.zeros(
-        count, dtype=np.int64
+    where = (
+        rng.choice(cells, size=count, p=shape / shape.sum())
+        if cells > 1
+        else np.zeros(count, dtype=np.int64)
     )
     times = (where + rng.random(count)) * width
     micros = np.minimum(np.floor(times * 1e6).astype(np.int64), int(duration * 1e6) - 1)
@@ -235,8 +239,16 @@ class _Builder:
             failure = _propagated(op, callee_fault)
         service = op.service
         span = SynSpan(
-            trace_id, span_id, parent, op.name, op.kind, start, end, service,
-            pods.setdefault(service, self.instance(service)), self.attributes(op, failure),
+            trace_id,
+            span_id,
+            parent,
+            op.name,
+            op.kind,
+            start,
+            end,
+            service,
+            pods.setdefault(service, self.instance(service)),
+            self.attributes(op, failure),
         )
         self.outcome(op, span, failure)
         for name, p in op.events:
@@ -268,12 +280,19 @@ class _Builder:
         pods: dict[str, int],
     ) -> tuple[int, Failure | None]:
         target = self.model.operation(key)
-        if target.service == caller.service or target.protocol is Protocol.INTERNAL:
+        if target.service == caller.service or target.protocol in _DIRECT:
             return self.operation(target, trace_id, parent, start, out, pods)
         d = self.d
         if target.protocol is Protocol.DB:  # an uninstrumented store: the caller's span only
             span = SynSpan(
-                trace_id, d.span_id(), parent, target.name, 3, start, 0, caller.service,
+                trace_id,
+                d.span_id(),
+                parent,
+                target.name,
+                3,
+                start,
+                0,
+                caller.service,
                 pods.setdefault(caller.service, self.instance(caller.service)),
                 [*target.attributes, ("server.address", target.service)],
             )
@@ -314,9 +333,18 @@ class _Builder:
             status = 2 if code >= 400 else 0
             name = target.method
         out[at] = SynSpan(
-            trace_id, client_id, parent, name, 3, start, back, caller.service,
-            pods.setdefault(caller.service, self.instance(caller.service)), attrs,
-            status, server.message if status else "",
+            trace_id,
+            client_id,
+            parent,
+            name,
+            3,
+            start,
+            back,
+            caller.service,
+            pods.setdefault(caller.service, self.instance(caller.service)),
+            attrs,
+            status,
+            server.message if status else "",
         )
         return back, fault
 
@@ -423,8 +451,12 @@ def generate(
     number at ``rate`` (default: the model's) over ``duration`` seconds."""
     family = RngFamily("synth", seed)
     offsets = arrival_times(
-        profile, model.rate if rate is None else rate, duration,
-        traces, family, start_ns / 1e9,
+        profile,
+        model.rate if rate is None else rate,
+        duration,
+        traces,
+        family,
+        start_ns / 1e9,
     )
     builder = _Builder(model, _Draws(family))
     d = builder.d

@@ -86,47 +86,65 @@ class SynthRequest:
         """The seed and duration in seconds, or a usage error for the first bad option."""
         if self.model not in MODELS:
             raise UsageError(
-                "unknown model profile", position=Position("--profile"), got=self.model,
+                "unknown model profile",
+                position=Position("--profile"),
+                got=self.model,
                 hint="use shop or learn",
             )
         if self.model == "learn" and not self.learn_from:
             raise UsageError(
-                "the learn profile needs a corpus", position=Position("--profile"),
-                got="learn", hint="add --learn-from PATH (trace files or a folder)",
+                "the learn profile needs a corpus",
+                position=Position("--profile"),
+                got="learn",
+                hint="add --learn-from PATH (trace files or a folder)",
             )
         if self.model != "learn" and self.learn_from:
             raise UsageError(
-                "--learn-from is only for the learn profile", position=Position("--learn-from"),
-                got=self.learn_from[0], hint="add --profile learn",
+                "--learn-from is only for the learn profile",
+                position=Position("--learn-from"),
+                got=self.learn_from[0],
+                hint="add --profile learn",
             )
         if self.fmt not in FORMATS:
             raise UsageError(
-                "unknown output format", position=Position("--format"), got=self.fmt,
+                "unknown output format",
+                position=Position("--format"),
+                got=self.fmt,
                 hint="use one of " + ", ".join(FORMATS),
             )
         if self.profile not in PROFILES:
             raise UsageError(
-                "unknown time profile", position=Position("--time-profile"), got=self.profile,
+                "unknown time profile",
+                position=Position("--time-profile"),
+                got=self.profile,
                 hint="use one of " + ", ".join(PROFILES),
             )
         if self.traces is not None and self.rate is not None:
             raise UsageError(
-                "--traces and --rate exclude each other", position=Position("--traces"),
-                got=self.traces, hint="give a number of traces, or a rate and a --duration",
+                "--traces and --rate exclude each other",
+                position=Position("--traces"),
+                got=self.traces,
+                hint="give a number of traces, or a rate and a --duration",
             )
         if self.traces is not None and not 0 < self.traces <= MAX_TRACES:
             raise UsageError(
-                "number of traces out of range", position=Position("--traces"),
-                got=self.traces, hint=f"a whole number from 1 to {MAX_TRACES:,}",
+                "number of traces out of range",
+                position=Position("--traces"),
+                got=self.traces,
+                hint=f"a whole number from 1 to {MAX_TRACES:,}",
             )
         if self.rate is not None and not (math.isfinite(self.rate) and 0 < self.rate <= 1e6):
             raise UsageError(
-                "rate out of range", position=Position("--rate"), got=self.rate,
+                "rate out of range",
+                position=Position("--rate"),
+                got=self.rate,
                 hint="traces per second, more than 0 and at most 1000000",
             )
         if self.rate is not None and self.duration is None:
             raise UsageError(
-                "--rate needs --duration", position=Position("--rate"), got=self.rate,
+                "--rate needs --duration",
+                position=Position("--rate"),
+                got=self.rate,
                 hint="add e.g. --duration 10m",
             )
         seed = DEFAULT_SEED if self.seed is None else parse_seed(self.seed)

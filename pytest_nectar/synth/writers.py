@@ -66,19 +66,20 @@ class _Resources:
 
     def attributes(self, service: str, instance: int) -> list[tuple[str, Value]]:
         key = (service, instance)
-        found = self._cache.get(key)
-        if found is None:
-            info = self._services.get(service)
-            found: list[tuple[str, Value]] = [("service.name", service)]
-            if info is not None and info.version:
-                found.append(("service.version", info.version))
-            if info is not None and info.language:
-                found.append(("telemetry.sdk.language", info.language))
-                found.append(("telemetry.sdk.name", "opentelemetry"))
-            found.append(("host.name", self.host(service, instance)))
-            if info is not None:
-                found.extend(info.attributes)
-            self._cache[key] = found
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        info = self._services.get(service)
+        found: list[tuple[str, Value]] = [("service.name", service)]
+        if info is not None and info.version:
+            found.append(("service.version", info.version))
+        if info is not None and info.language:
+            found.append(("telemetry.sdk.language", info.language))
+            found.append(("telemetry.sdk.name", "opentelemetry"))
+        found.append(("host.name", self.host(service, instance)))
+        if info is not None:
+            found.extend(info.attributes)
+        self._cache[key] = found
         return found
 
     def scope(self, service: str) -> str:
@@ -100,8 +101,7 @@ def _otlp_span(span: SynSpan) -> dict[str, object]:
     out["attributes"] = _attrs(span.attributes)
     if span.events:
         out["events"] = [
-            {"timeUnixNano": str(t), "name": n, "attributes": _attrs(a)}
-            for n, t, a in span.events
+            {"timeUnixNano": str(t), "name": n, "attributes": _attrs(a)} for n, t, a in span.events
         ]
     if span.links:
         out["links"] = [{"traceId": t, "spanId": s} for t, s in span.links]
@@ -192,8 +192,9 @@ def _jaeger(traces: Iterable[SynTrace], res: _Resources) -> Iterable[str]:
                     tags.append(_tag("otel.status_description", span.message))
             refs = []
             if span.parent_id:
-                refs.append({"refType": "CHILD_OF", "traceID": span.trace_id,
-                             "spanID": span.parent_id})
+                refs.append(
+                    {"refType": "CHILD_OF", "traceID": span.trace_id, "spanID": span.parent_id}
+                )
             refs.extend(
                 {"refType": "FOLLOWS_FROM", "traceID": t, "spanID": s} for t, s in span.links
             )
@@ -261,8 +262,9 @@ def _zipkin(traces: Iterable[SynTrace], res: _Resources) -> Iterable[str]:
             item["duration"] = (span.end - span.start) // 1000
             item["localEndpoint"] = {"serviceName": span.service}
             if span.events:
-                item["annotations"] = [{"timestamp": t // 1000, "value": n}
-                                       for n, t, _ in span.events]
+                item["annotations"] = [
+                    {"timestamp": t // 1000, "value": n} for n, t, _ in span.events
+                ]
             item["tags"] = tags
             out.append(item)
     yield _dumps(out) + "\n"
