@@ -321,7 +321,8 @@ class _Builder:
                 ("server.address", target.service),
                 ("rpc.grpc.status_code", code),
             ]
-            status = 2 if code else 0
+            # the client side records the code; like the server, some stacks set no status
+            status = 2 if code and target.sets_status else 0
             name = target.method
         else:
             code = next((int(v) for k, v in server.attributes if k == target.http_status_key), 200)

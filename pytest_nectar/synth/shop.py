@@ -425,6 +425,8 @@ _OPERATIONS: Final = (
         failures=(
             _fail(_G, 0.01, 3, message="unsupported currency", propagates=False),
             _fail(_G, 0.01, 2, message="conversion table not loaded"),
+            # callers fall back to the base currency: the failure stays on these spans
+            _fail(_G, 0.02, 14, message="exchange rate provider unreachable", propagates=False),
         ),
     ),
     Operation(
