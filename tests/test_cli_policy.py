@@ -86,7 +86,7 @@ def test_fmt_rewrites_keeps_comments_and_is_idempotent(
     shutil.copy(KEYED, keyed)
     assert main(["fmt", str(keyed)]) == 0
     assert keyed.read_text() == KEYED_FORMATTED.read_text()
-    assert "  # traces kept per second, all rules together\n  10000\n" in keyed.read_text()
+    assert "  # traces kept per second, all rules together\n  200\n" in keyed.read_text()
     assert main(["fmt", str(keyed)]) == 0
     assert main(["fmt", "--check", str(keyed)]) == 0
     assert capsys.readouterr().out == f"reformatted {keyed}\n"

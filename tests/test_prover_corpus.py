@@ -1,4 +1,4 @@
-"""Corpus proofs on the OpenTelemetry Demo corpus (examples/quickstart/corpus)."""
+"""Corpus proofs on the quickstart's generated shop corpus (examples/quickstart/corpus)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ DROPS_CART = """nectar_policy{version,name,rules}:
   1
   drops-cart
   rules[3]{name,match,action,priority}:
-    drop-cart,"http.target = \\"/api/cart\\"",drop,100
+    drop-cart,"http.route = \\"/api/cart\\"",drop,100
     keep-errors,http.status >= 500,keep,50
     rest,true,sample(0.1),0
 """
@@ -91,9 +91,9 @@ def test_demo_rules_property_by_property(corpus) -> None:  # type: ignore[no-unt
     assert Evaluator(target.rules_file, "demo").decide(trace).keep is not True
     assert verdicts["budget"] is Verdict.PASS
     assert verdicts["mixed-types"] is Verdict.WARN
-    assert "http.status_code (int 192, string 150)" in report.results["mixed-types"].summary
+    assert "http.status_code (int 74, string 299)" in report.results["mixed-types"].summary
     assert verdicts["unreachable-rules"] is Verdict.WARN
-    assert "Keep Type 2 GRPC Status Codes" in report.results["unreachable-rules"].summary
+    assert "'Keep long duration traces'" in report.results["unreachable-rules"].summary
     assert verdicts["shadowed-rules"] is Verdict.PASS
 
 
@@ -115,13 +115,19 @@ def test_untyped_error_rule_misses_string_statuses(tmp_path: Path, corpus) -> No
     rules = tmp_path / "untyped.yaml"
     rules.write_text(UNTYPED)
     report = prove(rules, corpus=corpus, error="http.status_code >= 500")
-    # On this corpus every trace with a string "500" also has an int 500 span, and trace
-    # scope needs only one: the corpus passes, truthfully ...
+    # The shop's edge proxy reports its status as a string, like Envoy: a trace whose only
+    # 5xx is the proxy's "503" is sampled by the untyped rule, on the corpus ...
     result = report.results["error-preservation"]
-    assert result.verdict is Verdict.PASS
-    assert _brute_failing(str(rules), corpus) == set()
-    assert "http.status_code (int 192, string 150)" in report.results["mixed-types"].summary
-    # ... but a trace whose status arrives only as a string is sampled: shown for all traces.
+    assert result.verdict is Verdict.FAIL
+    failing = _brute_failing(str(rules), corpus)
+    assert failing and result.total_failing == len(failing)
+    assert set(result.figures["failing_trace_ids"]) <= failing
+    for trace_id in failing:
+        spans = corpus.trace(corpus.trace_index(trace_id)).spans
+        statuses = [s.data.get("http.status_code") for s in spans]
+        assert not any(isinstance(v, int) and v >= 500 for v in statuses)
+    assert "http.status_code (int 74, string 299)" in report.results["mixed-types"].summary
+    # ... and for all traces, a trace whose status arrives only as a string.
     every = report.results["error-preservation-all"]
     assert every.verdict is Verdict.FAIL
     witness = every.witnesses[0]
