@@ -235,7 +235,10 @@ class _Builder:
             t = latest
         end = t + self_ns - self_ns * 2 // 5
         failure = self.own_failure(op)
-        if failure is None and callee_fault is not None and d.u() < _PROPAGATE:
+        # a proxy (Envoy: its status is a string) always passes its upstream's failure on
+        if failure is None and callee_fault is not None and (
+            op.status_as_string or d.u() < _PROPAGATE
+        ):
             failure = _propagated(op, callee_fault)
         service = op.service
         span = SynSpan(
@@ -430,7 +433,9 @@ def _propagated(op: Operation, cause: Failure) -> Failure:
     """The caller's own failure when a callee's server fault reaches it."""
     message = f"downstream failure: {cause.message}" if cause.message else "downstream failure"
     if op.protocol is Protocol.HTTP:
-        code = 502 if op.status_as_string else 500
+        code = 500
+        if op.status_as_string:  # a proxy: the upstream's own 5xx, or Bad Gateway
+            code = cause.code if cause.kind is FailureKind.HTTP else 502
         return Failure(FailureKind.HTTP, 0.0, code, message=message)
     if op.protocol is Protocol.GRPC:
         code = cause.code if cause.kind is FailureKind.GRPC else 2
