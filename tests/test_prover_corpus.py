@@ -91,7 +91,7 @@ def test_demo_rules_property_by_property(corpus) -> None:  # type: ignore[no-unt
     assert Evaluator(target.rules_file, "demo").decide(trace).keep is not True
     assert verdicts["budget"] is Verdict.PASS
     assert verdicts["mixed-types"] is Verdict.WARN
-    assert "http.status_code (int 74, string 299)" in report.results["mixed-types"].summary
+    assert "http.status_code (int 77, string 299)" in report.results["mixed-types"].summary
     assert verdicts["unreachable-rules"] is Verdict.WARN
     assert "'Keep long duration traces'" in report.results["unreachable-rules"].summary
     assert verdicts["shadowed-rules"] is Verdict.PASS
@@ -126,7 +126,7 @@ def test_untyped_error_rule_misses_string_statuses(tmp_path: Path, corpus) -> No
         spans = corpus.trace(corpus.trace_index(trace_id)).spans
         statuses = [s.data.get("http.status_code") for s in spans]
         assert not any(isinstance(v, int) and v >= 500 for v in statuses)
-    assert "http.status_code (int 74, string 299)" in report.results["mixed-types"].summary
+    assert "http.status_code (int 77, string 299)" in report.results["mixed-types"].summary
     # ... and for all traces, a trace whose status arrives only as a string.
     every = report.results["error-preservation-all"]
     assert every.verdict is Verdict.FAIL
