@@ -18,9 +18,9 @@ are in no trace, and one service's clock is sometimes off.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,6 +38,7 @@ from pytest_nectar.vopr.rng import RngFamily
 
 __all__ = ["PROFILES", "SynSpan", "SynTrace", "arrival_times", "generate"]
 
+T = TypeVar("T")
 PROFILES: Final = ("steady", "diurnal", "bursts")
 DAY: Final = 86400.0
 _BLOCK: Final = 4096
@@ -178,21 +179,12 @@ class _Builder:
         self.model = model
         self.d = draws
         self.pending: list[SynTrace] = []  # traces started by messaging consumers
-        self._entries = [k for k, _ in model.entries]
         total = sum(w for _, w in model.entries)
-        acc = 0.0
-        self._entry_cum = []
-        for _, w in model.entries:
-            acc += w / total
-            self._entry_cum.append(acc)
+        self._entries = [(model.operation(k), w / total) for k, w in model.entries]
         self._instances = {s.name: max(1, s.instances) for s in model.services}
 
     def pick_entry(self) -> Operation:
-        u = self.d.u()
-        for key, cum in zip(self._entries, self._entry_cum, strict=True):
-            if u < cum:
-                return self.model.operation(key)
-        return self.model.operation(self._entries[-1])
+        return _pick(self.d.u(), self._entries) or self._entries[-1][0]
 
     def instance(self, service: str) -> int:
         return self.d.integer(0, self._instances.get(service, 1) - 1)
@@ -236,8 +228,10 @@ class _Builder:
         end = t + self_ns - self_ns * 2 // 5
         failure = self.own_failure(op)
         # a proxy (Envoy: its status is a string) always passes its upstream's failure on
-        if failure is None and callee_fault is not None and (
-            op.status_as_string or d.u() < _PROPAGATE
+        if (
+            failure is None
+            and callee_fault is not None
+            and (op.status_as_string or d.u() < _PROPAGATE)
         ):
             failure = _propagated(op, callee_fault)
         service = op.service
@@ -264,13 +258,7 @@ class _Builder:
     def own_failure(self, op: Operation) -> Failure | None:
         if not op.failures:
             return None
-        u = self.d.u()
-        acc = 0.0
-        for failure in op.failures:
-            acc += failure.probability
-            if u < acc:
-                return failure
-        return None
+        return _pick(self.d.u(), ((f, f.probability) for f in op.failures))
 
     def call(
         self,
@@ -387,15 +375,8 @@ class _Builder:
             attrs.append(("rpc.grpc.status_code", code))
         attrs.extend(op.attributes)
         for key, options in op.choices:
-            u = self.d.u()
-            acc = 0.0
-            chosen = options[-1][0]
-            for value, p in options:
-                acc += p
-                if u < acc:
-                    chosen = value
-                    break
-            attrs.append((key, chosen))
+            chosen = _pick(self.d.u(), options)
+            attrs.append((key, options[-1][0] if chosen is None else chosen))
         return attrs
 
     def outcome(self, op: Operation, span: SynSpan, failure: Failure | None) -> None:
@@ -427,6 +408,16 @@ class _Builder:
         if error:
             span.status = 2
             span.message = failure.message
+
+
+def _pick(u: float, options: Iterable[tuple[T, float]]) -> T | None:
+    """The first option whose cumulative share exceeds ``u`` (None when the shares end first)."""
+    acc = 0.0
+    for value, share in options:
+        acc += share
+        if u < acc:
+            return value
+    return None
 
 
 def _propagated(op: Operation, cause: Failure) -> Failure:
@@ -475,14 +466,7 @@ def generate(
         trace_id = d.trace_id()
         spans: list[SynSpan] = []
         builder.operation(entry, trace_id, "", start, spans, {})
-        sample = 0
-        u = d.u()
-        acc = 0.0
-        for value, share in rates:
-            acc += share
-            if u < acc:
-                sample = value
-                break
+        sample = _pick(d.u(), rates) or 0
         if sample > 1:
             for s in spans:
                 s.attributes.append(("SampleRate", sample))

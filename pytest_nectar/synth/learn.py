@@ -42,7 +42,7 @@ from pytest_nectar.synth.model import (
 )
 from pytest_nectar.trace_model import Span, Trace
 from pytest_nectar.vopr.campaign_setup import corpus_rate
-from pytest_nectar.vopr.trace_fields import DEFAULT_FIELDS
+from pytest_nectar.vopr.trace_fields import DEFAULT_FIELDS, as_number
 
 __all__ = ["MIN_TRACES", "learn_model"]
 
@@ -116,19 +116,6 @@ def _is_span(data: Mapping[str, object]) -> bool:
     return "meta.annotation_type" not in data
 
 
-def _number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
 def _protocol(data: Mapping[str, object]) -> Protocol:
     if data.get("rpc.system") == "grpc" or "rpc.grpc.status_code" in data:
         return Protocol.GRPC
@@ -179,12 +166,12 @@ def _failure_of(
     data: Mapping[str, object], events: list[Mapping[str, object]], protocol: Protocol
 ) -> tuple[FailureKind, int, str, bool] | None:
     """How a span failed: (kind, code, exception type, escaped), or None."""
-    error = _number(data.get(_F.status_code)) == 2 or data.get(_F.error) is True
+    error = as_number(data.get(_F.status_code)) == 2 or data.get(_F.error) is True
     for key in _F.http_status:
-        code = _number(data.get(key))
+        code = as_number(data.get(key))
         if code is not None and code >= 400 and protocol is Protocol.HTTP:
             return FailureKind.HTTP, int(code), "", error
-    code = _number(data.get("rpc.grpc.status_code"))
+    code = as_number(data.get("rpc.grpc.status_code"))
     if code is not None and code != 0:
         return FailureKind.GRPC, int(code), "", error
     exception = next((e for e in events if e.get("name") == "exception"), None)
@@ -287,9 +274,9 @@ class _Learner:
             self.span_index[sid] = key
             if s.is_root:
                 self.entries[key] += 1
-            duration = _number(d.get(_F.duration)) or 0.0
+            duration = as_number(d.get(_F.duration)) or 0.0
             callees = self._callees(s, children)
-            busy = sum(_number(c.data.get(_F.duration)) or 0.0 for c in callees)
+            busy = sum(as_number(c.data.get(_F.duration)) or 0.0 for c in callees)
             op.self_ms.append(max(duration - busy, duration * 0.05, 0.001))
             per = Counter(self.op_of(c.data) for c in callees)
             for child_key, n in per.items():
