@@ -18,13 +18,12 @@ are in no trace, and one service's clock is sometimes off.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Final, TypeVar
+from typing import Final
 
-import numpy as np
-from numpy.typing import NDArray
-
+from pytest_nectar.synth.arrivals import PROFILES, arrival_times
+from pytest_nectar.synth.draws import Draws, micros, pick
 from pytest_nectar.synth.model import (
     GRPC_SERVER_FAULTS,
     Failure,
@@ -38,10 +37,6 @@ from pytest_nectar.vopr.rng import RngFamily
 
 __all__ = ["PROFILES", "SynSpan", "SynTrace", "arrival_times", "generate"]
 
-T = TypeVar("T")
-PROFILES: Final = ("steady", "diurnal", "bursts")
-DAY: Final = 86400.0
-_BLOCK: Final = 4096
 _DIRECT: Final = (Protocol.INTERNAL, Protocol.MESSAGING)  # called without a client span
 _PROPAGATE: Final = 0.8  # chance that a callee's server fault fails its caller too
 
@@ -73,109 +68,10 @@ class SynTrace:
     spans: list[SynSpan]
 
 
-class _Draws:
-    """Blocks of uniforms, normals and 64-bit words from three independent streams."""
-
-    def __init__(self, family: RngFamily) -> None:
-        self._u = family.generator(0, "uniform")
-        self._z = family.generator(0, "normal")
-        self._w = family.generator(0, "ids").bit_generator
-        self._us: list[float] = []
-        self._zs: list[float] = []
-        self._ws: list[int] = []
-
-    def u(self) -> float:
-        if not self._us:
-            self._us = self._u.random(_BLOCK).tolist()[::-1]
-        return self._us.pop()
-
-    def z(self) -> float:
-        if not self._zs:
-            self._zs = self._z.standard_normal(_BLOCK).tolist()[::-1]
-        return self._zs.pop()
-
-    def word(self) -> int:
-        if not self._ws:
-            self._ws = self._w.random_raw(_BLOCK).tolist()[::-1]
-        return int(self._ws.pop())
-
-    def span_id(self) -> str:
-        return f"{self.word() or 1:016x}"
-
-    def trace_id(self) -> str:
-        return f"{self.word():016x}{self.word() or 1:016x}"
-
-    def between(self, low: float, high: float) -> float:
-        return low + (high - low) * self.u()
-
-    def integer(self, low: int, high: int) -> int:
-        return low + min(high - low, int(self.u() * (high - low + 1)))
-
-
-def _micros(ms: float) -> int:
-    """Milliseconds as whole microseconds, in nanoseconds (at least 1 us)."""
-    return max(1, round(ms * 1000.0)) * 1000
-
-
-def _rate_shape(
-    profile: str, cells: NDArray[np.float64], start_s: float, duration: float, family: RngFamily
-) -> NDArray[np.float64]:
-    """Relative rate at the cells' midpoints (seconds since the start)."""
-    if profile == "steady":
-        return np.ones_like(cells)
-    if profile == "diurnal":  # peak at 14:00 UTC, trough at 02:00
-        hour = ((start_s + cells) % DAY) / 3600.0
-        return 1.0 + 0.6 * np.cos(2.0 * math.pi * (hour - 14.0) / 24.0)
-    slot = max(1.0, min(600.0, duration / 6.0))
-    rng = family.generator(0, "bursts")
-    slots = math.ceil(duration / slot)
-    draws = rng.random((slots, 4))
-    shape = np.ones_like(cells)
-    for i, (hit, length, where, mult) in enumerate(draws.tolist()):
-        if hit >= 0.4:
-            continue
-        width = slot * (0.1 + 0.3 * length)
-        begin = i * slot + (slot - width) * where
-        inside = (cells >= begin) & (cells < begin + width)
-        shape = np.where(inside, shape * (3.0 + 3.0 * mult), shape)
-    return shape
-
-
-def arrival_times(
-    profile: str,
-    rate: float,
-    duration: float,
-    count: int | None,
-    family: RngFamily,
-    start_s: float = 0.0,
-) -> NDArray[np.int64]:
-    """Sorted arrival offsets in microseconds: ``count`` of them, or a Poisson number at
-    ``rate`` traces/s, placed by the profile's density over ``duration`` seconds."""
-    cells = max(1, min(100_000, math.ceil(duration)))
-    width = duration / cells
-    mids = width * (np.arange(cells, dtype=np.float64) + 0.5)
-    shape = _rate_shape(profile, mids, start_s, duration, family)
-    rng = family.generator(0, "arrivals")
-    if count is None:
-        expected = float(rate * width * shape.sum())
-        count = int(rng.poisson(expected)) if expected > 0 else 0
-    if count == 0:
-        return np.empty(0, dtype=np.int64)
-    where = (
-        rng.choice(cells, size=count, p=shape / shape.sum())
-        if cells > 1
-        else np.zeros(count, dtype=np.int64)
-    )
-    times = (where + rng.random(count)) * width
-    micros = np.minimum(np.floor(times * 1e6).astype(np.int64), int(duration * 1e6) - 1)
-    micros.sort(kind="stable")
-    return micros
-
-
 class _Builder:
     """Walks the model for one trace at a time (state: the draws and pending traces)."""
 
-    def __init__(self, model: Model, draws: _Draws) -> None:
+    def __init__(self, model: Model, draws: Draws) -> None:
         self.model = model
         self.d = draws
         self.pending: list[SynTrace] = []  # traces started by messaging consumers
@@ -184,7 +80,7 @@ class _Builder:
         self._instances = {s.name: max(1, s.instances) for s in model.services}
 
     def pick_entry(self) -> Operation:
-        return _pick(self.d.u(), self._entries) or self._entries[-1][0]
+        return pick(self.d.u(), self._entries) or self._entries[-1][0]
 
     def instance(self, service: str) -> int:
         return self.d.integer(0, self._instances.get(service, 1) - 1)
@@ -205,7 +101,7 @@ class _Builder:
         self_ms = op.latency_ms * math.exp(op.sigma * d.z())
         if op.tail and d.u() < op.tail:
             self_ms *= d.between(5.0, 40.0)
-        self_ns = _micros(self_ms)
+        self_ns = micros(self_ms)
         at = len(out)
         out.append(None)  # type: ignore[arg-type]  # filled below: parents before children
         t = start + self_ns * 2 // 5
@@ -222,7 +118,7 @@ class _Builder:
                 end, fault = self.call(op, call.target, trace_id, span_id, begin, out, pods)
                 latest = max(latest, end)
                 if not call.parallel:
-                    begin = end + _micros(d.between(0.01, 0.2))
+                    begin = end + micros(d.between(0.01, 0.2))
                 callee_fault = callee_fault or fault
             t = latest
         end = t + self_ns - self_ns * 2 // 5
@@ -258,7 +154,7 @@ class _Builder:
     def own_failure(self, op: Operation) -> Failure | None:
         if not op.failures:
             return None
-        return _pick(self.d.u(), ((f, f.probability) for f in op.failures))
+        return pick(self.d.u(), ((f, f.probability) for f in op.failures))
 
     def call(
         self,
@@ -287,7 +183,7 @@ class _Builder:
                 pods.setdefault(caller.service, self.instance(caller.service)),
                 [*target.attributes, ("server.address", target.service)],
             )
-            self_ns = _micros(target.latency_ms * math.exp(target.sigma * d.z()))
+            self_ns = micros(target.latency_ms * math.exp(target.sigma * d.z()))
             if target.tail and d.u() < target.tail:
                 self_ns *= 20
             span.end = start + self_ns
@@ -296,10 +192,10 @@ class _Builder:
         client_id = d.span_id()
         at = len(out)
         out.append(None)  # type: ignore[arg-type]
-        there = start + _micros(d.between(0.1, 1.2))
+        there = start + micros(d.between(0.1, 1.2))
         end, fault = self.operation(target, trace_id, client_id, there, out, pods)
         server = out[at + 1]  # the callee's span: the first placed after the client's
-        back = end + _micros(d.between(0.1, 1.2))
+        back = end + micros(d.between(0.1, 1.2))
         attrs: list[tuple[str, Value]]
         status = 0
         if target.protocol is Protocol.GRPC:
@@ -344,7 +240,7 @@ class _Builder:
         """A consumer's own trace, linked to the producer span that published the message."""
         target = self.model.operation(key)
         trace_id = self.d.trace_id()
-        start = at + _micros(self.d.between(1.0, 80.0))
+        start = at + micros(self.d.between(1.0, 80.0))
         spans: list[SynSpan] = []
         self.operation(target, trace_id, "", start, spans, {})
         spans[0].links.append((producer_trace, producer_span))
@@ -375,7 +271,7 @@ class _Builder:
             attrs.append(("rpc.grpc.status_code", code))
         attrs.extend(op.attributes)
         for key, options in op.choices:
-            chosen = _pick(self.d.u(), options)
+            chosen = pick(self.d.u(), options)
             attrs.append((key, options[-1][0] if chosen is None else chosen))
         return attrs
 
@@ -408,16 +304,6 @@ class _Builder:
         if error:
             span.status = 2
             span.message = failure.message
-
-
-def _pick(u: float, options: Iterable[tuple[T, float]]) -> T | None:
-    """The first option whose cumulative share exceeds ``u`` (None when the shares end first)."""
-    acc = 0.0
-    for value, share in options:
-        acc += share
-        if u < acc:
-            return value
-    return None
 
 
 def _propagated(op: Operation, cause: Failure) -> Failure:
@@ -455,7 +341,7 @@ def generate(
         family,
         start_ns / 1e9,
     )
-    builder = _Builder(model, _Draws(family))
+    builder = _Builder(model, Draws(family))
     d = builder.d
     quirks = model.quirks
     rates = list(quirks.sample_rates)
@@ -466,13 +352,13 @@ def generate(
         trace_id = d.trace_id()
         spans: list[SynSpan] = []
         builder.operation(entry, trace_id, "", start, spans, {})
-        sample = _pick(d.u(), rates) or 0
+        sample = pick(d.u(), rates) or 0
         if sample > 1:
             for s in spans:
                 s.attributes.append(("SampleRate", sample))
         if quirks.skew and d.u() < quirks.skew and len(spans) > 1:
             victim = spans[d.integer(1, len(spans) - 1)].service
-            shift = _micros(d.between(*quirks.skew_ms)) * (1 if d.u() < 0.5 else -1)
+            shift = micros(d.between(*quirks.skew_ms)) * (1 if d.u() < 0.5 else -1)
             for s in spans:
                 if s.service == victim:
                     s.start += shift
@@ -498,6 +384,6 @@ def _orphan(builder: _Builder, start: int) -> SynTrace:
     op = ops[d.integer(0, len(ops) - 1)] if ops else builder.model.operations[0]
     trace_id = d.trace_id()
     spans: list[SynSpan] = []
-    at = start + _micros(d.between(1.0, 500.0))
+    at = start + micros(d.between(1.0, 500.0))
     builder.operation(op, trace_id, d.span_id(), at, spans, {})
     return SynTrace(trace_id, spans[0].start, spans)
