@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_nectar.commands.init import ERROR_EXPRESSION
+
 QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart"
 
 
@@ -38,6 +40,8 @@ def test_the_quickstart_has_the_committed_shape() -> None:
     assert list((QUICKSTART / "policies").glob("*.expect.jsonl"))
     text = (QUICKSTART / "pyproject.toml").read_text()
     assert "[tool.nectar]" in text and "[tool.pytest]" in text
+    # the project's error definition is the one `nectar init` writes
+    assert f'\nerror = "{ERROR_EXPRESSION}"\n' in text
 
 
 def test_plain_pytest_passes_in_a_copy(tmp_path: Path) -> None:

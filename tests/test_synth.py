@@ -243,6 +243,12 @@ def test_cli_writes_atomically_refuses_to_overwrite_and_prints_the_seed(
         "pass --force, or choose another -o file\n"
     )
     assert main(["corpus", "synth", "--traces", "20", "-o", str(out), "--force"]) == 0
+    capsys.readouterr()
+    assert main(["corpus", "synth", "--traces", "20", "-o", str(tmp_path), "--force"]) == 2
+    assert capsys.readouterr().err == (
+        f"{tmp_path}: the output is a folder; got '{tmp_path}'; "
+        "give a file name, e.g. -o corpus/traces.jsonl\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -294,6 +300,11 @@ def test_cli_writes_atomically_refuses_to_overwrite_and_prints_the_seed(
             "time with a zone, e.g. 2026-01-05T12:00:00Z",
         ),
         (["--profile", "learn", "--learn-from", "missing/"], "missing/: no such file or folder"),
+        (
+            ["--rate", "0.001", "--duration", "10s"],
+            "--duration: no trace arrives in the requested time; got '0.001 traces/s for 10 s'; "
+            "give --traces N, a higher --rate or a longer --duration",
+        ),
     ],
 )
 def test_bad_options_exit_2_with_a_clear_message(

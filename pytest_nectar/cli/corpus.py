@@ -62,21 +62,29 @@ def _register_synth(sub: Any) -> None:
     )
     synth.add_argument("--profile", default="shop", help="model: shop (built in) or learn")
     synth.add_argument(
-        "--learn-from", action="append", default=[], metavar="PATH",
+        "--learn-from",
+        action="append",
+        default=[],
+        metavar="PATH",
         help="corpus to learn the model from (repeatable; --profile learn)",
     )
     synth.add_argument("--seed", help="the seed, hex (0x2a) or decimal; default 0x1")
-    synth.add_argument("--traces", type=int, help="number of requests (consumer and orphan "
-                       "traces come on top)")
+    synth.add_argument(
+        "--traces", type=int, help="number of requests (consumer and orphan traces come on top)"
+    )
     synth.add_argument("--rate", type=float, help="requests per second (needs --duration)")
     synth.add_argument("--duration", help="time covered, e.g. 90s, 15m, 2h, 1d (default 60s)")
     synth.add_argument(
-        "--time-profile", dest="time_profile", default="steady",
+        "--time-profile",
+        dest="time_profile",
+        default="steady",
         help="arrival rate over time: steady, diurnal or bursts",
     )
     synth.add_argument("--start", default=None, help="time of the first trace (RFC 3339)")
     synth.add_argument(
-        "--format", dest="fmt", default="otlp-jsonl",
+        "--format",
+        dest="fmt",
+        default="otlp-jsonl",
         help="otlp-jsonl (collector file exporter), otlp, jaeger, zipkin or honeycomb",
     )
     synth.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")
@@ -105,16 +113,30 @@ def run_synth(args: argparse.Namespace) -> int:
     )
     request.checked()
     out = Path(args.output) if args.output else None
+    if out is not None and out.is_dir():
+        raise UsageError(
+            "the output is a folder",
+            position=Position(str(out)),
+            got=str(out),
+            hint="give a file name, e.g. -o corpus/traces.jsonl",
+        )
     if out is not None and out.exists() and not args.force:
         raise UsageError(
-            "refusing to overwrite an existing file", position=Position(str(out)),
-            got=str(out), hint="pass --force, or choose another -o file",
+            "refusing to overwrite an existing file",
+            position=Position(str(out)),
+            got=str(out),
+            hint="pass --force, or choose another -o file",
         )
     text, model, seed = synth_command(request)
     if out is None:
         sys.stdout.write(text)
     else:
-        write_atomic(out, text)
+        try:
+            write_atomic(out, text)
+        except OSError as err:
+            raise UsageError(
+                "cannot write the output", position=Position(str(out)), got=err.strerror
+            ) from None
     sys.stderr.write(
         f"nectar corpus synth: seed {format_seed(seed)}, {model.name} model"
         + (f", wrote {out}" if out is not None else "")

@@ -18,16 +18,24 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
+#: An error trace, as the template's pyproject.toml and seed policy say: an HTTP 5xx under
+#: either status attribute, a gRPC server fault, span status ERROR (or Husky's error = true,
+#: which Jaeger and Zipkin error tags give too) or an exception span event.
+ERROR_EXPRESSION: Final = (
+    "http.status >= 500 or rpc.grpc.status_code in [2, 4, 12, 13, 14, 15] or status_code = 2"
+    " or error = true or exception.type exists"
+)
+
 SEED_POLICY: Final = """\
 nectar_policy{version,name,budget_per_second,rules}:
   1
   production-sampling
   200
   rules[3]{name,description,match,action,priority}:
-    keep-errors,Retain all errors,"http.status >= 500 or rpc.grpc.status_code in [2, 4, 12, 13, 14, 15] or status_code = 2 or error = true or exception.type exists",keep,100
+    keep-errors,Retain all errors,"ERROR_EXPRESSION",keep,100
     keep-slow,Retain slow requests,duration > 5s,keep,90
     sample-rest,Sample remaining traffic,true,sample(0.01),0
-"""
+""".replace("ERROR_EXPRESSION", ERROR_EXPRESSION)
 
 #: The command that made the sample corpus (``pytest_nectar/project_template/corpus/``).
 SAMPLE_COMMAND: Final = (
@@ -73,14 +81,14 @@ lock = "nectar.lock"
 window_s = 60
 # An error trace: an HTTP 5xx under either status attribute, a gRPC server fault, span status
 # ERROR (or error = true) or an exception span event.  Every policy must keep these.
-error = "http.status >= 500 or rpc.grpc.status_code in [2, 4, 12, 13, 14, 15] or status_code = 2 or error = true or exception.type exists"
+error = "ERROR_EXPRESSION"
 seeds = 1
 campaigns = ["evolution"]
 
 [tool.pytest]
 addopts = ["-ra", "--strict-markers"]
 xfail_strict = true
-"""
+""".replace("ERROR_EXPRESSION", ERROR_EXPRESSION)
 
 
 def _event(trace_id: str, **fields: object) -> dict[str, object]:

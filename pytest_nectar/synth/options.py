@@ -187,13 +187,23 @@ def synth_command(request: SynthRequest) -> tuple[str, Model, int]:
     """The corpus text, the model it came from and the seed, for a checked request."""
     seed, duration = request.checked()
     model = _model(request)
-    traces = generate(
-        model,
-        seed,
-        traces=request.traces,
-        rate=request.rate,
-        duration=duration,
-        profile=request.profile,
-        start_ns=parse_start(request.start),
+    traces = list(
+        generate(
+            model,
+            seed,
+            traces=request.traces,
+            rate=request.rate,
+            duration=duration,
+            profile=request.profile,
+            start_ns=parse_start(request.start),
+        )
     )
+    if not traces:  # an empty corpus would prove nothing: say why instead
+        rate = model.rate if request.rate is None else request.rate
+        raise UsageError(
+            "no trace arrives in the requested time",
+            position=Position("--duration"),
+            got=f"{rate:.6g} traces/s for {duration:g} s",
+            hint="give --traces N, a higher --rate or a longer --duration",
+        )
     return write(request.fmt, traces, model), model, seed
