@@ -213,12 +213,16 @@ def test_learn_reproduces_services_routes_and_rates(tmp_path: Path) -> None:
 
 def test_learn_copies_no_rare_value(tmp_path: Path) -> None:
     path = tmp_path / "private.json"
-    text = synthesize(shop_model(), 2, fmt="otlp", traces=200, start_ns=START)
+    text = synthesize(shop_model(), 2, fmt="otlp", traces=600, start_ns=START)
     text = text.replace('"name":"oteldemo.AdService/GetAds"', '"name":"GET /users/alice-1234"', 1)
+    rare = '{"key":"exception.type","value":{"stringValue":"AcmeLedgerError"}}'
+    text = text.replace('{"key":"exception.type","value":{"stringValue":"KeyError"}}', rare, 1)
+    assert rare in text
     path.write_text(text, encoding="utf-8")
     corpus = load_corpus(path, cache=False)
     out = synthesize(learn_model(corpus), 3, traces=300, start_ns=START)
     assert "alice-1234" not in out
+    assert "AcmeLedgerError" not in out and "KeyError" in out  # one trace only / many
     ids = set(corpus.trace_ids)
     assert not any(i in out for i in list(ids)[:50])
     assert "oteldemo.AdService/GetAds" in out  # seen in many traces: a low-cardinality name

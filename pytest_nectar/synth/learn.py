@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 import numpy as np
@@ -79,11 +79,7 @@ def _model(obs: Observer, corpus: Corpus) -> Model:
         for (kind, code, etype, escaped), n in sorted(
             op.failures.items(), key=lambda kv: (kv[0][0].value, kv[0][1], kv[0][2])
         ):
-            keep_type = (
-                etype
-                if sum(m for (k2, _, t2, _), m in op.failures.items() if t2 == etype) >= MIN_TRACES
-                else "Error"
-            )
+            keep_type = etype if len(op.exception_types.get(etype, ())) >= MIN_TRACES else "Error"
             failures.append(
                 Failure(
                     kind,
@@ -143,7 +139,7 @@ def _model(obs: Observer, corpus: Corpus) -> Model:
                 events=tuple(
                     (n, round(min(1.0, c / op.count), 6))
                     for n, c in sorted(op.events.items())
-                    if c >= MIN_TRACES
+                    if len(op.event_traces[n]) >= MIN_TRACES
                 ),
                 http_status_key=status_key,
                 status_as_string=as_string,
@@ -198,12 +194,12 @@ def _model(obs: Observer, corpus: Corpus) -> Model:
     )
 
 
-def _common(counter: Counter[str], minimum: int) -> str:
-    """The most frequent value if it is frequent enough to be copied, else ""."""
-    if not counter:
+def _common(seen: Mapping[str, set[int]], minimum: int) -> str:
+    """The value seen in most traces if it is in enough of them to be copied, else ""."""
+    if not seen:
         return ""
-    value, count = min(counter.items(), key=lambda kv: (-kv[1], kv[0]))
-    return value if count >= minimum else ""
+    value, traces = min(seen.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return value if len(traces) >= minimum else ""
 
 
 def learn_model(corpus: Corpus, traces: Iterable[Trace] | None = None) -> Model:

@@ -127,17 +127,16 @@ class OpStats:
     failures: Counter[tuple[FailureKind, int, str, bool]] = field(default_factory=Counter)
     status_keys: Counter[tuple[str, bool]] = field(default_factory=Counter)
     sets_status: list[bool] = field(default_factory=list)
-    routes: Counter[str] = field(default_factory=Counter)
-    methods: Counter[str] = field(default_factory=Counter)
+    # value -> the traces it occurs in (what the copy threshold counts)
+    routes: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    methods: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    exception_types: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    event_traces: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     events: Counter[str] = field(default_factory=Counter)
     values: dict[str, Counter[Value]] = field(default_factory=lambda: defaultdict(Counter))
     value_traces: dict[tuple[str, Value], set[int]] = field(
         default_factory=lambda: defaultdict(set)
     )
-
-    @property
-    def key(self) -> str:
-        return f"{self.service}/{self.name}/{self.kind}"
 
 
 def _failure_of(
@@ -182,9 +181,10 @@ class Observer:
         self.rootless = 0
         self.services: dict[str, set[str]] = defaultdict(set)  # service -> hosts
         self.service_traces: dict[str, set[int]] = defaultdict(set)
-        self.scopes: dict[str, Counter[str]] = defaultdict(Counter)
-        self.versions: dict[str, Counter[str]] = defaultdict(Counter)
-        self.languages: dict[str, Counter[str]] = defaultdict(Counter)
+        # service -> value -> the traces it occurs in
+        self.scopes: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+        self.versions: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+        self.languages: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
         self.span_index: dict[str, OpKey] = {}
         self.pending_links: list[tuple[OpKey, str]] = []
         self.linked_roots: Counter[OpKey] = Counter()
@@ -239,7 +239,7 @@ class Observer:
             ):
                 value = d.get(source)
                 if isinstance(value, str):
-                    target[service][value] += 1
+                    target[service][value].add(number)
             protocol = _protocol(d)
             kids = children.get(sid, [])
             # a client span whose child is another service's span is the call itself
@@ -267,23 +267,26 @@ class Observer:
             failed[sid] = is_fault(own)
             if own is not None and not (child_failed and is_fault(own)):
                 op.failures[own] += 1
+                if own[2]:
+                    op.exception_types[own[2]].add(number)
                 op.sets_status.append(own[3])
             for status_key in _F.http_status:
                 if status_key in d and status_key != "http.status":
                     op.status_keys[(status_key, isinstance(d[status_key], str))] += 1
             route = d.get("http.route")
             if isinstance(route, str):
-                op.routes[route] += 1
+                op.routes[route].add(number)
             method = d.get("http.request.method", d.get("http.method"))
             if isinstance(method, str):
-                op.methods[method] += 1
+                op.methods[method].add(number)
             if protocol is Protocol.GRPC:
                 rpc = f"{d.get('rpc.service', '')}/{d.get('rpc.method', '')}"
-                op.methods[rpc] += 1
+                op.methods[rpc].add(number)
             for e in events.get(sid, []):
                 name = e.get("name")
                 if isinstance(name, str) and name != "exception":
                     op.events[name] += 1
+                    op.event_traces[name].add(number)
             for k, v in d.items():
                 if k in _STRUCTURAL or k.startswith(_NEVER_PREFIXES) or k.endswith(".id"):
                     continue
