@@ -103,8 +103,8 @@ def test_propose_change_summary_uses_the_waggle_diff() -> None:
     summary = describe_change(old, new, load_corpus(CORPUS))
     assert summary == (
         "2 lines added, 2 removed; rules changed: keep-slow, keep-errors; NO LONGER KEEPS 1 "
-        "trace(s) it kept for sure (1 error, 0 must-keep); 8 corpus trace(s) change decision; "
-        "kept events/s 16.6 → 12.3"
+        "trace(s) it kept for sure (1 error, 0 must-keep); 6 corpus trace(s) change decision; "
+        "kept events/s 16.6 → 12.9"
     )
     # A proposal that does not parse keeps the plain line counts.
     assert describe_change(old, "not a policy\n") == "1 line added, 8 removed"

@@ -117,8 +117,9 @@ class _Builder:
             for _ in range(n):
                 end, fault = self.call(op, call.target, trace_id, span_id, begin, out, pods)
                 latest = max(latest, end)
+                gap = micros(d.between(0.01, 0.2))  # drawn either way: same stream
                 if not call.parallel:
-                    begin = end + micros(d.between(0.01, 0.2))
+                    begin = end + gap
                 callee_fault = callee_fault or fault
             t = latest
         end = t + self_ns - self_ns * 2 // 5

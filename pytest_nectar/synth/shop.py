@@ -303,7 +303,7 @@ _OPERATIONS: Final = (
         tail=0.03,
         calls=(
             Call("cart/GetCart"),
-            Call("product-catalog/GetProduct", repeat=(1, 4)),
+            Call("product-catalog/GetProduct", repeat=(1, 4), parallel=True),  # one goroutine each
             Call("currency/Convert", repeat=(1, 4)),
             Call("shipping/POST /get-quote"),
             Call("payment/Charge"),
