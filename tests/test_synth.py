@@ -318,3 +318,22 @@ def test_bad_options_exit_2_with_a_clear_message(
     captured = capsys.readouterr()
     assert captured.err == message + "\n"
     assert captured.out == ""
+
+
+def test_learn_from_a_real_capture_keeps_its_services_and_rate(
+    realdata: Path, tmp_path: Path
+) -> None:
+    """The OpenTelemetry Demo capture (read in place): rootless fragments and load-generator
+    roots become entries, so the twin has every service and about the same traffic."""
+    original = load_corpus(realdata / "otlp" / "oteltui-test_data.json", cache=False)
+    model = learn_model(original)
+    twin = _load(
+        tmp_path,
+        synthesize(model, 1, duration=original.duration_s, start_ns=START),
+        "otlp-jsonl",
+    )
+    assert set(twin.columns["service.name"].strings) == set(
+        original.columns["service.name"].strings
+    )
+    rates = [c.n_traces / c.duration_s for c in (original, twin)]
+    assert rates[1] == pytest.approx(rates[0], rel=0.25)

@@ -168,7 +168,9 @@ class _Builder:
         pods: dict[str, int],
     ) -> tuple[int, Failure | None]:
         target = self.model.operation(key)
-        if target.service == caller.service or target.protocol in _DIRECT:
+        # within a service, to internal work and consumers, and from a client operation
+        # (a load generator's request is itself the client span): no client span of its own
+        if target.service == caller.service or target.protocol in _DIRECT or caller.kind == 3:
             return self.operation(target, trace_id, parent, start, out, pods)
         d = self.d
         if target.protocol is Protocol.DB:  # an uninstrumented store: the caller's span only
@@ -258,8 +260,10 @@ class _Builder:
             elif failure is not None and failure.is_fault:
                 code = 500
             stable = op.http_status_key == "http.response.status_code"
-            attrs.append(("http.request.method" if stable else "http.method", op.method))
-            attrs.append(("http.route", op.route))
+            if op.method:  # a learned operation may have neither (its values were rare)
+                attrs.append(("http.request.method" if stable else "http.method", op.method))
+            if op.route:
+                attrs.append(("http.route", op.route))
             attrs.append((op.http_status_key, str(code) if op.status_as_string else code))
         elif op.protocol is Protocol.GRPC:
             code = 0

@@ -146,10 +146,11 @@ def _model(obs: Observer, corpus: Corpus) -> Model:
                 sets_status=not op.sets_status or sum(op.sets_status) * 2 >= len(op.sets_status),
             )
         )
+    # traces a consumer started are drawn through their producer's link, not as entries
     entries = tuple(
-        (keys[k], float(n))
+        (keys[k], round(n - obs.linked_roots.get(k, 0), 6))
         for k, n in sorted(obs.entries.items())
-        if n > obs.linked_roots.get(k, 0)
+        if n - obs.linked_roots.get(k, 0) > 0
     )
     services = tuple(
         Service(

@@ -177,7 +177,7 @@ class Observer:
 
     def __init__(self) -> None:
         self.ops: dict[OpKey, OpStats] = {}
-        self.entries: Counter[OpKey] = Counter()
+        self.entries: dict[OpKey, float] = defaultdict(float)  # traces started by each
         self.rootless = 0
         self.services: dict[str, set[str]] = defaultdict(set)  # service -> hosts
         self.service_traces: dict[str, set[int]] = defaultdict(set)
@@ -223,6 +223,7 @@ class Observer:
         failed: dict[str, bool] = {}
         # children first, so a parent knows whether a child failed
         order = self._post_order(spans, children)
+        tops = sum(1 for s in spans if str(s.data.get("trace.parent_id", "")) not in by_id) or 1
         for s in order:
             d = s.data
             sid = str(d.get(_F.span_id, ""))
@@ -242,8 +243,15 @@ class Observer:
                     target[service][value].add(number)
             protocol = _protocol(d)
             kids = children.get(sid, [])
-            # a client span whose child is another service's span is the call itself
-            if key[2] == 3 and kids and any(self.op_of(k.data)[0] != service for k in kids):
+            top = str(d.get("trace.parent_id", "")) not in by_id  # a root, or a fragment's top
+            # a client span under an operation, whose child is another service's span, is the
+            # call itself; a client span at the top (a load generator, a browser) is an entry
+            if (
+                key[2] == 3
+                and not top
+                and kids
+                and any(self.op_of(k.data)[0] != service for k in kids)
+            ):
                 failed[sid] = any(failed.get(str(k.data.get(_F.span_id, "")), False) for k in kids)
                 continue
             op = self.ops.get(key)
@@ -252,8 +260,8 @@ class Observer:
             op.count += 1
             op.traces.add(number)
             self.span_index[sid] = key
-            if s.is_root:
-                self.entries[key] += 1
+            if top:  # every trace counts once, however many fragments it arrived in
+                self.entries[key] += 1.0 / tops
             duration = as_number(d.get(_F.duration)) or 0.0
             callees = self._callees(s, children)
             busy = sum(as_number(c.data.get(_F.duration)) or 0.0 for c in callees)
