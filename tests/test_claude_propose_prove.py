@@ -17,7 +17,7 @@ import pytest
 
 from pytest_nectar.claude.prompt import INPUT_TOKEN_BUDGET
 from pytest_nectar.cli import main
-from pytest_nectar.commands.init import SEED_POLICY
+from pytest_nectar.cli.init import SEED_POLICY
 from tests.claude_stub import ClaudeStub, tool_reply
 from tests.claude_support import FAKE_KEY, GOOD_POLICY, RATIONALE, SEED_INTENT, stub_env
 from tests.realdata import REALDATA

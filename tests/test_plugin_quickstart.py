@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nectar.commands.init import ERROR_EXPRESSION
+from pytest_nectar.cli.init import ERROR_EXPRESSION
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart"
 

@@ -14,7 +14,7 @@ from pytest_nectar.corpus import Corpus, load_corpus
 from pytest_nectar.synth import FORMATS, generate, shop_model, synthesize
 from pytest_nectar.synth.learn import MIN_TRACES, learn_model
 from pytest_nectar.synth.options import DEFAULT_START, parse_start
-from pytest_nectar.trace_model import Trace
+from pytest_nectar.trace import Trace
 
 START = parse_start(DEFAULT_START)
 SUFFIX = {"otlp-jsonl": ".jsonl", "honeycomb": ".jsonl"}

@@ -68,6 +68,15 @@ class SynTrace:
     spans: list[SynSpan]
 
 
+@dataclass(slots=True)
+class _Walk:
+    """The trace being built: its id, its spans (parents first), each service's instance."""
+
+    trace_id: str
+    spans: list[SynSpan] = field(default_factory=list)
+    pods: dict[str, int] = field(default_factory=dict)
+
+
 class _Builder:
     """Walks the model for one trace at a time (state: the draws and pending traces)."""
 
@@ -87,16 +96,21 @@ class _Builder:
 
     # -- one operation's span and its subtree -----------------------------------------
 
+    def spans(self, op: Operation, trace_id: str, parent: str, start: int) -> list[SynSpan]:
+        """A new trace's spans from ``op`` down, parents before children."""
+        walk = _Walk(trace_id)
+        self.operation(op, parent, start, walk)
+        return walk.spans
+
+    def pod(self, walk: _Walk, service: str) -> int:
+        """The instance that serves ``service`` throughout this trace."""
+        return walk.pods.setdefault(service, self.instance(service))
+
     def operation(
-        self,
-        op: Operation,
-        trace_id: str,
-        parent: str,
-        start: int,
-        out: list[SynSpan],
-        pods: dict[str, int],
+        self, op: Operation, parent: str, start: int, walk: _Walk
     ) -> tuple[int, Failure | None]:
         d = self.d
+        trace_id, out = walk.trace_id, walk.spans
         span_id = d.span_id()
         self_ms = op.latency_ms * math.exp(op.sigma * d.z())
         if op.tail and d.u() < op.tail:
@@ -115,7 +129,7 @@ class _Builder:
                 continue
             begin, latest = t, t
             for _ in range(n):
-                end, fault = self.call(op, call.target, trace_id, span_id, begin, out, pods)
+                end, fault = self.call(op, call.target, span_id, begin, walk)
                 latest = max(latest, end)
                 gap = micros(d.between(0.01, 0.2))  # drawn either way: same stream
                 if not call.parallel:
@@ -141,7 +155,7 @@ class _Builder:
             start,
             end,
             service,
-            pods.setdefault(service, self.instance(service)),
+            self.pod(walk, service),
             self.attributes(op, failure),
         )
         self.outcome(op, span, failure)
@@ -158,21 +172,14 @@ class _Builder:
         return pick(self.d.u(), ((f, f.probability) for f in op.failures))
 
     def call(
-        self,
-        caller: Operation,
-        key: str,
-        trace_id: str,
-        parent: str,
-        start: int,
-        out: list[SynSpan],
-        pods: dict[str, int],
+        self, caller: Operation, key: str, parent: str, start: int, walk: _Walk
     ) -> tuple[int, Failure | None]:
         target = self.model.operation(key)
         # within a service, to internal work and consumers, and from a client operation
         # (a load generator's request is itself the client span): no client span of its own
         if target.service == caller.service or target.protocol in _DIRECT or caller.kind == 3:
-            return self.operation(target, trace_id, parent, start, out, pods)
-        d = self.d
+            return self.operation(target, parent, start, walk)
+        d, trace_id, out = self.d, walk.trace_id, walk.spans
         if target.protocol is Protocol.DB:  # an uninstrumented store: the caller's span only
             span = SynSpan(
                 trace_id,
@@ -183,7 +190,7 @@ class _Builder:
                 start,
                 0,
                 caller.service,
-                pods.setdefault(caller.service, self.instance(caller.service)),
+                self.pod(walk, caller.service),
                 [*target.attributes, ("server.address", target.service)],
             )
             self_ns = micros(target.latency_ms * math.exp(target.sigma * d.z()))
@@ -196,7 +203,7 @@ class _Builder:
         at = len(out)
         out.append(None)  # type: ignore[arg-type]
         there = start + micros(d.between(0.1, 1.2))
-        end, fault = self.operation(target, trace_id, client_id, there, out, pods)
+        end, fault = self.operation(target, client_id, there, walk)
         server = out[at + 1]  # the callee's span: the first placed after the client's
         back = end + micros(d.between(0.1, 1.2))
         attrs: list[tuple[str, Value]]
@@ -232,7 +239,7 @@ class _Builder:
             start,
             back,
             caller.service,
-            pods.setdefault(caller.service, self.instance(caller.service)),
+            self.pod(walk, caller.service),
             attrs,
             status,
             server.message if status else "",
@@ -244,8 +251,7 @@ class _Builder:
         target = self.model.operation(key)
         trace_id = self.d.trace_id()
         start = at + micros(self.d.between(1.0, 80.0))
-        spans: list[SynSpan] = []
-        self.operation(target, trace_id, "", start, spans, {})
+        spans = self.spans(target, trace_id, "", start)
         spans[0].links.append((producer_trace, producer_span))
         return SynTrace(trace_id, start, spans)
 
@@ -355,8 +361,7 @@ def generate(
         start = start_ns + offset * 1000
         entry = builder.pick_entry()
         trace_id = d.trace_id()
-        spans: list[SynSpan] = []
-        builder.operation(entry, trace_id, "", start, spans, {})
+        spans = builder.spans(entry, trace_id, "", start)
         sample = pick(d.u(), rates) or 0
         if sample > 1:
             for s in spans:
@@ -388,7 +393,6 @@ def _orphan(builder: _Builder, start: int) -> SynTrace:
     ops = [op for op in builder.model.operations if op.kind == 2]
     op = ops[d.integer(0, len(ops) - 1)] if ops else builder.model.operations[0]
     trace_id = d.trace_id()
-    spans: list[SynSpan] = []
     at = start + micros(d.between(1.0, 500.0))
-    builder.operation(op, trace_id, d.span_id(), at, spans, {})
+    spans = builder.spans(op, trace_id, d.span_id(), at)
     return SynTrace(trace_id, spans[0].start, spans)

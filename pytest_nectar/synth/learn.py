@@ -30,7 +30,7 @@ from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import CorpusError
 from pytest_nectar.synth.model import Call, Failure, Model, Operation, Quirks, Service
 from pytest_nectar.synth.observe import MIN_TRACES, Observer, OpKey
-from pytest_nectar.trace_model import Trace
+from pytest_nectar.trace import Trace
 from pytest_nectar.vopr.campaign_setup import corpus_rate
 
 __all__ = ["MIN_TRACES", "learn_model"]

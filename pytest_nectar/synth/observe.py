@@ -20,7 +20,7 @@ from pytest_nectar.synth.model import (
     Protocol,
     Value,
 )
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 from pytest_nectar.vopr.trace_fields import DEFAULT_FIELDS, as_number
 
 __all__ = ["MIN_TRACES", "Observer", "OpKey", "OpStats", "is_fault"]
