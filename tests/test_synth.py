@@ -209,6 +209,11 @@ def test_learn_reproduces_services_routes_and_rates(tmp_path: Path) -> None:
     errors = [sum(map(_is_error, c.iter_traces())) / c.n_traces for c in (original, twin)]
     assert errors[1] == pytest.approx(errors[0], rel=0.5)
     assert any("copied:" in note for note in model.notes)
+    # quirks and timing: clock skew is seen, and only checkout's product lookups overlap
+    assert model.quirks.skew > 0 and model.quirks.rootless > 0
+    parallel = {(op.service, c.target.split("/")[0]) for op in model.operations for c in op.calls
+                if c.parallel}  # fmt: skip
+    assert parallel == {("checkout", "product-catalog")}
 
 
 def test_learn_copies_no_rare_value(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ its self time (a log-normal fitted robustly, plus the share of long-tail outlier
 often it fails and how (HTTP status under which attribute and type, gRPC codes, span
 status alone, exception events, escaped or not), its plain span events and the links of
 consumers to producers; for the whole corpus: the request rate (over the corpus's time
-span, as VOPR measures it), sample rates and traces without roots.
+span, as VOPR measures it), sample rates, traces without roots, and clock skew (a child
+that starts before its parent: how often, and by how much).
 
 What is copied verbatim (``Model.notes`` says how many of each): field names; service names,
 span names, routes, HTTP methods and gRPC methods, instrumentation scope names, event names,
@@ -70,6 +71,7 @@ def _model(obs: Observer, corpus: Corpus) -> Model:
                     keys[child],
                     probability=round(with_child / op.count, 6),
                     repeat=(min(counts), max(counts)),
+                    parallel=op.overlapped[child] * 2 > op.fanned[child] > 0,
                 )
             )
         for (producer, consumer), n in sorted(links.items()):
@@ -189,10 +191,20 @@ def _model(obs: Observer, corpus: Corpus) -> Model:
         rate=rate,
         quirks=Quirks(
             rootless=round(obs.rootless / max(1, obs.traces), 6),
+            skew=round(len(obs.skews) / max(1, obs.traces), 6),
+            skew_ms=_skew_range(obs.skews),
             sample_rates=rates,
         ),
         notes=tuple(notes),
     )
+
+
+def _skew_range(leads: list[float]) -> tuple[float, float]:
+    """The middle half of the clock offsets seen, in milliseconds (a default without any)."""
+    if not leads:
+        return Quirks().skew_ms
+    low, high = np.percentile(np.asarray(leads) * 1000.0, [25, 75]).tolist()
+    return (round(low, 3), round(max(high, low), 3))
 
 
 def _common(seen: Mapping[str, set[int]], minimum: int) -> str:
@@ -206,8 +218,13 @@ def _common(seen: Mapping[str, set[int]], minimum: int) -> str:
 def learn_model(corpus: Corpus, traces: Iterable[Trace] | None = None) -> Model:
     """The model of a corpus's traffic (see the module docstring for what is copied)."""
     observer = Observer()
-    for number, trace in enumerate(corpus.iter_traces() if traces is None else traces):
-        observer.add(number, trace)
+    if traces is None:
+        for number in range(corpus.n_traces):
+            rows = slice(int(corpus.trace_offsets[number]), int(corpus.trace_offsets[number + 1]))
+            observer.add(number, corpus.trace(number), corpus.row_time[rows].tolist())
+    else:
+        for number, trace in enumerate(traces):
+            observer.add(number, trace)
     if not observer.ops:
         raise CorpusError("the corpus holds no span to learn from", position=None)
     return _model(observer, corpus)

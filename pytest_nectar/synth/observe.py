@@ -9,8 +9,10 @@ attribute's name and type, routes, methods, plain span events and low-cardinalit
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -28,6 +30,7 @@ __all__ = ["MIN_TRACES", "Observer", "OpKey", "OpStats", "is_fault"]
 #: A value (or name) is copied only when this many distinct traces carry it.
 MIN_TRACES: Final = 3
 _MAX_REPEAT: Final = 20
+_SKEW_S: Final = 0.001  # a child that starts this much before its parent shows clock skew
 _F = DEFAULT_FIELDS
 _KINDS: Final = {"internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
 #: Fields the generator writes itself, or that are never copied.
@@ -90,6 +93,10 @@ _NEVER_PREFIXES: Final = (
 )
 
 
+def _id(span: Span) -> str:
+    return str(span.data.get(_F.span_id, ""))
+
+
 def _is_span(data: Mapping[str, object]) -> bool:
     return "meta.annotation_type" not in data
 
@@ -124,6 +131,8 @@ class OpStats:
     self_ms: list[float] = field(default_factory=list)
     children: Counter[tuple[OpKey, int]] = field(default_factory=Counter)  # (op, count) -> n
     with_child: Counter[OpKey] = field(default_factory=Counter)
+    fanned: Counter[OpKey] = field(default_factory=Counter)  # calls it made more than once
+    overlapped: Counter[OpKey] = field(default_factory=Counter)  # ... of which overlapped
     failures: Counter[tuple[FailureKind, int, str, bool]] = field(default_factory=Counter)
     status_keys: Counter[tuple[str, bool]] = field(default_factory=Counter)
     sets_status: list[bool] = field(default_factory=list)
@@ -179,6 +188,7 @@ class Observer:
         self.ops: dict[OpKey, OpStats] = {}
         self.entries: dict[OpKey, float] = defaultdict(float)  # traces started by each
         self.rootless = 0
+        self.skews: list[float] = []  # per skewed trace: how far a child led its parent (s)
         self.services: dict[str, set[str]] = defaultdict(set)  # service -> hosts
         self.service_traces: dict[str, set[int]] = defaultdict(set)
         # service -> value -> the traces it occurs in
@@ -196,8 +206,15 @@ class Observer:
         kind = _KINDS.get(str(data.get("span.kind", "")), 1)
         return (str(service) if service is not None else "unknown", str(name or ""), kind)
 
-    def add(self, number: int, trace: Trace) -> None:
+    def add(self, number: int, trace: Trace, times: Sequence[float] = ()) -> None:
+        """One trace; ``times`` are its rows' start times in seconds (NaN when unknown)."""
         self.traces += 1
+        start = {
+            str(s.data.get(_F.span_id, "")): t
+            for s, t in zip(trace.spans, times, strict=False)
+            if _is_span(s.data) and math.isfinite(t)
+        }
+        skew = 0.0
         spans = [s for s in trace.spans if _is_span(s.data)]
         by_id = {str(s.data.get(_F.span_id, "")): s for s in spans}
         events: dict[str, list[Mapping[str, object]]] = defaultdict(list)
@@ -243,6 +260,10 @@ class Observer:
                     target[service][value].add(number)
             protocol = _protocol(d)
             kids = children.get(sid, [])
+            for kid in kids:  # a child that starts before its parent: a clock is off
+                lead = start.get(sid, math.nan) - start.get(_id(kid), math.nan)
+                if lead > _SKEW_S:
+                    skew = max(skew, lead)
             top = str(d.get("trace.parent_id", "")) not in by_id  # a root, or a fragment's top
             # a client span under an operation, whose child is another service's span, is the
             # call itself; a client span at the top (a load generator, a browser) is an entry
@@ -270,6 +291,7 @@ class Observer:
             for child_key, n in per.items():
                 op.children[(child_key, min(n, _MAX_REPEAT))] += 1
                 op.with_child[child_key] += 1
+            self._fan_out(op, callees, start)
             own = _failure_of(d, events.get(sid, []), protocol)
             child_failed = any(failed.get(str(c.data.get(_F.span_id, "")), False) for c in callees)
             failed[sid] = is_fault(own)
@@ -301,6 +323,24 @@ class Observer:
                 if isinstance(v, str | bool | int) and not isinstance(v, float):
                     op.values[k][v] += 1
                     op.value_traces[(k, v)].add(number)
+        if skew:
+            self.skews.append(skew)
+
+    def _fan_out(self, op: OpStats, callees: list[Span], start: Mapping[str, float]) -> None:
+        """Whether the calls an operation makes more than once to one callee overlap."""
+        groups: dict[OpKey, list[tuple[float, float]]] = defaultdict(list)
+        for c in callees:
+            t = start.get(_id(c))
+            if t is not None:
+                ms = as_number(c.data.get(_F.duration)) or 0.0
+                groups[self.op_of(c.data)].append((t, t + ms / 1000.0))
+        for key, spans in groups.items():
+            if len(spans) < 2:
+                continue
+            spans.sort()
+            op.fanned[key] += 1
+            if any(b[0] < a[1] for a, b in itertools.pairwise(spans)):
+                op.overlapped[key] += 1
 
     def _post_order(self, spans: list[Span], children: dict[str, list[Span]]) -> list[Span]:
         ids = {str(s.data.get(_F.span_id, "")) for s in spans}
