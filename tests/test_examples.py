@@ -150,3 +150,18 @@ def test_pytest_passes_inside_the_example(example: Path, tmp_path: Path) -> None
     assert " passed" in proc.stdout and "failed" not in proc.stdout
     assert "nectar summary" in proc.stdout  # the plugin collected the policies
     assert str(ROOT) not in proc.stdout  # the copy stands alone
+
+
+def test_the_quickstart_corpus_holds_every_error_kind() -> None:
+    """Its README says so, and the policies are proven against each kind."""
+    from collections import Counter
+
+    from pytest_nectar.corpus import load_corpus
+    from tests.test_synth import modes
+
+    corpus = load_corpus(ROOT / "examples/quickstart/corpus", cache=False)
+    seen = Counter(m for trace in corpus.iter_traces() for m in modes(trace))
+    kinds = {"http-5xx-stable", "http-5xx-old", "http-5xx-old-string", "grpc-2", "grpc-4",
+             "grpc-13", "grpc-14", "status-error", "exception", "link", "rootless"}  # fmt: skip
+    assert kinds <= set(seen), kinds - set(seen)
+    assert (corpus.n_traces, corpus.n_rows) == (340, 3386)  # the README's figures
