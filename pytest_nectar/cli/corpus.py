@@ -60,7 +60,9 @@ def _register_synth(sub: Any) -> None:
         description="Realistic trace traffic from a seeded model: the built-in shop, or one "
         "learned from your corpus (--profile learn --learn-from PATH). Same seed, same bytes.",
     )
-    synth.add_argument("--profile", default="shop", help="model: shop (built in) or learn")
+    synth.add_argument(
+        "--profile", default="shop", metavar="shop|learn", help="model: shop (built in) or learn"
+    )
     synth.add_argument(
         "--learn-from",
         action="append",
@@ -68,23 +70,34 @@ def _register_synth(sub: Any) -> None:
         metavar="PATH",
         help="corpus to learn the model from (repeatable; --profile learn)",
     )
-    synth.add_argument("--seed", help="the seed, hex (0x2a) or decimal; default 0x1")
+    synth.add_argument("--seed", metavar="S", help="the seed, hex (0x2a) or decimal; default 0x1")
     synth.add_argument(
-        "--traces", type=int, help="number of requests (consumer and orphan traces come on top)"
+        "--traces",
+        type=int,
+        metavar="N",
+        help="number of requests (consumer and orphan traces come on top)",
     )
-    synth.add_argument("--rate", type=float, help="requests per second (needs --duration)")
-    synth.add_argument("--duration", help="time covered, e.g. 90s, 15m, 2h, 1d (default 60s)")
+    synth.add_argument(
+        "--rate", type=float, metavar="R", help="requests per second (needs --duration)"
+    )
+    synth.add_argument(
+        "--duration", metavar="D", help="time covered, e.g. 90s, 15m, 2h, 1d (default 60s)"
+    )
     synth.add_argument(
         "--time-profile",
         dest="time_profile",
         default="steady",
+        metavar="steady|diurnal|bursts",
         help="arrival rate over time: steady, diurnal or bursts",
     )
-    synth.add_argument("--start", default=None, help="time of the first trace (RFC 3339)")
+    synth.add_argument(
+        "--start", default=None, metavar="TIME", help="time of the first trace (RFC 3339)"
+    )
     synth.add_argument(
         "--format",
         dest="fmt",
         default="otlp-jsonl",
+        metavar="F",
         help="otlp-jsonl (collector file exporter), otlp, jaeger, zipkin or honeycomb",
     )
     synth.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")
