@@ -2,8 +2,8 @@
 
 ``steady`` is a constant rate, ``diurnal`` follows the day (peak at 14:00 UTC, trough at
 02:00), ``bursts`` multiplies the rate by 3 to 6 during seeded stretches of time.  Arrivals
-are whole microseconds after the start: a fixed count placed by the profile's density, or a
-Poisson number at a rate.
+are whole microseconds after the start: a fixed count placed by the profile's density, or the
+number a rate gives over the duration.
 """
 
 from __future__ import annotations
@@ -54,24 +54,26 @@ def arrival_times(
     family: RngFamily,
     start_s: float = 0.0,
 ) -> NDArray[np.int64]:
-    """Sorted arrival offsets in microseconds: ``count`` of them, or a Poisson number at
-    ``rate`` traces/s, placed by the profile's density over ``duration`` seconds."""
+    """Sorted arrival offsets in microseconds: ``count`` of them, or the number ``rate``
+    traces/s gives (randomly rounded), placed by the profile's density over ``duration``."""
     cells = max(1, min(100_000, math.ceil(duration)))
     width = duration / cells
     mids = width * (np.arange(cells, dtype=np.float64) + 0.5)
     shape = _rate_shape(profile, mids, start_s, duration, family)
     rng = family.generator(0, "arrivals")
-    if count is None:
+    if count is None:  # the expected number, rounded up or down at random
         expected = float(rate * width * shape.sum())
-        count = int(rng.poisson(expected)) if expected > 0 else 0
+        count = math.floor(expected + float(rng.random())) if expected > 0 else 0
     if count == 0:
         return np.empty(0, dtype=np.int64)
-    where = (
-        rng.choice(cells, size=count, p=shape / shape.sum())
-        if cells > 1
-        else np.zeros(count, dtype=np.int64)
-    )
+    # Cells by the profile's density, from uniform draws and plain arithmetic (what
+    # Generator.choice does, written out so no distribution algorithm of numpy's is involved).
+    cdf = (shape / shape.sum()).cumsum()
+    cdf /= cdf[-1]
+    where: NDArray[np.intp] = cdf.searchsorted(rng.random(count), side="right")
     times = (where + rng.random(count)) * width
-    micros = np.minimum(np.floor(times * 1e6).astype(np.int64), int(duration * 1e6) - 1)
+    micros: NDArray[np.int64] = np.minimum(
+        np.floor(times * 1e6).astype(np.int64), int(duration * 1e6) - 1
+    )
     micros.sort(kind="stable")
     return micros

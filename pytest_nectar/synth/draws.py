@@ -3,6 +3,11 @@
 Three independent streams (uniforms, normals, 64-bit words for ids), each drawn in blocks
 and consumed in program order, so that a change in how many numbers one purpose takes does
 not shift the others.  Times are whole microseconds.
+
+Everything else is derived from the uniforms with plain arithmetic; the normals are the one
+numpy distribution algorithm relied on (``Generator.standard_normal``, the ziggurat numpy
+has kept since 1.17).  ``tests/test_synth.py`` pins an output digest, so a change of either
+(or of randomgen's ChaCha) fails a test instead of changing corpora silently.
 """
 
 from __future__ import annotations
