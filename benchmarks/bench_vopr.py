@@ -1,7 +1,7 @@
 """VOPR at the seed's sizes: chaos 10,000 + evolution 365 days + determinism 5,000.
 
 Run: python benchmarks/bench_vopr.py [--workers N] [--repeat R] [--no-baseline]
-Policy and corpus: the quickstart example (checkout policy, OpenTelemetry Demo corpus).
+Policy and corpus: the quickstart example (checkout policy, generated shop corpus).
 The seed's headline was 20,375 iterations "in ~13 s" (Rust, checks that mostly could not
 fail); here every step checks errors kept, must-keep kept, budget per window (evolution),
 reference = vectorised = simulated decisions, replay determinism and corrupted text.

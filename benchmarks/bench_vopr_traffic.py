@@ -1,7 +1,7 @@
 """VOPR traffic generation: steps/s and traces/s, against naive baselines in the same run.
 
 Run: python benchmarks/bench_vopr_traffic.py [--steps N]
-Corpus: the quickstart example (OpenTelemetry Demo, 141 traces).  The baselines are what the
+Corpus: the quickstart example (generated shop traffic, 340 traces).  The baselines are what the
 generator avoids: a fresh ChaCha per (step, substream) instead of repositioning one, and the
 frozen-dataclass ``Span()`` constructor for every re-keyed row.
 """
@@ -21,7 +21,7 @@ from pytest_nectar.vopr.rng import RngFamily
 from pytest_nectar.vopr.scenario import Scenario
 from pytest_nectar.vopr.traffic import TrafficModel
 
-CORPUS = Path(__file__).parent.parent / "examples/quickstart/corpus/oteltui-test_data.json"
+CORPUS = Path(__file__).parent.parent / "examples/quickstart/corpus/shop.jsonl"
 
 
 def _timed(fn: object) -> float:

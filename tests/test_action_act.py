@@ -120,8 +120,8 @@ def test_gate_passes_on_the_quickstart(
     out = step_output(log)
     assert out["verdict"] == "pass"
     kept, budget = float(out["kept"]), float(out["budget"])
-    # The tightest policy (checkout.toon: budget 2000/s) at its windowed peak.
-    assert 0 < kept <= budget == 2000
+    # The policy closest to its budget (checkout.toon: 100 events/s) at its windowed peak.
+    assert 0 < kept <= budget == 100
     assert out["report"].endswith("/nectar-gate/report.md")
     assert summary.startswith("### Nectar gate: ✅ pass")
     assert "| nectar prove | exit 0 |" in summary

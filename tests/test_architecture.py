@@ -17,6 +17,8 @@ one concept, so its modules may sit in different layers (``policy.model`` in 1,
    model-to-model transformation over layer 2 (it imports nothing above it), so this is
    where it belongs, not a convenience.  So does reading "a rules file or a policy"
    (``compiler.compile.load_rules_or_policy``), which the prover and the commands both need.
+   The synthetic corpus generator (``synth``) sits here too, beside VOPR: it reuses VOPR's
+   seeded streams and what VOPR learns from a corpus.
 4. project compilation (``compiler.outputs``), the importer, reports, the Claude client and
    the GitHub annotations.
 5. front ends: the pytest plugin (``pytest_plugin``), the CLI and its commands (``cli``),
@@ -86,6 +88,8 @@ LAYERS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
             "prover.*",
             "vopr",
             "vopr.*",
+            "synth",
+            "synth.*",
         ),
     ),
     4: (

@@ -17,21 +17,25 @@ import pytest
 
 from pytest_nectar.claude.prompt import INPUT_TOKEN_BUDGET
 from pytest_nectar.cli import main
+from pytest_nectar.cli.init import SEED_POLICY
 from tests.claude_stub import ClaudeStub, tool_reply
 from tests.claude_support import FAKE_KEY, GOOD_POLICY, RATIONALE, SEED_INTENT, stub_env
 from tests.realdata import REALDATA
 
 QUICKSTART = Path(__file__).parent.parent / "examples" / "quickstart"
+#: The proven answer: the seed policy, which keeps every error of the quickstart's `error`.
+PROVEN = SEED_POLICY
 #: What the project has before: errors kept, everything else at 10%.
 BEFORE = (
-    GOOD_POLICY.replace("rules[3]", "rules[2]")
+    PROVEN.replace("rules[3]", "rules[2]")
     .replace("    keep-slow,Retain slow requests,duration > 5s,keep,90\n", "")
     .replace("sample(0.01)", "sample(0.1)")
 )
-#: Claude's first try: off by one, so HTTP 500 traces fall to the 1% sample.
-OFF_BY_ONE = GOOD_POLICY.replace("http.status >= 500,keep", "http.status > 500,keep")
-#: A trace of the quickstart corpus with HTTP 500 that OFF_BY_ONE samples (the first witness).
-WITNESS = "da869aca75b35fb981a27bce875fb2ac"
+#: Claude's first try forgets gRPC server faults: traces whose only sign of failure is a
+#: gRPC code fall to the 1% sample.
+FORGETS_GRPC = PROVEN.replace("rpc.grpc.status_code in [2, 4, 12, 13, 14, 15] or ", "")
+#: A trace of the quickstart corpus that FORGETS_GRPC samples (the first witness).
+WITNESS = "c6234e9b4e0e64a17edc5922dfa91152"
 
 
 @pytest.fixture
@@ -78,7 +82,7 @@ def _texts(capsys: pytest.CaptureFixture[str], root: Path) -> str:
 def test_refines_until_proven_then_writes_policy_rules_and_lock(
     stub: ClaudeStub, project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    stub.push(tool_reply(OFF_BY_ONE, RATIONALE), tool_reply(GOOD_POLICY, RATIONALE))
+    stub.push(tool_reply(FORGETS_GRPC, RATIONALE), tool_reply(PROVEN, RATIONALE))
     policy = "policies/production.toon"
     argv = ["propose", SEED_INTENT, "--policy", policy, "--corpus", "corpus", "--write"]
     code = main(argv)
@@ -88,13 +92,13 @@ def test_refines_until_proven_then_writes_policy_rules_and_lock(
     assert "  property error-preservation failed" in text
     assert "round 2: proposal passed verification" in text
     assert "wrote policies/production.toon, rules.yaml, nectar.lock" in text
-    assert (project / policy).read_text() == GOOD_POLICY
+    assert (project / policy).read_text() == PROVEN
 
     first, second = stub.message_requests()
     feedback = _feedback(second)
     assert "property error-preservation failed" in feedback
     assert f"- trace {WITNESS}: decided by 'sample-rest': keep with probability 0.01" in feedback
-    assert "http.status_code >= 500 (int) met by span" in feedback
+    assert "rpc.grpc.status_code in [2, 4, 12, 13, 14, 15] (int) met by span 1 with 14" in feedback
     assert "property error-preservation-all failed" in feedback
     assert second["messages"][:1] == first["messages"]  # the question is unchanged
 
@@ -102,14 +106,14 @@ def test_refines_until_proven_then_writes_policy_rules_and_lock(
     assert main(["compile", "--check"]) == 0
     assert main(["prove", policy, "--corpus", "corpus"]) == 0
     proof = capsys.readouterr().out
-    assert "PASS    error-preservation: all 40 error traces" in proof
+    assert "PASS    error-preservation: all 38 error traces" in proof
     assert "FAIL" not in proof
 
 
 def test_request_carries_summary_and_reference_within_the_budget(
     stub: ClaudeStub, project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    stub.push(tool_reply(GOOD_POLICY, RATIONALE))
+    stub.push(tool_reply(PROVEN, RATIONALE))
     code = main(["propose", SEED_INTENT, "--corpus", "corpus", "-o", "new.toon"])
     text = _texts(capsys, project)
     assert code == 0, text
@@ -123,7 +127,7 @@ def test_request_carries_summary_and_reference_within_the_budget(
     assert "<policy_language_reference>" in reference["text"]
     user = body["messages"][0]["content"][0]["text"]
     summary = json.loads(user.split("<corpus_summary>\n")[1].split("\n</corpus_summary>")[0])
-    assert summary["traces"] == 141
+    assert summary["traces"] == 340
     assert stub.count(body) <= INPUT_TOKEN_BUDGET
     assert f"input tokens (counted), budget {INPUT_TOKEN_BUDGET}" in text
 
@@ -151,7 +155,7 @@ def test_patch_with_the_diff_report_applies_with_git_am(
     git("init", "-q", "-b", "main")
     git("add", ".")
     git("commit", "-q", "-m", "start")
-    stub.push(tool_reply(OFF_BY_ONE, RATIONALE), tool_reply(GOOD_POLICY, RATIONALE))
+    stub.push(tool_reply(FORGETS_GRPC, RATIONALE), tool_reply(PROVEN, RATIONALE))
     policy = "policies/production.toon"
     code = main(
         [
@@ -169,16 +173,16 @@ def test_patch_with_the_diff_report_applies_with_git_am(
     line = text.split("change: ", 1)[1].splitlines()[0]
     assert line == (
         "3 lines added, 2 removed; rules added: keep-slow; rules changed: sample-rest; "
-        "101 corpus trace(s) change decision; kept events/s 5.74 → 4.84"
+        "302 corpus trace(s) change decision; kept events/s 21.4 → 16.6"
     )
     assert "Change summary:\n" + line in patch
     assert "Waggle diff: policies/production.toon (current)" in patch
     assert "### Change summary" in pr and "## Waggle diff: policies/production.toon" in pr
     assert "| keep-slow |" in pr  # per-rule table of the diff, in Markdown
-    assert "Verification:\n- nectar prove on 141 corpus traces and for all traces" in patch
+    assert "Verification:\n- nectar prove on 340 corpus traces and for all traces" in patch
     assert " 3 files changed" in patch  # the policy, and the rules and lock it compiles to
     git("am", "-q", str(project.parent / "change.patch"))
-    assert (project / policy).read_text() == GOOD_POLICY
+    assert (project / policy).read_text() == PROVEN
     assert git("status", "--porcelain", "--untracked-files=no") == ""
     assert main(["compile", "--check"]) == 0  # the commit deploys what was proven
     assert git("log", "-1", "--format=%s").startswith("policy: Keep all errors and slow")
@@ -188,12 +192,13 @@ def test_project_compile_failure_is_fed_back_and_nothing_is_written(
     stub: ClaudeStub, project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Passes on its own, but checkout.toon already compiles into "production".
-    clash = GOOD_POLICY.replace(
+    clash = PROVEN.replace(
         "nectar_policy{version,name,budget_per_second,rules}:\n  1\n  production-sampling\n"
-        "  10000\n",
+        "  200\n",
         "nectar_policy{version,name,budget_per_second,environment,rules}:\n  1\n"
-        "  production-sampling\n  10000\n  production\n",
+        "  production-sampling\n  200\n  production\n",
     )
+    assert clash != PROVEN
     stub.push(tool_reply(clash), tool_reply(clash))
     before = _snapshot(project)
     code = main(
@@ -262,12 +267,12 @@ def test_injected_corpus_values_reach_claude_only_as_quoted_data(
 def test_default_output_is_the_policy_its_diff_and_the_decision_diff(
     stub: ClaudeStub, project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    stub.push(tool_reply(GOOD_POLICY, RATIONALE))
+    stub.push(tool_reply(PROVEN, RATIONALE))
     before = _snapshot(project)
     code = main(["propose", SEED_INTENT, "--policy", "policies/production.toon"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert out.startswith(GOOD_POLICY)
+    assert out.startswith(PROVEN)
     assert "+    keep-slow,Retain slow requests,duration > 5s,keep,90\n" in out
     assert "Waggle diff: policies/production.toon (current) → policies/production.toon" in out
     assert "Kept events/s per rule" in out and "Per service" in out

@@ -320,3 +320,4 @@ def test_zipkin_tags_stay_strings_and_jaeger_tags_keep_their_types(tmp_path: Pat
     assert span["error"] is True and span["status_code"] == 2  # 5xx on a server span
     assert span["host.name"] == "h1" and span["trace.trace_id"] == "0000000000000abc"
     assert event["name"] == "retry" and event["meta.annotation_type"] == "span_event"
+    assert event["meta.time_since_span_start_ms"] == 0.002  # log timestamps are microseconds

@@ -1,8 +1,10 @@
 """The example repositories and what `nectar init` writes: the same gate files, current
-rules and locks, an honest import, and a green `pytest` inside each (in a temporary copy)."""
+rules and locks, an honest import, corpora that their documented `nectar corpus synth`
+command regenerates byte for byte, and a green `pytest` inside each (in a temporary copy)."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -10,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nectar.cli.init import TEMPLATE_FILES
+from pytest_nectar.cli import main
+from pytest_nectar.cli.init import CORPUS_README, SAMPLE_COMMAND, TEMPLATE_FILES
 from tests.gate_support import EXAMPLES, MULTI_ENV, ROOT, TEMPLATE, nectar
 
 # The gate files every example shares with `nectar init` (destination: template).
@@ -55,7 +58,7 @@ def test_init_writes_a_complete_repository(tmp_path: Path) -> None:
     # Complete: compiled, and provable on its sample corpus out of the box.
     nectar("compile", "--check", cwd=repo)
     proved = nectar("prove", cwd=repo)
-    assert "corpus" in proved.stdout and "2 traces" in proved.stdout
+    assert "corpus" in proved.stdout and "113 traces" in proved.stdout
 
 
 def test_multi_env_has_several_environments_budgets_and_expectations() -> None:
@@ -66,14 +69,49 @@ def test_multi_env_has_several_environments_budgets_and_expectations() -> None:
         policy = (MULTI_ENV / "policies" / f"{stem}.toon").read_text()
         assert "budget_per_second" in policy
         assert (MULTI_ENV / "policies" / f"{stem}.expect.jsonl").exists()
-    for sources in ("corpus/SOURCES.md", "imported/SOURCES.md"):
-        assert "Licence: Apache License 2.0" in (MULTI_ENV / sources).read_text()
+
+
+#: Every generated corpus: (file, the text that documents its command, the command).
+CORPORA = (
+    (
+        ROOT / "examples/quickstart/corpus/shop.jsonl",
+        ROOT / "examples/quickstart/README.md",
+        "nectar corpus synth --seed 0x1 --traces 300 --duration 1m -o corpus/shop.jsonl",
+    ),
+    (
+        ROOT / "examples/multi-env/corpus/shop.json",
+        ROOT / "examples/multi-env/README.md",
+        "nectar corpus synth --seed 0x2 --traces 400 --duration 2m --time-profile bursts "
+        "--format otlp -o corpus/shop.json",
+    ),
+    (TEMPLATE / "corpus/shop.jsonl", None, SAMPLE_COMMAND),
+)
+
+
+@pytest.mark.parametrize(("path", "readme", "command"), CORPORA, ids=lambda v: str(v)[-40:])
+def test_each_corpus_is_its_documented_command_byte_for_byte(
+    path: Path, readme: Path | None, command: str, tmp_path: Path
+) -> None:
+    documented = CORPUS_README if readme is None else readme.read_text()
+    assert command in documented
+    argv = shlex.split(command)
+    assert argv[:3] == ["nectar", "corpus", "synth"] and argv[-2] == "-o"
+    out = tmp_path / Path(argv[-1]).name
+    assert main([*argv[1:-1], str(out)]) == 0
+    assert out.read_bytes() == path.read_bytes()
+
+
+def test_no_example_ships_a_copied_capture() -> None:
+    """The corpora are generated; no folder keeps the old copies or their SOURCES files."""
+    folders = [e / "corpus" for e in EXAMPLES] + [TEMPLATE / "corpus", MULTI_ENV / "imported"]
+    found = sorted(p.name for folder in folders for p in folder.iterdir())
+    assert found == ["refinery-rules.yaml", "shop.json", "shop.jsonl", "shop.jsonl"]
 
 
 def test_multi_env_demo_is_the_import_with_the_documented_fixes(tmp_path: Path) -> None:
-    """demo.toon is `nectar import`'s output except the two rows its header explains."""
+    """demo.toon is `nectar import`'s output except the rows its header explains."""
     nectar(
-        "import", str(MULTI_ENV / "imported" / "devreldemo-rules.yaml"), "-o", "out",
+        "import", str(MULTI_ENV / "imported" / "refinery-rules.yaml"), "-o", "out",
         cwd=tmp_path, check=False,
     )  # fmt: skip
     imported = (tmp_path / "out" / "demo.toon").read_text().splitlines()
@@ -83,11 +121,15 @@ def test_multi_env_demo_is_the_import_with_the_documented_fixes(tmp_path: Path) 
         if not line.startswith("#")
     ]
     assert set(ours) - set(imported) == {
-        "nectar_policy{version,name,budget_per_second,environment,rules}:",
+        "nectar_policy{version,name,budget_per_second,environment,error,rules}:",
         "  25",  # the budget
-        "    Keep 500 status codes,,http.status >= 500,keep,60",
-        "    Keep long duration traces,,span(trace.parent_id not exists and duration >= 1700ms)"
-        ",keep,30",
+        "  http.status >= 500 or rpc.grpc.status_code in [2, 4, 12, 13, 14, 15] or status_code"
+        " = 2 or error = true or exception.type exists",  # the error definition
+        "  rules[7]{name,description,match,action,priority}:",
+        "    Keep server errors,,http.status >= 500,keep,60",
+        '    Keep failed gRPC calls,,"rpc.grpc.status_code in [2, 4, 12, 13, 14, 15]",keep,50',
+        "    Keep status ERROR and exceptions,,status_code = 2 or exception.type exists,keep,35",
+        "    Keep slow requests,,span(trace.parent_id not exists and duration >= 1500ms),keep,20",
     }
 
 
@@ -108,3 +150,18 @@ def test_pytest_passes_inside_the_example(example: Path, tmp_path: Path) -> None
     assert " passed" in proc.stdout and "failed" not in proc.stdout
     assert "nectar summary" in proc.stdout  # the plugin collected the policies
     assert str(ROOT) not in proc.stdout  # the copy stands alone
+
+
+def test_the_quickstart_corpus_holds_every_error_kind() -> None:
+    """Its README says so, and the policies are proven against each kind."""
+    from collections import Counter
+
+    from pytest_nectar.corpus import load_corpus
+    from tests.test_synth import modes
+
+    corpus = load_corpus(ROOT / "examples/quickstart/corpus", cache=False)
+    seen = Counter(m for trace in corpus.iter_traces() for m in modes(trace))
+    kinds = {"http-5xx-stable", "http-5xx-old", "http-5xx-old-string", "grpc-2", "grpc-4",
+             "grpc-13", "grpc-14", "status-error", "exception", "link", "rootless"}  # fmt: skip
+    assert kinds <= set(seen), kinds - set(seen)
+    assert (corpus.n_traces, corpus.n_rows) == (340, 3386)  # the README's figures

@@ -3,12 +3,16 @@ broken error rule fails `error-preservation` with witnesses and a replay line.""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from pytest_nectar.cli.init import ERROR_EXPRESSION
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart"
 
@@ -36,6 +40,8 @@ def test_the_quickstart_has_the_committed_shape() -> None:
     assert list((QUICKSTART / "policies").glob("*.expect.jsonl"))
     text = (QUICKSTART / "pyproject.toml").read_text()
     assert "[tool.nectar]" in text and "[tool.pytest]" in text
+    # the project's error definition is the one `nectar init` writes
+    assert f'\nerror = "{ERROR_EXPRESSION}"\n' in text
 
 
 def test_plain_pytest_passes_in_a_copy(tmp_path: Path) -> None:
@@ -53,8 +59,9 @@ def test_a_broken_error_rule_fails_error_preservation_with_witnesses(tmp_path: P
     repo = _copy(tmp_path / "quickstart")
     policy = repo / "policies" / "production.toon"
     text = policy.read_text()
-    assert "http.status >= 500,keep,100" in text
-    policy.write_text(text.replace("http.status >= 500,keep,100", "http.status >= 599,keep,100"))
+    keep = re.search(r'keep-errors,Retain all errors,("[^"]*"),keep,100', text)
+    assert keep is not None
+    policy.write_text(text.replace(keep[1], "http.status >= 599"))
     done = _pytest(repo, "policies/production.toon")
     out = done.stdout
     assert done.returncode == pytest.ExitCode.TESTS_FAILED, out + done.stderr
@@ -70,7 +77,8 @@ def test_a_broken_error_rule_fails_error_preservation_with_witnesses(tmp_path: P
 
 
 def _shape(root: Path) -> set[str]:
-    names = {p.name for p in root.iterdir() if not p.name.startswith(".")}
+    # the example's README (what it is, the command that made its corpus) is not a project file
+    names = {p.name for p in root.iterdir() if not p.name.startswith(".")} - {"README.md"}
     names |= {f"policies/*{p.name.split('.', 1)[1]}" for p in (root / "policies").iterdir()}
     return names
 
@@ -89,3 +97,47 @@ def test_nectar_init_writes_the_quickstart_shape_and_pytest_passes(tmp_path: Pat
     last = ran.stdout.splitlines()[-1]
     assert " passed" in last and "failed" not in last and "error" not in last
     assert "nectar summary" in ran.stdout
+
+
+def test_a_policy_that_drops_grpc_errors_fails_on_the_generated_corpus(tmp_path: Path) -> None:
+    """The project's `error` covers gRPC server faults; the generated corpus has traces whose
+    only sign of failure is rpc.grpc.status_code (no span status, no HTTP 5xx), so a policy
+    whose keep rule forgets gRPC samples them, and error-preservation says so."""
+    repo = _copy(tmp_path / "quickstart")
+    policy = repo / "policies" / "production.toon"
+    grpc = "rpc.grpc.status_code in [2, 4, 12, 13, 14, 15] or "
+    text = policy.read_text()
+    assert grpc in text
+    policy.write_text(text.replace(grpc, ""))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest_nectar",
+            "prove",
+            "policies/production.toon",
+            "--property",
+            "error-preservation",
+            "--json",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    from pytest_nectar.corpus import load_corpus
+
+    report = json.loads(done.stdout)
+    (result,) = (
+        p for r in report["reports"] for p in r["properties"] if p["id"] == "error-preservation"
+    )
+    assert result["verdict"] == "fail"
+    corpus = load_corpus(repo / "corpus", cache=False)
+    failed = result["figures"]["failing_trace_ids"]
+    assert failed
+    for trace_id in failed:
+        spans = corpus.trace(corpus.trace_index(trace_id)).spans
+        codes = {s.data.get("rpc.grpc.status_code") for s in spans}
+        assert codes & {2, 4, 12, 13, 14, 15}, trace_id
+        assert not any(s.data.get("status_code") == 2 for s in spans)

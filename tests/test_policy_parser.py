@@ -195,7 +195,7 @@ def test_seed_example_parses() -> None:
     policy = load_policy(SEED)
     assert policy.version == 1
     assert policy.name == "production-sampling"
-    assert policy.budget_per_second == 10000
+    assert policy.budget_per_second == 200
     assert [r.name for r in policy.rules] == ["keep-errors", "keep-slow", "sample-rest"]
     slow = policy.rules[1].match
     assert isinstance(slow, Condition)

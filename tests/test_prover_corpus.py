@@ -1,4 +1,4 @@
-"""Corpus proofs on the OpenTelemetry Demo corpus (examples/quickstart/corpus)."""
+"""Corpus proofs on the quickstart's generated shop corpus (examples/quickstart/corpus)."""
 
 from __future__ import annotations
 
@@ -28,9 +28,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     return load_corpus(CORPUS, cache_dir=tmp_path_factory.mktemp("cache"))
 
 
-def _brute_failing(target_path: str, corpus, env: str | None = None) -> set[str]:  # type: ignore[no-untyped-def]
+def _brute_failing(target_path: str, corpus, env: str | None = None, error: str | None = None) -> set[str]:  # type: ignore[no-untyped-def]  # noqa: E501
     """Error traces whose reference decision is not a certain keep, trace by trace."""
-    target = load_target(target_path, env=env)
+    parsed = None if error is None else parse_match(error, position=Position("test", 1, 1))
+    target = load_target(target_path, env=env, error=parsed)
     evaluator = Evaluator(target.rules_file, target.env)
     out = set()
     for trace in corpus.iter_traces():
@@ -43,7 +44,7 @@ DROPS_CART = """nectar_policy{version,name,rules}:
   1
   drops-cart
   rules[3]{name,match,action,priority}:
-    drop-cart,"http.target = \\"/api/cart\\"",drop,100
+    drop-cart,"http.route = \\"/api/cart\\"",drop,100
     keep-errors,http.status >= 500,keep,50
     rest,true,sample(0.1),0
 """
@@ -96,7 +97,7 @@ def test_demo_rules_property_by_property(corpus) -> None:  # type: ignore[no-unt
     # Every condition on the mixed http.status_code has Datatype: int: no hazard to warn of.
     assert verdicts["mixed-types"] is Verdict.PASS
     assert verdicts["unreachable-rules"] is Verdict.WARN
-    assert "Keep Type 2 GRPC Status Codes" in report.results["unreachable-rules"].summary
+    assert "'Keep long duration traces'" in report.results["unreachable-rules"].summary
     assert verdicts["shadowed-rules"] is Verdict.PASS
 
 
@@ -122,13 +123,19 @@ def test_untyped_error_rule_misses_string_statuses(tmp_path: Path, corpus) -> No
     rules = tmp_path / "untyped.yaml"
     rules.write_text(UNTYPED)
     report = prove(rules, corpus=corpus, error=_status_error())
-    # On this corpus every trace with a string "500" also has an int 500 span, and trace
-    # scope needs only one: the corpus passes, truthfully ...
+    # The shop's edge proxy reports its status as a string, like Envoy: a trace whose only
+    # 5xx is the proxy's "503" is sampled by the untyped rule, on the corpus ...
     result = report.results["error-preservation"]
-    assert result.verdict is Verdict.PASS
-    assert _brute_failing(str(rules), corpus) == set()
-    assert "http.status_code (int 192, string 150)" in report.results["mixed-types"].summary
-    # ... but a trace whose status arrives only as a string is sampled: shown for all traces.
+    assert result.verdict is Verdict.FAIL
+    failing = _brute_failing(str(rules), corpus, error="http.status_code >= 500")
+    assert failing and result.total_failing == len(failing)
+    assert set(result.figures["failing_trace_ids"]) <= failing
+    for trace_id in failing:
+        spans = corpus.trace(corpus.trace_index(trace_id)).spans
+        statuses = [s.data.get("http.status_code") for s in spans]
+        assert not any(isinstance(v, int) and v >= 500 for v in statuses)
+    assert "http.status_code (int 77, string 299)" in report.results["mixed-types"].summary
+    # ... and for all traces, a trace whose status arrives only as a string.
     every = report.results["error-preservation-all"]
     assert every.verdict is Verdict.FAIL
     witness = every.witnesses[0]

@@ -42,9 +42,9 @@ def test_md_for_several_policies_to_a_file(tmp_path: Path) -> None:
 
 def test_defaults_come_from_tool_nectar(tmp_path: Path) -> None:
     shutil.copytree(POLICIES, tmp_path / "policies")
-    shutil.copy(CORPUS / "oteltui-test_data.json", tmp_path / "traces.json")
+    shutil.copy(CORPUS / "shop.jsonl", tmp_path / "traces.jsonl")
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.nectar]\npolicies = ["policies/production.toon"]\ncorpus = "traces.json"\n',
+        '[tool.nectar]\npolicies = ["policies/production.toon"]\ncorpus = "traces.jsonl"\n',
         encoding="utf-8",
     )
     done = _nectar("explain", "--format", "json", cwd=tmp_path)
@@ -52,7 +52,7 @@ def test_defaults_come_from_tool_nectar(tmp_path: Path) -> None:
     data = json.loads(done.stdout)
     assert data["format"] == "nectar-explain"
     [report] = data["reports"]
-    assert report["title"] == "production-sampling" and report["totals"]["traces"] == 141
+    assert report["title"] == "production-sampling" and report["totals"]["traces"] == 340
     assert done.stderr == ""  # no progress display when piped
 
 
@@ -74,9 +74,11 @@ def test_a_rules_file_is_explained_as_deployed(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     [report] = json.loads(done.stdout)["reports"]
     assert report["kind"] == "rules"
-    assert [r["name"] for r in report["rules"]] == ["keep-errors", "keep-slow", "sample-rest"]
-    assert [r["traces"] for r in report["rules"]] == [40, 3, 98]
-    assert report["rules"][1]["meaning"] == "traces where any span has duration (ms) above 5000"
+    # as deployed: each `or` alternative of keep-errors is a Refinery rule of its own
+    names = ["keep-errors", *(f"keep-errors#{i}" for i in range(2, 6)), "keep-slow", "sample-rest"]
+    assert [r["name"] for r in report["rules"]] == names
+    assert [r["traces"] for r in report["rules"]] == [10, 8, 10, 0, 10, 0, 302]
+    assert report["rules"][5]["meaning"] == "traces where any span has duration (ms) above 5000"
 
 
 def test_progress_only_on_an_interactive_terminal() -> None:
@@ -93,17 +95,17 @@ def test_progress_only_on_an_interactive_terminal() -> None:
 
 def test_propose_change_summary_uses_the_waggle_diff() -> None:
     old = (POLICIES / "production.toon").read_text(encoding="utf-8")
-    new = old.replace("http.status >= 500,keep,100", "http.status >= 500,keep,1")
+    new = old.replace('exists",keep,100', 'exists",keep,1')
     new = new.replace("keep-slow,Retain slow requests,duration > 5s,keep,90",
-                      "keep-slow,Retain slow requests,duration > 5s,drop,90")  # fmt: skip
+                      "keep-slow,Retain slow requests,duration > 100ms,drop,90")  # fmt: skip
     from pytest_nectar.corpus import load_corpus
 
     summary = describe_change(old, new, load_corpus(CORPUS))
     assert summary == (
         "2 lines added, 2 removed; rules changed: keep-slow, keep-errors; "
-        "LOSES error-preservation-all; NO LONGER KEEPS 2 "
-        "trace(s) it kept for sure (2 error, 0 must-keep); 5 corpus trace(s) change decision; "
-        "kept events/s 4.84 → 4.33"
+        "LOSES error-preservation-all; NO LONGER KEEPS 1 "
+        "trace(s) it kept for sure (1 error, 0 must-keep); 6 corpus trace(s) change decision; "
+        "kept events/s 16.6 → 12.9"
     )
     # A proposal that does not parse keeps the plain line counts.
     assert describe_change(old, "not a policy\n") == "1 line added, 8 removed"

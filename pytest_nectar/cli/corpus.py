@@ -1,7 +1,9 @@
-"""``nectar corpus``: inspect and build trace corpora.
+"""``nectar corpus``: inspect, build and generate trace corpora.
 
 ``nectar corpus stats PATH... [--json]`` prints the corpus summary; ``nectar corpus
-ingest PATH... -o DIR`` builds the columnar store into DIR explicitly.
+ingest PATH... -o DIR`` builds the columnar store into DIR explicitly; ``nectar corpus
+synth [-o FILE]`` writes a synthetic corpus drawn from a model and a seed
+(:mod:`pytest_nectar.synth`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,114 @@ def register(subparsers: Any) -> None:
     _add_input_options(ingest)
     ingest.add_argument("-o", "--output", required=True, metavar="DIR", help="store folder")
     ingest.set_defaults(func=run)
+    _register_synth(sub)
+
+
+def _register_synth(sub: Any) -> None:
+    synth = sub.add_parser(
+        "synth",
+        help="write a synthetic corpus from a model and a seed",
+        description="Realistic trace traffic from a seeded model: the built-in shop, or one "
+        "learned from your corpus (--profile learn --learn-from PATH). Same seed, same bytes.",
+    )
+    synth.add_argument(
+        "--profile", default="shop", metavar="shop|learn", help="model: shop (built in) or learn"
+    )
+    synth.add_argument(
+        "--learn-from",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="corpus to learn the model from (repeatable; --profile learn)",
+    )
+    synth.add_argument("--seed", metavar="S", help="the seed, hex (0x2a) or decimal; default 0x1")
+    synth.add_argument(
+        "--traces",
+        type=int,
+        metavar="N",
+        help="number of requests (consumer and orphan traces come on top)",
+    )
+    synth.add_argument(
+        "--rate", type=float, metavar="R", help="requests per second (needs --duration)"
+    )
+    synth.add_argument(
+        "--duration", metavar="D", help="time covered, e.g. 90s, 15m, 2h, 1d (default 60s)"
+    )
+    synth.add_argument(
+        "--time-profile",
+        dest="time_profile",
+        default="steady",
+        metavar="steady|diurnal|bursts",
+        help="arrival rate over time: steady, diurnal or bursts",
+    )
+    synth.add_argument(
+        "--start", default=None, metavar="TIME", help="time of the first trace (RFC 3339)"
+    )
+    synth.add_argument(
+        "--format",
+        dest="fmt",
+        default="otlp-jsonl",
+        metavar="F",
+        help="otlp-jsonl (collector file exporter), otlp, jaeger, zipkin or honeycomb",
+    )
+    synth.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")
+    synth.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    synth.set_defaults(func=run_synth)
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pytest_nectar.errors import Position, UsageError
+    from pytest_nectar.fileio import write_atomic
+    from pytest_nectar.synth.options import DEFAULT_START, SynthRequest, synth_command
+    from pytest_nectar.vopr.rng import format_seed
+
+    request = SynthRequest(
+        model=args.profile,
+        seed=args.seed,
+        traces=args.traces,
+        rate=args.rate,
+        duration=args.duration,
+        profile=args.time_profile,
+        fmt=args.fmt,
+        start=args.start or DEFAULT_START,
+        learn_from=tuple(args.learn_from),
+    )
+    request.checked()
+    out = Path(args.output) if args.output else None
+    if out is not None and out.is_dir():
+        raise UsageError(
+            "the output is a folder",
+            position=Position(str(out)),
+            got=str(out),
+            hint="give a file name, e.g. -o corpus/traces.jsonl",
+        )
+    if out is not None and out.exists() and not args.force:
+        raise UsageError(
+            "refusing to overwrite an existing file",
+            position=Position(str(out)),
+            got=str(out),
+            hint="pass --force, or choose another -o file",
+        )
+    text, model, seed = synth_command(request)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            write_atomic(out, text)
+        except OSError as err:
+            raise UsageError(
+                "cannot write the output", position=Position(str(out)), got=err.strerror
+            ) from None
+    sys.stderr.write(
+        f"nectar corpus synth: seed {format_seed(seed)}, {model.name} model"
+        + (f", wrote {out}" if out is not None else "")
+        + f"\nreplay: {request.command(args.output)}\n"
+    )
+    for note in model.notes:
+        sys.stderr.write(f"  {note}\n")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 """``nectar init DIR``: write a working policy project.
 
 Writes ``policies/production.toon`` (the seed example) with its expectations,
-``corpus/`` (a README and a small real sample, to replace with your traces), a
+``corpus/`` (a README and a small synthetic sample made by ``nectar corpus synth``, to
+replace with your traces), a
 ``pyproject.toml`` with ``[tool.nectar]`` and pytest settings, ``.pre-commit-config.yaml``
 using Nectar's hooks, ``.github/workflows/`` using Nectar's deploy gate and propose-to-PR
 workflow (from ``pytest_nectar/project_template/``, the same files as examples/quickstart),
@@ -17,22 +18,39 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
+#: An error trace, as the template's pyproject.toml and seed policy say: an HTTP 5xx under
+#: either status attribute, a gRPC server fault, span status ERROR (or Husky's error = true,
+#: which Jaeger and Zipkin error tags give too) or an exception span event.
+ERROR_EXPRESSION: Final = (
+    "http.status >= 500 or rpc.grpc.status_code in [2, 4, 12, 13, 14, 15] or status_code = 2"
+    " or error = true or exception.type exists"
+)
+
 SEED_POLICY: Final = """\
 nectar_policy{version,name,budget_per_second,rules}:
   1
   production-sampling
-  10000
+  200
   rules[3]{name,description,match,action,priority}:
-    keep-errors,Retain all HTTP 5xx errors,http.status >= 500,keep,100
+    keep-errors,Retain all errors,"ERROR_EXPRESSION",keep,100
     keep-slow,Retain slow requests,duration > 5s,keep,90
     sample-rest,Sample remaining traffic,true,sample(0.01),0
-"""
+""".replace("ERROR_EXPRESSION", ERROR_EXPRESSION)
 
-CORPUS_README: Final = """\
+#: The command that made the sample corpus (``pytest_nectar/project_template/corpus/``).
+SAMPLE_COMMAND: Final = (
+    "nectar corpus synth --seed 0x3 --traces 100 --duration 30s -o corpus/shop.jsonl"
+)
+
+CORPUS_README: Final = f"""\
 Put trace files here (OTLP JSON, Honeycomb events, Jaeger, Zipkin);
 Nectar proves the policies in policies/ against them.
-The two sample files (see SOURCES.md) are there so that everything works from the start:
-replace them with your own traces, then run `nectar compile` and commit.
+shop.jsonl is there so that everything works from the start: thirty seconds of a
+microservice shop's traffic that Nectar generated (no one's real data), with
+    {SAMPLE_COMMAND}
+Replace it with your own traces (or with a synthetic twin of them:
+`nectar corpus synth --profile learn --learn-from YOUR_TRACES -o corpus/twin.jsonl`),
+then run `nectar compile` and commit.
 """
 
 #: Repository files copied from ``pytest_nectar/project_template/`` (destination: source).
@@ -41,9 +59,7 @@ TEMPLATE_FILES: Final = {
     ".pre-commit-config.yaml": "pre-commit-config.yaml",
     ".github/workflows/nectar.yml": "workflows/nectar.yml",
     ".github/workflows/nectar-propose.yml": "workflows/nectar-propose.yml",
-    "corpus/SOURCES.md": "corpus/SOURCES.md",
-    "corpus/otelproto-examples-trace.json": "corpus/otelproto-examples-trace.json",
-    "corpus/otelrust-expected-traces.json": "corpus/otelrust-expected-traces.json",
+    "corpus/shop.jsonl": "corpus/shop.jsonl",
 }
 
 
@@ -63,13 +79,16 @@ corpus = "corpus/"
 rules = "rules.yaml"
 lock = "nectar.lock"
 window_s = 60
+# An error trace: an HTTP 5xx under either status attribute, a gRPC server fault, span status
+# ERROR (or error = true) or an exception span event.  Every policy must keep these.
+error = "ERROR_EXPRESSION"
 seeds = 1
 campaigns = ["evolution"]
 
 [tool.pytest]
 addopts = ["-ra", "--strict-markers"]
 xfail_strict = true
-"""
+""".replace("ERROR_EXPRESSION", ERROR_EXPRESSION)
 
 
 def _event(trace_id: str, **fields: object) -> dict[str, object]:
@@ -85,6 +104,12 @@ EXPECTATIONS: Final = "".join(
             "rule": "keep-errors",
             "decision": "keep",
             "trace": [_event("e1", **{"http.status_code": 503})],
+        },
+        {
+            "name": "a gRPC UNAVAILABLE is kept",
+            "rule": "keep-errors",
+            "decision": "keep",
+            "trace": [_event("g1", **{"rpc.grpc.status_code": 14})],
         },
         {
             "name": "a slow request is kept",

@@ -257,7 +257,8 @@ def _convert_span(span: object, trace_id: str) -> tuple[dict[str, Any], Any, Any
         if not isinstance(log, dict):
             raise BadRecord("log must be an object", log)
         fields = _tag_map(log.get("fields"))
-        event: dict[str, object] = {"timeUnixNano": _micros(log.get("timestamp"), "timestamp")}
+        when = _micros(log.get("timestamp"), "timestamp") * 1000  # microseconds, like startTime
+        event: dict[str, object] = {"timeUnixNano": when}
         if "event" in fields:
             event["name"] = _str_of(fields.pop("event"))
         event["attributes"] = _attrs(fields)

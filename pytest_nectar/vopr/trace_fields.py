@@ -15,6 +15,7 @@ __all__ = [
     "ErrorMaker",
     "ErrorTest",
     "TraceFields",
+    "as_number",
     "default_is_error",
     "http_error_maker",
     "retyped",
@@ -55,7 +56,8 @@ def retyped(old: object, number: int | float) -> object:
     return number
 
 
-def _number(value: object) -> float | None:
+def as_number(value: object) -> float | None:
+    """A number, or a string that parses as one, as a float; None otherwise (bools too)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -75,10 +77,10 @@ def default_is_error(trace: Trace, fields: TraceFields = DEFAULT_FIELDS) -> bool
     """
     for span in trace.spans:
         data = span.data
-        if data.get(fields.error) is True or _number(data.get(fields.status_code)) == 2:
+        if data.get(fields.error) is True or as_number(data.get(fields.status_code)) == 2:
             return True
         for key in fields.http_status:
-            status = _number(data.get(key))
+            status = as_number(data.get(key))
             if status is not None and 500 <= status <= 599:
                 return True
     return False
