@@ -417,6 +417,29 @@ def test_every_internal_import_names_a_real_module() -> None:
     assert problems == []
 
 
+def _code_map() -> dict[str, tuple[int, str]]:
+    """ARCHITECTURE.md's code map: per package named there, its layer section and title."""
+    found: dict[str, tuple[int, str]] = {}
+    layer, title = 0, ""
+    for line in ARCHITECTURE_MD.read_text(encoding="utf-8").splitlines():
+        if heading := re.fullmatch(r"### (\d+)\. (.+)", line):
+            layer, title = int(heading[1]), heading[2]
+        elif entry := re.match(r"- `([\w.]+?)(/|\.py)`", line):
+            assert entry[1] not in found, f"{entry[1]} is named twice in ARCHITECTURE.md"
+            found[entry[1]] = (layer, title)
+    return found
+
+
+def test_architecture_md_names_every_package_in_its_layer() -> None:
+    """Every package named in ARCHITECTURE.md exists and every package is named there, in
+    the section of the layer the table gives it."""
+    code_map = _code_map()
+    assert set(code_map) == _top_level(PACKAGE_DIR)
+    for name, (layer, title) in code_map.items():
+        assert layer == PACKAGES[name].layer, f"{name}: ARCHITECTURE.md says layer {layer}"
+        assert title.lower() == LAYERS[layer].lower(), f"layer {layer} is {LAYERS[layer]!r}"
+
+
 # --- the rules ------------------------------------------------------------------------------
 
 
