@@ -1,6 +1,7 @@
 """Refinery in simulation: the compiled rules deciding generated traffic on the virtual clock.
 
-Decisions come from the reference evaluator on the *compiled* rules file, with one
+Decisions come from the reference evaluator on the *compiled* rules file (the matching rule
+found by its faster twin, :class:`~pytest_nectar.vopr.decision_cache.RuleMatcher`), with one
 :class:`~pytest_nectar.refinery.samplers.SamplerPool` whose dynsampler cores (EMAThroughput,
 EMADynamic, Windowed/Total throughput, Dynamic) are advanced to each trace's arrival time, as
 Refinery runs them.  A random keep (``SampleRate: N``, a sampler's rate) is Refinery's
