@@ -1,119 +1,98 @@
-"""The package's import graph keeps the guide's layering; read with ``ast``, nothing imported.
+"""The package's import graph keeps the layering of ARCHITECTURE.md; read with ``ast``.
 
-Layers import downward only (docs: guide.md, Style).  A module may import its own layer or
-any layer below, at module level, inside a function or under ``TYPE_CHECKING`` alike: a
-lazy import hides a dependency from start-up time, not from the design.  A package groups
-one concept, so its modules may sit in different layers (``policy.model`` in 1,
-``policy.parser`` in 2, ``policy.interpreter`` in 3); the table names each module.
+:data:`PACKAGES` is the table: every package (and root module) of ``pytest_nectar``, the layer
+it sits in, and the few modules that sit in another layer than their package.  Layers import
+downward only; nothing imports in a cycle; evaluation never imports simulation or a front end.
+Every import counts, wherever it is written: at module level, inside a function (a lazy import
+hides a dependency from start-up time, not from the design), under ``TYPE_CHECKING``, and
+``importlib.import_module`` / ``__import__`` of a string literal.
 
-1. model and errors: the standard library only (``errors``, ``trace``, ``fileio``, the
-   policy model and its aliases).
-2. parsing and the corpus: the policy and match parsers, printer and checker, the corpus,
-   Refinery's rules file (YAML, model, reader, validation, warnings, writer, values, Go
-   regexps), the project config and the lockfile.
-3. evaluation, compilation, the prover and simulation.  The compiler sits here, not with
-   the reports: the north star is that every verdict is computed on the *compiled* rules,
-   so the prover and VOPR consume the compiler's output.  Compilation is a pure
-   model-to-model transformation over layer 2 (it imports nothing above it), so this is
-   where it belongs, not a convenience.  So does reading "a rules file or a policy"
-   (``compiler.compile.load_rules_or_policy``), which the prover and the commands both need.
-   The synthetic corpus generator (``synth``) sits here too, beside VOPR: it reuses VOPR's
-   seeded streams and what VOPR learns from a corpus.
-4. project compilation (``compiler.outputs``), the importer, reports, the Claude client and
-   the GitHub annotations.
-5. front ends: the pytest plugin (``pytest_plugin``), the CLI and its commands (``cli``),
-   and the expectations (they read the CLI's trace JSON).
+1. model and errors: the standard library only.
+2. parsing and the corpus: the policy parsers, printer and checker, the corpus, Refinery's
+   rules file (YAML, model, reader, validation, warnings, writer, values, Go regexps, gjson
+   paths, router metadata), the project configuration and the lockfile.
+3. Refinery evaluation and compilation.  The compiler sits here, not with the reports: every
+   verdict is computed on the *compiled* rules, so the prover and VOPR consume its output;
+   compilation is a pure model-to-model transformation over layer 2.
+4. the prover and the simulator (VOPR), side by side: neither imports the other.
+5. what a project writes and explains: project outputs and rules import, reports, Claude.
+6. the project session: settings, policies, corpus and expectations resolved and evaluated
+   once for every front end (Claude's verification of a proposal reads it too).
+7. front ends: the pytest plugin, the CLI, the GitHub annotations (and, until the TRACE JSON
+   reader moves below the CLI, the expectations, which read it).
 
-The package root is the public facade (PEP 562): it imports nothing at run time, so other
-modules may take ``__version__`` from it and nothing else.
+A package's ``__init__`` runs before any of its modules, so it sits in the lowest layer of
+its modules.  The package root is the public facade (PEP 562): it imports nothing at run time,
+so other modules may take ``__version__`` from it and nothing else.  The checker itself is
+tested on planted package trees (an upward import, a cycle, an ``importlib`` literal).
 """
 
 from __future__ import annotations
 
 import ast
 import fnmatch
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import Final
 
+import pytest
+
 PACKAGE: Final = "pytest_nectar"
 PACKAGE_DIR: Final = Path(__file__).resolve().parents[1] / PACKAGE
+ARCHITECTURE_MD: Final = PACKAGE_DIR.parent / "ARCHITECTURE.md"
 
-#: Layer number -> (name, module patterns relative to the package; fnmatch, "" is the root).
-#: Every module must match exactly one pattern, and every pattern some module.
-LAYERS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
-    1: (
-        "model and errors",
-        ("", "errors", "trace", "fileio", "policy", "policy.model", "policy.aliases"),
-    ),
-    2: (
-        "parsing and the corpus",
-        (
-            "policy.parser",
-            "policy.match_parser",
-            "policy.printer",
-            "policy.check",
-            "corpus",
-            "corpus.*",
-            "refinery",
-            "refinery.yaml_loader",
-            "refinery.rules_*",
-            "refinery.values",
-            "refinery.regex",
-            "refinery.gjson*",
-            "refinery.metadata",
-            "project",
-            "project.config",
-            "project.settings",
-            "compiler",
-            "compiler.lockfile",
-        ),
-    ),
-    3: (
-        "evaluation, compilation, prover and simulation",
-        (
-            "refinery.conditions",
-            "refinery.reference",
-            "refinery.deterministic",
-            "refinery.vector*",
-            "refinery.reconcile",
-            "refinery.samplers",
-            "refinery.samplers.*",
-            "policy.interpreter",
-            "compiler.compile",
-            "prover",
-            "prover.*",
-            "vopr",
-            "vopr.*",
-            "synth",
-            "synth.*",
-        ),
-    ),
-    4: (
-        "project compilation, reports and the Claude client",
-        (
-            "compiler.outputs",
-            "compiler.importer",
-            "compiler.deployed",
-            "github",
-            "github.annotations",
-            "report",
-            "report.*",
-            "claude",
-            "claude.*",
-            "project.session",
-            "project.result",
-        ),
-    ),
-    5: (
-        "front ends",
-        ("pytest_plugin", "pytest_plugin.*", "project.expectations", "cli", "cli.*", "__main__"),
-    ),
+LAYERS: Final[dict[int, str]] = {
+    1: "model and errors",
+    2: "parsing and the corpus",
+    3: "Refinery evaluation and compilation",
+    4: "prover and simulation",
+    5: "project outputs, reports and the Claude client",
+    6: "project session",
+    7: "front ends",
 }
-FRONT_ENDS: Final = 5
+FRONT_ENDS: Final = 7
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a package sits: its layer, and module patterns (relative to the package,
+    fnmatch) that sit in another layer."""
+
+    layer: int
+    modules: Mapping[str, int] = field(default_factory=dict)
+
+
+#: Every package and root module of the package, and its layer.
+PACKAGES: Final[dict[str, Placement]] = {
+    "errors": Placement(1),
+    "trace": Placement(1),
+    "fileio": Placement(1),
+    "policy": Placement(2, {"model": 1, "aliases": 1, "interpreter": 3}),
+    "corpus": Placement(2),
+    "refinery": Placement(
+        3,
+        {"values": 2, "regex": 2, "yaml_loader": 2, "rules_*": 2, "gjson*": 2, "metadata": 2},
+    ),
+    "compiler": Placement(3, {"lockfile": 2, "outputs": 5, "importer": 5, "deployed": 5}),
+    "prover": Placement(4),
+    "vopr": Placement(4),
+    "synth": Placement(4),
+    "report": Placement(5),
+    "claude": Placement(5, {"verify": 6, "change": 6, "project": 6}),
+    "project": Placement(6, {"config": 2, "settings": 2, "expectations": 7}),
+    "github": Placement(7),
+    "pytest_plugin": Placement(7),
+    "cli": Placement(7),
+    "__main__": Placement(7),
+}
+#: Evaluation decides; simulation and front ends build on it, never the other way round.
+EVALUATION: Final = ("refinery", "prover")
+NOT_FROM_EVALUATION: Final = ("vopr", "pytest_plugin", "cli", "github", "__main__")
 
 #: Third-party modules too slow to import when pytest loads the plugin or the CLI starts.
 HEAVY: Final = frozenset(
@@ -130,19 +109,23 @@ CONFINED: Final = {"anthropic": "claude", "httpx": "claude", "httpx2": "claude"}
 CONFINED_REPORT: Final = {"matplotlib": "report"}
 
 
+# --- reading the import graph --------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Import:
-    """One import statement's target, as the importing module sees it."""
+    """One import's target, as the importing module sees it."""
 
     target: str  # dotted module name (internal: resolved to the module or package imported)
     names: tuple[str, ...]  # for ``from pkg import a, b``: the names taken when not modules
     line: int
     module_level: bool  # executed when the importing module is imported
     type_checking: bool  # under ``if TYPE_CHECKING:``
+    package: str = PACKAGE
 
     @property
     def internal(self) -> bool:
-        return self.target == PACKAGE or self.target.startswith(PACKAGE + ".")
+        return self.target == self.package or self.target.startswith(self.package + ".")
 
     @property
     def top(self) -> str:
@@ -158,118 +141,271 @@ class Module:
     tree: ast.Module = field(compare=False, repr=False)
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
     )
 
 
-def _walk(
-    body: list[ast.stmt], module_level: bool, type_checking: bool
-) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool, bool]]:
-    for node in body:
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            yield node, module_level, type_checking
-        elif isinstance(node, ast.If):
-            guarded = type_checking or _is_type_checking(node.test)
-            yield from _walk(node.body, module_level, guarded)
-            yield from _walk(node.orelse, module_level, type_checking)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            yield from _walk(node.body, False, type_checking)
-        else:  # class bodies, try/with/for/while/match blocks run when their parent does
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, ast.stmt):
-                    yield from _walk([child], module_level, type_checking)
-                elif isinstance(child, ast.excepthandler | ast.match_case):
-                    yield from _walk(child.body, module_level, type_checking)
-
-
-def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
-    if not node.level:
-        return node.module or ""
+def _base(module: str, is_package: bool, level: int) -> list[str]:
     base = module.split(".") if is_package else module.split(".")[:-1]
-    base = base[: len(base) - (node.level - 1)]
-    return ".".join([*base, *([node.module] if node.module else [])])
+    return base[: len(base) - (level - 1)]
+
+
+def _literal_import(call: ast.Call, module: str, is_package: bool) -> str | None:
+    """The module named by ``importlib.import_module("…")`` or ``__import__("…")``."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    if name not in ("import_module", "__import__") or not call.args:
+        return None
+    arg = call.args[0]
+    if not isinstance(arg, ast.Constant) or not isinstance(arg.value, str):
+        return None
+    text = arg.value
+    level = len(text) - len(text.lstrip("."))
+    if not level:
+        return text
+    rest = text[level:]
+    return ".".join([*_base(module, is_package, level), *([rest] if rest else [])])
+
+
+def _scan(
+    name: str, is_package: bool, tree: ast.Module, names: set[str], package: str
+) -> tuple[Import, ...]:
+    found: list[Import] = []
+
+    def add(target: str, plain: tuple[str, ...], node: ast.AST, ml: bool, tc: bool) -> None:
+        found.append(Import(target, plain, getattr(node, "lineno", 0), ml, tc, package))
+
+    def visit(node: ast.AST, ml: bool, tc: bool) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(alias.name, (), node, ml, tc)
+            return
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = _base(name, is_package, node.level)
+                target = ".".join([*parts, *([node.module] if node.module else [])])
+            else:
+                target = node.module or ""
+            plain = tuple(a.name for a in node.names if f"{target}.{a.name}" not in names)
+            for alias in node.names:
+                if f"{target}.{alias.name}" in names:
+                    add(f"{target}.{alias.name}", (), node, ml, tc)
+            if plain:
+                add(target, plain, node, ml, tc)
+            return
+        if isinstance(node, ast.Call):
+            literal = _literal_import(node, name, is_package)
+            if literal is not None:
+                add(literal, (), node, ml, tc)
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for stmt in node.body:
+                visit(stmt, ml, True)
+            for stmt in node.orelse:
+                visit(stmt, ml, tc)
+            return
+        inner = ml and not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+        for child in ast.iter_child_nodes(node):
+            visit(child, inner, tc)
+
+    visit(tree, True, False)
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A package tree checked against a layer table (the real one, or a planted one)."""
+
+    package: str
+    root: Path  # the package's directory
+    packages: Mapping[str, Placement]
+    layers: Mapping[int, str]
+
+    @cached_property
+    def modules(self) -> dict[str, Module]:
+        paths = sorted(self.root.rglob("*.py"))
+        named = {self._name(p): p for p in paths}
+        found: dict[str, Module] = {}
+        for name, path in named.items():
+            is_package = path.name == "__init__.py"
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            imports = _scan(name, is_package, tree, set(named), self.package)
+            found[name] = Module(name, path, is_package, imports, tree)
+        return found
+
+    def _name(self, path: Path) -> str:
+        parts = list(path.relative_to(self.root.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        return ".".join(parts)
+
+    def relative(self, name: str) -> str:
+        return name.removeprefix(self.package).removeprefix(".")
+
+    def where(self, module: Module, imp: Import) -> str:
+        return f"{module.path.relative_to(self.root.parent)}:{imp.line}"
+
+    def describe(self, layer: int) -> str:
+        return f"layer {layer} ({self.layers[layer]})"
+
+    def _own_layer(self, rel: str) -> int:
+        top, _, inner = rel.partition(".")
+        placement = self.packages[top]
+        hits = [
+            n for pattern, n in placement.modules.items() if fnmatch.fnmatchcase(inner, pattern)
+        ]
+        if len(hits) > 1:
+            raise LookupError(f"{rel} matches {len(hits)} module patterns of {top!r}")
+        return hits[0] if hits else placement.layer
+
+    def layer_of(self, name: str) -> int:
+        """A module's layer; a package's ``__init__`` sits in its lowest module's layer; the
+        facade (the package root) is 0: it is checked on its own."""
+        rel = self.relative(name)
+        if rel == "":
+            return 0
+        layer = self._own_layer(rel)
+        if self.modules[name].is_package:
+            below = [
+                self._own_layer(self.relative(n)) for n in self.modules if n.startswith(name + ".")
+            ]
+            layer = min([layer, *below])
+        return layer
+
+    def edges(self) -> Iterator[tuple[Module, Import]]:
+        for module in self.modules.values():
+            for imp in module.imports:
+                if imp.internal and imp.target in self.modules and imp.target != module.name:
+                    yield module, imp
+
+    def upward_imports(self) -> list[str]:
+        problems = []
+        for module, imp in self.edges():
+            if module.name == self.package:
+                continue  # the facade: see test_the_facade_imports_nothing_at_run_time
+            if imp.target == self.package and set(imp.names) - {"__version__"}:
+                problems.append(
+                    f"{self.where(module, imp)}: takes {imp.names} from the facade; "
+                    "import from the defining module"
+                )
+            own, target = self.layer_of(module.name), self.layer_of(imp.target)
+            if target > own:
+                problems.append(
+                    f"{self.where(module, imp)}: {module.name}, {self.describe(own)}, imports "
+                    f"{imp.target}, {self.describe(target)}"
+                )
+        return problems
+
+    def cycles(self) -> list[str]:
+        """Each strongly connected set of modules, as one cycle through it with its lines."""
+        graph: dict[str, dict[str, str]] = {n: {} for n in self.modules}
+        for module, imp in self.edges():
+            graph[module.name].setdefault(imp.target, self.where(module, imp))
+        index: dict[str, int] = {}
+        low: dict[str, int] = {}
+        stack: list[str] = []
+        on_stack: set[str] = set()
+        found: list[list[str]] = []
+
+        def connect(v: str) -> None:
+            index[v] = low[v] = len(index)
+            stack.append(v)
+            on_stack.add(v)
+            for w in sorted(graph[v]):
+                if w not in index:
+                    connect(w)
+                    low[v] = min(low[v], low[w])
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+            if low[v] == index[v]:
+                component = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    component.append(w)
+                    if w == v:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+
+        for v in sorted(graph):
+            if v not in index:
+                connect(v)
+        return [self._one_cycle(sorted(c), graph) for c in sorted(found)]
+
+    @staticmethod
+    def _one_cycle(component: list[str], graph: dict[str, dict[str, str]]) -> str:
+        """The shortest cycle through the component's first module, with each import's line."""
+        start, inside = component[0], set(component)
+        back: dict[str, str | None] = {start: None}
+        queue = [start]
+        for v in queue:  # breadth first: the queue grows while it is read
+            for w in sorted(graph[v]):
+                if w == start:
+                    path = [v]
+                    while (up := back[path[-1]]) is not None:
+                        path.append(up)
+                    path = [*reversed(path), start]
+                    lines = ", ".join(graph[x][y] for x, y in pairwise(path))
+                    return f"cycle: {' -> '.join(path)} ({lines})"
+                if w in inside and w not in back:
+                    back[w] = v
+                    queue.append(w)
+        raise AssertionError(f"no cycle through {start} in {component}")
+
+    def forbidden_imports(self, sources: tuple[str, ...], targets: tuple[str, ...]) -> list[str]:
+        def within(name: str, tops: tuple[str, ...]) -> bool:
+            return self.relative(name).partition(".")[0] in tops
+
+        return [
+            f"{self.where(module, imp)}: {module.name} imports {imp.target}"
+            for module, imp in self.edges()
+            if within(module.name, sources) and within(imp.target, targets)
+        ]
 
 
 @cache
+def nectar() -> Architecture:
+    return Architecture(PACKAGE, PACKAGE_DIR, PACKAGES, LAYERS)
+
+
 def modules() -> dict[str, Module]:
-    found: dict[str, Module] = {}
-    paths = sorted(PACKAGE_DIR.rglob("*.py"))
-    names = {_module_name(p) for p in paths}
-    for path in paths:
-        name = _module_name(path)
-        is_package = path.name == "__init__.py"
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        imports: list[Import] = []
-        for node, module_level, type_checking in _walk(tree.body, True, False):
-            where = (node.lineno, module_level, type_checking)
-            if isinstance(node, ast.Import):
-                imports.extend(Import(a.name, (), *where) for a in node.names)
-                continue
-            target = _resolve(name, is_package, node)
-            plain = tuple(a.name for a in node.names if f"{target}.{a.name}" not in names)
-            imports.extend(
-                Import(f"{target}.{a.name}", (), *where)
-                for a in node.names
-                if f"{target}.{a.name}" in names
-            )
-            if plain:
-                imports.append(Import(target, plain, *where))
-        found[name] = Module(name, path, is_package, tuple(imports), tree)
-    return found
-
-
-def _relative(name: str) -> str:
-    return name.removeprefix(PACKAGE).removeprefix(".")
+    return nectar().modules
 
 
 def layer_of(name: str) -> int:
-    rel = _relative(name)
-    hits = [
-        layer
-        for layer, (_, patterns) in LAYERS.items()
-        for pattern in patterns
-        if rel == pattern or (pattern != "" and fnmatch.fnmatchcase(rel, pattern))
-    ]
-    assert len(hits) == 1, f"{name} matches {len(hits)} layer patterns, not one: {hits}"
-    return hits[0]
+    return nectar().layer_of(name)
 
 
 def _where(module: Module, imp: Import) -> str:
-    return f"{module.path.relative_to(PACKAGE_DIR.parent)}:{imp.line}"
+    return nectar().where(module, imp)
 
 
-def _describe(layer: int) -> str:
-    return f"layer {layer} ({LAYERS[layer][0]})"
+# --- the table -------------------------------------------------------------------------------
 
 
-def test_every_module_has_exactly_one_layer() -> None:
-    problems = []
-    for name in modules():
-        try:
-            layer_of(name)
-        except AssertionError as exc:
-            problems.append(str(exc))
-    assert problems == []
+def _top_level(root: Path) -> set[str]:
+    files = {p.stem for p in root.glob("*.py") if p.name != "__init__.py"}
+    return files | {p.name for p in root.iterdir() if (p / "__init__.py").is_file()}
 
 
-def test_every_layer_pattern_names_a_module() -> None:
-    rels = [_relative(n) for n in modules()]
+def test_every_package_has_a_layer_and_every_row_a_package() -> None:
+    assert _top_level(PACKAGE_DIR) == set(PACKAGES)
+    assert {p.layer for p in PACKAGES.values()} <= set(LAYERS)
+
+
+def test_every_module_pattern_names_a_module_in_one_way() -> None:
+    rels = [nectar().relative(n) for n in modules()]
     stale = [
-        pattern
-        for _, patterns in LAYERS.values()
-        for pattern in patterns
-        if not any(r == pattern or (pattern and fnmatch.fnmatchcase(r, pattern)) for r in rels)
+        f"{top}.{pattern}"
+        for top, placement in PACKAGES.items()
+        for pattern in placement.modules
+        if not any(fnmatch.fnmatchcase(r, f"{top}.{pattern}") for r in rels)
     ]
     assert stale == []
+    for name in modules():
+        layer_of(name)  # raises when a module matches two patterns
 
 
 def test_every_internal_import_names_a_real_module() -> None:
@@ -282,27 +418,42 @@ def test_every_internal_import_names_a_real_module() -> None:
     assert problems == []
 
 
+def _code_map() -> dict[str, tuple[int, str]]:
+    """ARCHITECTURE.md's code map: per package named there, its layer section and title."""
+    found: dict[str, tuple[int, str]] = {}
+    layer, title = 0, ""
+    for line in ARCHITECTURE_MD.read_text(encoding="utf-8").splitlines():
+        if heading := re.fullmatch(r"### (\d+)\. (.+)", line):
+            layer, title = int(heading[1]), heading[2]
+        elif entry := re.match(r"- `([\w.]+?)(/|\.py)`", line):
+            assert entry[1] not in found, f"{entry[1]} is named twice in ARCHITECTURE.md"
+            found[entry[1]] = (layer, title)
+    return found
+
+
+def test_architecture_md_names_every_package_in_its_layer() -> None:
+    """Every package named in ARCHITECTURE.md exists and every package is named there, in
+    the section of the layer the table gives it."""
+    code_map = _code_map()
+    assert set(code_map) == _top_level(PACKAGE_DIR)
+    for name, (layer, title) in code_map.items():
+        assert layer == PACKAGES[name].layer, f"{name}: ARCHITECTURE.md says layer {layer}"
+        assert title.lower() == LAYERS[layer].lower(), f"layer {layer} is {LAYERS[layer]!r}"
+
+
+# --- the rules ------------------------------------------------------------------------------
+
+
 def test_layers_import_downward_only() -> None:
-    problems = []
-    for module in modules().values():
-        if module.name == PACKAGE:
-            continue  # the facade: checked by test_the_facade_imports_nothing_at_run_time
-        own = layer_of(module.name)
-        for imp in module.imports:
-            if not imp.internal or imp.target not in modules():
-                continue
-            if imp.target == PACKAGE and set(imp.names) - {"__version__"}:
-                problems.append(
-                    f"{_where(module, imp)}: takes {imp.names} from the facade; "
-                    "import from the defining module"
-                )
-            target = layer_of(imp.target)
-            if target > own:
-                problems.append(
-                    f"{_where(module, imp)}: {module.name}, {_describe(own)}, imports "
-                    f"{imp.target}, {_describe(target)}"
-                )
-    assert problems == []
+    assert nectar().upward_imports() == []
+
+
+def test_no_import_cycles() -> None:
+    assert nectar().cycles() == []
+
+
+def test_evaluation_imports_no_simulation_or_front_end() -> None:
+    assert nectar().forbidden_imports(EVALUATION, NOT_FROM_EVALUATION) == []
 
 
 def test_the_facade_imports_nothing_at_run_time() -> None:
@@ -406,4 +557,130 @@ def test_the_checker_sees_lazy_and_type_checking_imports() -> None:
         i.type_checking and i.target == f"{PACKAGE}.project.session" for i in explain.imports
     )
     assert layer_of(f"{PACKAGE}.compiler.compile") == 3
+    assert layer_of(f"{PACKAGE}.compiler") == 2  # its lockfile sits in layer 2
+    assert layer_of(f"{PACKAGE}.refinery.samplers") == 3
     assert layer_of(f"{PACKAGE}.pytest_plugin.session") == FRONT_ENDS
+
+
+# --- the checker fails when it should: planted package trees ---------------------------------
+
+TOY_LAYERS: Final = {1: "bottom", 2: "middle", 3: "top"}
+TOY: Final = {
+    "low": Placement(1),
+    "mid": Placement(2, {"base": 1}),
+    "high": Placement(3),
+    "evaluation": Placement(2),
+    "simulation": Placement(2),
+}
+#: The ways one module can import ``toy.mid.core`` (from inside package ``toy.low``).
+IMPORT_FORMS: Final = {
+    "module level": "import toy.mid.core\n",
+    "from": "from toy.mid import core\n",
+    "relative": "from ..mid import core\n",
+    "lazy": "def f():\n    from toy.mid import core\n    return core\n",
+    "type checking": (
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import toy.mid.core\n"
+    ),
+    "importlib literal": (
+        "import importlib\ndef f():\n    return importlib.import_module('toy.mid.core')\n"
+    ),
+    "importlib relative": (
+        "import importlib\nm = importlib.import_module('..mid.core', __package__)\n"
+    ),
+    "__import__": "x = __import__('toy.mid.core')\n",
+}
+
+
+def _plant(tmp_path: Path, files: Mapping[str, str]) -> Architecture:
+    root = tmp_path / "toy"
+    tree = {"__init__.py": "", "low/__init__.py": "", "mid/__init__.py": "", "high/__init__.py": ""}
+    tree |= {"evaluation/__init__.py": "", "simulation/__init__.py": ""}
+    for rel, text in {**tree, **files}.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return Architecture("toy", root, TOY, TOY_LAYERS)
+
+
+@pytest.mark.parametrize("form", IMPORT_FORMS)
+def test_checker_reports_an_upward_import(tmp_path: Path, form: str) -> None:
+    arch = _plant(tmp_path, {"low/user.py": IMPORT_FORMS[form], "mid/core.py": ""})
+    (problem,) = arch.upward_imports()
+    assert re.fullmatch(
+        r"toy/low/user\.py:\d+: toy\.low\.user, layer 1 \(bottom\), imports toy\.mid\.core, "
+        r"layer 2 \(middle\)",
+        problem,
+    ), problem
+
+
+@pytest.mark.parametrize("form", IMPORT_FORMS)
+def test_checker_reports_a_cycle(tmp_path: Path, form: str) -> None:
+    # Both in layer 2 (no upward import): core imports user, user imports core.
+    arch = _plant(
+        tmp_path,
+        {
+            "mid/user.py": IMPORT_FORMS[form].replace("..mid.", ".").replace("..mid", "."),
+            "mid/core.py": "from toy.mid import user\n",
+        },
+    )
+    assert arch.upward_imports() == []
+    (cycle,) = arch.cycles()
+    assert cycle.startswith(
+        "cycle: toy.mid.core -> toy.mid.user -> toy.mid.core (toy/mid/core.py:1, toy/mid/user.py:"
+    ), cycle
+
+
+def test_checker_reports_a_longer_cycle_through_packages(tmp_path: Path) -> None:
+    arch = _plant(
+        tmp_path,
+        {
+            "high/a.py": "from toy.high import b\n",
+            "high/b.py": "def f():\n    import toy.high.c\n",
+            "high/c.py": "import importlib\nimportlib.import_module('toy.high.a')\n",
+        },
+    )
+    assert arch.cycles() == [
+        "cycle: toy.high.a -> toy.high.b -> toy.high.c -> toy.high.a "
+        "(toy/high/a.py:1, toy/high/b.py:2, toy/high/c.py:2)"
+    ]
+
+
+def test_checker_reports_a_package_init_that_imports_above_its_lowest_module(
+    tmp_path: Path,
+) -> None:
+    # mid.base sits in layer 1, so mid/__init__ does too: it may not pull in mid.core (2).
+    arch = _plant(
+        tmp_path, {"mid/__init__.py": "from . import core\n", "mid/base.py": "", "mid/core.py": ""}
+    )
+    assert arch.layer_of("toy.mid") == 1
+    assert [p.split(": ", 1)[1] for p in arch.upward_imports()] == [
+        "toy.mid, layer 1 (bottom), imports toy.mid.core, layer 2 (middle)"
+    ]
+
+
+def test_checker_reports_evaluation_importing_simulation(tmp_path: Path) -> None:
+    # Same layer, so only the evaluation rule catches it.
+    arch = _plant(
+        tmp_path,
+        {
+            "evaluation/rules.py": "def f():\n    import toy.simulation.run\n",
+            "simulation/run.py": "",
+        },
+    )
+    assert arch.upward_imports() == [] and arch.cycles() == []
+    assert arch.forbidden_imports(("evaluation",), ("simulation",)) == [
+        "toy/evaluation/rules.py:2: toy.evaluation.rules imports toy.simulation.run"
+    ]
+
+
+def test_checker_accepts_a_clean_tree(tmp_path: Path) -> None:
+    arch = _plant(
+        tmp_path,
+        {
+            "low/a.py": "",
+            "mid/core.py": "from toy.low import a\nimport importlib\nimportlib.import_module(x)\n",
+            "high/top.py": "from toy.mid import core\nfrom ..low import a\n",
+        },
+    )
+    assert arch.upward_imports() == [] and arch.cycles() == []
+    assert arch.forbidden_imports(("evaluation",), ("simulation",)) == []

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_nectar.errors import RulesError
+from pytest_nectar.refinery.rules_model import EMAThroughputSamplerConfig
 from pytest_nectar.refinery.samplers import (
     KINDS,
     EMASampleRate,
@@ -19,6 +20,7 @@ from pytest_nectar.refinery.samplers import (
     build_sampler,
     parse_settings,
 )
+from pytest_nectar.refinery.samplers.settings import sharing_key
 from pytest_nectar.trace import Span, Trace
 
 S = 1_000_000_000
@@ -224,6 +226,19 @@ def test_sharing_follows_refinery_keys() -> None:
     ]
     assert len({id(s.core) for s in [a, *others]}) == 5
     assert "prod:dynamic:10:[service.name]" in pool.cores
+
+
+def test_one_sharing_key_for_pool_compiler_and_budget() -> None:
+    """``makeDynsamplerKey``: Go's byte-order sort of FieldList (``Z`` before ``a``, ``é``
+    last), the configured rate; a rules-file config gets the key the pool shares cores by."""
+    params = {"GoalThroughputPerSec": 0, "FieldList": ["é", "a", "Z"]}
+    assert sharing_key("EMAThroughputSampler", params, "prod") == "prod:emathroughput:0:[Z a é]"
+    config = EMAThroughputSamplerConfig(goal_throughput_per_sec=7, field_list=("b", "a"))
+    key = sharing_key(config.KIND, config.params(), "rules:prod:")
+    assert key == "rules:prod::emathroughput:7:[a b]"
+    pool = SamplerPool()
+    pool.get(config.KIND, config.params(), destination="prod", downstream=True)
+    assert list(pool.cores) == [key]
 
 
 def test_shared_downstream_case_from_refinery() -> None:

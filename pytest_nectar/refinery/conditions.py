@@ -9,9 +9,9 @@ logged at debug level and ``Matches`` stays nil; evaluation then uses the untype
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Final
 
 from pytest_nectar.refinery.regex import GoRegexError, compile_go_regex
@@ -22,6 +22,14 @@ __all__ = ["NUM_DESCENDANTS", "CompiledCondition", "compile_condition", "untyped
 
 Matcher = Callable[[object, bool], bool]
 
+_ORDERS: Final[dict[str, Callable[[float, float], bool]]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
 _ORDER_TESTS: Final[dict[str, Callable[[int], bool]]] = {
     "=": lambda c: c == 0,
     "!=": lambda c: c != 0,
@@ -61,7 +69,6 @@ class CompiledCondition:
         return untyped_match(self.operator, self.condition.value, value, exists)
 
 
-@lru_cache(maxsize=4096)
 def _lookups(fields: tuple[str, ...]) -> tuple[tuple[str, bool, bool], ...]:
     out = []
     for name in fields:
@@ -99,26 +106,12 @@ def _string_compare(op: str, cv: str) -> Matcher:
 
 
 def _typed_compare(op: str, convert: Callable[[object], float | int | None], cv: float) -> Matcher:
-    # test(n) means `n OP cv`, written from cv's side (so `>` is cv.__lt__).
-    test: Callable[[float], bool]
-    if op == "=":
-        test = cv.__eq__
-    elif op == "!=":
-        test = cv.__ne__
-    elif op == ">":
-        test = cv.__lt__
-    elif op == ">=":
-        test = cv.__le__
-    elif op == "<":
-        test = cv.__gt__
-    else:
-        test = cv.__ge__
+    """``Datatype: int`` / ``float``: the span value converted, then compared with ``cv``."""
+    order = _ORDERS[op]
 
     def matches(v: object, exists: bool) -> bool:
-        if not exists:
-            return False
         n = convert(v)
-        return n is not None and test(n) is True
+        return exists and n is not None and order(n, cv)
 
     return matches
 

@@ -40,12 +40,16 @@ from pytest_nectar.refinery.rules_model import (
 from pytest_nectar.trace import Span, Trace
 
 __all__ = [
+    "NO_RULE_MATCHED",
     "Decision",
     "DownstreamSampler",
     "Evaluator",
     "decide",
     "extract_value",
     "require_user_agent",
+    "rule_matches",
+    "rule_matches_span",
+    "rule_matches_trace",
     "user_agent_error",
 ]
 
@@ -90,6 +94,9 @@ class DownstreamSampler(Protocol):
 
 SamplerFactory = Callable[[SamplerConfig, str, bool], DownstreamSampler]
 
+#: ``GetSampleRate`` when no rule matched: kept at rate 1.
+NO_RULE_MATCHED: Final = Decision(None, None, 1, True, 1.0, "no rule matched", "")
+
 
 # --- field resolution ------------------------------------------------------------------------
 
@@ -125,7 +132,9 @@ def extract_value(
 ) -> tuple[object, bool, bool]:
     """Refinery's ``extractValueFromSpan``: ``(value, exists, checked_only_root)``.
 
-    ``root`` may be passed in (``trace.root``, computed once per trace) to save the lookup.
+    ``root`` is Go's ``trace.RootSpan``, read from ``trace`` when a ``root.`` field needs it
+    unless given: the solver judges a span of a trace it is still building, and the
+    simulator passes the root it already looked up.
     """
     if cond.computed_descendants:
         return len(trace.spans), True, True
@@ -176,96 +185,70 @@ class _CompiledRule:
     index: int
     rule: Rule
     conditions: tuple[CompiledCondition, ...] | None
-    #: per condition, its :func:`_plain_keys` (the fast path when nested lookups are off)
-    plain: tuple[tuple[str, ...] | None, ...] = ()
 
 
-def _plain_keys(cond: CompiledCondition) -> tuple[str, ...] | None:
-    """The keys :func:`extract_value` reads for a condition of plain span fields (no
-    ``root.``, no ``meta.``, no descendant count), None for any other condition: on such a
-    condition (nested lookups off) it returns the first key present, never ``only_root``."""
-    if cond.computed_descendants or not cond.lookups or cond.is_has_root_span:
-        return None
-    if any(is_root or is_meta for _, is_root, is_meta in cond.lookups):
-        return None
-    return tuple(key for key, _, _ in cond.lookups)
-
-
-def _any_span_plain(
-    spans: tuple[Span, ...], keys: tuple[str, ...], cond: CompiledCondition
+def rule_matches_trace(
+    trace: Trace, conditions: tuple[CompiledCondition, ...] | None, nested: bool
 ) -> bool:
-    """The span loop of :func:`_matches_trace` for a :func:`_plain_keys` condition."""
-    matches = cond.matches
-    for span in spans:
-        data = span.data
-        value: object = None
-        exists = False
-        for key in keys:
-            found = data.get(key, _MISSING)
-            if found is not _MISSING:
-                value, exists = found, True
-                break
-        if matches(value, exists) if matches is not None else cond.evaluate(value, exists):
-            return True
-    return False
-
-
-def _matches_trace(trace: Trace, rule: _CompiledRule, nested: bool) -> bool:
-    if rule.conditions is None:
-        return True
-    root: Span | None = _NO_ROOT
-    for cond, keys in zip(rule.conditions, rule.plain, strict=True):
-        if keys is not None and not nested:
-            if not _any_span_plain(trace.spans, keys, cond):
-                return False
-            continue
-        if root is _NO_ROOT:
-            root = trace.root  # only conditions off the plain path read it
+    """Refinery's ``ruleMatchesTrace``: every condition holds on some span (or on the root)."""
+    if conditions is None:
+        return True  # a rule with no conditions matches
+    matched = 0
+    for cond in conditions:
         if cond.is_has_root_span:
-            if (root is not None) != cond.root_span_wanted:
-                return False
-            continue
-        satisfied = False
+            if (trace.root is not None) == cond.root_span_wanted:
+                matched += 1
+                continue
+            return False
         for span in trace.spans:
-            value, exists, only_root = extract_value(trace, span, cond, nested, root)
+            value, exists, only_root = extract_value(trace, span, cond, nested)
             if cond.evaluate(value, exists):
-                satisfied = True
+                matched += 1
                 break
             if only_root:
-                break
-        if not satisfied:
-            return False
-    return True
+                break  # only the root was read: no other span can match
+    return matched == len(conditions)
 
 
-def _matches_span(trace: Trace, rule: _CompiledRule, nested: bool) -> bool:
-    if rule.conditions is None:
+def rule_matches_span(
+    trace: Trace, conditions: tuple[CompiledCondition, ...] | None, nested: bool
+) -> bool:
+    """Refinery's ``ruleMatchesSpanInTrace``: one span meets every condition."""
+    if conditions is None:
         return True
-    root = trace.root
-    pairs = tuple(zip(rule.conditions, rule.plain, strict=True))
     for span in trace.spans:
-        matched = True
-        for cond, keys in pairs:
-            if keys is not None and not nested:  # extract_value's plain case, inlined
-                data = span.data
-                value: object = None
-                exists = False
-                for key in keys:
-                    found = data.get(key, _MISSING)
-                    if found is not _MISSING:
-                        value, exists = found, True
-                        break
-                only_root = False
-            else:
-                value, exists, only_root = extract_value(trace, span, cond, nested, root)
+        rule_matched = True
+        for cond in conditions:
+            value, exists, only_root = extract_value(trace, span, cond, nested)
             if not cond.evaluate(value, exists):
-                matched = False
+                rule_matched = False
                 if only_root:
                     return False
                 break
-        if matched:
+        if rule_matched:
             return True
     return False
+
+
+def rule_matches(
+    trace: Trace, rule: Rule, conditions: tuple[CompiledCondition, ...] | None, nested: bool
+) -> bool:
+    """``GetSampleRate``'s dispatch on ``Scope``: an invalid scope matches every trace."""
+    scope = rule.scope or ""
+    if scope == "span":
+        return rule_matches_span(trace, conditions, nested)
+    if scope in ("trace", ""):
+        return rule_matches_trace(trace, conditions, nested)
+    return True
+
+
+def _reason_prefix(rule: Rule) -> str:
+    scope = rule.scope or ""
+    if scope == "span":
+        return "rules/span/"
+    if scope in ("trace", ""):
+        return "rules/trace/"
+    return "rules/invalid scope/"
 
 
 def _check_nested_paths(conds: tuple[CompiledCondition, ...]) -> None:
@@ -322,8 +305,6 @@ class Evaluator:
         self._stateful = stateful
         self._cluster_size = cluster_size
         self._pool: Any = None
-        #: fresh samplers: per config (held, so its id stays its own) its parsed settings
-        self._parsed: dict[int, tuple[SamplerConfig, Any, Any]] = {}
         self._rules: tuple[_CompiledRule, ...] = ()
         self._nested = False
         if isinstance(self.sampler, RulesBasedSamplerConfig):
@@ -335,10 +316,9 @@ class Evaluator:
                     if r.conditions is None
                     else tuple(compile_condition(c) for c in r.conditions)
                 )
-                plain = tuple(_plain_keys(c) for c in conds or ())
                 if self._nested:
                     _check_nested_paths(conds or ())
-                rules.append(_CompiledRule(i, r, conds, plain))
+                rules.append(_CompiledRule(i, r, conds))
             self._rules = tuple(rules)
 
     @property
@@ -360,25 +340,22 @@ class Evaluator:
         return None
 
     @property
+    def check_nested_fields(self) -> bool:
+        """The rules sampler's ``CheckNestedFields`` (False for any other sampler)."""
+        return self._nested
+
+    @property
     def compiled_rules(self) -> tuple[tuple[Rule, tuple[CompiledCondition, ...] | None], ...]:
         return tuple((r.rule, r.conditions) for r in self._rules)
 
     def _dynamic(self, config: SamplerConfig, downstream: bool) -> DownstreamSampler:
         if self._factory is not None:
             return self._factory(config, self.destination, downstream)
-        from pytest_nectar.refinery.samplers import SamplerPool
-        from pytest_nectar.refinery.samplers.settings import parse_settings
-        from pytest_nectar.refinery.samplers.trace_key import TraceKey
+        from pytest_nectar.refinery.samplers import SamplerPool, build_sampler
 
         if not self._stateful:
-            # build_sampler's fresh sampler, the config parsed once (settings are immutable)
-            found = self._parsed.get(id(config))
-            if found is None or found[0] is not config:
-                settings = parse_settings(config.KIND, config.params())
-                keys = TraceKey.from_field_list(settings.field_list, settings.use_trace_length)
-                found = self._parsed[id(config)] = (config, settings, keys)
-            return SamplerPool().get_parsed(
-                found[1], destination=self.destination, downstream=downstream, key_builder=found[2]
+            return build_sampler(
+                config.KIND, config.params(), destination=self.destination, downstream=downstream
             )
         if self._pool is None:
             self._pool = SamplerPool(cluster_size=self._cluster_size)
@@ -410,36 +387,27 @@ class Evaluator:
             rate, kept, prob, reason, key = self._run_sampler(self.sampler, trace, now, False)
             return Decision(None, None, rate, kept, prob, reason, key)
         for compiled in self._rules:
-            rule = compiled.rule
-            scope = rule.scope or ""
-            if scope == "span":
-                matched, prefix = _matches_span(trace, compiled, self._nested), "rules/span/"
-            elif scope in ("trace", ""):
-                matched, prefix = _matches_trace(trace, compiled, self._nested), "rules/trace/"
-            else:
-                matched, prefix = True, "rules/invalid scope/"
-            if not matched:
-                continue
-            downstream = rule.downstream
-            if downstream is not None:
-                rate, keep, prob, sreason, key = self._run_sampler(downstream, trace, now, True)
-                return Decision(
-                    compiled.index,
-                    rule.name,
-                    rate,
-                    keep,
-                    prob,
-                    f"{prefix}{rule.name}:{sreason}",
-                    key,
-                )
-            sample_rate = rule.effective_sample_rate
-            rate = sample_rate if sample_rate >= 0 else sample_rate + (1 << 64)
-            if rule.drop or sample_rate <= 0:
-                keep, prob = False, 0.0
-            else:
-                keep, prob = _random_keep(sample_rate)
-            return Decision(compiled.index, rule.name, rate, keep, prob, prefix + rule.name, "")
-        return Decision(None, None, 1, True, 1.0, "no rule matched", "")
+            if rule_matches(trace, compiled.rule, compiled.conditions, self._nested):
+                return self.rule_decision(compiled.index, trace, now)
+        return NO_RULE_MATCHED
+
+    def rule_decision(self, index: int, trace: Trace, now: float = 0.0) -> Decision:
+        """What rule ``index`` decides for a trace it matched (``GetSampleRate`` once a rule
+        has matched): its downstream sampler's rate, or its ``SampleRate`` / ``Drop``."""
+        rule = self._rules[index].rule
+        prefix = _reason_prefix(rule)
+        downstream = rule.downstream
+        if downstream is not None:
+            rate, keep, prob, sreason, key = self._run_sampler(downstream, trace, now, True)
+            reason = f"{prefix}{rule.name}:{sreason}"
+            return Decision(index, rule.name, rate, keep, prob, reason, key)
+        sample_rate = rule.effective_sample_rate
+        rate = sample_rate if sample_rate >= 0 else sample_rate + (1 << 64)
+        if rule.drop or sample_rate <= 0:
+            keep, prob = False, 0.0
+        else:
+            keep, prob = _random_keep(sample_rate)
+        return Decision(index, rule.name, rate, keep, prob, prefix + rule.name, "")
 
 
 def user_agent_error(where: Position | None) -> RulesError:

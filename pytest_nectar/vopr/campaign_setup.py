@@ -10,18 +10,14 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import UsageError
 from pytest_nectar.policy.model import Policy
+from pytest_nectar.trace import Trace
 from pytest_nectar.vopr.clock import RateProcess
 from pytest_nectar.vopr.refinery_sim import SimTarget
 from pytest_nectar.vopr.traffic import DEFAULT_FIELDS, TrafficModel
-
-if TYPE_CHECKING:
-    from pytest_nectar.trace import Trace
-    from pytest_nectar.vopr.runs import Job
 
 __all__ = ["DEFAULT_RATE", "Setup"]
 
@@ -98,10 +94,6 @@ class Setup:
         )
         samples = tuple(corpus.trace(i) for i in range(min(8, corpus.n_traces)))
         return cls(target, model, text, RateProcess(base=rate), window_s, samples, tuple(args))
-
-    def replay_args(self, job: Job) -> tuple[str, ...]:
-        """What a replay line needs besides campaign and seed."""
-        return (*self.source_args, *job.size_args)
 
 
 def _budget(policy: Policy) -> float | None:

@@ -228,7 +228,7 @@ def _violation(setup: Setup, job: Job, finding: Finding, do_shrink: bool) -> Vio
         finding.detail,
         None if scenario is None else scenario.describe(),
         shrunk,
-        replay_command(job.campaign, job.seed, finding.step, setup.replay_args(job)),
+        replay_command(job.campaign, job.seed, finding.step, job.replay_args(setup)),
     )
 
 

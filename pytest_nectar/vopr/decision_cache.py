@@ -1,20 +1,25 @@
-"""Stateless verdicts by decision input: the exact shortcut of the simulated Refinery.
+"""Stateless verdicts by decision input: the exact shortcuts of the simulated Refinery.
 
 A decision reads only the fields of the conditions, the error and must-keep expressions and
 the samplers' ``FieldList`` (plus row count and root flags), so traces equal on those (as
-:func:`content_key` reads them) get the same verdict.
+:func:`content_key` reads them) get the same verdict.  A verdict the cache does not hold yet
+is decided by :class:`RuleMatcher`: the reference evaluator's rule matching with the
+simulator's speed-ups, which the reference itself leaves out to stay a plain transcription
+of Refinery's code path (tests hold the two to the same decisions).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from pytest_nectar.refinery.reference import Decision
+from pytest_nectar.refinery.conditions import CompiledCondition
+from pytest_nectar.refinery.reference import NO_RULE_MATCHED, Decision, Evaluator, extract_value
+from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig
 from pytest_nectar.trace import Span, Trace
 
-__all__ = ["CachedDecision", "DecisionCache", "content_key"]
+__all__ = ["CachedDecision", "DecisionCache", "RuleMatcher", "content_key"]
 
 _FROZEN_MAX = 1 << 16
 
@@ -172,3 +177,143 @@ class _Gap:
 
 _GAP = _Gap()
 _PLAIN = frozenset({str, int, bool, type(None), _Gap})
+
+
+# --- the first matching rule, fast --------------------------------------------------------
+
+_MISSING = object()
+_UNSET = Span({})
+
+
+def _plain_keys(cond: CompiledCondition) -> tuple[str, ...] | None:
+    """The keys ``extract_value`` reads for a condition of plain span fields (no ``root.``,
+    no ``meta.``, no descendant count, not has-root-span), None for any other condition: on
+    such a condition (nested lookups off) it returns the first key present, never
+    ``checked_only_root``."""
+    if cond.computed_descendants or not cond.lookups or cond.is_has_root_span:
+        return None
+    if any(is_root or is_meta for _, is_root, is_meta in cond.lookups):
+        return None
+    return tuple(key for key, _, _ in cond.lookups)
+
+
+def _any_span_plain(
+    spans: tuple[Span, ...], keys: tuple[str, ...], cond: CompiledCondition
+) -> bool:
+    """``rule_matches_trace``'s span loop for a :func:`_plain_keys` condition."""
+    matches = cond.matches
+    for span in spans:
+        data = span.data
+        value: object = None
+        exists = False
+        for key in keys:
+            found = data.get(key, _MISSING)
+            if found is not _MISSING:
+                value, exists = found, True
+                break
+        if matches(value, exists) if matches is not None else cond.evaluate(value, exists):
+            return True
+    return False
+
+
+_Conds = tuple[CompiledCondition, ...]
+_Plain = tuple[tuple[str, ...] | None, ...]
+_Test = Callable[[Trace, _Conds, _Plain, bool], bool]
+
+
+def _trace_matches(trace: Trace, conds: _Conds, plain: _Plain, nested: bool) -> bool:
+    """``rule_matches_trace``: plain conditions read their keys directly, the root is
+    looked up once, and the first condition no span meets ends the rule."""
+    root: Span | None = _UNSET
+    for cond, keys in zip(conds, plain, strict=True):
+        if keys is not None:
+            if not _any_span_plain(trace.spans, keys, cond):
+                return False
+            continue
+        if root is _UNSET:
+            root = trace.root
+        if cond.is_has_root_span:
+            if (root is not None) != cond.root_span_wanted:
+                return False
+            continue
+        for span in trace.spans:
+            value, exists, only_root = extract_value(trace, span, cond, nested, root)
+            if cond.evaluate(value, exists):
+                break
+            if only_root:
+                return False
+        else:
+            return False
+    return True
+
+
+def _span_matches(trace: Trace, conds: _Conds, plain: _Plain, nested: bool) -> bool:
+    """``rule_matches_span`` with ``extract_value``'s plain case inlined."""
+    root = trace.root
+    pairs = tuple(zip(conds, plain, strict=True))
+    for span in trace.spans:
+        matched = True
+        for cond, keys in pairs:
+            if keys is not None:
+                data = span.data
+                value: object = None
+                exists = False
+                for key in keys:
+                    found = data.get(key, _MISSING)
+                    if found is not _MISSING:
+                        value, exists = found, True
+                        break
+                only_root = False
+            else:
+                value, exists, only_root = extract_value(trace, span, cond, nested, root)
+            if not cond.evaluate(value, exists):
+                matched = False
+                if only_root:
+                    return False
+                break
+        if matched:
+            return True
+    return False
+
+
+class RuleMatcher:
+    """The reference evaluator's decisions with a faster rule match, for the simulator.
+
+    :meth:`decide` is ``evaluator.decide``: the first matching rule is found here (plain
+    conditions, with ``CheckNestedFields`` off, read their keys straight from each row;
+    every other condition goes through the reference's ``extract_value``), and what that
+    rule decides comes from :meth:`Evaluator.rule_decision`.  Decisions are identical: a
+    differential test holds them to the reference's, and VOPR's agreement invariant checks
+    the reference against the vectorised evaluator on simulated traffic.
+    """
+
+    def __init__(self, evaluator: Evaluator) -> None:
+        self.evaluator = evaluator
+        self.nested = evaluator.check_nested_fields
+        rules: list[tuple[int, _Test | None, _Conds, _Plain]] = []
+        for index, (rule, conds) in enumerate(evaluator.compiled_rules):
+            scope = rule.scope or ""
+            test: _Test = _span_matches if scope == "span" else _trace_matches
+            if conds is None or scope not in ("span", "trace", ""):
+                rules.append((index, None, (), ()))  # matches every trace
+                continue
+            plain = tuple(None if self.nested else _plain_keys(c) for c in conds)
+            rules.append((index, test, conds, plain))
+        self._rules = tuple(rules)
+
+    def first_match(self, trace: Trace) -> int | None:
+        """The index of the first rule that matches ``trace``, None when none does."""
+        nested = self.nested
+        for index, test, conds, plain in self._rules:
+            if test is None or test(trace, conds, plain, nested):
+                return index
+        return None
+
+    def decide(self, trace: Trace, now: float = 0.0) -> Decision:
+        """``self.evaluator.decide(trace, now)``."""
+        if not isinstance(self.evaluator.sampler, RulesBasedSamplerConfig):
+            return self.evaluator.decide(trace, now)
+        index = self.first_match(trace)
+        if index is None:
+            return NO_RULE_MATCHED
+        return self.evaluator.rule_decision(index, trace, now)

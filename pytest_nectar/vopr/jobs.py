@@ -32,6 +32,10 @@ class Job:
     until: int | None = None  # --step: stop after this step, report only it
     size_args: tuple[str, ...] = ()
 
+    def replay_args(self, setup: Setup) -> tuple[str, ...]:
+        """What a replay line needs besides campaign and seed."""
+        return (*setup.source_args, *self.size_args)
+
 
 @dataclass(frozen=True)
 class JobResult:

@@ -1,6 +1,7 @@
 """Refinery in simulation: the compiled rules deciding generated traffic on the virtual clock.
 
-Decisions come from the reference evaluator on the *compiled* rules file, with one
+Decisions come from the reference evaluator on the *compiled* rules file (the matching rule
+found by its faster twin, :class:`~pytest_nectar.vopr.decision_cache.RuleMatcher`), with one
 :class:`~pytest_nectar.refinery.samplers.SamplerPool` whose dynsampler cores (EMAThroughput,
 EMADynamic, Windowed/Total throughput, Dynamic) are advanced to each trace's arrival time, as
 Refinery runs them.  A random keep (``SampleRate: N``, a sampler's rate) is Refinery's
@@ -31,17 +32,27 @@ from pytest_nectar.policy.interpreter import PolicyEvaluator
 from pytest_nectar.policy.model import Condition, Expr, Policy
 from pytest_nectar.refinery.reference import Decision, Evaluator
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, RulesFile, SamplerConfig
-from pytest_nectar.refinery.samplers import DynSampler, SamplerPool
+from pytest_nectar.refinery.samplers import (
+    DynSampler,
+    SamplerPool,
+    SamplerSettings,
+    TraceKey,
+    parse_settings,
+)
 from pytest_nectar.refinery.samplers.clock import Clocked
 from pytest_nectar.trace import Trace
-from pytest_nectar.vopr.decision_cache import CachedDecision, DecisionCache, content_key
+from pytest_nectar.vopr.decision_cache import (
+    CachedDecision,
+    DecisionCache,
+    RuleMatcher,
+    content_key,
+)
 from pytest_nectar.vopr.rng import RngFamily, StepStream
 from pytest_nectar.vopr.traffic import Batch, TraceFields
 
 __all__ = ["DecisionCache", "RefinerySim", "SimTarget", "StepLog", "conditions_of", "content_key"]
 
 _NO_RULE = -1
-_DECIDED_MAX = 4096  # reference decisions remembered for the agreement check
 
 
 def conditions_of(expr: object) -> Iterator[Condition]:
@@ -144,8 +155,11 @@ class RefinerySim:
         self.target = target
         self.pool = SamplerPool()
         self._by_config: dict[tuple[int, str, bool], DynSampler] = {}
-        self._stateless = Evaluator(target.rules_file, target.env)
+        self._parsed: dict[int, tuple[SamplerConfig, SamplerSettings, TraceKey]] = {}
+        self._stateless = Evaluator(target.rules_file, target.env, sampler_factory=self._fresh)
         self._stateful = Evaluator(target.rules_file, target.env, sampler_factory=self._pooled)
+        self._fast_stateless = RuleMatcher(self._stateless)
+        self._fast_stateful = RuleMatcher(self._stateful)
         self._policy = PolicyEvaluator(target.policy)
         self._keep: StepStream = family.stream("refinery/keep")
         ids = {*fields.trace_id, "meta.trace_id"}
@@ -167,7 +181,6 @@ class RefinerySim:
         self._must_part = cache.part(_fields_of(target.must_keep))
         self._samplers: dict[int, DynSampler] = {}
         self._cores: dict[int, Clocked] = {}  # each downstream sampler's core, by rule
-        self._decided: dict[int, tuple[Trace, Decision]] = {}
         self._downstream: dict[int, SamplerConfig] = {}
         if isinstance(self._stateless.sampler, RulesBasedSamplerConfig):
             for i, rule in enumerate(self._stateless.sampler.rules or ()):
@@ -184,6 +197,18 @@ class RefinerySim:
             )
         return found
 
+    def _fresh(self, config: SamplerConfig, destination: str, downstream: bool) -> DynSampler:
+        # The reference's unshared first-call sampler, its config parsed once (settings are
+        # immutable); the config is held so that its id stays its own.
+        found = self._parsed.get(id(config))
+        if found is None or found[0] is not config:
+            settings = parse_settings(config.KIND, config.params())
+            keys = TraceKey.from_field_list(settings.field_list, settings.use_trace_length)
+            found = self._parsed[id(config)] = (config, settings, keys)
+        return SamplerPool().get_parsed(
+            found[1], destination=destination, downstream=downstream, key_builder=found[2]
+        )
+
     def is_error(self, trace: Trace) -> bool:
         return self._policy.holds(self.target.error, trace)
 
@@ -191,22 +216,14 @@ class RefinerySim:
         return any(self._policy.holds(e, trace) for e in self.target.must_keep)
 
     def reference(self, trace: Trace) -> Decision:
-        """The stateless reference decision (fresh samplers), for differential checks.
-
-        A trace this Refinery already decided by the reference (a new decision input) gets
-        that same decision back: the evaluator is a pure function of the trace."""
-        found = self._decided.get(id(trace))
-        if found is not None and found[0] is trace:
-            return found[1]
+        """The stateless reference decision (fresh samplers), for differential checks: the
+        reference evaluator itself, never the simulator's faster :class:`RuleMatcher`."""
         return self._stateless.decide(trace)
 
     def _shape(self, source: object, trace: Trace) -> CachedDecision:
         found = self._shapes.get(source)
         if found is None:
-            d = self._stateless.decide(trace)
-            if len(self._decided) >= _DECIDED_MAX:
-                self._decided.clear()
-            self._decided[id(trace)] = (trace, d)  # holds the trace: its id stays its own
+            d = self._fast_stateless.decide(trace)
             rule = _NO_RULE if d.rule_index is None else d.rule_index
             found = CachedDecision(
                 rule,
@@ -269,7 +286,7 @@ class RefinerySim:
             else:
                 error[i] = self.is_error(trace)
                 must[i] = self.is_must_keep(trace)
-                d = self._stateful.decide(trace, now)
+                d = self._fast_stateful.decide(trace, now)
                 rule[i] = _NO_RULE if d.rule_index is None else d.rule_index
             rate[i] = d.rate
             chance[i] = -1 if d.keep is None else int(d.keep)

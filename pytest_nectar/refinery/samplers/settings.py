@@ -18,6 +18,7 @@ from pytest_nectar.errors import RulesError
 from .clock import Clocked
 from .durations import NANOSECONDS_PER_SECOND, DurationError, parse_duration
 from .dynamic import AvgSampleRate, EMAParams, EMASampleRate, EMAThroughput
+from .rates import sort_go
 from .throughput import TotalThroughput, WindowedThroughput
 
 __all__ = ["KINDS", "SamplerSettings", "parse_settings", "sharing_key"]
@@ -105,9 +106,14 @@ class SamplerSettings:
         return self.kind in _THROUGHPUT
 
     def sharing_key(self, prefix: str) -> str:
-        """``makeDynsamplerKey``: ``prefix:type:rate:[sorted fields]`` (configured rate)."""
-        fields = sorted(self.field_list, key=lambda f: f.encode("utf-8", "surrogatepass"))
-        return f"{prefix}:{self.reason}:{self.goal}:[{' '.join(fields)}]"
+        """Refinery's ``makeDynsamplerKey``: ``prefix:type:rate:[FieldList sorted]``.
+
+        ``prefix`` is the destination, or ``rules:<destination>:`` for a rule's downstream
+        sampler; the rate is the configured one (before defaults); the fields are sorted as
+        Go's ``slices.Sort`` sorts strings.  The one place the key is computed
+        (:func:`sharing_key` reads a rules-file config through it).
+        """
+        return f"{prefix}:{self.reason}:{self.goal}:[{' '.join(sort_go(self.field_list))}]"
 
     def create(self, start: float) -> Clocked:
         """``createDynFor...``: Refinery's defaults, then dynsampler-go's ``Start()``."""
