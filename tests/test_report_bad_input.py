@@ -105,8 +105,8 @@ def test_markdown_stays_under_one_mebibyte(tmp_path: Path) -> None:
     new = tmp_path / "new.toon"
     new.write_text(
         old.read_text(encoding="utf-8").replace(
-            "http.status >= 500,keep", "http.status >= 500,drop"
-        ),
+            'exists",keep,100', 'exists",drop,100'
+        ),  # keep-errors now drops
         encoding="utf-8",
     )
     report = diff_subjects(load_subject(str(old)), load_subject(str(new)), corpus, corpus_label="b")
