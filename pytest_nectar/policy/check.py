@@ -44,6 +44,7 @@ from pytest_nectar.policy.model import (
     Throughput,
 )
 from pytest_nectar.policy.printer import format_match
+from pytest_nectar.policy.slips import mixed_grouping, regex_hint
 from pytest_nectar.refinery.regex import GoRegexError, compile_go_regex
 
 __all__ = ["MAX_CLAUSES", "check_policy", "normal_form", "validate_policy"]
@@ -345,7 +346,7 @@ def _check_condition(cond: Condition, found: _Findings) -> None:
                 f"not a valid Go regexp: {err}",
                 value.position,
                 pattern,
-                "Refinery never matches an invalid pattern",
+                regex_hint(pattern) or "Refinery never matches an invalid pattern",
             )
     if op.is_comparison and isinstance(value, Literal) and dt is not None:
         if dt is Datatype.BOOL and op in _ORDERING:
@@ -621,6 +622,19 @@ def check_policy(policy: Policy, *, source: str | None = None) -> list[Diagnosti
                 "so each must be unique",
             )
         priorities.setdefault(rule.priority, rule.name)
+    lines = source.split("\n") if source is not None else []
+    written: list[Expr] = [r.match for r in policy.rules]
+    if policy.error is not None:
+        written.append(policy.error)
+    for expr in (*written, *(policy.must_keep or ())):
+        for where, grouped in mixed_grouping(expr, lines):
+            found.warn(
+                "grouping",
+                "'and' binds tighter than 'or'",
+                where,
+                grouped,
+                "this is how it is grouped; add parentheses to say so (or to group otherwise)",
+            )
     for rule in policy.rules:
         clauses = _check_expr(rule.match, found)
         _check_action(rule.action, found)
