@@ -193,8 +193,7 @@ def test_project_compile_failure_is_fed_back_and_nothing_is_written(
 ) -> None:
     # Passes on its own, but checkout.toon already compiles into "production".
     clash = PROVEN.replace(
-        "nectar_policy{version,name,budget_per_second,rules}:\n  1\n  production-sampling\n"
-        "  200\n",
+        "nectar_policy{version,name,budget_per_second,rules}:\n  1\n  production-sampling\n  200\n",
         "nectar_policy{version,name,budget_per_second,environment,rules}:\n  1\n"
         "  production-sampling\n  200\n  production\n",
     )

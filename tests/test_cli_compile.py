@@ -202,19 +202,20 @@ def test_a_format_only_change_keeps_the_lock_and_a_semantic_change_stales_it(
     lock = (project / "nectar.lock").read_bytes()
     reformatted = (
         "# reformatted by hand\n"
-        + text.replace('\\"checkout\\"', "'checkout'").replace('\\"payments\\"', "'payments'")
+        + text.replace('\\"payment\\"', "'payment'").replace('\\"/healthz\\"', "'/healthz'")
         + "# the end\n"
     )
     assert reformatted != text
     checkout.write_text(reformatted)
     assert run(capsys, "compile", "--check")[0] == 0
     assert run(capsys, "fmt", str(checkout))[0] == 0
-    assert "'checkout'" in checkout.read_text()  # fmt kept the file's quotes
+    assert "'payment'" in checkout.read_text()  # fmt kept the file's quotes
     assert run(capsys, "compile", "--check")[0] == 0
     assert run(capsys, "compile")[0] == 0
     assert (project / "nectar.lock").read_bytes() == lock
 
-    checkout.write_text(text.replace("\n  2000\n", "\n  2500\n"))
+    assert "\n  100\n" in text
+    checkout.write_text(text.replace("\n  100\n", "\n  150\n"))
     code, _, err = run(capsys, "compile", "--check")
     assert code == 1
     assert err.splitlines() == [

@@ -18,10 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def quickstart_html(tmp_path_factory: pytest.TempPathFactory) -> str:
-    # The quickstart: production's budget (10000 events/s) is far above its traffic, so its
-    # timeline has a log axis, where matplotlib writes math text ($\mathdefault{10^{4}}$).
+    # The quickstart with a budget (10000 events/s) far above its traffic: the timeline has a
+    # log axis, where matplotlib writes math text ($\mathdefault{10^{4}}$).
     folder = tmp_path_factory.mktemp("quickstart")
     shutil.copytree(ROOT / "examples" / "quickstart", folder, dirs_exist_ok=True)
+    policy = folder / "policies" / "production.toon"
+    text = policy.read_text()
+    assert "\n  200\n" in text
+    policy.write_text(text.replace("\n  200\n", "\n  10000\n", 1))
     out = folder / "report.html"
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)

@@ -12,8 +12,7 @@ an action), so the grammar stays exact and every message names the concrete corr
 * a row one cell short whose match cell is missing: the row with ``true`` in it;
 * a regex using what Go's RE2 lacks (lookaround, backreferences, atomic groups, possessive
   quantifiers, ``(?P=name)``): what to write instead;
-* ``a or b and c`` without parentheses (``and`` binds tighter): how it is grouped, for
-  ``nectar check``'s warning.
+* (``a or b and c`` without parentheses is a warning of :mod:`.check`, which prints it.)
 """
 
 from __future__ import annotations
@@ -24,10 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
-from pytest_nectar.errors import Position
-from pytest_nectar.policy.model import And, Expr, Not, Or, SpanScope
-
-__all__ = ["Slip", "match_slip", "mixed_grouping", "percent_sample", "regex_hint", "row_slip"]
+__all__ = ["Slip", "match_slip", "percent_sample", "regex_hint", "row_slip"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,58 +155,6 @@ def row_slip(lines: Sequence[str], row_index: int) -> Slip | None:
             "a catch-all matches everything with true: " + ",".join(fixed),
         )
     return None
-
-
-def _parenthesized(expr: Expr, lines: Sequence[str]) -> bool:
-    pos = expr.position
-    if not 1 <= pos.line <= len(lines):
-        return True  # no source to tell: assume the writer meant it
-    before = lines[pos.line - 1][: max(pos.column - 1, 0)].rstrip()
-    return before.endswith("(")
-
-
-def _grouped(expr: Expr) -> str:
-    from pytest_nectar.policy.printer import format_match
-
-    if isinstance(expr, Or):
-        return " or ".join(
-            f"({_grouped(op)})" if isinstance(op, And) else _grouped(op) for op in expr.operands
-        )
-    if isinstance(expr, And):
-        return " and ".join(
-            f"({_grouped(op)})" if isinstance(op, Or) else _grouped(op) for op in expr.operands
-        )
-    if isinstance(expr, Not):
-        return "not " + (
-            f"({_grouped(expr.operand)})"
-            if isinstance(expr.operand, And | Or)
-            else _grouped(expr.operand)
-        )
-    if isinstance(expr, SpanScope):
-        return f"span({_grouped(expr.body)})"
-    return format_match(expr)
-
-
-def mixed_grouping(expr: Expr, lines: Sequence[str]) -> list[tuple[Position, str]]:
-    """Each ``a or b and c`` written without parentheses: where, and how it is grouped."""
-    found: list[tuple[Position, str]] = []
-
-    def walk(node: Expr) -> None:
-        if isinstance(node, Or):
-            if any(isinstance(op, And) and not _parenthesized(op, lines) for op in node.operands):
-                found.append((node.position, _grouped(node)))
-            for op in node.operands:
-                walk(op)
-        elif isinstance(node, And):
-            for op in node.operands:
-                walk(op)
-        elif isinstance(node, Not):
-            walk(node.operand)
-        elif isinstance(node, SpanScope):
-            walk(node.body)
-
-    walk(expr)
-    return found
 
 
 _REGEX_FIXES: Final = (
