@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from pytest_nectar.cli.init import SEED_POLICY
 from tests.claude_stub import ClaudeStub, tool_reply
-from tests.claude_support import FAKE_KEY, GOOD_POLICY, RATIONALE
+from tests.claude_support import FAKE_KEY, RATIONALE
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -74,7 +75,8 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
         if os.environ.get(name):  # a development checkout run from its own tree
             env[name] = os.environ[name]
     commands = walkthrough()
-    with ClaudeStub([tool_reply(GOOD_POLICY, RATIONALE)]) as stub:
+    # Claude's answer: the policy nectar init wrote (it proves on the init corpus).
+    with ClaudeStub([tool_reply(SEED_POLICY, RATIONALE)]) as stub:
         env["ANTHROPIC_BASE_URL"] = stub.base_url
         # One shell, so that cd carries over; each command reports its own exit code.
         script = "".join(
