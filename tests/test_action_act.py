@@ -127,7 +127,7 @@ def test_gate_passes_on_the_quickstart(
     assert "| nectar prove | exit 0 |" in summary
     assert "| nectar compile --check | exit 0 |" in summary
     assert "| `policies/checkout.toon` | production | pass |" in summary
-    assert "## Waggle report: checkout-sampling" in summary  # the explain report
+    assert "## Nectar report: checkout-sampling" in summary  # the explain report
     assert "::error" not in notes
 
 

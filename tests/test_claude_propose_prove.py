@@ -176,8 +176,8 @@ def test_patch_with_the_diff_report_applies_with_git_am(
         "302 corpus trace(s) change decision; kept events/s 21.4 → 16.6"
     )
     assert "Change summary:\n" + line in patch
-    assert "Waggle diff: policies/production.toon (current)" in patch
-    assert "### Change summary" in pr and "## Waggle diff: policies/production.toon" in pr
+    assert "Nectar diff: policies/production.toon (current)" in patch
+    assert "### Change summary" in pr and "## Nectar diff: policies/production.toon" in pr
     assert "| keep-slow |" in pr  # per-rule table of the diff, in Markdown
     assert "Verification:\n- nectar prove on 340 corpus traces and for all traces" in patch
     assert " 3 files changed" in patch  # the policy, and the rules and lock it compiles to
@@ -193,8 +193,7 @@ def test_project_compile_failure_is_fed_back_and_nothing_is_written(
 ) -> None:
     # Passes on its own, but checkout.toon already compiles into "production".
     clash = PROVEN.replace(
-        "nectar_policy{version,name,budget_per_second,rules}:\n  1\n  production-sampling\n"
-        "  200\n",
+        "nectar_policy{version,name,budget_per_second,rules}:\n  1\n  production-sampling\n  200\n",
         "nectar_policy{version,name,budget_per_second,environment,rules}:\n  1\n"
         "  production-sampling\n  200\n  production\n",
     )
@@ -274,7 +273,7 @@ def test_default_output_is_the_policy_its_diff_and_the_decision_diff(
     assert code == 0, err
     assert out.startswith(PROVEN)
     assert "+    keep-slow,Retain slow requests,duration > 5s,keep,90\n" in out
-    assert "Waggle diff: policies/production.toon (current) → policies/production.toon" in out
+    assert "Nectar diff: policies/production.toon (current) → policies/production.toon" in out
     assert "Kept events/s per rule" in out and "Per service" in out
     assert "change: 3 lines added, 2 removed; rules added: keep-slow;" in err
     assert _snapshot(project) == before

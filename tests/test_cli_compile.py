@@ -189,3 +189,37 @@ def test_import_then_compile_then_decide(project: Path, capsys: pytest.CaptureFi
     assert code == 0
     assert json.loads(out)["reason"] == "rules/trace/drop healthchecks"
     assert json.loads(out)["keep"] is False
+
+
+def test_a_format_only_change_keeps_the_lock_and_a_semantic_change_stales_it(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The lock hashes the canonical policy model: the keyed form, single quotes, comments and
+    # another row order are the same policy; a budget change is not (rules.yaml is the same).
+    run(capsys, "compile")
+    checkout = project / "policies" / "checkout.toon"
+    text = checkout.read_text()
+    lock = (project / "nectar.lock").read_bytes()
+    reformatted = (
+        "# reformatted by hand\n"
+        + text.replace('\\"payment\\"', "'payment'").replace('\\"/healthz\\"', "'/healthz'")
+        + "# the end\n"
+    )
+    assert reformatted != text
+    checkout.write_text(reformatted)
+    assert run(capsys, "compile", "--check")[0] == 0
+    assert run(capsys, "fmt", str(checkout))[0] == 0
+    assert "'payment'" in checkout.read_text()  # fmt kept the file's quotes
+    assert run(capsys, "compile", "--check")[0] == 0
+    assert run(capsys, "compile")[0] == 0
+    assert (project / "nectar.lock").read_bytes() == lock
+
+    assert "\n  100\n" in text
+    checkout.write_text(text.replace("\n  100\n", "\n  150\n"))
+    code, _, err = run(capsys, "compile", "--check")
+    assert code == 1
+    assert err.splitlines() == [
+        "nectar.lock: stale: policy policies/checkout.toon changed since the lock was written; "
+        "run 'nectar compile'",
+        "nectar compile --check: 1 problem(s); run 'nectar compile' and commit the result",
+    ]

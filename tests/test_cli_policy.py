@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from pytest_nectar.cli.init import SEED_POLICY
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples/quickstart/policies/production.toon"
 KEYED = ROOT / "tests/data/seed_keyed.toon"
-KEYED_FORMATTED = ROOT / "tests/data/seed_keyed_formatted.toon"
 
 
 def test_init_writes_the_seed_example_byte_for_byte() -> None:
@@ -70,23 +68,29 @@ def test_fmt_check_passes_on_canonical_and_fails_with_diff(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     keyed = tmp_path / "keyed.toon"
-    shutil.copy(KEYED, keyed)
+    messy = KEYED.read_text().replace("duration > 5s", "duration>5s")
+    keyed.write_text(messy)
     assert main(["fmt", "--check", str(SEED)]) == 0
+    assert main(["fmt", "--check", str(KEYED)]) == 0  # keyed stays keyed
     assert main(["fmt", "--check", str(keyed)]) == 1
     out = capsys.readouterr().out
     assert f"--- {keyed} (current)" in out
-    assert "+nectar_policy{version,name,budget_per_second,rules}:" in out
-    assert keyed.read_text() == KEYED.read_text()  # --check writes nothing
+    assert "-    keep-slow,Retain slow requests,duration>5s,keep,90" in out
+    assert "+    keep-slow,Retain slow requests,duration > 5s,keep,90" in out
+    assert "nectar_policy{" not in out
+    assert keyed.read_text() == messy  # --check writes nothing
 
 
 def test_fmt_rewrites_keeps_comments_and_is_idempotent(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     keyed = tmp_path / "keyed.toon"
-    shutil.copy(KEYED, keyed)
+    keyed.write_text(KEYED.read_text().replace("duration > 5s", "duration>5s"))
     assert main(["fmt", str(keyed)]) == 0
-    assert keyed.read_text() == KEYED_FORMATTED.read_text()
-    assert "  # traces kept per second, all rules together\n  200\n" in keyed.read_text()
+    assert keyed.read_text() == KEYED.read_text()
+    assert "  # traces kept per second, all rules together\n  budget_per_second: 200\n" in (
+        keyed.read_text()
+    )
     assert main(["fmt", str(keyed)]) == 0
     assert main(["fmt", "--check", str(keyed)]) == 0
     assert capsys.readouterr().out == f"reformatted {keyed}\n"

@@ -38,7 +38,7 @@ def test_init_writes_a_complete_repository(tmp_path: Path) -> None:
     written = sorted(
         p.relative_to(repo).as_posix()
         for p in repo.rglob("*")
-        if p.is_file() and ".nectar-cache" not in p.parts
+        if p.is_file() and ".nectar-cache" not in p.parts and ".git" not in p.parts
     )
     assert written == sorted(
         [
@@ -53,6 +53,7 @@ def test_init_writes_a_complete_repository(tmp_path: Path) -> None:
     )
     for dest, src in TEMPLATE_FILES.items():
         assert (repo / dest).read_bytes() == (TEMPLATE / src).read_bytes(), dest
+    assert (repo / ".git").is_dir()  # git init: diff git:HEAD:... and the hooks need it
     pyproject = (repo / "pyproject.toml").read_text()
     assert "[tool.nectar]" in pyproject and "[tool.pytest" in pyproject
     # Complete: compiled, and provable on its sample corpus out of the box.

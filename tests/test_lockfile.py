@@ -34,13 +34,13 @@ def test_render_is_sorted_text_without_timestamps() -> None:
     text = render_lock(LOCK)
     assert text == (
         "# nectar.lock: written by `nectar compile`; check with `nectar compile --check`.\n"
-        'version = 1\nnectar = "0.1.0"\n\n'
+        'version = 2\nnectar = "0.1.0"\n\n'
         f'[rules]\npath = "rules.yaml"\nmd5 = "{"m" * 32}"\nsha256 = "{"s" * 64}"\n\n'
         f'[corpus]\npaths = ["corpus"]\ndigest = "{"e" * 64}"\n\n'
         '[policies."policies/a b.toon"]\nenvironment = "__default__"\n'
-        f'source_sha256 = "{"c" * 64}"\ncompiled_sha256 = "{"d" * 64}"\n\n'
+        f'policy_sha256 = "{"c" * 64}"\ncompiled_sha256 = "{"d" * 64}"\n\n'
         '[policies."policies/z.toon"]\nenvironment = "prod"\n'
-        f'source_sha256 = "{"a" * 64}"\ncompiled_sha256 = "{"b" * 64}"\n'
+        f'policy_sha256 = "{"a" * 64}"\ncompiled_sha256 = "{"b" * 64}"\n'
     )
     assert parse_lock(text) == LOCK
 
@@ -76,9 +76,10 @@ def test_compare_explains_each_difference() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("version = 1\nnectar = ?", "nectar.lock:2:10: lock is not valid TOML: Invalid value; "),
+        ("version = 2\nnectar = ?", "nectar.lock:2:10: lock is not valid TOML: Invalid value; "),
         ("version = 7\n", "nectar.lock: unsupported lock version; got 7; "),
-        ("version = 1\n", "nectar.lock: lock entry 'nectar' is missing or not text; got None; "),
+        ("version = 1\n", "nectar.lock: unsupported lock version; got 1; "),  # source bytes
+        ("version = 2\n", "nectar.lock: lock entry 'nectar' is missing or not text; got None; "),
     ],
 )
 def test_bad_locks_are_located(text: str, message: str) -> None:

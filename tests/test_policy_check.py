@@ -12,6 +12,7 @@ from pytest_nectar.policy.match_parser import parse_match
 from pytest_nectar.policy.model import Clause, Condition, HasRootSpan, Operator, Scope
 from pytest_nectar.policy.parser import load_policy, parse_policy
 from pytest_nectar.policy.printer import format_match
+from pytest_nectar.policy.slips import regex_hint
 
 ROOT = Path(__file__).resolve().parent.parent
 P = Position("n", 1, 1)
@@ -194,7 +195,7 @@ EXPECTED = [
     (
         "regex_lookahead",
         [
-            "error: c.toon:5:19: not a valid Go regexp: invalid perl operator: (?=; got '(?=a)'; Refinery never matches an invalid pattern"
+            "error: c.toon:5:19: not a valid Go regexp: invalid perl operator: (?=; got '(?=a)'; Go regexps have no lookaround: match the text itself, or add a second condition (does-not-contain, not matches) to the rule; Refinery never matches an invalid pattern"
         ],
     ),
     (
@@ -206,13 +207,13 @@ EXPECTED = [
     (
         "regex_backref",
         [
-            "error: c.toon:5:19: not a valid Go regexp: invalid escape sequence: \\1; got '(a)\\\\1'; Refinery never matches an invalid pattern"
+            "error: c.toon:5:19: not a valid Go regexp: invalid escape sequence: \\1; got '(a)\\\\1'; Go regexps have no backreferences: spell the repeated text out, or compare two fields with two conditions; Refinery never matches an invalid pattern"
         ],
     ),
     (
         "regex_possessive",
         [
-            "error: c.toon:5:19: not a valid Go regexp: bad repetition operator: ++; got 'a++'; Refinery never matches an invalid pattern"
+            "error: c.toon:5:19: not a valid Go regexp: bad repetition operator: ++; got 'a++'; Go regexps have no possessive quantifiers: drop the extra +; Refinery never matches an invalid pattern"
         ],
     ),
     (
@@ -497,7 +498,7 @@ def test_go_only_regex_syntax_is_accepted(pattern: str) -> None:
 )
 def test_regex_errors_give_the_go_reason(pattern: str, reason: str) -> None:
     found = [d for d in _check_expr_only(f"x matches '{pattern}'") if d.severity == "error"]
+    hint = regex_hint(pattern) or "Refinery never matches an invalid pattern"
     assert [d.message for d in found] == [
-        f"<policy>:5:19: not a valid Go regexp: {reason}; got {pattern!r}; "
-        "Refinery never matches an invalid pattern"
+        f"<policy>:5:19: not a valid Go regexp: {reason}; got {pattern!r}; {hint}"
     ]

@@ -76,7 +76,7 @@ EXPECTED = [
     ),
     (
         "cells_more",
-        "p.toon:6:19: wrong number of cells in row; got 6; the header has 5 columns (name,description,match,action,priority); quote a cell that holds a comma",
+        "p.toon:6:9: a match cell with ',' or '\"' must be quoted; got 'a, b'; quote the cell: r,d,\"a, b\",keep,0",
     ),
     (
         "unknown_top",

@@ -94,8 +94,11 @@ def test_example_configs_are_valid_and_use_every_hook(config: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (repo,) = yaml.safe_load(config.read_text())["repos"]
-    assert repo["repo"] == "https://github.com/OWNER/nectar"  # the documented placeholder
     assert [h["id"] for h in repo["hooks"]] == HOOK_IDS
+    # nectar init's (and the examples'): works offline as written, running the installed nectar
+    assert repo["repo"] == "local"
+    assert all(h["entry"].startswith("nectar ") for h in repo["hooks"])
+    assert {h["language"] for h in repo["hooks"]} == {"system"}
 
 
 def test_nectar_projects_runs_once_in_each_project(tmp_path: Path) -> None:

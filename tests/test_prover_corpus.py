@@ -28,7 +28,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     return load_corpus(CORPUS, cache_dir=tmp_path_factory.mktemp("cache"))
 
 
-def _brute_failing(target_path: str, corpus, env: str | None = None, error: str | None = None) -> set[str]:  # type: ignore[no-untyped-def]  # noqa: E501
+def _brute_failing(
+    target_path: str, corpus, env: str | None = None, error: str | None = None
+) -> set[str]:  # type: ignore[no-untyped-def]  # noqa: E501
     """Error traces whose reference decision is not a certain keep, trace by trace."""
     parsed = None if error is None else parse_match(error, position=Position("test", 1, 1))
     target = load_target(target_path, env=env, error=parsed)

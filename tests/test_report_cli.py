@@ -35,8 +35,8 @@ def test_md_for_several_policies_to_a_file(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == f"wrote {out}\n"
     text = out.read_text(encoding="utf-8")
-    assert text.index("## Waggle report: production-sampling") < text.index(
-        "## Waggle report: checkout-sampling"
+    assert text.index("## Nectar report: production-sampling") < text.index(
+        "## Nectar report: checkout-sampling"
     )
 
 

@@ -9,6 +9,7 @@ request and with it the ``Authorization`` header.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -159,6 +160,22 @@ def make_client(
     return ClaudeClient(sdk, settings, secrets=_secrets(environ))
 
 
+def request_body(conversation: Conversation, settings: ClaudeSettings) -> dict[str, Any]:
+    """The Messages API request body, as sent (and as ``propose --show-request`` prints it)."""
+    return {
+        "model": settings.model,
+        "max_tokens": settings.max_tokens,
+        "system": list(conversation.system),
+        "messages": list(conversation.messages),
+        "tools": list(conversation.tools),
+        "tool_choice": conversation.tool_choice,
+    }
+
+
+def request_json(conversation: Conversation, settings: ClaudeSettings) -> str:
+    return json.dumps(request_body(conversation, settings), ensure_ascii=False, indent=2)
+
+
 class ClaudeClient:
     """Sends conversations and returns the forced ``submit_policy`` call as a :class:`Proposal`."""
 
@@ -198,14 +215,7 @@ class ClaudeClient:
     def propose(self, conversation: Conversation) -> Proposal:
         """One round trip; the reply must be exactly the forced tool call."""
         try:
-            message = self._sdk.messages.create(
-                model=self.settings.model,
-                max_tokens=self.settings.max_tokens,
-                system=cast(Any, list(conversation.system)),
-                messages=cast(Any, list(conversation.messages)),
-                tools=cast(Any, list(conversation.tools)),
-                tool_choice=cast(Any, conversation.tool_choice),
-            )
+            message = self._sdk.messages.create(**request_body(conversation, self.settings))
         except anthropic.APIError as err:
             raise self._translate(err, "asking Claude for a policy") from None
         return self._read(message)

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path, PosixPath, WindowsPath
 
 from pytest_nectar.claude.verify import ProjectCheck
-from pytest_nectar.compiler.lockfile import sha256_hex
+from pytest_nectar.compiler.lockfile import policy_sha256
 from pytest_nectar.compiler.outputs import Outputs, build_outputs, show_path
 from pytest_nectar.errors import NectarError, UsageError
 from pytest_nectar.fileio import write_atomic
+from pytest_nectar.policy.parser import parse_policy
 from pytest_nectar.project.config import NectarConfig, load_config
 
 __all__ = [
@@ -114,8 +115,10 @@ def plan_write(policy_path: Path, text: str, *, config: NectarConfig | None = No
         _staged(p, data) if p.resolve() == target else p for p in project_policies(cfg, policy_path)
     ]
     outputs = build_outputs(paths, cfg.rules, cfg.lock, cfg.corpus)
-    recorded = [e.source_sha256 for p, e in outputs.lock.policies.items()]
-    if sha256_hex(data) not in recorded:  # the compile did not read the proposal: never lock it
+    recorded = [e.policy_sha256 for p, e in outputs.lock.policies.items()]
+    if (
+        policy_sha256(parse_policy(text, path=str(policy_path))) not in recorded
+    ):  # the compile did not read the proposal: never lock it
         raise UsageError(
             "cannot stage the proposal for compiling",
             got=show_path(policy_path),

@@ -210,7 +210,9 @@ def _blank(value: Any) -> Any:
         return {str(k): _blank(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_blank(v) for v in value]
-    return REDACTED if isinstance(value, str) else value
+    if isinstance(value, str):
+        return value if value == "<secret>" else REDACTED  # the corpus scrubber's placeholder
+    return value
 
 
 def _shrink(value: Any, max_chars: int, max_items: int, depth: int) -> Any:

@@ -1,9 +1,11 @@
 """``nectar fmt FILE... [--check]``: rewrite policy files in canonical form.
 
-Full-line ``#`` comments are kept, each above the element it was written above (see
-:mod:`pytest_nectar.policy.printer`). With ``--check`` nothing is written: exit 1 and print a
-unified diff for each file that is not canonical. A file that does not parse is an error (exit
-1) and is left untouched.
+The form a file uses is kept (keyed stays keyed, positional stays positional), and so are the
+quotes of its string literals where both are valid (:mod:`pytest_nectar.policy.layout`);
+only what is ambiguous is normalised.  Full-line ``#`` comments are kept, each above the
+element it was written above (see :mod:`pytest_nectar.policy.printer`). With ``--check``
+nothing is written: exit 1 and print a unified diff for each file that is not canonical. A
+file that does not parse is an error (exit 1) and is left untouched.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     from pytest_nectar.errors import PolicyError
     from pytest_nectar.fileio import write_atomic
+    from pytest_nectar.policy.layout import detect_layout
     from pytest_nectar.policy.parser import load_policy
     from pytest_nectar.policy.printer import format_policy
 
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         with open(path, encoding="utf-8", newline="") as fh:
             before = fh.read()
-        after = format_policy(policy)
+        after = format_policy(policy, detect_layout(before, policy))
         if before == after:
             continue
         if args.check:

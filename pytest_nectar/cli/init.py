@@ -8,6 +8,8 @@ using Nectar's hooks, ``.github/workflows/`` using Nectar's deploy gate and prop
 workflow (from ``pytest_nectar/project_template/``, the same files as examples/quickstart),
 and the compiled ``rules.yaml`` and ``nectar.lock``: the shape of examples/quickstart, so that
 ``pytest`` in the new project runs the policy's items.  Refuses to overwrite any existing file.
+Then runs ``git init`` in DIR, unless DIR is already inside a git repository or ``--no-git``
+is given (``nectar diff git:HEAD:...`` and the hooks need a repository).
 """
 
 from __future__ import annotations
@@ -133,7 +135,45 @@ def register(subparsers: Any) -> None:
         "init", help="write a working policy project", description=__doc__
     )
     parser.add_argument("directory", metavar="DIR", help="project directory (created if missing)")
+    parser.add_argument(
+        "--no-git", action="store_true", help="do not run git init (default: unless in a repo)"
+    )
     parser.set_defaults(func=run)
+
+
+def _inside_git_repository(folder: Path) -> bool:
+    """Whether ``folder`` (or its nearest existing parent) is in a git work tree."""
+    import subprocess
+
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(probe), "rev-parse", "--is-inside-work-tree"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return False
+    return done.returncode == 0 and done.stdout.strip() == "true"
+
+
+def _git_init(root: Path) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        sys.stderr.write("note: git is not installed; run 'git init' yourself\n")
+        return
+    done = subprocess.run(
+        ["git", "init", "-q", str(root)], capture_output=True, text=True, check=False
+    )
+    if done.returncode == 0:
+        sys.stdout.write(f"initialised a git repository in {root}\n")
+    else:
+        sys.stderr.write(f"note: git init failed ({done.stderr.strip()}); run it yourself\n")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -158,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if root.exists() and not root.is_dir():
         raise UsageError("not a directory", position=Position(str(root)), got=str(root))
+    git = not args.no_git and not _inside_git_repository(root)
     for path, text in files.items():
         write_atomic(path, text)
         sys.stdout.write(f"wrote {path}\n")
@@ -173,4 +214,6 @@ def run(args: argparse.Namespace) -> int:
         write_atomic(rules, outputs.rules_text)
         write_atomic(lock, outputs.lock_text)
         sys.stdout.write(f"wrote {rules}\nwrote {lock}\n")
+    if git:
+        _git_init(root)
     return 0

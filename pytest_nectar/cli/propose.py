@@ -5,8 +5,10 @@ the corpus of ``--corpus`` or ``[tool.nectar]``, with its error expression and w
 failures go back to Claude.  Nothing is written unless a proposal passes (or ``--force`` is
 given, and then the output says so).  ``--write`` replaces the policy and refreshes the
 rules file and lock as ``nectar compile`` does, all or nothing.  The change is summarised
-by ``nectar diff``'s report (patch body, PR body, default output).  Exit codes: 0 a
-proposal passed, 1 none passed, 2 usage, input or API errors.
+by ``nectar diff``'s report (patch body, PR body, default output).  The corpus summary is
+redacted first (``--redact``, :mod:`pytest_nectar.corpus.privacy`); ``--show-request``
+prints the request and sends nothing.  Exit codes: 0 a proposal passed, 1 none passed (or
+``--patch`` with no change), 2 usage, input or API errors.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_nectar.claude.change import describe_change
+from pytest_nectar.corpus.privacy import Redaction, Scrubber
 from pytest_nectar.errors import UsageError
 
 if TYPE_CHECKING:
@@ -72,6 +75,20 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--force", action="store_true", help="write the best attempt even if it fails verification"
     )
+    parser.add_argument(
+        "--redact",
+        choices=[r.value for r in Redaction],
+        default=Redaction.STANDARD.value,
+        help="how much of the corpus's values to hide from the model: standard (default) "
+        "replaces host names, addresses, e-mails, home paths, identifiers and secret fields "
+        "by <host>, <ip>, <email>, <path>, <id>, <secret>; strict sends no values but "
+        "service names; off sends values as measured except secrets",
+    )
+    parser.add_argument(
+        "--show-request",
+        action="store_true",
+        help="print the request exactly as it would be sent (JSON) and exit without sending",
+    )
     parser.set_defaults(func=run)
 
 
@@ -92,8 +109,8 @@ def _patch_date() -> datetime | None:
     return datetime.fromtimestamp(int(epoch), tz=UTC) if epoch.isdigit() else None
 
 
-def _load_summary(path: str | list[str]) -> tuple[Any, Any]:
-    """The loaded corpus (for the prover) and its bounded summary (for the prompt)."""
+def _load_summary(path: str | list[str], redaction: Redaction) -> tuple[Any, Any]:
+    """The loaded corpus (for the prover) and its bounded, redacted summary (for the prompt)."""
     try:
         from pytest_nectar.corpus import load_corpus, summarize
     except ImportError:
@@ -103,7 +120,7 @@ def _load_summary(path: str | list[str]) -> tuple[Any, Any]:
             hint="run without --corpus",
         ) from None
     corpus = load_corpus(path)
-    return corpus, summarize(corpus)
+    return corpus, summarize(corpus, Scrubber(redaction))
 
 
 def _report_attempt(attempt: Attempt) -> None:
@@ -174,13 +191,13 @@ def run(args: argparse.Namespace) -> int:
         model=claude.resolve_model(args.model, os.environ, {"model": project.model}),
         timeout_s=args.timeout,
     )
-    client = claude.make_client(settings)
     secrets = [
         os.environ[k] for k in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN") if os.environ.get(k)
     ]
 
     paths = _corpus_paths(args, project)
-    corpus, summary = _load_summary(paths) if paths else (None, None)
+    redaction = Redaction(args.redact)
+    corpus, summary = _load_summary(paths, redaction) if paths else (None, None)
     shown_path = _repo_relative(policy_path) if policy_path else "proposed.toon"
     # --write refreshes the project's rules and lock; a --patch to a project policy carries
     # them: either way the whole project must still compile with the proposal in it.
@@ -207,6 +224,15 @@ def run(args: argparse.Namespace) -> int:
             policy_path=shown_path,
         )
 
+    if args.show_request:
+        # Offline: the local (pessimistic) estimate picks how much of the summary fits, as
+        # it screens levels before the server counts; nothing leaves the machine.
+        conversation, _ = prompt.fit_to_budget(
+            build, summary, prompt.estimate_tokens, secrets=secrets
+        )
+        sys.stdout.write(claude.request_json(conversation, settings) + "\n")
+        return 0
+    client = claude.make_client(settings)
     conversation, tokens = prompt.fit_to_budget(
         build, summary, client.count_tokens, secrets=secrets
     )
@@ -312,7 +338,8 @@ def _finish(args: argparse.Namespace, result: RefineResult, context: _Context) -
         sys.stderr.write(f"wrote {args.output}\n")
     elif args.patch:
         if current == text:
-            sys.stderr.write("the proposal equals the current policy; no patch written\n")
+            sys.stderr.write("the proposal equals the current policy: no change, nothing written\n")
+            return 1
         else:
             write_atomic(
                 args.patch,

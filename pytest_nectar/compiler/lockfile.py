@@ -17,7 +17,7 @@ The lock is TOML (read back with ``tomllib``), one fact per line so a diff shows
 
     [policies."policies/production.toon"]
     environment = "__default__"
-    source_sha256 = "..."    # the policy file's bytes
+    policy_sha256 = "..."    # the policy's canonical model (a format-only change keeps it)
     compiled_sha256 = "..."  # the YAML of its environment's entry alone
 
 Paths are relative to the lock's folder, with ``/`` separators, so the lock is the same on
@@ -31,10 +31,11 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from pytest_nectar.errors import Position, UsageError
+from pytest_nectar.policy.model import Policy, PolicyComments
 
 __all__ = [
     "LOCK_VERSION",
@@ -43,12 +44,13 @@ __all__ = [
     "compare_locks",
     "md5_hex",
     "parse_lock",
+    "policy_sha256",
     "render_lock",
     "sha256_hex",
     "toml_error_position",
 ]
 
-LOCK_VERSION: Final = 1
+LOCK_VERSION: Final = 2  # 2: policies by their canonical model, not their bytes
 _HEADER: Final = "# nectar.lock: written by `nectar compile`; check with `nectar compile --check`."
 
 
@@ -61,10 +63,26 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def policy_sha256(policy: Policy) -> str:
+    """The hash of what a policy means: its canonical text without comments.
+
+    ``nectar fmt``, comments, the keyed or positional form, quotes and row order never change
+    it; any change to a value, rule, match or action does.
+    """
+    from pytest_nectar.policy.printer import format_policy
+
+    bare = replace(
+        policy,
+        comments=PolicyComments(),
+        rules=tuple(replace(rule, comments=()) for rule in policy.rules),
+    )
+    return sha256_hex(format_policy(bare).encode("utf-8"))
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyLock:
     environment: str
-    source_sha256: str
+    policy_sha256: str
     compiled_sha256: str
 
 
@@ -104,7 +122,7 @@ def render_lock(lock: Lock) -> str:
             "",
             f"[policies.{_q(path)}]",
             f"environment = {_q(p.environment)}",
-            f"source_sha256 = {_q(p.source_sha256)}",
+            f"policy_sha256 = {_q(p.policy_sha256)}",
             f"compiled_sha256 = {_q(p.compiled_sha256)}",
         ]
     return "\n".join(lines) + "\n"
@@ -162,7 +180,7 @@ def parse_lock(text: str, path: str = "nectar.lock") -> Lock:
         entry = entry if isinstance(entry, dict) else {}
         policies[name] = PolicyLock(
             _str(entry, "environment", path),
-            _str(entry, "source_sha256", path),
+            _str(entry, "policy_sha256", path),
             _str(entry, "compiled_sha256", path),
         )
     corpus_paths: tuple[str, ...] | None = None
@@ -194,7 +212,7 @@ def compare_locks(recorded: Lock, current: Lock) -> list[str]:
         elif new is None:
             out.append(f"policy {path} is in the lock but no longer compiled")
         else:
-            if old.source_sha256 != new.source_sha256:
+            if old.policy_sha256 != new.policy_sha256:
                 out.append(f"policy {path} changed since the lock was written")
             elif old.compiled_sha256 != new.compiled_sha256:
                 out.append(f"policy {path} compiles differently now")

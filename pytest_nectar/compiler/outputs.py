@@ -23,6 +23,7 @@ from pytest_nectar.compiler.lockfile import (
     compare_locks,
     md5_hex,
     parse_lock,
+    policy_sha256,
     render_lock,
     sha256_hex,
 )
@@ -79,7 +80,6 @@ def build_outputs(
             hint="pass POLICY files, or set policies in [tool.nectar] (pyproject.toml)",
         )
     base = lock_path.parent
-    raw: list[bytes] = []
     texts: list[str] = []
     policies = []
     for path in policy_paths:
@@ -92,7 +92,6 @@ def build_outputs(
             ) from None
         except UnicodeDecodeError:
             raise PolicyError("policy file is not UTF-8", position=Position(str(path))) from None
-        raw.append(data)
         texts.append(text)
         policies.append(parse_policy(text, path=str(path)))
     compilation = compile_policies(policies, sources=texts)
@@ -100,9 +99,9 @@ def build_outputs(
     rules_text = compilation.text
     encoded = rules_text.encode("utf-8")
     entries = {}
-    for path, data, policy in zip(policy_paths, raw, policies, strict=True):
+    for path, policy in zip(policy_paths, policies, strict=True):
         env = compilation.environments[policy.effective_environment]
-        entries[_rel(path, base)] = PolicyLock(env.environment, sha256_hex(data), env.digest)
+        entries[_rel(path, base)] = PolicyLock(env.environment, policy_sha256(policy), env.digest)
     digest = None
     corpus_paths = None
     if corpus:

@@ -5,7 +5,9 @@ Bounded whatever the corpus size: at most ``MAX_FIELDS`` fields (most frequent f
 reasons, values cut at ``MAX_VALUE_CHARS``.  Values of secret-looking fields
 (authorization, cookie, token, password, api key, secret, ...) and bearer/basic
 credentials anywhere are replaced by ``<redacted>``: corpus values are untrusted and
-must never reach a prompt or a log in full.
+must never reach a prompt or a log in full.  With a :class:`~.privacy.Scrubber` (``nectar
+propose``), every string is also scrubbed of private values *before* it is cut, and the top
+values are merged after scrubbing (five addresses become one ``<ip>`` with their counts).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from pytest_nectar.corpus.privacy import HIGH_CARDINALITY, ID, SECRET, Redaction, Scrubber
 from pytest_nectar.corpus.table import (
     KIND_BOOL,
     KIND_FLOAT,
@@ -64,16 +67,41 @@ def _number(value: float) -> float | None:
     return None if math.isnan(value) or math.isinf(value) else round(value, 6)
 
 
-def _field_summary(column: Column) -> dict[str, Any]:
-    secret = is_secret_field(column.name)
+def _scrubbed_top(
+    column: Column, order: np.ndarray[Any, Any], counts: np.ndarray[Any, Any], scrub: Scrubber
+) -> list[list[object]]:
+    """The top values after scrubbing, equal placeholders merged (counts added)."""
+    total = int(counts.sum())
+    many = order.size >= HIGH_CARDINALITY and 2 * order.size >= total
+    fixed = scrub.field_placeholder(column.name)
+    if fixed is not None or (many and scrub.level is not Redaction.OFF):
+        return [[fixed or ID, total]]  # every value hidden: one placeholder, all the count
+    merged: dict[str, int] = {}
+    for i in order[: TOP_VALUES * 4]:
+        shown = scrub.value(column.name, column.strings[int(i)], high_cardinality=many)
+        merged[shown] = merged.get(shown, 0) + int(counts[i])
+    top = sorted(merged.items(), key=lambda kv: -kv[1])[:TOP_VALUES]
+    return [[_show(value, False), count] for value, count in top]
+
+
+def _field_summary(column: Column, scrub: Scrubber | None = None) -> dict[str, Any]:
+    secret = is_secret_field(column.name) or (
+        scrub is not None and scrub.field_placeholder(column.name) == SECRET
+    )
     out: dict[str, Any] = {"count": len(column), "types": column.kind_counts()}
     strings = column.kind == KIND_STRING
     if strings.any():
         counts = np.bincount(column.codes[strings], minlength=len(column.strings))
         present = np.flatnonzero(counts)
         out["distinct_strings"] = int(present.size)
-        top = present[np.lexsort((present, -counts[present]))][:TOP_VALUES]
-        out["top_strings"] = [[_show(column.strings[int(i)], secret), int(counts[i])] for i in top]
+        order = present[np.lexsort((present, -counts[present]))]
+        if scrub is not None:
+            out["top_strings"] = _scrubbed_top(column, order, counts, scrub)
+        else:
+            top = order[:TOP_VALUES]
+            out["top_strings"] = [
+                [_show(column.strings[int(i)], secret), int(counts[i])] for i in top
+            ]
     numeric = (column.kind == KIND_INT) | (column.kind == KIND_FLOAT)
     if numeric.any():
         values = column.floats[numeric]
@@ -133,8 +161,12 @@ def _percentiles(values: np.ndarray[Any, Any]) -> dict[str, float | None]:
     }
 
 
-def summarize(corpus: Corpus) -> dict[str, Any]:
-    """The corpus summary (JSON-able, bounded size, secrets redacted)."""
+def summarize(corpus: Corpus, scrub: Scrubber | None = None) -> dict[str, Any]:
+    """The corpus summary (JSON-able, bounded size, secrets redacted).
+
+    ``scrub`` also replaces private values (host names, addresses, paths, identifiers) by
+    typed placeholders, in field values, service names and skipped-record examples.
+    """
     spans = _span_rows(corpus)
     _, annotation_values = _string_values(corpus, "meta.annotation_type")
     kinds = Counter(annotation_values)
@@ -144,6 +176,11 @@ def summarize(corpus: Corpus) -> dict[str, Any]:
     service_counts = Counter(
         v for r, v in zip(service_rows.tolist(), service_values, strict=True) if spans[r]
     )
+    if scrub is not None:
+        scrubbed: Counter[str] = Counter()
+        for name, count in service_counts.items():
+            scrubbed[scrub.text(name)] += count
+        service_counts = scrubbed
     services = sorted(service_counts.items(), key=lambda kv: (-kv[1], kv[0]))
     duration = corpus.duration_s
     durations = np.zeros(0)
@@ -180,13 +217,15 @@ def summarize(corpus: Corpus) -> dict[str, Any]:
         "must_keep": int(corpus.must_keep.sum()),
         "must_keep_unmatched": len(corpus.must_keep_unmatched),
         "formats": dict(corpus.formats),
-        "fields": {c.name: _field_summary(c) for c in fields[:MAX_FIELDS]},
+        "fields": {c.name: _field_summary(c, scrub) for c in fields[:MAX_FIELDS]},
         "fields_omitted": max(0, len(fields) - MAX_FIELDS),
         "kinds": {name: code for code, name in KIND_NAMES.items()},
         "skipped": {
             "count": len(corpus.skipped),
             "reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_REASONS]),
-            "examples": [str(s) for s in corpus.skipped[:10]],
+            "examples": [
+                str(s) if scrub is None else scrub.location(str(s)) for s in corpus.skipped[:10]
+            ],
         },
         "digest": corpus.digest,
     }

@@ -44,6 +44,7 @@ from pytest_nectar.policy.model import (
     Throughput,
 )
 from pytest_nectar.policy.printer import format_match
+from pytest_nectar.policy.slips import regex_hint
 from pytest_nectar.refinery.regex import GoRegexError, compile_go_regex
 
 __all__ = ["MAX_CLAUSES", "check_policy", "normal_form", "validate_policy"]
@@ -345,7 +346,7 @@ def _check_condition(cond: Condition, found: _Findings) -> None:
                 f"not a valid Go regexp: {err}",
                 value.position,
                 pattern,
-                "Refinery never matches an invalid pattern",
+                regex_hint(pattern) or "Refinery never matches an invalid pattern",
             )
     if op.is_comparison and isinstance(value, Literal) and dt is not None:
         if dt is Datatype.BOOL and op in _ORDERING:
@@ -463,6 +464,56 @@ def _check_expr(expr: Expr, found: _Findings) -> tuple[Clause, ...] | None:
     for clause in clauses:
         _check_clause(clause, found)
     return clauses
+
+
+def _parenthesized(expr: Expr, lines: Sequence[str]) -> bool:
+    pos = expr.position
+    if not 1 <= pos.line <= len(lines):
+        return True  # no source to tell: assume the writer meant it
+    before = lines[pos.line - 1][: max(pos.column - 1, 0)].rstrip()
+    return before.endswith("(")
+
+
+def _grouped(expr: Expr) -> str:
+    if isinstance(expr, Or):
+        return " or ".join(
+            f"({_grouped(op)})" if isinstance(op, And) else _grouped(op) for op in expr.operands
+        )
+    if isinstance(expr, And):
+        return " and ".join(
+            f"({_grouped(op)})" if isinstance(op, Or) else _grouped(op) for op in expr.operands
+        )
+    if isinstance(expr, Not):
+        return "not " + (
+            f"({_grouped(expr.operand)})"
+            if isinstance(expr.operand, And | Or)
+            else _grouped(expr.operand)
+        )
+    if isinstance(expr, SpanScope):
+        return f"span({_grouped(expr.body)})"
+    return format_match(expr)
+
+
+def mixed_grouping(expr: Expr, lines: Sequence[str]) -> list[tuple[Position, str]]:
+    """Each ``a or b and c`` written without parentheses: where, and how it is grouped."""
+    found: list[tuple[Position, str]] = []
+
+    def walk(node: Expr) -> None:
+        if isinstance(node, Or):
+            if any(isinstance(op, And) and not _parenthesized(op, lines) for op in node.operands):
+                found.append((node.position, _grouped(node)))
+            for op in node.operands:
+                walk(op)
+        elif isinstance(node, And):
+            for op in node.operands:
+                walk(op)
+        elif isinstance(node, Not):
+            walk(node.operand)
+        elif isinstance(node, SpanScope):
+            walk(node.body)
+
+    walk(expr)
+    return found
 
 
 # --- actions ---------------------------------------------------------------------------------
@@ -621,6 +672,19 @@ def check_policy(policy: Policy, *, source: str | None = None) -> list[Diagnosti
                 "so each must be unique",
             )
         priorities.setdefault(rule.priority, rule.name)
+    lines = source.split("\n") if source is not None else []
+    written: list[Expr] = [r.match for r in policy.rules]
+    if policy.error is not None:
+        written.append(policy.error)
+    for expr in (*written, *(policy.must_keep or ())):
+        for where, grouped in mixed_grouping(expr, lines):
+            found.warn(
+                "grouping",
+                "'and' binds tighter than 'or'",
+                where,
+                grouped,
+                "this is how it is grouped; add parentheses to say so (or to group otherwise)",
+            )
     for rule in policy.rules:
         clauses = _check_expr(rule.match, found)
         _check_action(rule.action, found)

@@ -55,6 +55,7 @@ from pytest_nectar.policy.model import (
     Throughput,
     infer_datatype,
 )
+from pytest_nectar.policy.slips import Slip, match_slip, percent_sample
 
 __all__ = ["SourceMap", "decode_string", "parse_action", "parse_match"]
 
@@ -500,9 +501,18 @@ def _parse(text: str, start: str, src: SourceMap, kind: str) -> Any:
     if not text.strip():
         hint = "write true to match every trace" if kind == "match expression" else _ACTIONS_HINT
         raise src.error(f"empty {kind}", 0, got=text, hint=hint)
+    if kind == "action":
+        percent = percent_sample(text)
+        if isinstance(percent, Slip):
+            raise src.error(percent.what, percent.offset, got=percent.got, hint=percent.hint)
+        text = percent or text  # sample(1%) is sample(1/100)
     try:
         tree = _lark().parse(text, start=start)
     except UnexpectedInput as err:
+        offset = err.pos_in_stream if err.pos_in_stream is not None else len(text)
+        slip = match_slip(text, offset) if kind == "match expression" else None
+        if slip is not None:
+            raise src.error(slip.what, slip.offset, got=slip.got, hint=slip.hint) from None
         raise _syntax_error(err, text, src, kind) from None
     return _Builder(src).transform(tree)
 

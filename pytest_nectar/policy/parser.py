@@ -26,6 +26,7 @@ from lark.lark import PostLex
 from pytest_nectar.errors import PolicyError, Position
 from pytest_nectar.policy.match_parser import decode_string, parse_action, parse_match
 from pytest_nectar.policy.model import Commentary, CommentLine, Expr, Policy, PolicyComments, Rule
+from pytest_nectar.policy.slips import row_slip
 
 __all__ = ["POLICY_FIELDS", "RULE_COLUMNS", "load_policy", "parse_policy"]
 
@@ -394,6 +395,7 @@ def _rules(reader: _Reader, piece: _Value) -> tuple[Rule, ...]:
     rules: list[Rule] = []
     for row_pos, cells in piece.rows:
         if len(cells) != len(piece.columns):
+            _raise_row_slip(reader, row_pos)
             where = (
                 cells[len(piece.columns)].position if len(cells) > len(piece.columns) else row_pos
             )
@@ -597,11 +599,20 @@ def _outside_policy(err: UnexpectedToken) -> bool:
     return set(err.expected) <= {"$END", "_NL"} and err.token.column == 1
 
 
+def _raise_row_slip(reader: _Reader, row: Position) -> None:
+    """A rules row with an unquoted ',' or '"', or no match cell: say how to write it."""
+    slip = row_slip(reader.lines, row.line - 1)
+    if slip is not None:
+        where = Position(reader.path, row.line, slip.offset + 1)
+        raise reader.error(slip.what, where, got=slip.got, hint=slip.hint)
+
+
 def _syntax_error(err: UnexpectedInput, reader: _Reader, text: str) -> PolicyError:
     line = max(1, (err.line if err.line and err.line > 0 else 2) - 1)
     column = err.column if err.column and err.column > 0 else 1
     where = Position(reader.path, line, column)
     source = reader.line(where) or ""
+    _raise_row_slip(reader, where)
     if isinstance(err, UnexpectedToken):
         expected = set(err.expected)
         token = err.token

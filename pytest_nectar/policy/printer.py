@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from pytest_nectar.policy.layout import Layout
 from pytest_nectar.policy.model import (
     Action,
     And,
@@ -108,7 +109,7 @@ def _field(ref: FieldRef) -> str:
     return "first(" + ", ".join(_field_name(p) for p in ref.parts) + ")"
 
 
-def _literal(lit: Literal) -> str:
+def _literal(lit: Literal, single: frozenset[tuple[int, int]] = frozenset()) -> str:
     v = lit.value
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -118,22 +119,23 @@ def _literal(lit: Literal) -> str:
         return str(v)
     if isinstance(v, float):
         return repr(v)
-    if "\\" in v and "'" not in v and not _CONTROL.search(v):
-        return f"'{v}'"  # raw form: regexes stay readable
+    raw_ok = "'" not in v and not _CONTROL.search(v)
+    if raw_ok and ("\\" in v or (lit.position.line, lit.position.column) in single):
+        return f"'{v}'"  # raw form: regexes stay readable, and a file's 'quotes' stay
     return '"' + _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", _escape(v, '"')) + '"'
 
 
-def _value(value: Literal | ListLiteral) -> str:
+def _value(value: Literal | ListLiteral, single: frozenset[tuple[int, int]]) -> str:
     if isinstance(value, ListLiteral):
-        return "[" + ", ".join(_literal(i) for i in value.items) + "]"
-    return _literal(value)
+        return "[" + ", ".join(_literal(i, single) for i in value.items) + "]"
+    return _literal(value, single)
 
 
-def _condition(cond: Condition) -> str:
+def _condition(cond: Condition, single: frozenset[tuple[int, int]]) -> str:
     op = _OPS.get(cond.operator, cond.operator.value)
     text = f"{_field(cond.field)} {op}"
     if cond.value is not None:
-        text += " " + _value(cond.value)
+        text += " " + _value(cond.value, single)
     if cond.datatype != infer_datatype(cond.operator, cond.value):
         text += " as " + (cond.datatype.value if cond.datatype is not None else "untyped")
     return text
@@ -142,30 +144,30 @@ def _condition(cond: Condition) -> str:
 _PRECEDENCE: Final = {Or: 1, And: 2, Not: 3}
 
 
-def _expr(expr: Expr, context: int) -> str:
+def _expr(expr: Expr, context: int, single: frozenset[tuple[int, int]] = frozenset()) -> str:
     """``context`` is the precedence of the parent; children that bind looser get parens."""
     own = _PRECEDENCE.get(type(expr), 4)
     if isinstance(expr, Or | And):
         joiner = " or " if isinstance(expr, Or) else " and "
         text = joiner.join(
-            _expr(op, own + 1 if type(op) is type(expr) else own) for op in expr.operands
+            _expr(op, own + 1 if type(op) is type(expr) else own, single) for op in expr.operands
         )
     elif isinstance(expr, Not):
-        text = "not " + _expr(expr.operand, own)
+        text = "not " + _expr(expr.operand, own, single)
     elif isinstance(expr, SpanScope):
-        text = "span(" + _expr(expr.body, 0) + ")"
+        text = "span(" + _expr(expr.body, 0, single) + ")"
     elif isinstance(expr, HasRootSpan):
         text = "has_root" if expr.value else "has_root = false"
     elif isinstance(expr, MatchAll):
         text = "true"
     else:
-        text = _condition(expr)
+        text = _condition(expr, single)
     return f"({text})" if own < context else text
 
 
-def format_match(expr: Expr) -> str:
-    """The canonical spelling of a match expression."""
-    return _expr(expr, 0)
+def format_match(expr: Expr, layout: Layout | None = None) -> str:
+    """The canonical spelling of a match expression (``layout``: keep its literals' quotes)."""
+    return _expr(expr, 0, layout.single_quoted if layout is not None else frozenset())
 
 
 # --- actions ----------------------------------------------------------------------------
@@ -216,8 +218,13 @@ def _commentary(lines: Commentary, indent: str, *, opens_block: bool) -> list[st
     return out
 
 
-def format_policy(policy: Policy) -> str:
-    """The canonical text of a policy, ending with a newline (comments included)."""
+def format_policy(policy: Policy, layout: Layout | None = None) -> str:
+    """The canonical text of a policy, ending with a newline (comments included).
+
+    ``layout`` (:func:`~pytest_nectar.policy.layout.detect_layout`) keeps a file's form and
+    quotes; without it the positional form and double quotes are written.
+    """
+    style = layout if layout is not None else Layout()
     values: dict[str, str] = {
         "version": str(policy.version),
         "name": quote_value(policy.name),
@@ -227,20 +234,26 @@ def format_policy(policy: Policy) -> str:
     if policy.environment is not None:
         values["environment"] = quote_value(policy.environment)
     if policy.error is not None:
-        values["error"] = quote_value(format_match(policy.error))
+        values["error"] = quote_value(format_match(policy.error, style))
     if policy.must_keep is not None:
-        items = ",".join(quote_cell(format_match(e)) for e in policy.must_keep)
+        items = ",".join(quote_cell(format_match(e, style)) for e in policy.must_keep)
         values["must_keep"] = f"[{len(policy.must_keep)}]: {items}".rstrip()
     if policy.check_nested_fields is not None:
         values["check_nested_fields"] = "true" if policy.check_nested_fields else "false"
     fields = [f for f in POLICY_FIELDS if f in values or f == "rules"]
     notes = policy.comments
     lines = _commentary(notes.header, "", opens_block=True)
-    lines.append("nectar_policy{" + ",".join(fields) + "}:")
+    lines.append("nectar_policy:" if style.keyed else "nectar_policy{" + ",".join(fields) + "}:")
     for index, name in enumerate(fields):
         lines.extend(_commentary(notes.before(name), "  ", opens_block=index == 0))
-        if name != "rules":
+        if name == "rules":
+            continue
+        if not style.keyed:
             lines.append("  " + values[name])
+        elif name == "must_keep":
+            lines.append("  must_keep" + values[name])  # must_keep[N]: a,b
+        else:
+            lines.append(f"  {name}: {values[name]}")
     ordered = sorted(policy.rules, key=lambda r: -r.priority)
     lines.append(f"  rules[{len(ordered)}]{{{','.join(RULE_COLUMNS)}}}:")
     for index, rule in enumerate(ordered):
@@ -248,12 +261,15 @@ def format_policy(policy: Policy) -> str:
         cells = [
             quote_cell(rule.name),
             quote_cell(rule.description) if rule.description else "",
-            quote_cell(format_match(rule.match)),
+            quote_cell(format_match(rule.match, style)),
             quote_cell(format_action(rule.action)),
             str(rule.priority),
         ]
         lines.append("    " + ",".join(cells))
-    trailing = _commentary(notes.trailing, "    " if ordered else "  ", opens_block=False)
+    indent = style.trailing_indent
+    if indent is None:
+        indent = "    " if ordered else "  "
+    trailing = _commentary(notes.trailing, indent, opens_block=False)
     while trailing[-1:] == [""]:
         trailing.pop()
     lines.extend(trailing)

@@ -1,4 +1,4 @@
-"""Waggle reports: ``nectar explain`` and ``nectar diff`` as text, Markdown, HTML and JSON.
+"""Nectar reports: ``nectar explain`` and ``nectar diff`` as text, Markdown, HTML and JSON.
 
 Flow: :mod:`.subject` reads a policy or rules file (or ``git:REV:path``), :mod:`.analysis`
 proves it once on the corpus, :mod:`.explain`/:mod:`.diff` compute the report data model

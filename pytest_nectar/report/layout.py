@@ -192,7 +192,7 @@ def _findings(report: ExplainReport, limit: int | None) -> list[Block]:
 
 def explain_blocks(report: ExplainReport, *, limit: int | None = None) -> list[Block]:
     """The explain report as blocks (the first is its title)."""
-    blocks: list[Block] = [Heading(2, f"Waggle report: {report.title}")]
+    blocks: list[Block] = [Heading(2, f"Nectar report: {report.title}")]
     blocks += _overview(report)
     blocks += missing_blocks(report.missing)
     blocks += _rules(report, limit)

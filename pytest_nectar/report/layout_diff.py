@@ -90,7 +90,7 @@ def _lost(report: DiffReport, limit: int | None) -> list[Block]:
 
 
 def diff_blocks(report: DiffReport, *, limit: int | None = None) -> list[Block]:
-    blocks: list[Block] = [Heading(2, f"Waggle diff: {report.old} → {report.new}")]
+    blocks: list[Block] = [Heading(2, f"Nectar diff: {report.old} → {report.new}")]
     blocks += _lost_proofs(report)
     blocks += _lost(report, limit)
     blocks.append(

@@ -12,7 +12,7 @@ from typing import Final, TextIO
 
 from pytest_nectar.report import render_md
 from pytest_nectar.report.document import DiffReport, ExplainReport
-from pytest_nectar.report.layout import Block, explain_blocks
+from pytest_nectar.report.layout import Block, Heading, explain_blocks
 from pytest_nectar.report.layout_diff import diff_blocks
 
 __all__ = ["FORMATS", "diff_document", "explain_document", "write_diff", "write_explain"]
@@ -31,11 +31,14 @@ def _html_explain(reports: Sequence[ExplainReport]) -> str:
 
     sections = []
     for report in reports:
-        sections.append(render_blocks(explain_blocks(report)))
+        blocks = explain_blocks(report)
+        if len(reports) == 1 and blocks and isinstance(blocks[0], Heading):
+            blocks = blocks[1:]  # the page's <h1> says it: the title once
+        sections.append(render_blocks(blocks))
         sections.extend(
             figure(chart, _CAPTIONS[chart], svg) for chart, svg in charts(report).items()
         )
-    title = "Waggle report: " + ", ".join(r.title for r in reports)
+    title = "Nectar report: " + ", ".join(r.title for r in reports)
     return html_document(title, sections)
 
 
@@ -78,7 +81,7 @@ def diff_document(report: DiffReport, fmt: str) -> str:
                     figure(f"{side.lower()}-{chart}", f"{side}: {_CAPTIONS[chart]}", svg)
                     for chart, svg in charts(sub).items()
                 )
-        return html_document(f"Waggle diff: {report.old} → {report.new}", sections)
+        return html_document(f"Nectar diff: {report.old} → {report.new}", sections)
     from pytest_nectar.report.render_text import to_text
 
     return to_text(diff_blocks(report))

@@ -84,7 +84,7 @@ def read_source(spec: str) -> tuple[str, str]:
                 "git cannot show this file",
                 position=Position(spec),
                 got=message[0] if message else done.returncode,
-                hint="check the revision and that the path is relative to this folder",
+                hint=git_show_hint("\n".join(message), rev, path),
             )
         data = done.stdout
         display = f"{rev}:{path}"
@@ -231,3 +231,24 @@ def subject_from_text(
             hint="give a .toon policy or a .yaml/.yml/.json/.toml rules file",
         )
     return _rules_subject(text, display, spec, env, error)
+
+
+def git_show_hint(message: str, rev: str, path: str) -> str:
+    """What to do when ``git show REV:path`` fails, from git's own message."""
+    if "not a git repository" in message:
+        return (
+            "this folder is not in a git repository: run 'git init', then "
+            "'git add . && git commit -m policies' (or compare two files: nectar diff OLD NEW)"
+        )
+    if (
+        "invalid object name" in message
+        or "unknown revision" in message
+        or ("bad revision" in message or "ambiguous argument" in message)
+    ):
+        return (
+            f"there is no revision {rev!r} here: commit first ('git add . && git commit -m "
+            "policies'), or name one that exists ('git log --oneline')"
+        )
+    if "does not exist in" in message or "exists on disk, but not in" in message:
+        return f"{path} is not in {rev}: commit it first, or give its path as it was in {rev}"
+    return "check the revision and that the path is relative to this folder"
