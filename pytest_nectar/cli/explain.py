@@ -18,7 +18,18 @@ from pytest_nectar.errors import UsageError
 if TYPE_CHECKING:
     from pytest_nectar.project.session import ProjectSession
 
-__all__ = ["add_report_options", "register", "report_session", "run"]
+__all__ = ["add_cluster_option", "add_report_options", "register", "report_session", "run"]
+
+
+def add_cluster_option(parser: argparse.ArgumentParser) -> None:
+    """``--cluster``: replay, prove, explain and diff evaluate the corpus on Dask."""
+    parser.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="evaluate the corpus on a Dask cluster: local:N worker processes here, or a "
+        "scheduler such as tcp://host:8786 (default: [tool.nectar] cluster; needs "
+        "pytest-nectar[cluster])",
+    )
 
 
 def add_report_options(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +54,7 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="budget peak window (default: [tool.nectar] window_s, else 60)",
     )
+    add_cluster_option(parser)
 
 
 def register(subparsers: Any) -> None:
@@ -67,7 +79,9 @@ def report_session(args: argparse.Namespace) -> ProjectSession:
     from pytest_nectar.project.settings import load_settings
     from pytest_nectar.report.progress import Progress
 
-    settings = load_settings().with_options(corpus=args.corpus, window_s=args.window)
+    settings = load_settings().with_options(
+        corpus=args.corpus, window_s=args.window, cluster=args.cluster
+    )
     for warning in settings.warnings:
         sys.stderr.write(f"warning: {warning}\n")
     return ProjectSession(

@@ -13,6 +13,7 @@ import argparse
 import sys
 from typing import Any
 
+from pytest_nectar.cli.explain import add_cluster_option
 from pytest_nectar.errors import UsageError
 
 __all__ = ["register", "run"]
@@ -43,6 +44,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--window", type=float, help="budget window in seconds (default 60)")
     parser.add_argument("--seed", type=int, help="seed of the bounded random search")
     parser.add_argument("--strict", action="store_true", help="warnings fail the run")
+    add_cluster_option(parser)
     parser.add_argument(
         "--witness-dir", help="write constructed counterexample traces here (for nectar decide)"
     )
@@ -59,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         window_s=args.window,
         error=args.error,
         strict=True if args.strict else None,
+        cluster=args.cluster,
     )
     for warning in settings.warnings:
         sys.stderr.write(f"warning: {warning}\n")

@@ -14,6 +14,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from pytest_nectar.cli.explain import add_cluster_option
+
 if TYPE_CHECKING:
     from pytest_nectar.corpus.table import Corpus
     from pytest_nectar.refinery.vector import CorpusDecisions, RuleTotals
@@ -38,6 +40,7 @@ def register(subparsers: Any) -> None:
         help="load a rules file as Refinery started with --no-validate does",
     )
     parser.add_argument("--totals-only", action="store_true", help="print only the totals per rule")
+    add_cluster_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -129,12 +132,19 @@ def _write_tables(
 def run(args: argparse.Namespace) -> int:
     from pytest_nectar.compiler.compile import load_rules_or_policy
     from pytest_nectar.corpus import load_corpus
+    from pytest_nectar.project.settings import load_settings
     from pytest_nectar.refinery.rules_model import select_sampler
     from pytest_nectar.refinery.vector import evaluate_corpus
 
+    cluster = load_settings().with_options(cluster=args.cluster).cluster
     rules = load_rules_or_policy(args.rules, validate=not args.no_validate)
     corpus = load_corpus(args.corpus)
-    decisions = evaluate_corpus(rules, corpus, args.env)
+    if cluster is not None:
+        from pytest_nectar.prover.distributed import evaluate_on_cluster
+
+        decisions = evaluate_on_cluster(cluster, rules, corpus, args.env).decisions
+    else:
+        decisions = evaluate_corpus(rules, corpus, args.env)
     totals = decisions.rule_totals(corpus)
     destination, _ = select_sampler(rules, args.env)
     head: dict[str, Any] = {

@@ -276,6 +276,7 @@ class ProjectSession:
             properties=self.properties,
             window_s=self.settings.window_s,
             seed=self.seed if self.seed is not None else default_seed,
+            cluster=self.settings.cluster,
         )
 
     # -- what the front ends read ---------------------------------------------------------

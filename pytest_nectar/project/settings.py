@@ -161,6 +161,15 @@ def _size(value: object) -> int | str:
     return value
 
 
+def _cluster(value: object) -> str:
+    # Checked for form only; prover.distributed connects and names an unreachable one.
+    if not isinstance(value, str) or not (
+        re.fullmatch(r"local:[1-9][0-9]{0,3}", value) or re.fullmatch(r"[a-z0-9+.-]+://\S+", value)
+    ):
+        raise _Invalid('local:N (N worker processes here) or an address such as "tcp://host:8786"')
+    return value
+
+
 def _campaigns(value: object) -> tuple[str, ...]:
     if isinstance(value, str):  # the command-line form: comma-separated
         value = value.split(",")
@@ -184,6 +193,9 @@ class Setting:
     convert: Callable[[object], Any] = field(repr=False)
     option: str | None = None  # the `nectar` command-line form
     plugin_option: str | None = None  # the pytest form
+    #: False: where or how the run happens, never what it finds (absent from the reports,
+    #: so a run's output is the same bytes whichever way it ran).
+    in_reports: bool = True
 
 
 #: Every ``[tool.nectar]`` key, in the README's order.
@@ -213,6 +225,9 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             _path(".cache/nectar"), None, None),
     Setting("cache_max_bytes", "whole number or size", None,
             "the corpus cache's size cap (default 2 GiB)", _size, None, None),
+    Setting("cluster", "address", None,
+            "a Dask cluster for the corpus evaluation (local:N or tcp://host:8786)",
+            _cluster, "--cluster", None, in_reports=False),
 )  # fmt: skip
 KNOWN_KEYS: Final = tuple(s.key for s in SETTINGS)
 #: ``--nectar-*`` options of one run, not project settings (the plugin and its rerun lines).
@@ -439,6 +454,11 @@ class ProjectSettings:
         return self._root_path("cache")
 
     @property
+    def cluster(self) -> str | None:
+        value: str | None = self._get("cluster")
+        return value
+
+    @property
     def cache_max_bytes(self) -> int | str | None:
         value: int | str | None = self._get("cache_max_bytes")
         return value
@@ -490,6 +510,8 @@ class ProjectSettings:
         """Each effective setting and where it came from (for ``--json`` outputs)."""
         out: dict[str, Any] = {}
         for key, resolved in self.values.items():
+            if key in _BY_KEY and not _BY_KEY[key].in_reports:
+                continue
             value = resolved.value
             if isinstance(value, tuple):
                 value = list(value)

@@ -64,12 +64,23 @@ class CorpusContext:
         *,
         error: bool = True,
         must_keep: bool = True,
+        cluster: str | None = None,
     ) -> CorpusContext:
-        """One pass: the decisions, and the probes the properties need (``error``...)."""
+        """One pass: the decisions, and the probes the properties need (``error``...).
+
+        ``cluster``: run the pass on that Dask cluster (:mod:`.distributed`); the merged
+        arrays equal the single-process ones, so nothing read off them differs.
+        """
         probes = ([target.error] if error else []) + (list(target.must_keep) if must_keep else [])
-        probed = evaluate_with_probes(
-            target.rules_file, corpus, target.env, probes=[p.rules_file for p in probes]
-        )
+        probe_rules = [p.rules_file for p in probes]
+        if cluster is not None:
+            from pytest_nectar.prover.distributed import evaluate_on_cluster
+
+            probed = evaluate_on_cluster(
+                cluster, target.rules_file, corpus, target.env, probes=probe_rules
+            )
+        else:
+            probed = evaluate_with_probes(target.rules_file, corpus, target.env, probes=probe_rules)
         masks = probed.probes
         return cls(
             target,

@@ -154,8 +154,12 @@ def prove(
     error: Expr | None = None,
     window_s: float = 60.0,
     seed: int = universal.DEFAULT_SEED,
+    cluster: str | None = None,
 ) -> ProofReport:
     """Decide the properties of one policy or rules file (see the module docstring).
+
+    ``cluster``: evaluate the corpus on that Dask cluster (same results; see
+    :mod:`pytest_nectar.prover.distributed`).
 
     Raises:
         NectarError: the input does not load, parse or compile (a usage/input error).
@@ -191,7 +195,7 @@ def prove(
                 # The budget's sort and window search need no decisions: overlap them.
                 windows = pool.submit(budget_mod.prepare_windows, loaded, window_s)
             # Every probe in the one pass: the reports read the masks, none re-evaluates.
-            ctx = corpus_mod.CorpusContext.evaluate(tgt, loaded, corpus_path)
+            ctx = corpus_mod.CorpusContext.evaluate(tgt, loaded, corpus_path, cluster=cluster)
         report.decisions = ctx.decisions
         report.context = ctx
     elif loaded is not None:

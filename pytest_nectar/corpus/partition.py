@@ -1,0 +1,98 @@
+"""Corpus partitions: the unit of work a distributed evaluation hands to one worker.
+
+A :class:`Partition` says where a worker finds its traces, by path, so that only a few
+bytes travel to it: today a trace-index range ``[start, stop)`` of one columnar store
+(:mod:`.store`, memory-mapped, so a worker reads only its range's pages).  A corpus store
+split by trace id on disk gives one partition per part, the same way.  Partitions are
+contiguous and in corpus order, so results concatenated in partition order are in the
+corpus's own order: merging is exact, never a re-sort.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pytest_nectar.corpus.table import Column, Corpus
+
+__all__ = ["Partition", "slice_corpus", "split"]
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """Traces ``[start, stop)`` of the corpus store at ``store`` (a path workers can read)."""
+
+    store: str
+    start: int
+    stop: int
+
+    def load(self) -> Corpus:
+        """The partition's traces as a corpus of their own (trace 0 is trace ``start``).
+
+        Raises:
+            StoreError: the store is missing, truncated or of another version.
+        """
+        from pytest_nectar.corpus.store import load_store
+
+        return slice_corpus(load_store(Path(self.store)), self.start, self.stop)
+
+
+def split(store: str | os.PathLike[str], n_traces: int, count: int) -> list[Partition]:
+    """``count`` contiguous partitions of nearly equal trace counts (none empty)."""
+    count = max(1, min(count, n_traces))
+    bounds = np.linspace(0, n_traces, count + 1).round().astype(np.int64)
+    path = os.fspath(store)
+    return [Partition(path, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _rebase(mapping: Mapping[int, object], lo: int, hi: int) -> dict[int, object]:
+    return {k - lo: v for k, v in mapping.items() if lo <= k < hi}
+
+
+def _column(column: Column, r0: int, r1: int) -> Column:
+    lo = int(np.searchsorted(column.rows, r0, side="left"))
+    hi = int(np.searchsorted(column.rows, r1, side="left"))
+    return Column(
+        name=column.name,
+        rows=column.rows[lo:hi] - r0,
+        kind=column.kind[lo:hi],
+        ints=column.ints[lo:hi],
+        floats=column.floats[lo:hi],
+        codes=column.codes[lo:hi],
+        strings=column.strings,  # codes index the whole pool: shared, not copied
+        others=_rebase(column.others, lo, hi),
+    )
+
+
+def slice_corpus(corpus: Corpus, start: int, stop: int) -> Corpus:
+    """Traces ``[start, stop)`` as a corpus: rows, entries and indices rebased to 0.
+
+    Every per-trace and per-row array is a view or a rebased copy of the range, so a trace
+    of the slice rebuilds to the same :class:`~pytest_nectar.trace.Trace` as in ``corpus``.
+    """
+    if not 0 <= start <= stop <= corpus.n_traces:
+        raise IndexError(f"trace range {start}..{stop} out of 0..{corpus.n_traces}")
+    r0, r1 = int(corpus.trace_offsets[start]), int(corpus.trace_offsets[stop])
+    root_row = corpus.root_row[start:stop]
+    return Corpus(
+        trace_ids=corpus.trace_ids[start:stop],
+        trace_offsets=corpus.trace_offsets[start : stop + 1] - r0,
+        row_trace=corpus.row_trace[r0:r1] - np.int32(start),
+        is_root=corpus.is_root[r0:r1],
+        root_row=np.where(root_row >= 0, root_row - r0, root_row),
+        row_time=corpus.row_time[r0:r1],
+        trace_start=corpus.trace_start[start:stop],
+        weight=corpus.weight[start:stop],
+        must_keep=corpus.must_keep[start:stop],
+        must_keep_reasons={
+            k - start: v for k, v in corpus.must_keep_reasons.items() if start <= k < stop
+        },
+        columns={name: _column(c, r0, r1) for name, c in corpus.columns.items()},
+        digest=f"{corpus.digest}[{start}:{stop}]",
+        sources=corpus.sources,
+        formats=corpus.formats,
+    )

@@ -1,0 +1,182 @@
+"""The vectorised evaluation on a Dask cluster: one task per corpus partition, merged exactly.
+
+``--cluster ADDRESS`` (or ``[tool.nectar] cluster``) names a running Dask scheduler
+(``tcp://host:8786``) or ``local:N``, a cluster of N worker processes started here on
+127.0.0.1.  Each task loads one :class:`~pytest_nectar.corpus.partition.Partition` by path
+and runs :func:`~pytest_nectar.refinery.vector.evaluate_with_probes` on it; decisions are
+per trace and a fresh sampler's, so a trace's decision and probe matches never depend on
+the other traces of its partition.  The per-trace arrays come back and are concatenated in
+partition (= corpus) order, the reason and key tables united and the codes renumbered, so
+the merged :class:`~pytest_nectar.refinery.vector.ProbedDecisions` equals the
+single-process one trace by trace.  Per-rule totals, witnesses and budget windows are then
+read off it by the same code as ever: the same figures, the same witnesses in the same
+order, the same bytes.
+
+``distributed`` is the optional extra ``pytest-nectar[cluster]``; it is imported only here,
+when a cluster is asked for.
+"""
+
+from __future__ import annotations
+
+import atexit
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pytest_nectar.corpus.partition import Partition, split
+from pytest_nectar.corpus.table import Corpus
+from pytest_nectar.errors import UsageError
+from pytest_nectar.refinery.rules_model import RulesFile
+from pytest_nectar.refinery.vector import CorpusDecisions, ProbedDecisions, evaluate_with_probes
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = ["LOCAL", "evaluate_on_cluster", "evaluate_partition", "merge", "store_of"]
+
+#: ``local:N``: N worker processes on this machine.
+LOCAL = re.compile(r"^local:([1-9][0-9]{0,3})$")
+_CLIENTS: dict[str, Client] = {}
+_HINT = "use local:N (N worker processes here) or a scheduler address such as tcp://host:8786"
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError(
+            "--cluster needs Dask's distributed scheduler, which is not installed",
+            hint="pip install 'pytest-nectar[cluster]'",
+        ) from None
+    return distributed
+
+
+def client(address: str) -> Client:
+    """A client of ``address``, connected once per process (closed at exit).
+
+    Raises:
+        UsageError: ``distributed`` is missing, or the address is not valid or not reachable.
+    """
+    found = _CLIENTS.get(address)
+    if found is not None:
+        return found
+    dd = _distributed()
+    local = LOCAL.match(address)
+    try:
+        if local is not None:
+            cluster = dd.LocalCluster(
+                n_workers=int(local.group(1)),
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+            made = dd.Client(cluster)
+        elif "://" in address:
+            made = dd.Client(address, timeout="10s")
+        else:
+            raise UsageError("--cluster has a wrong value", got=address, hint=_HINT)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise UsageError(
+            "cannot reach the Dask cluster", got=f"{address}: {err}", hint=_HINT
+        ) from None
+    _CLIENTS[address] = made
+    return made
+
+
+@atexit.register
+def _close() -> None:
+    for made in _CLIENTS.values():
+        cluster = made.cluster
+        made.close()
+        if cluster is not None:
+            cluster.close()
+    _CLIENTS.clear()
+
+
+def store_of(corpus: Corpus) -> Path:
+    """The columnar store ``corpus`` was loaded from (the user's cache), written if absent."""
+    from pytest_nectar.corpus import cache
+    from pytest_nectar.corpus.store import save_store, store_path
+
+    path = store_path(cache.cache_settings(None).root, corpus.digest)
+    if not (path / "meta.json").exists():
+        save_store(corpus, path)
+    return path
+
+
+def evaluate_partition(
+    part: Partition, rules_file: RulesFile, env: str | None, probes: Sequence[RulesFile]
+) -> ProbedDecisions:
+    """One task: the partition read from its path and evaluated (one thread per worker)."""
+    return evaluate_with_probes(rules_file, part.load(), env, probes=probes, threads=1)
+
+
+def _recode(codes: np.ndarray[Any, Any], table: tuple[str, ...], merged: dict[str, int]) -> Any:
+    remap = np.array([merged.setdefault(v, len(merged)) for v in table], dtype=np.int32)
+    return remap[codes] if len(table) else codes
+
+
+def merge(parts: Sequence[ProbedDecisions], trace_ids: tuple[str, ...]) -> ProbedDecisions:
+    """Partition results, in corpus order, as one corpus's decisions and probe masks."""
+    reasons: dict[str, int] = {}
+    keys: dict[str, int] = {}
+    reason_code = [_recode(p.decisions.reason_code, p.decisions.reasons, reasons) for p in parts]
+    key_code = [_recode(p.decisions.key_code, p.decisions.keys, keys) for p in parts]
+    ds = [p.decisions for p in parts]
+
+    def cat(name: str) -> Any:
+        return np.concatenate([getattr(d, name) for d in ds])
+
+    decisions = CorpusDecisions(
+        trace_ids=trace_ids,
+        rule_names=ds[0].rule_names,
+        rule_index=cat("rule_index"),
+        rate=cat("rate"),
+        keep=cat("keep"),
+        keep_probability=cat("keep_probability"),
+        reason_code=np.concatenate(reason_code).astype(np.int32),
+        reasons=tuple(reasons),
+        key_code=np.concatenate(key_code).astype(np.int32),
+        keys=tuple(keys),
+        fallback=cat("fallback"),
+    )
+    n_probes = len(parts[0].probes)
+    masks = tuple(np.concatenate([p.probes[i] for p in parts]) for i in range(n_probes))
+    return ProbedDecisions(decisions, masks)
+
+
+def evaluate_on_cluster(
+    address: str,
+    rules_file: RulesFile,
+    corpus: Corpus,
+    env: str | None = None,
+    *,
+    probes: Sequence[RulesFile] = (),
+    partitions: int | None = None,
+) -> ProbedDecisions:
+    """:func:`~pytest_nectar.refinery.vector.evaluate_with_probes` on the cluster at
+    ``address``: one task per partition (default: one per worker thread), merged exactly.
+
+    Raises:
+        UsageError: no ``distributed``, or the cluster cannot be reached.
+        NectarError: what the single-process evaluation raises (a worker's error, re-raised).
+    """
+    if corpus.n_traces == 0:
+        return evaluate_with_probes(rules_file, corpus, env, probes=probes)
+    made = client(address)
+    if partitions is None:
+        partitions = max(1, sum(made.nthreads().values()))
+    parts = split(store_of(corpus), corpus.n_traces, partitions)
+    futures = made.map(
+        evaluate_partition,
+        parts,
+        rules_file=rules_file,
+        env=env,
+        probes=list(probes),
+        pure=False,
+    )
+    return merge(made.gather(futures), corpus.trace_ids)
