@@ -10,6 +10,8 @@ corpus's own order: merging is exact, never a re-sort.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,9 +38,16 @@ class Partition:
         Raises:
             StoreError: the store is missing, truncated or of another version.
         """
-        from pytest_nectar.corpus.store import load_store
+        return slice_corpus(_opened(self.store), self.start, self.stop)
 
-        return slice_corpus(load_store(Path(self.store)), self.start, self.stop)
+
+@functools.lru_cache(maxsize=2)
+def _opened(store: str) -> Corpus:
+    # A worker runs many tasks on one store: open (map) it once.  A store never changes
+    # under its path (its folder is named by the corpus's content digest).
+    from pytest_nectar.corpus.store import load_store
+
+    return load_store(Path(store))
 
 
 def split(store: str | os.PathLike[str], n_traces: int, count: int) -> list[Partition]:
@@ -46,7 +55,7 @@ def split(store: str | os.PathLike[str], n_traces: int, count: int) -> list[Part
     count = max(1, min(count, n_traces))
     bounds = np.linspace(0, n_traces, count + 1).round().astype(np.int64)
     path = os.fspath(store)
-    return [Partition(path, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [Partition(path, int(a), int(b)) for a, b in itertools.pairwise(bounds)]
 
 
 def _rebase(mapping: Mapping[int, object], lo: int, hi: int) -> dict[int, object]:

@@ -21,8 +21,9 @@ from __future__ import annotations
 import atexit
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -32,14 +33,12 @@ from pytest_nectar.errors import UsageError
 from pytest_nectar.refinery.rules_model import RulesFile
 from pytest_nectar.refinery.vector import CorpusDecisions, ProbedDecisions, evaluate_with_probes
 
-if TYPE_CHECKING:
-    from distributed import Client
-
 __all__ = ["LOCAL", "evaluate_on_cluster", "evaluate_partition", "merge", "store_of"]
 
 #: ``local:N``: N worker processes on this machine.
 LOCAL = re.compile(r"^local:([1-9][0-9]{0,3})$")
-_CLIENTS: dict[str, Client] = {}
+# distributed.Client, untyped (the extra may be absent, and it ships no complete types).
+_CLIENTS: dict[str, Any] = {}
 _HINT = "use local:N (N worker processes here) or a scheduler address such as tcp://host:8786"
 
 
@@ -54,7 +53,7 @@ def _distributed() -> Any:
     return distributed
 
 
-def client(address: str) -> Client:
+def client(address: str) -> Any:
     """A client of ``address``, connected once per process (closed at exit).
 
     Raises:
@@ -72,7 +71,8 @@ def client(address: str) -> Client:
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
-                dashboard_address=None,
+                dashboard_address=None,  # no dashboard; its health endpoint on a free
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # loopback port
             )
             made = dd.Client(cluster)
         elif "://" in address:
@@ -102,7 +102,7 @@ def store_of(corpus: Corpus) -> Path:
     from pytest_nectar.corpus import cache
     from pytest_nectar.corpus.store import save_store, store_path
 
-    path = store_path(cache.cache_settings(None).root, corpus.digest)
+    path = store_path(cache.cache_settings(None).root, corpus.digest).resolve()
     if not (path / "meta.json").exists():
         save_store(corpus, path)
     return path
@@ -111,8 +111,12 @@ def store_of(corpus: Corpus) -> Path:
 def evaluate_partition(
     part: Partition, rules_file: RulesFile, env: str | None, probes: Sequence[RulesFile]
 ) -> ProbedDecisions:
-    """One task: the partition read from its path and evaluated (one thread per worker)."""
-    return evaluate_with_probes(rules_file, part.load(), env, probes=probes, threads=1)
+    """One task: the partition read from its path and evaluated (one thread per worker).
+
+    The trace ids stay behind (the caller has them all): only numbers travel back.
+    """
+    probed = evaluate_with_probes(rules_file, part.load(), env, probes=probes, threads=1)
+    return replace(probed, decisions=replace(probed.decisions, trace_ids=()))
 
 
 def _recode(codes: np.ndarray[Any, Any], table: tuple[str, ...], merged: dict[str, int]) -> Any:
