@@ -60,7 +60,7 @@ def _same(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     return alone
 
 
-def test_quickstart_replay_and_prove_are_the_same_bytes(
+def test_quickstart_replay_prove_and_explain_are_the_same_bytes(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(QUICKSTART)
@@ -68,6 +68,8 @@ def test_quickstart_replay_and_prove_are_the_same_bytes(
     assert '"decisions"' in replayed
     proved = _same(capsys, "prove", "--json")
     assert '"verdict": "pass"' in proved
+    explained = _same(capsys, "explain", "--format", "json")
+    assert '"rules"' in explained
 
 
 @pytest.fixture(scope="module")

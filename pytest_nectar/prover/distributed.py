@@ -183,4 +183,12 @@ def evaluate_on_cluster(
         probes=list(probes),
         pure=False,
     )
-    return merge(made.gather(futures), corpus.trace_ids)
+    try:
+        done = made.gather(futures)
+    except (_distributed().KilledWorker, OSError) as err:  # a NectarError passes unchanged
+        raise UsageError(
+            "the Dask cluster failed while evaluating the corpus",
+            got=f"{address}: {type(err).__name__}: {err}",
+            hint="check the workers' logs (memory limits) and that they run pytest-nectar",
+        ) from None
+    return merge(done, corpus.trace_ids)
