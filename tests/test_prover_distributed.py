@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pytest_nectar.cli import main
+from pytest_nectar.errors import UsageError
 from pytest_nectar.prover import distributed
 from tests.gate_support import ROOT
 
@@ -151,3 +152,19 @@ def test_a_wrong_address_is_a_usage_error(
     assert main(["prove", "--cluster", "host:8786"]) == 2
     _, err = capsys.readouterr()
     assert "--cluster has a wrong value; got 'host:8786'" in err
+
+
+def test_a_wrong_cluster_setting_is_reported_at_its_key(tmp_path: Path) -> None:
+    from pytest_nectar.project.settings import load_settings
+
+    (tmp_path / "nectar.toml").write_text('cluster = "local:2"\n')
+    assert load_settings(tmp_path).cluster == "local:2"
+    assert "cluster" not in load_settings(tmp_path).to_json()  # never in a report
+    (tmp_path / "nectar.toml").write_text('window_s = 5\ncluster = "local:0"\n')
+    with pytest.raises(UsageError) as raised:
+        load_settings(tmp_path)
+    assert raised.value.render() == (
+        f"{tmp_path / 'nectar.toml'}:2:11: [tool.nectar] cluster has the wrong type; "
+        """got 'local:0'; local:N (N worker processes here) or an address such as """
+        '"tcp://host:8786"'
+    )

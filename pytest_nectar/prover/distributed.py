@@ -29,7 +29,7 @@ import numpy as np
 
 from pytest_nectar.corpus.partition import Partition, split
 from pytest_nectar.corpus.table import Corpus
-from pytest_nectar.errors import UsageError
+from pytest_nectar.errors import CorpusError, Position, UsageError
 from pytest_nectar.refinery.rules_model import RulesFile
 from pytest_nectar.refinery.vector import CorpusDecisions, ProbedDecisions, evaluate_with_probes
 
@@ -104,7 +104,15 @@ def store_of(corpus: Corpus) -> Path:
 
     path = store_path(cache.cache_settings(None).root, corpus.digest).resolve()
     if not (path / "meta.json").exists():
-        save_store(corpus, path)
+        try:
+            save_store(corpus, path)
+        except OSError as err:
+            raise CorpusError(
+                "cannot write the corpus store the cluster's workers read",
+                position=Position(str(path)),
+                got=str(err),
+                hint="set NECTAR_CACHE_DIR or [tool.nectar] cache to a writable shared folder",
+            ) from None
     return path
 
 
