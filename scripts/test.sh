@@ -7,5 +7,5 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev,claude]'
+.venv/bin/python -m pip install --quiet -e '.[dev,claude,cluster]'
 .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
