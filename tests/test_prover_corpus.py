@@ -30,7 +30,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
 
 def _brute_failing(
     target_path: str, corpus, env: str | None = None, error: str | None = None
-) -> set[str]:  # type: ignore[no-untyped-def]  # noqa: E501
+) -> set[str]:  # type: ignore[no-untyped-def]
     """Error traces whose reference decision is not a certain keep, trace by trace."""
     parsed = None if error is None else parse_match(error, position=Position("test", 1, 1))
     target = load_target(target_path, env=env, error=parsed)

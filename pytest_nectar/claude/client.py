@@ -9,6 +9,7 @@ request and with it the ``Authorization`` header.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -48,17 +49,19 @@ def default_model() -> str:
     """The newest Sonnet-class id the installed SDK lists, skipping deprecated ones."""
     from anthropic.types.model_param import ModelParam
 
+    # Not re-exported by every SDK version (nor typed as public): read it if it is there.
     try:
-        from anthropic.resources.messages.messages import DEPRECATED_MODELS
+        messages = importlib.import_module("anthropic.resources.messages.messages")
     except ImportError:  # pragma: no cover - older or newer SDK layouts
-        DEPRECATED_MODELS = {}
+        messages = None
+    deprecated: Mapping[str, object] = getattr(messages, "DEPRECATED_MODELS", {})
     listed: list[str] = []
     for arg in typing.get_args(ModelParam):
         listed.extend(a for a in typing.get_args(arg) if isinstance(a, str))
     candidates: list[tuple[tuple[int, ...], str]] = []
     for model in listed:
         match = re.fullmatch(r"claude-sonnet-(\d+)(?:-(\d{1,2}))?", model)
-        if match is None or model in DEPRECATED_MODELS:
+        if match is None or model in deprecated:
             continue
         version = tuple(int(g) for g in match.groups() if g is not None)
         candidates.append((version, model))
