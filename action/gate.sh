@@ -174,11 +174,11 @@ if [[ -n "${NECTAR_BASE_REF:-}" ]]; then
     echo >>"$report"
     changed=0
     for policy in "${diff_policies[@]}"; do
-      if git diff --quiet "$base" -- "$policy" 2>/dev/null; then
+      if git diff --quiet --end-of-options "$base" -- "$policy" 2>/dev/null; then
         continue
       fi
       changed=1
-      if ! git cat-file -e "$base:./$policy" 2>/dev/null; then
+      if ! git cat-file -e --end-of-options "$base:./$policy" 2>/dev/null; then
         echo "- \`$policy\` is new in this pull request." >>"$report"
       elif nectar diff "git:$base:$policy" "$policy" "${explain_args[@]}" \
         >"$out_dir/diff.md" 2>"$out_dir/diff.err"; then
