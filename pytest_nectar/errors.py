@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final, Self
 
+from pytest_nectar.escape import terminal
+
 __all__ = [
     "NOTHING",
     "ClaudeError",
@@ -88,13 +90,18 @@ class Diagnostic:
         return f"{self.position}: {text}" if self.position is not None else text
 
     def render(self) -> str:
-        """The message, and under it the source line with a caret at the column."""
-        lines = [self.message if self.severity == "error" else f"warning: {self.message}"]
+        """The message, and under it the source line with a caret at the column.
+
+        For a terminal: control characters of the message and the source line (policy and
+        corpus bytes) are shown escaped, and the caret counts the escapes before it.
+        """
+        message = self.message if self.severity == "error" else f"warning: {self.message}"
+        lines = [terminal(message)]
         pos = self.position
         if self.source_line is not None and pos is not None and pos.column > 0:
-            src = self.source_line.rstrip("\r\n")
-            lines.append("    " + src.expandtabs(1))
-            lines.append("    " + " " * (pos.column - 1) + "^")
+            src = self.source_line.rstrip("\r\n").expandtabs(1)
+            lines.append("    " + terminal(src, multiline=False))
+            lines.append("    " + " " * len(terminal(src[: pos.column - 1], multiline=False)) + "^")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
