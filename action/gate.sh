@@ -4,8 +4,8 @@
 #
 # Verdict: pass when `nectar prove` and `nectar compile --check` both pass; fail when a
 # property fails or the rules file or lock is stale; error when Nectar could not run
-# (bad input, exit 2).  The report never decides the verdict: if it cannot be written the
-# gate says so and goes on.
+# (bad input, exit 2, or an internal error, exit 3: a bug is never read as "fail").  The
+# report never decides the verdict: if it cannot be written the gate says so and goes on.
 set -euo pipefail
 
 python="${NECTAR_PYTHON:-python3}"

@@ -14,6 +14,8 @@ from typing import Any, Final, Self
 from pytest_nectar.escape import terminal
 
 __all__ = [
+    "DEBUG_ENV",
+    "INTERNAL_ERROR_EXIT",
     "NOTHING",
     "ClaudeError",
     "CompileError",
@@ -25,7 +27,20 @@ __all__ = [
     "Position",
     "RulesError",
     "UsageError",
+    "internal_error",
 ]
+
+#: Exit code of an unexpected exception (a bug in Nectar): not 1 "a check failed", not 2
+#: "bad input".  pytest uses the same code for its own internal errors.
+INTERNAL_ERROR_EXIT: Final = 3
+#: Set to 1 to see a short trace under an internal error.
+DEBUG_ENV: Final = "NECTAR_DEBUG"
+_REPORT_HINT: Final = (
+    "  this is a bug in Nectar, not in your input: please report the command and this "
+    f"message (run it again with {DEBUG_ENV}=1 for a trace) on Nectar's issue tracker; "
+    "security problems: see SECURITY.md"
+)
+_TRACE_FRAMES: Final = 8
 
 
 class _Nothing:
@@ -174,6 +189,26 @@ class NectarError(Exception):
 
     def render(self) -> str:
         return self.diagnostic.render()
+
+
+def internal_error(err: BaseException, *, debug: bool = False) -> str:
+    """What the CLI and the pytest plugin show for an unexpected exception.
+
+    ``nectar: internal error, please report: <type>: <message>`` and where to report it;
+    with ``debug`` (``NECTAR_DEBUG=1``) also the last frames of the trace.  The message may
+    quote input, so it is cut to one line and escaped for the terminal.
+    """
+    detail = terminal(" ".join(str(err).split()), multiline=False)
+    if len(detail) > 300:
+        detail = detail[:297] + "..."
+    kind = type(err).__qualname__
+    lines = [f"nectar: internal error, please report: {kind}: {detail}".rstrip(": "), _REPORT_HINT]
+    if debug:
+        import traceback
+
+        trace = traceback.format_exception(err, limit=-_TRACE_FRAMES)
+        lines.append(terminal("".join(trace).rstrip("\n")))
+    return "\n".join(lines)
 
 
 class UsageError(NectarError):
