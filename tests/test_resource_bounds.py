@@ -1,0 +1,124 @@
+"""Class 6 of issue 19: inputs that took quadratic (or worse) time are rejected or proven fast.
+
+Bounds are generous caps and ratios, never tight timings: each case compares a large input
+with a small one measured in the same run (quadratic time would make the ratio ~100x where
+linear gives ~10x), with an absolute cap far above what the fixed code needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_nectar.errors import NectarError, PolicyError, Position
+from pytest_nectar.match_parser import _trailing_name, parse_match
+from pytest_nectar.prover import prove
+from pytest_nectar.refinery.rules_validate import SUGGEST_LIMIT, closest_names
+
+_OLD_TRAILING_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_.\-]*|`[^`]*`)\s*\Z")
+
+
+def _seconds(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    with contextlib.suppress(NectarError):
+        action()
+    return time.perf_counter() - start
+
+
+def _reject_match(text: str) -> Callable[[], object]:
+    return lambda: parse_match(text, position=Position("p.toon", 1, 1))
+
+
+def test_a_20kb_match_cell_is_rejected_fast_with_its_position() -> None:
+    with pytest.raises(PolicyError) as err:
+        _reject_match("a" * 20_000 + " = 1 = 2")()
+    assert err.value.message.startswith("p.toon:1:20006: unexpected token in match expression")
+    small = min(_seconds(_reject_match("a" * 2_000 + " = 1 = 2")) for _ in range(3))
+    large = min(_seconds(_reject_match("a" * 200_000 + " = 1 = 2")) for _ in range(3))
+    assert large < 5.0  # was 6 s at 20 KB, quadratic
+    assert large < 50 * small + 0.5  # 100x the input: linear, not 10,000x
+
+
+@given(st.text(alphabet="ab_.-1 `=()", max_size=30))
+def test_trailing_name_scan_equals_the_old_regex(text: str) -> None:
+    old = _OLD_TRAILING_NAME.search(text)
+    assert _trailing_name(text) == (None if old is None else (old.start(1), old.group(1)))
+
+
+def test_no_edit_distance_suggestions_for_a_huge_unknown_key() -> None:
+    assert closest_names("Sampel") == ["Sampler"]  # Refinery's suggestion, as before
+    assert closest_names("K" * (SUGGEST_LIMIT + 1)) == []
+    assert _seconds(lambda: closest_names("K" * 32_000)) < 1.0  # was 16 s
+
+
+def test_cli_validate_of_a_32000_character_key(tmp_path: Path) -> None:
+    from pytest_nectar.refinery.rules_reader import read_rules
+    from pytest_nectar.refinery.rules_validate import validate_loaded
+
+    key = "K" * 32_000
+    rules = tmp_path / "r.yaml"
+    rules.write_text(
+        "RulesVersion: 2\nSamplers:\n  __default__:\n    RulesBasedSampler:\n"
+        f"      ? {key}\n      : 1\n      Rules:\n        - Name: a\n          SampleRate: 1\n",
+        encoding="utf-8",
+    )
+    start = time.perf_counter()
+    errors = validate_loaded(read_rules(str(rules))).errors
+    assert time.perf_counter() - start < 10.0
+    assert [d.message for d in errors] == [
+        f"{rules}:5:9: Within sampler __default__: unknown field "
+        f"{('RulesBasedSampler.' + key)[: SUGGEST_LIMIT - 3]}...; "
+        "Refinery refuses to load this file"
+    ]
+
+
+def _policy(path: Path, n: int) -> Path:
+    """``n`` rules of four shapes, every 20th shadowed by an earlier one, and a catch-all."""
+    rows = []
+    for i in range(n):
+        k = i % 4
+        if k == 0:
+            m = f'"http.route = \\"/r{i}\\""'
+        elif k == 1:
+            m = f'"service.name = \\"svc{i}\\" and http.status >= {400 + i % 100}"'
+        elif k == 2:
+            m = f'"span(http.route starts-with \\"/api/{i}\\" and duration > {i % 50 + 1}s)"'
+        else:
+            m = f'"root.http.method = \\"M{i}\\""'
+        action = ("keep", "drop", "sample(1/10)")[i % 3]
+        rows.append(f"    r{i},,{m},{action},{n + 10 - i}")
+    rows.append("    rest,,true,sample(1/100),0")
+    path.write_text(
+        "nectar_policy{version,name,budget_per_second,rules}:\n  1\n  big\n  100000\n"
+        f"  rules[{n + 1}]{{name,description,match,action,priority}}:\n" + "\n".join(rows) + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_all_traces_proofs_scale_about_linearly_in_rules(tmp_path: Path) -> None:
+    """The shadowed-rules lint and error preservation for all traces: 10x the rules must
+    not cost 100x (the old procedure's n^2.5 took 10 s at 250 rules, minutes at 1,000)."""
+    properties = ["shadowed-rules", "error-preservation-all"]
+
+    def run(n: int) -> tuple[float, object]:
+        path = _policy(tmp_path / f"p{n}.toon", n)
+        start = time.perf_counter()
+        report = prove(str(path), properties=properties)
+        return time.perf_counter() - start, report
+
+    small, _ = run(60)
+    large, report = run(600)
+    shadowed = report.results["shadowed-rules"]  # type: ignore[attr-defined]
+    # r22 ("/api/22" after "/api/2" with a longer duration) and its kind are shadowed.
+    assert "'r22' (shadowed)" in shadowed.summary and shadowed.figures["undecided"] == []
+    assert report.results["error-preservation-all"].verdict.value == "fail"  # type: ignore[attr-defined]
+    assert large < 120.0
+    assert large < 40 * small + 5.0
