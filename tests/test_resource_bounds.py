@@ -21,6 +21,7 @@ from pytest_nectar.errors import NectarError, PolicyError, Position
 from pytest_nectar.match_parser import _trailing_name, parse_match
 from pytest_nectar.prover import prove
 from pytest_nectar.refinery.rules_validate import SUGGEST_LIMIT, closest_names
+from tests.resource_support import many_rules_policy
 
 _OLD_TRAILING_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_.\-]*|`[^`]*`)\s*\Z")
 
@@ -79,37 +80,14 @@ def test_cli_validate_of_a_32000_character_key(tmp_path: Path) -> None:
     ]
 
 
-def _policy(path: Path, n: int) -> Path:
-    """``n`` rules of four shapes, every 20th shadowed by an earlier one, and a catch-all."""
-    rows = []
-    for i in range(n):
-        k = i % 4
-        if k == 0:
-            m = f'"http.route = \\"/r{i}\\""'
-        elif k == 1:
-            m = f'"service.name = \\"svc{i}\\" and http.status >= {400 + i % 100}"'
-        elif k == 2:
-            m = f'"span(http.route starts-with \\"/api/{i}\\" and duration > {i % 50 + 1}s)"'
-        else:
-            m = f'"root.http.method = \\"M{i}\\""'
-        action = ("keep", "drop", "sample(1/10)")[i % 3]
-        rows.append(f"    r{i},,{m},{action},{n + 10 - i}")
-    rows.append("    rest,,true,sample(1/100),0")
-    path.write_text(
-        "nectar_policy{version,name,budget_per_second,rules}:\n  1\n  big\n  100000\n"
-        f"  rules[{n + 1}]{{name,description,match,action,priority}}:\n" + "\n".join(rows) + "\n",
-        encoding="utf-8",
-    )
-    return path
-
-
 def test_all_traces_proofs_scale_about_linearly_in_rules(tmp_path: Path) -> None:
     """The shadowed-rules lint and error preservation for all traces: 10x the rules must
     not cost 100x (the old procedure's n^2.5 took 10 s at 250 rules, minutes at 1,000)."""
     properties = ["shadowed-rules", "error-preservation-all"]
 
     def run(n: int) -> tuple[float, object]:
-        path = _policy(tmp_path / f"p{n}.toon", n)
+        path = tmp_path / f"p{n}.toon"
+        path.write_text(many_rules_policy(n), encoding="utf-8")
         start = time.perf_counter()
         report = prove(str(path), properties=properties)
         return time.perf_counter() - start, report
