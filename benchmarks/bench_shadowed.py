@@ -30,16 +30,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pytest_nectar.prover import prove, universal  # noqa: E402
-from pytest_nectar.prover.engine import load_target  # noqa: E402
-from tests.resource_support import many_rules_policy  # noqa: E402
+from pytest_nectar.prover import prove, universal
+from pytest_nectar.prover.engine import load_target
+from tests.resource_support import many_rules_policy
 
 
 def _measure(path: str, old: bool) -> dict[str, Any]:
     """Seconds of the lint and of prove, and the verdicts (run in a child for the old)."""
     if old:  # the engine calls these by module attribute: the old procedure everywhere
-        universal.shadowed_rules = universal.shadowed_rules_full  # type: ignore[assignment]
-        universal.prove_keep_all = universal.prove_keep_all_full  # type: ignore[assignment]
+        universal.shadowed_rules = universal.shadowed_rules_full
+        universal.prove_keep_all = universal.prove_keep_all_full
     start = time.perf_counter()
     lint = universal.shadowed_rules(load_target(path))
     lint_s = time.perf_counter() - start
