@@ -8,7 +8,10 @@ linear gives ~10x), with an absolute cap far above what the fixed code needs.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pytest_nectar.corpus.ingest import MAX_CONTAINERS
 from pytest_nectar.errors import NectarError, PolicyError, Position
 from pytest_nectar.match_parser import _trailing_name, parse_match
 from pytest_nectar.prover import prove
@@ -100,3 +104,41 @@ def test_all_traces_proofs_scale_about_linearly_in_rules(tmp_path: Path) -> None
     assert report.results["error-preservation-all"].verdict.value == "fail"  # type: ignore[attr-defined]
     assert large < 120.0
     assert large < 40 * small + 5.0
+
+
+def _peak_rss_mb(argv: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run ``argv`` as the only child of a fresh interpreter: its exit, output, peak RSS."""
+    probe = (
+        "import resource, subprocess, sys, json; "
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "print(json.dumps([p.returncode, p.stdout, p.stderr, "
+        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *argv], cwd=cwd, capture_output=True, text=True, check=True
+    )
+    rc, out, err, rss_kb = json.loads(done.stdout)
+    return subprocess.CompletedProcess(argv, rc, out, err), rss_kb / 1024
+
+
+def test_a_dense_json_document_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    """An array of 4.5 million empty arrays (9 MB; the issue's 60 MB one took 2-4 GB)."""
+    (tmp_path / "dense.json").write_bytes(b"[" + b"[]," * (MAX_CONTAINERS + 500_000) + b"[]]")
+    argv = [sys.executable, "-m", "pytest_nectar", "corpus", "stats", "dense.json", "--no-cache"]
+    out, rss_mb = _peak_rss_mb(argv, tmp_path)
+    assert out.returncode == 2
+    assert out.stderr == (
+        "dense.json: JSON document too large to read: up to 4,500,002 arrays and objects "
+        "(limit 4,000,000); got '13,500,004 bytes'; split it into several files, or write "
+        "JSON Lines (one document per line)\n"
+    )
+    assert rss_mb < 500  # parsing it would take about 400 MB more than the file
+    lines = tmp_path / "lines.jsonl"
+    lines.write_bytes(b'{"resourceSpans": []}\n' + (tmp_path / "dense.json").read_bytes() + b"\n")
+    argv[4] = "lines.jsonl"
+    out, _ = _peak_rss_mb([*argv, "--skip-bad", "--json"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    skipped = json.loads(out.stdout)["skipped"]
+    assert skipped["count"] == 1 and list(skipped["reasons"]) == [
+        "JSON document too large to read: up to 4,500,002 arrays and objects (limit 4,000,000)"
+    ]
