@@ -61,7 +61,7 @@ def test_gate_reports_error_not_fail_for_an_internal_error(tmp_path: Path) -> No
         'sys.exit(main(sys.argv[1:]))" "${@:3}"\n'
         "fi\n"
         'if [[ "$1 $2" == "-m pytest_nectar" ]]; then exit 0; fi\n'
-        'if [[ "$1 $2" == "-m pytest_nectar.annotations" ]]; then exit 0; fi\n'
+        'if [[ "$1 $2" == "-m pytest_nectar.github.annotations" ]]; then exit 0; fi\n'
         f'exec {sys.executable} "$@"\n',
         encoding="utf-8",
     )

@@ -13,9 +13,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from pytest_nectar.compiler import compile_policies
+from pytest_nectar.compiler.compile import compile_policies
 from pytest_nectar.errors import NectarError
-from pytest_nectar.model import Policy, Rule
+from pytest_nectar.policy.model import Policy, Rule
 from pytest_nectar.prover.properties import PropertyResult, Verdict
 from pytest_nectar.prover.reach import first_rules
 from pytest_nectar.prover.target import Target, probe_of

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from pytest_nectar.corpus.ingest import MAX_CONTAINERS
 from pytest_nectar.errors import NectarError, PolicyError, Position
-from pytest_nectar.match_parser import _trailing_name, parse_match
+from pytest_nectar.policy.match_parser import _trailing_name, parse_match
 from pytest_nectar.prover import prove
 from pytest_nectar.refinery.rules_validate import SUGGEST_LIMIT, closest_names
 from tests.resource_support import many_rules_policy
@@ -135,7 +135,7 @@ def test_a_dense_json_document_is_refused_before_it_is_parsed(tmp_path: Path) ->
     assert rss_mb < 500  # parsing it would take about 400 MB more than the file
     lines = tmp_path / "lines.jsonl"
     lines.write_bytes(b'{"resourceSpans": []}\n' + (tmp_path / "dense.json").read_bytes() + b"\n")
-    argv[4] = "lines.jsonl"
+    argv[5] = "lines.jsonl"
     out, _ = _peak_rss_mb([*argv, "--skip-bad", "--json"], tmp_path)
     assert out.returncode == 0, out.stderr
     skipped = json.loads(out.stdout)["skipped"]

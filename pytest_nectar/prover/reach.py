@@ -38,7 +38,7 @@ from pytest_nectar.prover.solver import Shape, Solver
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.rules_model import RulesFile
 from pytest_nectar.refinery.vector import rule_matches
-from pytest_nectar.trace_model import Trace
+from pytest_nectar.trace import Trace
 
 __all__ = ["Reach", "first_rules", "reach_each"]
 
