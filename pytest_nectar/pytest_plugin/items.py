@@ -189,7 +189,7 @@ class NectarItem(pytest.Item):
             raise PolicyFailure(text + "\n(failing because of --nectar-strict)")
         # Located at the policy (or config) line, not at this module.
         warnings.warn_explicit(
-            NectarLintWarning(text),
+            NectarLintWarning(terminal(text)),
             NectarLintWarning,
             filename=str(self.path),
             lineno=max(self.line, 1),
