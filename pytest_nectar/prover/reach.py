@@ -34,6 +34,7 @@ from typing import Final
 import numpy as np
 
 from pytest_nectar.corpus.from_traces import corpus_from_traces
+from pytest_nectar.prover.domains import FieldDomain
 from pytest_nectar.prover.solver import Shape, Solver
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.rules_model import RulesFile
@@ -108,12 +109,13 @@ def reach_each(
     done: dict[int, Reach | None] = {}
     if nested:  # CheckNestedFields: the solver is never exact, the full query decides
         return dict.fromkeys(indices)
+    domains: dict[tuple[object, ...], FieldDomain] = {}  # the conditions live till the end
     while negatives:
         found: dict[int, Trace] = {}
         for i, negs in negatives.items():
             shapes = [*extra, rules[i]]
             excluded = [rules[k] for k in negs]
-            solver = Solver([*shapes, *excluded])
+            solver = Solver([*shapes, *excluded], domain_cache=domains)
             out = solver.find(shapes, excluded)
             if out.trace is not None:
                 found[i] = out.trace
