@@ -50,7 +50,7 @@ _SPAN: Final = re.compile(f"{CODE_OPEN}([^{CODE_CLOSE}]*){CODE_CLOSE}")
 #: images, tables, strike-through, math); ``<``, ``>``, ``&`` and ``@`` become entities.
 _MD_INLINE: Final = re.compile(r"([\\`*_\[\]|~$])")
 #: What starts a block (heading, list, quote, thematic break) at the start of a line.
-_MD_BLOCK: Final = re.compile(r"^(\s*)([#+\-=>]|\d+[.)])")
+_MD_BLOCK: Final = re.compile(r"^(\s*)([#+\-=])|^(\s*\d+)([.)])(?=\s|$)")
 _BACKTICKS: Final = re.compile("`+")
 
 
@@ -96,9 +96,17 @@ def plain(text: str) -> str:
 
 def md_text(text: str) -> str:
     """Markdown showing ``text`` literally: no emphasis, link, image, HTML or mention."""
-    text = _MD_INLINE.sub(r"\\\1", terminal(" ".join(text.split()), multiline=False))
+    # Whitespace runs become one space, but a part's edges stay: it may sit beside a code span.
+    text = _MD_INLINE.sub(r"\\\1", terminal(re.sub(r"\s+", " ", text), multiline=False))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_BLOCK.sub(r"\1\\\2", text.replace("@", "&#64;"))
+    return _MD_BLOCK.sub(_block_escape, text.replace("@", "&#64;"))
+
+
+def _block_escape(match: re.Match[str]) -> str:
+    """A backslash before the character that would start a heading, list or rule."""
+    if match.group(2) is not None:
+        return f"{match.group(1)}\\{match.group(2)}"
+    return f"{match.group(3)}\\{match.group(4)}"
 
 
 def md_code(value: str) -> str:
@@ -112,5 +120,7 @@ def md_code(value: str) -> str:
     value = terminal(value, multiline=False).replace("|", "\\|")
     longest = max((len(m.group()) for m in _BACKTICKS.finditer(value)), default=0)
     fence = "`" * (longest + 1)
-    pad = " " if value.startswith(("`", " ")) or value.endswith(("`", " ")) or not value else ""
+    if not value.strip(" "):  # CommonMark keeps a span of spaces as it is; none is empty
+        return f"{fence}{value or ' '}{fence}"
+    pad = " " if value.startswith(("`", " ")) or value.endswith(("`", " ")) else ""
     return f"{fence}{pad}{value}{pad}{fence}"

@@ -7,9 +7,10 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_nectar.escape import code, md_code, md_text, one_line, segments, terminal
@@ -52,7 +53,7 @@ def test_markdown_text_renders_no_link_image_or_html() -> None:
         "a\\`b \\`\\`c !\\[x\\](https://evil.example/p.png) \\[y\\](https://evil.example) "
         "&lt;img src=x&gt; &#64;all"
     )
-    assert md_text("# title") == "\\# title" and md_text("1. item") == "\\1. item"
+    assert md_text("# title") == "\\# title" and md_text("1. item") == "1\\. item"
     assert md_code("a``b") == "```a``b```" and md_code("`x") == "`` `x ``"
 
 
@@ -159,3 +160,45 @@ def test_error_caret_escapes_policy_bytes_and_stays_aligned(tmp_path: Path) -> N
     raw_before = bad.splitlines()[int(lines[0].split(":")[1]) - 1][: column - 1]
     assert source[mark.index("^")] == (source[4 + len(terminal(raw_before, multiline=False))])
     assert mark.index("^") == 4 + len(terminal(raw_before, multiline=False))
+
+
+# What a hostile value can be made of: Markdown syntax, URLs, HTML, entities, control chars.
+_PIECES = st.lists(
+    st.sampled_from(
+        [
+            *"ab `*_[]()!<>&|~#-+=.1 \\:/@$\n\x1b",
+            "https://x.y/p.png",
+            "<img src=x>",
+            "![x](",
+            "&amp;",
+        ]
+    ),
+    max_size=12,
+).map("".join)
+
+
+def _parse(markdown: str) -> list[Any]:
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(markdown)
+    return [c for t in tokens if t.children for c in t.children]
+
+
+@settings(max_examples=300)
+@given(_PIECES)
+def test_markdown_text_parses_back_to_the_value_and_nothing_else(value: str) -> None:
+    """A real CommonMark parser reads md_text(value) as plain text equal to the value
+    (whitespace runs as one space, control characters escaped): no link, image, HTML,
+    emphasis, code span or block structure."""
+    inline = _parse(md_text(value))
+    assert {t.type for t in inline} <= {"text", "softbreak"}
+    assert "".join(t.content for t in inline) == terminal(" ".join(value.split()), multiline=False)
+
+
+@settings(max_examples=300)
+@given(_PIECES)
+def test_markdown_code_span_holds_exactly_the_value(value: str) -> None:
+    inline = _parse("x " + md_code(value) + " y")
+    spans = [t for t in inline if t.type == "code_inline"]
+    assert len(spans) == 1
+    assert spans[0].content == (terminal(value, multiline=False).replace("|", "\\|") or " ")
