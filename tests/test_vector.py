@@ -480,9 +480,7 @@ def test_identical_rules_share_work_but_not_arrays() -> None:
     st.lists(st.text(alphabet="ab/\u00e9\U0001f600", max_size=4), min_size=1, max_size=30),
     st.text(alphabet="ab/\u00e9\U0001f600", max_size=3),
 )
-def test_prefix_table_of_a_big_dictionary_equals_the_matcher(
-    words: list[str], prefix: str
-) -> None:
+def test_prefix_table_of_a_big_dictionary_equals_the_matcher(words: list[str], prefix: str) -> None:
     """starts-with over a big dictionary takes the bisection path (issue 19: 2,500 prefix
     rules over 5,000 routes were quadratic); it must say what the matcher says."""
     from pytest_nectar.corpus.table import StringPool
