@@ -106,7 +106,7 @@ def test_plugin_guard_covers_collection(
 ) -> None:
     make_project(pytester)
     monkeypatch.delenv("NECTAR_DEBUG", raising=False)
-    monkeypatch.setattr(pytest_nectar.pytest_plugin.collect, "policy_item_names", _boom)
+    monkeypatch.setattr(pytest_nectar.pytest_plugin.collect, "policy_items", _boom)
     result = run(pytester)
     assert result.ret == 3
     out = result.stdout.str()
