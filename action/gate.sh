@@ -4,8 +4,8 @@
 #
 # Verdict: pass when `nectar prove` and `nectar compile --check` both pass; fail when a
 # property fails or the rules file or lock is stale; error when Nectar could not run
-# (bad input, exit 2).  The report never decides the verdict: if it cannot be written the
-# gate says so and goes on.
+# (bad input, exit 2, or an internal error, exit 3: a bug is never read as "fail").  The
+# report never decides the verdict: if it cannot be written the gate says so and goes on.
 set -euo pipefail
 
 python="${NECTAR_PYTHON:-python3}"
@@ -27,6 +27,9 @@ show() {
   cat "$@" >&2
   echo "::$token::"
 }
+
+# A file name or branch in the Markdown report: a code span no backtick in it can end.
+code() { "$python" -c 'import sys; from pytest_nectar.escape import md_code; print(md_code(sys.argv[1]))' "$1"; }
 
 # Policies: the input's globs, else [tool.nectar]'s, as paths relative to the working folder
 # (so reports, annotations and the base-branch diff all name them as git does).
@@ -102,6 +105,8 @@ fi
 figures="$("$python" - "$out_dir/prove.json" "$out_dir/policies.md" <<'PY' || true
 import json, sys
 
+from pytest_nectar.escape import md_code, md_text
+
 try:
     with open(sys.argv[1], encoding="utf-8") as handle:
         reports = json.load(handle).get("reports", [])
@@ -114,8 +119,8 @@ for rep in reports:
     kept, budget = fig.get("peak_events_per_second"), fig.get("budget_per_second")
     failed = sorted(p["id"] for p in props.values() if p.get("verdict") == "fail")
     rows.append(
-        f"| `{rep.get('target')}` | {rep.get('environment')} "
-        f"| {'fail: ' + ', '.join(failed) if failed else 'pass'} "
+        f"| {md_code(str(rep.get('target')))} | {md_text(str(rep.get('environment')))} "
+        f"| {'fail: ' + md_text(', '.join(failed)) if failed else 'pass'} "
         f"| {'n/a' if kept is None else format(kept, '.4g')} "
         f"| {'none' if budget is None else format(budget, 'g')} |"
     )
@@ -170,22 +175,22 @@ if [[ -n "${NECTAR_BASE_REF:-}" ]]; then
   base="refs/remotes/origin/$NECTAR_BASE_REF"
   if git fetch --no-tags --depth=1 origin "+refs/heads/$NECTAR_BASE_REF:$base" >/dev/null 2>&1; then
     diff_policies=("${policies[@]}")
-    echo "### Changes against \`$NECTAR_BASE_REF\`" >>"$report"
+    echo "### Changes against $(code "$NECTAR_BASE_REF")" >>"$report"
     echo >>"$report"
     changed=0
     for policy in "${diff_policies[@]}"; do
-      if git diff --quiet "$base" -- "$policy" 2>/dev/null; then
+      if git diff --quiet --end-of-options "$base" -- "$policy" 2>/dev/null; then
         continue
       fi
       changed=1
-      if ! git cat-file -e "$base:./$policy" 2>/dev/null; then
-        echo "- \`$policy\` is new in this pull request." >>"$report"
+      if ! git cat-file -e --end-of-options "$base:./$policy" 2>/dev/null; then
+        echo "- $(code "$policy") is new in this pull request." >>"$report"
       elif nectar diff "git:$base:$policy" "$policy" "${explain_args[@]}" \
         >"$out_dir/diff.md" 2>"$out_dir/diff.err"; then
         cat "$out_dir/diff.md" >>"$report"
       else
         show "$out_dir/diff.err"
-        echo "- \`$policy\`: the diff could not be produced; see the job log." >>"$report"
+        echo "- $(code "$policy"): the diff could not be produced; see the job log." >>"$report"
       fi
     done
     if ((changed == 0)); then

@@ -3,12 +3,19 @@
 # to $GITHUB_OUTPUT.  A virtualenv because runner images mark the system Python as
 # externally managed (PEP 668) and Nectar's dependencies must not clash with the caller's.
 #
-# The virtualenv lives in the runner's tool cache under a key of (Python version, Nectar's
-# sources): self-hosted runners reuse it across jobs, hosted runners start empty.  Extras are
-# added to it on demand (one marker file each), so a job that needs `claude` after one that
-# did not installs only the extra's packages.
-# Inputs: NECTAR_PYTHON (default python3), NECTAR_EXTRAS (e.g. "claude"), and
-# NECTAR_ADD_TO_PATH=true to put the virtualenv's `nectar` on PATH for later steps.
+# Where: by default a fresh virtualenv for this job, in a new folder under RUNNER_TEMP (which
+# the runner empties for every job), so no earlier job's files are ever run.  With
+# NECTAR_REUSE_INSTALL=true, one virtualenv in the runner's tool cache under a key of (Python
+# version, this action's sources) is shared by later jobs on the same runner.  That trusts
+# every earlier job on the runner: a job can change files in the shared virtualenv, and a
+# later job (say the propose workflow, with the API key and `contents: write`) would run
+# them, and a hash kept beside it proves nothing since the same job could rewrite it.  Opt in
+# only on ephemeral runners or runners whose jobs are all equally trusted (SECURITY.md).
+# Extras are added on demand (one marker file each), so a job that needs `claude` after one
+# that did not installs only the extra's packages.
+# Inputs: NECTAR_PYTHON (default python3), NECTAR_EXTRAS (e.g. "claude"),
+# NECTAR_REUSE_INSTALL=true (see above), and NECTAR_ADD_TO_PATH=true to put the
+# virtualenv's `nectar` on PATH for later steps.
 set -euo pipefail
 
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,7 +34,11 @@ key="$(
       -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum
   } | sha256sum | cut -c1-16
 )"
-venv="${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-/tmp}}/nectar/$key"
+if [[ "${NECTAR_REUSE_INSTALL:-false}" == "true" ]]; then
+  venv="${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-/tmp}}/nectar/$key"
+else
+  venv="$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/nectar-venv.XXXXXXXX")/$key"
+fi
 pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
 
 if [[ -f "$venv/.nectar-complete" ]]; then

@@ -11,7 +11,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final, Self
 
+from pytest_nectar.escape import terminal
+
 __all__ = [
+    "DEBUG_ENV",
+    "INTERNAL_ERROR_EXIT",
     "NOTHING",
     "ClaudeError",
     "CompileError",
@@ -23,7 +27,20 @@ __all__ = [
     "Position",
     "RulesError",
     "UsageError",
+    "internal_error",
 ]
+
+#: Exit code of an unexpected exception (a bug in Nectar): not 1 "a check failed", not 2
+#: "bad input".  pytest uses the same code for its own internal errors.
+INTERNAL_ERROR_EXIT: Final = 3
+#: Set to 1 to see a short trace under an internal error.
+DEBUG_ENV: Final = "NECTAR_DEBUG"
+_REPORT_HINT: Final = (
+    "  this is a bug in Nectar, not in your input: please report the command and this "
+    f"message (run it again with {DEBUG_ENV}=1 for a trace) on Nectar's issue tracker; "
+    "security problems: see SECURITY.md"
+)
+_TRACE_FRAMES: Final = 8
 
 
 class _Nothing:
@@ -88,13 +105,18 @@ class Diagnostic:
         return f"{self.position}: {text}" if self.position is not None else text
 
     def render(self) -> str:
-        """The message, and under it the source line with a caret at the column."""
-        lines = [self.message if self.severity == "error" else f"warning: {self.message}"]
+        """The message, and under it the source line with a caret at the column.
+
+        For a terminal: control characters of the message and the source line (policy and
+        corpus bytes) are shown escaped, and the caret counts the escapes before it.
+        """
+        message = self.message if self.severity == "error" else f"warning: {self.message}"
+        lines = [terminal(message)]
         pos = self.position
         if self.source_line is not None and pos is not None and pos.column > 0:
-            src = self.source_line.rstrip("\r\n")
-            lines.append("    " + src.expandtabs(1))
-            lines.append("    " + " " * (pos.column - 1) + "^")
+            src = self.source_line.rstrip("\r\n").expandtabs(1)
+            lines.append("    " + terminal(src, multiline=False))
+            lines.append("    " + " " * len(terminal(src[: pos.column - 1], multiline=False)) + "^")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -167,6 +189,26 @@ class NectarError(Exception):
 
     def render(self) -> str:
         return self.diagnostic.render()
+
+
+def internal_error(err: BaseException, *, debug: bool = False) -> str:
+    """What the CLI and the pytest plugin show for an unexpected exception.
+
+    ``nectar: internal error, please report: <type>: <message>`` and where to report it;
+    with ``debug`` (``NECTAR_DEBUG=1``) also the last frames of the trace.  The message may
+    quote input, so it is cut to one line and escaped for the terminal.
+    """
+    detail = terminal(" ".join(str(err).split()), multiline=False)
+    if len(detail) > 300:
+        detail = detail[:297] + "..."
+    kind = type(err).__qualname__
+    lines = [f"nectar: internal error, please report: {kind}: {detail}".rstrip(": "), _REPORT_HINT]
+    if debug:
+        import traceback
+
+        trace = traceback.format_exception(err, limit=-_TRACE_FRAMES)
+        lines.append(terminal("".join(trace).rstrip("\n")))
+    return "\n".join(lines)
 
 
 class UsageError(NectarError):

@@ -3,10 +3,9 @@
 Offline: act handles `actions/checkout` locally, `OWNER/nectar/...@v1` is mapped to a
 copy of this checkout (`--local-repository`), and `--action-offline-mode` forbids fetching
 anything else.  act discards step summaries and annotations, so the action also writes them
-to NECTAR_SUMMARY_FILE / NECTAR_ANNOTATIONS_FILE, and the tests read those.  The install
-is cached in act's tool cache (one per test module), as on a self-hosted runner, and pip
-downloads go through the run's shared pip cache: two installs in all (the gate's, and the
-propose workflow's with the `claude` extra).
+to NECTAR_SUMMARY_FILE / NECTAR_ANNOTATIONS_FILE, and the tests read those.  Each job
+installs Nectar afresh (the action's default: nothing is reused across jobs), and pip
+downloads go through the run's shared pip cache.
 """
 
 from __future__ import annotations

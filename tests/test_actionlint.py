@@ -4,6 +4,7 @@ actionlint does not check inside a composite action's steps (no `${{ }}` in `run
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -32,7 +33,7 @@ jobs:
   gate:
     runs-on: ubuntu-latest
     steps:
-      - uses: actions/checkout@v5
+      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0
       - id: nectar
         uses: ./action
         with:
@@ -45,9 +46,11 @@ jobs:
           working-directory: .
           python: python3
           install: "true"
+          reuse-install: "false"
       - uses: ./action/setup
         with:
           extras: claude
+          reuse-install: "false"
       - env:
           VERDICT: ${{ steps.nectar.outputs.verdict }}
           KEPT: ${{ steps.nectar.outputs.kept-events-per-second }}
@@ -172,3 +175,25 @@ def test_shellcheck_clean_on_scripts_and_composite_steps(tmp_path: Path) -> None
         timeout=60,
     )
     assert proc.returncode == 0, proc.stdout
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_third_party_actions_are_pinned_by_commit(path: Path) -> None:
+    """Tags can be moved to other code; a full commit SHA cannot (the tag is a comment)."""
+    text = path.read_text()
+    doc = yaml.safe_load(text)
+    for job in doc["jobs"].values():
+        for step in job["steps"]:
+            uses = step.get("uses", "")
+            if uses and not uses.startswith(("./", "OWNER/nectar/")):
+                assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses), uses
+                assert re.search(re.escape(uses) + r" # v\d+\.\d+\.\d+\n", text), uses
+
+
+def test_jobs_handling_model_output_keep_no_credentials() -> None:
+    for path in WORKFLOWS:
+        if path.name != "nectar-propose.yml":
+            continue
+        steps = yaml.safe_load(path.read_text())["jobs"]["propose"]["steps"]
+        checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
+        assert checkout["with"]["persist-credentials"] is False, path

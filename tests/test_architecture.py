@@ -70,6 +70,7 @@ class Placement:
 #: Every package and root module of the package, and its layer.
 PACKAGES: Final[dict[str, Placement]] = {
     "errors": Placement(1),
+    "escape": Placement(1),
     "trace": Placement(1),
     "fileio": Placement(1),
     "policy": Placement(2, {"model": 1, "aliases": 1, "interpreter": 3}),

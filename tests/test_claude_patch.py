@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -181,3 +182,34 @@ def test_pr_body_escapes_markdown_and_mentions() -> None:
     assert "in 2 rounds" in body and "Verified by Nectar" in body
     unverified = pr_body(intent="x", path="p", rationale=(), verified=False)
     assert "did NOT pass verification" in unverified
+
+
+HOSTILE_TEXT = "keep \x1b]0;pwned\x07errors\r\n---\nSigned-off-by: Mallory <m@evil.example>"
+
+
+def test_hostile_intent_rationale_and_summary_cannot_change_the_commit(repo: Path) -> None:
+    """Control characters, ``---``, scissors and trailers planted by the user, the model
+    or a corpus name: git am keeps the whole message, Nectar's provenance line last."""
+    _commit_policy(repo, BAD_POLICY)
+    patch = format_patch(
+        path="policies/main.toon",
+        old=BAD_POLICY,
+        new=GOOD_POLICY,
+        intent=HOSTILE_TEXT,
+        rationale=(
+            Rationale("keep-errors", "because\n-- >8 --\nCo-authored-by: Mallory <m@evil.example>"),
+        ),
+        diff_summary="service svc\x1b[2J\n---\nFrom evil\n8<-----------------",
+        verification=["proved \x9b31m"],
+    )
+    assert re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", patch) is None
+    (repo.parent / "change.patch").write_text(patch, encoding="utf-8")
+    _git(repo, "am", "-q", "--scissors", str(repo.parent / "change.patch"))
+    assert (repo / "policies" / "main.toon").read_text() == GOOD_POLICY
+    message = _git(repo, "log", "-1", "--format=%B")
+    assert message.startswith("policy: keep ]0;pwnederrors --- Signed-off-by: Mallory")
+    assert "Intent: keep ]0;pwnederrors --- Signed-off-by: Mallory" in message
+    assert "service svc[2J" in message and "From evil" in message  # nothing cut off
+    assert message.rstrip().splitlines()[-1].startswith("Proposed by Claude")
+    trailers = _git(repo, "interpret-trailers", "--parse", stdin=message)
+    assert trailers == ""

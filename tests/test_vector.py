@@ -473,3 +473,24 @@ def test_identical_rules_share_work_but_not_arrays() -> None:
     assert a.tolist() == b.tolist() == [False, True, True]
     a[:] = False  # the caller's own array: the other rule's is untouched
     assert b.tolist() == [False, True, True]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.text(alphabet="ab/\u00e9\U0001f600", max_size=4), min_size=1, max_size=30),
+    st.text(alphabet="ab/\u00e9\U0001f600", max_size=3),
+)
+def test_prefix_table_of_a_big_dictionary_equals_the_matcher(words: list[str], prefix: str) -> None:
+    """starts-with over a big dictionary takes the bisection path (issue 19: 2,500 prefix
+    rules over 5,000 routes were quadratic); it must say what the matcher says."""
+    from pytest_nectar.corpus.table import StringPool
+    from pytest_nectar.refinery.conditions import compile_condition
+    from pytest_nectar.refinery.vector_conditions import string_table
+
+    pool = StringPool.from_strings(
+        list(dict.fromkeys([*words, *(f"{w}{i}" for w in words for i in range(70))]))
+    )
+    cc = compile_condition(Condition("f", "starts-with", prefix))
+    expected = np.fromiter((cc.evaluate(s, True) for s in pool), dtype=np.bool_, count=len(pool))
+    assert len(pool) > 64
+    assert (string_table(pool, cc) == expected).all()

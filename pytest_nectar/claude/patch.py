@@ -2,9 +2,13 @@
 
 Deterministic: the same proposal gives the same bytes (the date is fixed unless the
 caller passes one, e.g. from ``SOURCE_DATE_EPOCH``).  Rationale text comes from the model,
-so it is untrusted: lines that ``git am`` would read as the end of the message
-(``---``, ``diff -``, ``Index:``) or ``git mailsplit`` as a new message (``From ``) are
-indented, and Markdown is escaped in the pull-request body.
+so it is untrusted, and so are the intent and the corpus names in the change summary: control
+characters are dropped and line breaks flattened (:func:`pytest_nectar.escape.one_line`);
+lines that ``git am`` would read as the end of the message (``---``, ``diff -``, ``Index:``)
+or ``git mailsplit`` as a new message (``From ``) are indented, scissors (``>8``) are broken
+up so ``git am --scissors`` cannot drop the message above them, and the last paragraph is
+always Nectar's own provenance line, so no untrusted line is ever read as a trailer
+(``Signed-off-by:``, ``Co-authored-by:``).  Markdown is escaped in the pull-request body.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Final
 
 from pytest_nectar import __version__
 from pytest_nectar.claude.client import Rationale
+from pytest_nectar.escape import md_code, md_text, one_line, terminal
 
 __all__ = [
     "DEFAULT_AUTHOR",
@@ -34,11 +39,13 @@ DEFAULT_AUTHOR: Final = "nectar propose <nectar@localhost>"
 FIXED_DATE: Final = datetime(2000, 1, 1, tzinfo=UTC)
 _NO_NEWLINE: Final = "\\ No newline at end of file\n"
 _MAX_SUBJECT: Final = 72
+#: What git mailinfo counts as scissors ("-- >8 --" cuts the message under --scissors).
+_SCISSORS: Final = re.compile(r">8|8<|>%|%<")
 
 
 def patch_subject(intent: str) -> str:
     """One line: ``policy: <intent>``, whitespace collapsed, cut at a word near 72 chars."""
-    words = " ".join(intent.split())
+    words = one_line(intent)
     subject = f"policy: {words}" if words else "policy: update"
     if len(subject) > _MAX_SUBJECT:
         cut = subject[: _MAX_SUBJECT - 1]
@@ -105,6 +112,7 @@ def _diffstat(diffs: Sequence[tuple[str, str]]) -> str:
 
 def _safe_body_line(line: str) -> str:
     # git am ends the message at "---" or a diff header; mailsplit starts a mail at "From ".
+    line = _SCISSORS.sub(lambda m: m.group()[0] + " " + m.group()[1], line)
     if re.match(r"(---|diff -|Index: |From |>*From )", line):
         return " " + line
     return line
@@ -152,19 +160,19 @@ def format_patch(
         subject_header = subject
     else:
         subject_header = Header(subject, "utf-8", maxlinelen=998).encode()
-    body: list[str] = [f"Intent: {' '.join(intent.split())}", ""]
+    body: list[str] = [f"Intent: {one_line(intent)}", ""]
     if rationale:
         body.append("Rationale:")
         for item in rationale:
-            body.extend(_wrap(f"- {item.rule}: {item.why}"))
+            body.extend(_wrap(one_line(f"- {item.rule}: {item.why}")))
         body.append("")
     if diff_summary.strip():
         body.append("Change summary:")
-        body.extend(diff_summary.rstrip("\n").splitlines())
+        body.extend(one_line(line) for line in diff_summary.rstrip("\n").splitlines())
         body.append("")
     if verification:
         body.append("Verification:")
-        body.extend(f"- {line}" for line in verification)
+        body.extend(f"- {one_line(line)}" for line in verification)
         body.append("")
     body.append(_provenance(verified))
     when = format_datetime(date or FIXED_DATE)
@@ -189,12 +197,6 @@ def _provenance(verified: bool) -> str:
     if verified:
         return f"Proposed by Claude with nectar propose {__version__}; verified by Nectar."
     return f"Proposed by Claude with nectar propose {__version__}; NOT verified (--force)."
-
-
-def _md_escape(text: str) -> str:
-    text = " ".join(text.split())
-    text = re.sub(r"([\\`*_{}\[\]<>|#!~])", r"\\\1", text)
-    return text.replace("@", "@\u200b")  # no accidental @-mentions from model or corpus text
 
 
 def _fence(text: str) -> str:
@@ -222,10 +224,10 @@ def pr_body(
     out = [
         "## Policy proposal",
         "",
-        f"> {_md_escape(intent)}",
+        f"> {md_text(intent)}",
         "",
-        f"Changes `{_md_escape(path)}`. Written by Claude"
-        + (f" (`{_md_escape(model)}`)" if model else "")
+        f"Changes {md_code(path)}. Written by Claude"
+        + (f" ({md_code(model)})" if model else "")
         + f" with `nectar propose` in {rounds} round{'s' if rounds != 1 else ''}.",
         "",
         "Verified by Nectar before this pull request was opened."
@@ -235,17 +237,17 @@ def pr_body(
     ]
     if rationale:
         out += ["### Rationale", "", "| Rule | Why |", "| --- | --- |"]
-        out += [f"| {_md_escape(r.rule)} | {_md_escape(r.why)} |" for r in rationale]
+        out += [f"| {md_text(r.rule)} | {md_text(r.why)} |" for r in rationale]
         out.append("")
     if verification:
         out += ["### Verification", ""]
-        out += [f"- {_md_escape(line)}" for line in verification]
+        out += [f"- {md_text(line)}" for line in verification]
         out.append("")
     if diff_summary.strip() or diff_markdown.strip():
         out += ["### Change summary", ""]
     if diff_summary.strip():
         fence = _fence(diff_summary)
-        out += [fence + "text", diff_summary.rstrip("\n"), fence, ""]
+        out += [fence + "text", terminal(diff_summary.rstrip("\n")), fence, ""]
     if diff_markdown.strip():
         out += [diff_markdown.strip("\n"), ""]
     out.append("Review the diff before merging: Claude wrote it, Nectar checked it.")

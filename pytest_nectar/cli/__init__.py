@@ -3,8 +3,10 @@
 Each command module defines ``register(subparsers)``, which adds its parser and sets
 ``func`` to a ``run(args) -> int`` callable.  Command modules import heavy modules inside
 ``run`` so that ``nectar --help`` stays fast.  Exit codes: 0 success, 1 a check failed,
-2 usage or input error.  A :class:`NectarError` is printed in the one error format, never
-as a traceback.
+2 usage or input error, 3 internal error.  A :class:`NectarError` is printed in the one
+error format, never as a traceback; any other exception is a bug in Nectar, and the one
+guard in :func:`main` says so ("internal error, please report") with exit 3, so that the
+Action's gate reports ``error``, never ``fail``.  ``NECTAR_DEBUG=1`` adds a short trace.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from pytest_nectar import __version__
-from pytest_nectar.errors import NectarError
+from pytest_nectar.errors import DEBUG_ENV, INTERNAL_ERROR_EXIT, NectarError, internal_error
 
 __all__ = ["build_parser", "main"]
 
@@ -65,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except Exception as err:  # the top-level guard: a bug, never a raw traceback
+        debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+        sys.stderr.write(internal_error(err, debug=debug) + "\n")
+        return INTERNAL_ERROR_EXIT
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)

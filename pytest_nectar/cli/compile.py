@@ -66,12 +66,13 @@ def _deployed_problems(url: str, outputs: Any, lock_path: Path) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from pytest_nectar.compiler.outputs import build_outputs, check_outputs, show_path
+    from pytest_nectar.escape import terminal
     from pytest_nectar.fileio import write_atomic
     from pytest_nectar.project.config import expand_policies, load_config
 
     config = load_config()
     for warning in config.warnings:
-        sys.stderr.write(f"warning: {warning}\n")
+        sys.stderr.write(terminal(f"warning: {warning}\n"))
     cwd = Path.cwd()
     if args.policies:
         policy_paths = expand_policies(list(args.policies), cwd)
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     lock_path = cwd / args.lock if args.lock else config.lock
     outputs = build_outputs(policy_paths, rules_path, lock_path, config.corpus)
     for note in outputs.notes:
-        sys.stderr.write(f"note: {note}\n")
+        sys.stderr.write(terminal(f"note: {note}\n"))
     if args.deployed and not args.check:
         raise UsageError("--deployed needs --check", hint="nectar compile --check --deployed URL")
     if args.check:
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         if args.deployed:
             problems += _deployed_problems(args.deployed, outputs, lock_path)
         for problem in problems:
-            sys.stderr.write(problem + "\n")
+            sys.stderr.write(terminal(problem + "\n"))
         if problems:
             sys.stderr.write(
                 f"nectar compile --check: {len(problems)} problem(s); "

@@ -209,7 +209,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    from pytest_nectar.escape import terminal
+
+    # Corpus values are untrusted: no rich markup, and control characters shown escaped.
+    console = Console(highlight=False, markup=False)
     overview = Table(show_header=False, box=None)
     for key in (
         "spans",
@@ -226,11 +229,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
         "must_keep",
     ):
         overview.add_row(key, str(summary[key]))
-    overview.add_row("services", ", ".join(summary["services"]) or "-")
+    overview.add_row("services", terminal(", ".join(summary["services"]) or "-", multiline=False))
     overview.add_row("skipped", str(summary["skipped"]["count"]))
     console.print(overview)
     for reason, count in summary["skipped"]["reasons"].items():
-        console.print(f"  skipped {count}: {reason}", markup=False)
+        console.print(f"  skipped {count}: {terminal(reason, multiline=False)}", markup=False)
     fields = Table(title="fields", title_justify="left")
     for name in ("field", "count", "types", "distinct", "top values"):
         fields.add_column(name)
@@ -238,6 +241,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
         types = " ".join(f"{k}:{v}" for k, v in info["types"].items())
         top = ", ".join(f"{v!s} ({c})" for v, c in info.get("top_strings", [])[:3])
         distinct = info.get("distinct_strings", info.get("distinct_numbers", ""))
-        fields.add_row(name, str(info["count"]), types, str(distinct), top)
+        fields.add_row(
+            terminal(name, multiline=False),
+            str(info["count"]),
+            types,
+            str(distinct),
+            terminal(top, multiline=False),
+        )
     console.print(fields, markup=False)
     console.print(f"digest {summary['digest']}", markup=False)

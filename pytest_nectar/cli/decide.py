@@ -184,9 +184,12 @@ def run(args: argparse.Namespace) -> int:
         False: "drop",
         None: f"random: keep with probability {decision.keep_probability:g}",
     }
+    from pytest_nectar.escape import terminal
+
+    rule = decision.rule_name if decision.rule_name is not None else "(none)"
     sys.stdout.write(
-        f"rule: {decision.rule_name if decision.rule_name is not None else '(none)'}\n"
-        f"reason: {decision.reason}\nrate: {decision.rate}\n"
+        f"rule: {terminal(rule, multiline=False)}\n"
+        f"reason: {terminal(decision.reason, multiline=False)}\nrate: {decision.rate}\n"
         f"decision: {keep[decision.keep]}\nkey: {decision.key!r}\n"
     )
     return 0

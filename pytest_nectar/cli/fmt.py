@@ -14,6 +14,8 @@ import argparse
 import sys
 from typing import Any
 
+from pytest_nectar.escape import terminal
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
                 fromfile=f"{path} (current)",
                 tofile=f"{path} (canonical)",
             )
-            sys.stdout.write("".join(diff))
+            sys.stdout.write(terminal("".join(diff)))
             status = 1
         else:
             write_atomic(path, after)

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pytest_nectar.escape import terminal
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         )
     loaded = read_rules(args.rules)
     for d in validate_loaded(loaded).errors:
-        sys.stderr.write(f"warning: Refinery would refuse this file: {d.message}\n")
+        sys.stderr.write(terminal(f"warning: Refinery would refuse this file: {d.message}\n"))
     rules_file = loaded.rules_file
     result = import_rules(rules_file)
     out = Path(args.output)
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         write_atomic(path, text)
         sys.stdout.write(f"wrote {path}\n")
     for note in result.notes:
-        sys.stdout.write(f"note: {note}\n")
+        sys.stdout.write(terminal(f"note: {note}\n"))
     for problem in result.problems:
         sys.stderr.write(f"not imported: {problem.render()}\n")
     return 1 if result.problems else 0

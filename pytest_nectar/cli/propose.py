@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_nectar.claude.change import describe_change
 from pytest_nectar.corpus.privacy import Redaction, Scrubber
 from pytest_nectar.errors import UsageError
+from pytest_nectar.escape import terminal
 
 if TYPE_CHECKING:
     from pytest_nectar.claude.refine import Attempt, RefineResult
@@ -133,7 +134,7 @@ def _report_attempt(attempt: Attempt) -> None:
             f"({count} problem{'s' if count != 1 else ''})\n"
         )
         for problem in attempt.verdict.problems:
-            sys.stderr.write(f"  {problem.splitlines()[0]}\n")
+            sys.stderr.write(terminal(f"  {problem.splitlines()[0]}\n"))
 
 
 def _corpus_paths(args: argparse.Namespace, config: NectarConfig) -> list[str]:
@@ -312,9 +313,9 @@ def _finish(args: argparse.Namespace, result: RefineResult, context: _Context) -
             f"(round {best.round}) still fails:\n"
         )
         for problem in best.verdict.problems:
-            sys.stderr.write(problem + "\n")
+            sys.stderr.write(terminal(problem + "\n"))
         if not args.force:
-            sys.stdout.write(text)
+            sys.stdout.write(terminal(text))
             sys.stderr.write("nothing was written (use --force to write the best attempt)\n")
             return 1
     summary = summarize_change(
@@ -360,10 +361,10 @@ def _finish(args: argparse.Namespace, result: RefineResult, context: _Context) -
             )
             sys.stderr.write(f"wrote {args.patch}\n")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(terminal(text))
         if current is not None:
-            sys.stdout.write(patch.unified_diff(shown_path, current, text))
-            sys.stdout.write("\n" + summary.text)
+            sys.stdout.write(terminal(patch.unified_diff(shown_path, current, text)))
+            sys.stdout.write(terminal("\n" + summary.text))
     if args.pr_body:
         body = patch.pr_body(
             intent=args.intent,
@@ -377,5 +378,5 @@ def _finish(args: argparse.Namespace, result: RefineResult, context: _Context) -
             verified=result.passed,
         )
         write_atomic(args.pr_body, body)
-    sys.stderr.write(f"change: {summary.line}\n")
+    sys.stderr.write(terminal(f"change: {summary.line}\n"))
     return 0 if result.passed else 1

@@ -52,6 +52,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pytest_nectar.escape import terminal
     from pytest_nectar.project.session import CorpusMode, ProjectSession
     from pytest_nectar.project.settings import load_settings
     from pytest_nectar.prover.proof_report import render_json, render_text
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
             _write_witnesses(rep, args.witness_dir)
         reports.append(rep)
     sys.stdout.write(
-        render_json(reports, settings.to_json()) if args.json else render_text(reports)
+        render_json(reports, settings.to_json()) if args.json else terminal(render_text(reports))
     )
     if any(r.failed for r in reports) or (settings.strict and any(r.warned for r in reports)):
         return 1

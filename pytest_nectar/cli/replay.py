@@ -90,8 +90,15 @@ def _write_tables(
     from rich.console import Console
     from rich.table import Table
 
-    # Off a terminal nothing should fold: trace ids and reasons stay greppable.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+    from pytest_nectar.escape import terminal
+
+    def cell(value: str) -> str:
+        return terminal(value, multiline=False)
+
+    # Off a terminal nothing should fold: trace ids and reasons stay greppable.  Values are
+    # untrusted: no rich markup, control characters escaped.
+    width = None if sys.stdout.isatty() else 240
+    console = Console(highlight=False, markup=False, width=width)
     if not totals_only:
         table = Table(title=f"Decisions ({corpus.n_traces} traces)")
         for name in ("trace_id", "rule", "decision", "rate", "reason", "key"):
@@ -99,12 +106,12 @@ def _write_tables(
         for i in range(len(decisions)):
             d = decisions.decision(i)
             table.add_row(
-                corpus.trace_ids[i],
-                d.rule_name if d.rule_name is not None else "-",
+                cell(corpus.trace_ids[i]),
+                cell(d.rule_name) if d.rule_name is not None else "-",
                 _keep_text(d.keep, d.keep_probability),
                 str(d.rate),
-                d.reason,
-                d.key,
+                cell(d.reason),
+                cell(d.key),
             )
         console.print(table)
     table = Table(title=f"Totals per rule ({head['destination']})")
@@ -115,7 +122,7 @@ def _write_tables(
         if t.rule_index is not None:
             label = f"{t.rule_index}: {label}"
         table.add_row(
-            label,
+            cell(label),
             str(t.traces),
             str(t.events),
             f"{t.expected_kept_traces:.6g}",

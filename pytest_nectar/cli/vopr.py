@@ -16,6 +16,8 @@ import os
 import sys
 from typing import Any
 
+from pytest_nectar.escape import terminal
+
 __all__ = ["register", "run"]
 
 _DEFAULT_SEED = 0x2A
@@ -105,5 +107,5 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(out, indent=2, sort_keys=True, default=str) + "\n")
     else:
         for r in results:
-            sys.stdout.write(r.render() + "\n")
+            sys.stdout.write(terminal(r.render() + "\n"))
     return 0 if all(r.passed for r in results) else 1

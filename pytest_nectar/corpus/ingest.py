@@ -40,6 +40,24 @@ FORMATS: Final = ("otlp", "jaeger", "zipkin", "honeycomb")
 _EXPECTED: Final = "expected OTLP JSON, Jaeger JSON, Zipkin v2 JSON or Honeycomb events"
 #: JSON Lines files larger than this are parsed by worker processes, in chunks.
 PARALLEL_BYTES = 16 * 1024 * 1024
+#: Arrays and objects one JSON document (a file, or one line of JSON Lines) may hold.  Parsed,
+#: each costs Python 56-200 bytes, so a 60 MB array of empty arrays took 2-4 GB to reject;
+#: 4 million is about 160,000 OTLP spans in one document (JSON Lines has no such limit).
+MAX_CONTAINERS: Final = 4_000_000
+
+
+def too_many_containers(data: bytes) -> str | None:
+    """Why ``data`` is refused before parsing (None: fine).  Counts brackets in strings too:
+    an upper bound, so it never lets a denser document through."""
+    if len(data) <= 2 * MAX_CONTAINERS:  # every container takes at least two bytes
+        return None
+    count = data.count(b"[") + data.count(b"{")
+    if count <= MAX_CONTAINERS:
+        return None
+    return (
+        f"JSON document too large to read: up to {count:,} arrays and objects (limit "
+        f"{MAX_CONTAINERS:,})"
+    )
 
 
 @dataclass(frozen=True)
@@ -115,6 +133,14 @@ def _read_lines(data: bytes, display: str, opts: IngestOptions, first_line: int)
     for offset, raw in enumerate(lines):
         ctx.record = first_line + offset
         if not raw.strip():
+            continue
+        dense = too_many_containers(raw)
+        if dense is not None:
+            if not opts.skip_bad:
+                table = buffer.finish(len(lines))
+                table.error = (ctx.record, dense, f"{len(raw):,} bytes")
+                return table
+            ctx.skip(dense)
             continue
         try:
             doc = loads(raw)
@@ -252,6 +278,14 @@ def _read_jsonl(
 
 def _read_document(path: Path, display: str, opts: IngestOptions) -> FileResult:
     data = path.read_bytes()
+    dense = too_many_containers(data)
+    if dense is not None:
+        raise CorpusError(
+            dense,
+            position=Position(display),
+            got=f"{len(data):,} bytes",
+            hint="split it into several files, or write JSON Lines (one document per line)",
+        )
     try:
         doc = json.loads(data)
     except json.JSONDecodeError as err:

@@ -126,6 +126,12 @@ class StringPool(Sequence[str]):
     def _lookup(self) -> dict[str, int]:
         return {s: i for i, s in enumerate(self.values)}
 
+    @cached_property
+    def in_order(self) -> tuple[list[str], Int64Array]:
+        """The strings sorted (code point order) and their codes: a prefix is a range."""
+        codes = sorted(range(len(self.values)), key=self.values.__getitem__)
+        return [self.values[c] for c in codes], np.array(codes, dtype=np.int64)
+
     def index_of(self, value: str) -> int:
         """The code of ``value`` in this dictionary, or -1 when no row holds it."""
         return self._lookup.get(value, -1)

@@ -109,7 +109,15 @@ def _keys(cond: CompiledCondition, on_root: bool) -> tuple[str, ...]:
 class Solver:
     """All-traces queries over the conditions of ``shapes`` (plus ``extra`` conditions)."""
 
-    def __init__(self, shapes: Iterable[Shape], *, nested: bool = False) -> None:
+    def __init__(
+        self,
+        shapes: Iterable[Shape],
+        *,
+        nested: bool = False,
+        domain_cache: dict[tuple[object, ...], FieldDomain] | None = None,
+    ) -> None:
+        """``domain_cache``: domains by field and the identity of its conditions, shared by
+        solvers built for many queries over the same (living) conditions."""
         conds = [c for s in shapes for c in s.conditions]
         by_key: dict[str, list[CompiledCondition]] = {k: [] for k in PARENT_KEYS[:1]}
         for c in conds:
@@ -120,9 +128,15 @@ class Solver:
         id_conds = by_key.pop(TRACE_ID, None)
         if by_key.pop(ROOT, None) is not None:
             by_key.setdefault(SIGNAL_TYPE, [])  # whether a span is a log decides its flag
-        self.domains: dict[str, FieldDomain] = {
-            k: build_domain(k, v, _EXTRA.get(k, ())) for k, v in sorted(by_key.items())
-        }
+        self.domains: dict[str, FieldDomain] = {}
+        for k, v in sorted(by_key.items()):
+            ident = (k, *map(id, v))
+            found = domain_cache.get(ident) if domain_cache is not None else None
+            if found is None:
+                found = build_domain(k, v, _EXTRA.get(k, ()))
+                if domain_cache is not None:
+                    domain_cache[ident] = found
+            self.domains[k] = found
         ids: list[str] = [COUNTEREXAMPLE_ID]
         self.ids_exact = True
         if id_conds is not None:

@@ -5,6 +5,12 @@ re-checked with the reference evaluator (the expression holds, and Refinery's de
 what the counterexample claims) before it is shown.  When the solver cannot decide (a regex,
 ``contains``, mixed value views on one field, CheckNestedFields, a cap), the verdict is
 ``unknown`` unless a bounded random search, with the printed seed, finds a counterexample.
+
+The per-rule questions (is rule ``i`` reachable; can an error trace be decided by rule
+``i``) go through :mod:`.reach` first, which answers them for all rules at once in about
+linear time; a question it cannot decide is asked in full, as :func:`shadowed_rules_full`
+and :func:`prove_keep_all_full` (the original procedures, kept as the reference that the
+differential tests and ``benchmarks/bench_shadowed.py`` compare against) ask every one.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from pytest_nectar.prover.properties import PropertyResult, Verdict, Witness
+from pytest_nectar.prover.reach import reach_each
 from pytest_nectar.prover.solver import Shape, Solver
 from pytest_nectar.prover.target import Probe, Target
 from pytest_nectar.prover.witness import decide_command, make_witness
@@ -19,7 +26,15 @@ from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.rules_model import DeterministicSamplerConfig, RulesBasedSamplerConfig
 from pytest_nectar.trace import Trace
 
-__all__ = ["DEFAULT_SEED", "RANDOM_TRIES", "prove_keep_all", "rule_shapes", "shadowed_rules"]
+__all__ = [
+    "DEFAULT_SEED",
+    "RANDOM_TRIES",
+    "prove_keep_all",
+    "prove_keep_all_full",
+    "rule_shapes",
+    "shadowed_rules",
+    "shadowed_rules_full",
+]
 
 DEFAULT_SEED = 20240601
 RANDOM_TRIES = 2000
@@ -43,7 +58,40 @@ def _violates(evaluator: Evaluator, probes: Sequence[Probe], trace: Trace) -> bo
 def prove_keep_all(
     target: Target, pid: str, probes: Sequence[Probe], *, seed: int = DEFAULT_SEED
 ) -> PropertyResult:
-    """No trace at all satisfies one of ``probes`` and is kept with probability < 1."""
+    """No trace at all satisfies one of ``probes`` and is kept with probability < 1.
+
+    Decided with :func:`.reach.reach_each` when every question is decided there; else the
+    full procedure (:func:`prove_keep_all_full`) gives the verdict.
+    """
+    if not probes:
+        return PropertyResult(pid, Verdict.PASS, "no expression to check")
+    evaluator = Evaluator(target.rules_file, target.env)
+    if not isinstance(evaluator.sampler, RulesBasedSamplerConfig) or target.nested:
+        return prove_keep_all_full(target, pid, probes, seed=seed)
+    what = " or ".join(p.text for p in probes)
+    rules = rule_shapes(evaluator)
+    certain = _certain(evaluator)
+    open_rules = [i for i in range(len(rules)) if not certain[i]]
+    for probe_shape in (s for p in probes for s in p.shapes()):
+        answers = reach_each(target.rules_file, target.env, rules, open_rules, (probe_shape,))
+        for i in open_rules:
+            answer = answers[i]
+            if answer is None:
+                return prove_keep_all_full(target, pid, probes, seed=seed)
+            if answer.trace is None:
+                continue
+            if not _violates(evaluator, probes, answer.trace):
+                return prove_keep_all_full(target, pid, probes, seed=seed)
+            return _fail(target, evaluator, pid, answer.trace, what, "")
+    return PropertyResult(
+        pid, Verdict.PASS, f"proven for all traces: every trace matching {what} is kept"
+    )
+
+
+def prove_keep_all_full(
+    target: Target, pid: str, probes: Sequence[Probe], *, seed: int = DEFAULT_SEED
+) -> PropertyResult:
+    """:func:`prove_keep_all` asking every rule's question with all earlier rules."""
     if not probes:
         return PropertyResult(pid, Verdict.PASS, "no expression to check")
     evaluator = Evaluator(target.rules_file, target.env)
@@ -126,7 +174,58 @@ def _fail(
 
 
 def shadowed_rules(target: Target) -> PropertyResult:
-    """Rules no trace at all can reach (earlier rules match first, or never matchable)."""
+    """Rules no trace at all can reach (earlier rules match first, or never matchable).
+
+    Each rule's question goes to :func:`.reach.reach_each`; the ones it cannot decide are
+    asked in full, as :func:`shadowed_rules_full` asks every one.
+    """
+    evaluator = Evaluator(target.rules_file, target.env)
+    if not isinstance(evaluator.sampler, RulesBasedSamplerConfig):
+        return PropertyResult("shadowed-rules", Verdict.PASS, "not a rules-based sampler")
+    rules = rule_shapes(evaluator)
+    answers = reach_each(
+        target.rules_file, target.env, rules, range(len(rules)), nested=target.nested
+    )
+    full: Solver | None = None
+    shadowed: list[str] = []
+    undecided: list[str] = []
+    for j, rule in enumerate(rules):
+        answer = answers[j]
+        if answer is not None and answer.trace is not None:
+            continue
+        if answer is None:
+            full = full or Solver(rules, nested=target.nested)
+            if _full_query(evaluator, full, rules, j, shadowed, undecided):
+                continue
+        alone = Solver([rule], nested=target.nested).find([rule], [])
+        why = "never matches any trace" if alone.trace is None and alone.exact else "shadowed"
+        shadowed.append(f"{rule.name!r} ({why})")
+    return _shadowed_result(shadowed, undecided)
+
+
+def _full_query(
+    evaluator: Evaluator,
+    solver: Solver,
+    rules: list[Shape],
+    j: int,
+    shadowed: list[str],
+    undecided: list[str],
+) -> bool:
+    """The original question for rule ``j``; True when it settled the rule (reachable or
+    undecided), False when rule ``j`` is proven unreachable."""
+    out = solver.find([rules[j]], rules[:j])
+    if out.trace is not None:
+        if evaluator.decide(out.trace).rule_index != j:
+            undecided.append(rules[j].name)
+        return True
+    if not out.exact:
+        undecided.append(rules[j].name)
+        return True
+    return False
+
+
+def shadowed_rules_full(target: Target) -> PropertyResult:
+    """:func:`shadowed_rules` asking every rule's question with all earlier rules."""
     evaluator = Evaluator(target.rules_file, target.env)
     if not isinstance(evaluator.sampler, RulesBasedSamplerConfig):
         return PropertyResult("shadowed-rules", Verdict.PASS, "not a rules-based sampler")
@@ -146,6 +245,10 @@ def shadowed_rules(target: Target) -> PropertyResult:
         alone = solver.find([rule], [])
         why = "never matches any trace" if alone.trace is None and alone.exact else "shadowed"
         shadowed.append(f"{rule.name!r} ({why})")
+    return _shadowed_result(shadowed, undecided)
+
+
+def _shadowed_result(shadowed: list[str], undecided: list[str]) -> PropertyResult:
     figures = {"shadowed": shadowed, "undecided": undecided}
     if shadowed:
         return PropertyResult(

@@ -14,16 +14,33 @@ import pytest
 
 from pytest_nectar.errors import NectarError
 from pytest_nectar.pytest_plugin import checks
-from pytest_nectar.pytest_plugin.items import CORPUS_ITEMS, NectarItem, policy_items
+from pytest_nectar.pytest_plugin.items import (
+    CORPUS_ITEMS,
+    NectarItem,
+    internal_failure,
+    policy_items,
+)
 from pytest_nectar.pytest_plugin.stash import session_of
 
 if TYPE_CHECKING:
+    from _pytest._code.code import ExceptionInfo, TerminalRepr
+
     from pytest_nectar.pytest_plugin.session import NectarSession, PolicyAnalysis
 
 __all__ = ["ConfigFile", "PolicyFile"]
 
 
-class PolicyFile(pytest.File):
+class _GuardedFile(pytest.File):
+    """A collector whose unexpected exceptions go through the guard (a bug: exit 3)."""
+
+    def repr_failure(  # type: ignore[override]  # pytest's Collector takes no style
+        self, excinfo: ExceptionInfo[BaseException]
+    ) -> str | TerminalRepr:
+        text = internal_failure(self, excinfo.value)
+        return text if text is not None else super().repr_failure(excinfo)
+
+
+class PolicyFile(_GuardedFile):
     """A ``.toon`` file holding a ``nectar_policy``."""
 
     def collect(self) -> Iterator[NectarItem]:
@@ -101,7 +118,7 @@ def _line_of(analysis: PolicyAnalysis, name: str) -> int:
     return policy.position_of(field).line
 
 
-class ConfigFile(pytest.File):
+class ConfigFile(_GuardedFile):
     """The file holding ``[tool.nectar]``: the corpus items."""
 
     def collect(self) -> Iterator[NectarItem]:

@@ -139,8 +139,18 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    report = yield
+    if getattr(collector, "nectar_internal", False):
+        report.nectar_internal = True  # travels to the xdist controller with the report
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
+    if getattr(item, "nectar_internal", False):
+        report.nectar_internal = True
     facts = getattr(item, "nectar_facts", None)
     if facts is not None and report.when == "call":
         # Plain JSON data on the report: xdist ships it from the worker to the controller.
@@ -155,8 +165,19 @@ class _Reporter:
 
     def __init__(self) -> None:
         self.policies: dict[str, dict[str, Any]] = {}
+        self.internal_errors = 0
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        self.internal_errors += bool(getattr(report, "nectar_internal", False))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # The guard's exit code: a bug in Nectar is not "a policy failed" (pytest's 1).
+        if self.internal_errors:
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            self.internal_errors += bool(getattr(report, "nectar_internal", False))
         facts = getattr(report, "nectar_facts", None)
         if facts is None or report.when != "call":
             return
@@ -169,6 +190,11 @@ class _Reporter:
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        if self.internal_errors:
+            terminalreporter.write_line(
+                f"nectar: {self.internal_errors} internal error(s), please report (exit 3)",
+                red=True,
+            )
         if not self.policies:
             return
         from pytest_nectar.pytest_plugin.summary import render_summary

@@ -10,11 +10,15 @@ file holding ``[tool.nectar]`` collects the corpus items (``corpus-ingest``,
 Every item reads the session's shared analysis (:mod:`pytest_nectar.pytest_plugin.session`), so a
 policy is compiled and proven once however many of its items run.  A failure is a
 :class:`PolicyFailure`, shown as a policy failure (property, verdict, witnesses, replay
-line), never as a Python traceback.
+line), never as a Python traceback.  Any other exception in an item or a collector is a bug
+in Nectar: it fails as "nectar: internal error, please report" (a short trace with
+``NECTAR_DEBUG=1``) and the run exits 3, pytest's own internal-error code (the plugin's
+one guard, with :mod:`.collect` and :mod:`.hooks`).
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 import warnings
 from collections.abc import Callable, Sequence
@@ -24,7 +28,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-from pytest_nectar.errors import NectarError
+from pytest_nectar.errors import DEBUG_ENV, NectarError, internal_error
+from pytest_nectar.escape import terminal
 
 if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, TerminalRepr
@@ -107,6 +112,19 @@ def policy_item_names(
     return [(name, kind) for name, kind, _ in policy_items(campaigns, seeds)]
 
 
+def internal_failure(node: pytest.Item | pytest.Collector, err: BaseException) -> str | None:
+    """The guard's text for an unexpected exception (None: a failure pytest shows itself).
+
+    Marks ``node`` so that the plugin puts the fact on the report and the run exits 3.
+    """
+    if isinstance(err, PolicyFailure | NectarError | pytest.fail.Exception):
+        return None
+    if isinstance(err, pytest.skip.Exception | KeyboardInterrupt | SystemExit):
+        return None
+    node.nectar_internal = True  # type: ignore[union-attr]
+    return internal_error(err, debug=os.environ.get(DEBUG_ENV, "") not in ("", "0"))
+
+
 # --- nodes --------------------------------------------------------------------------------
 
 
@@ -153,9 +171,12 @@ class NectarItem(pytest.Item):
         err = excinfo.value
         verbose = self.config.get_verbosity() > 0
         if isinstance(err, PolicyFailure):
-            return err.text + ("\n" + err.detail if verbose and err.detail else "")
+            return terminal(err.text + ("\n" + err.detail if verbose and err.detail else ""))
         if isinstance(err, NectarError):
             return err.render() + "\n" + rerun_line(self)
+        text = internal_failure(self, err)
+        if text is not None:
+            return text + "\n" + rerun_line(self)
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int, str]:
@@ -168,7 +189,7 @@ class NectarItem(pytest.Item):
             raise PolicyFailure(text + "\n(failing because of --nectar-strict)")
         # Located at the policy (or config) line, not at this module.
         warnings.warn_explicit(
-            NectarLintWarning(text),
+            NectarLintWarning(terminal(text)),
             NectarLintWarning,
             filename=str(self.path),
             lineno=max(self.line, 1),

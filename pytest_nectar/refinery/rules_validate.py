@@ -202,9 +202,17 @@ def _levenshtein(a: str, b: str) -> int:
     return prev[-1]
 
 
+#: Longer keys get no suggestion: the edit distance is quadratic in the key's length (a
+#: 32,000-character key took 16 s), and no known name is near one anyway.
+SUGGEST_LIMIT: Final = 128
+
+
 def closest_names(word: str) -> list[str]:
-    """Refinery's ``ClosestNamesTo`` over rulesMeta (duplicates kept as Go keeps them)."""
+    """Refinery's ``ClosestNamesTo`` over rulesMeta (duplicates kept as Go keeps them);
+    nothing for a word over :data:`SUGGEST_LIMIT` characters."""
     word = word.split(".")[-1]
+    if len(word) > SUGGEST_LIMIT:
+        return []
     words: list[tuple[int, str]] = []
     for group, fields in GROUPS.items():
         words.append((_levenshtein(group, word), group))
@@ -218,6 +226,14 @@ def closest_names(word: str) -> list[str]:
             continue
         out.append(name)
     return out
+
+
+def _unknown(key: str) -> str:
+    """An unknown key and Refinery's suggestion; a key too long to suggest for is cut."""
+    close = closest_names(key)
+    if close:
+        return f"{key}; did you mean {' or '.join(close)}?"
+    return key if len(key) <= SUGGEST_LIMIT else key[: SUGGEST_LIMIT - 3] + "..."
 
 
 class _Validator:
@@ -325,7 +341,7 @@ class _Validator:
             if key not in GROUPS:
                 out.append(
                     (
-                        f"unknown group {key}; did you mean {' or '.join(closest_names(key))}?",
+                        f"unknown group {_unknown(key)}",
                         knode.position,
                     )
                 )
@@ -344,7 +360,7 @@ class _Validator:
                     continue
                 out.append(
                     (
-                        f"unknown field {k}; did you mean {' or '.join(closest_names(k))}?",
+                        f"unknown field {_unknown(k)}",
                         knode.position,
                     )
                 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pytest_nectar.escape import code
 from pytest_nectar.report import numbers as n
 from pytest_nectar.report.document import ExplainReport, Missing
 
@@ -64,8 +65,8 @@ def _overview(report: ExplainReport) -> list[Block]:
     out: list[Block] = []
     t, b = report.totals, report.budget
     facts = [
-        f"{report.kind} `{report.source}`, environment `{report.environment}`",
-        f"corpus `{report.corpus}`" if report.corpus else "no corpus",
+        f"{report.kind} {code(report.source)}, environment {code(report.environment)}",
+        f"corpus {code(report.corpus)}" if report.corpus else "no corpus",
     ]
     if report.error is not None and report.error_from is not None:
         facts.append(f"error traces: `{report.error}` (from {report.error_from})")
@@ -151,7 +152,7 @@ def _services(report: ExplainReport, limit: int | None) -> list[Block]:
     if report.services_losing_all:
         out.append(
             _cap(
-                [f"`{s}` loses all its traces" for s in report.services_losing_all],
+                [f"{code(s)} loses all its traces" for s in report.services_losing_all],
                 limit,
                 "alert",
             )
@@ -180,8 +181,8 @@ def _findings(report: ExplainReport, limit: int | None) -> list[Block]:
             for v in report.verdicts
         )
         out.append(Table(("verdict", "property", "summary"), tuple(rows), (), 0, tones))
-    items = [f"unreachable on the corpus: `{r}`" for r in report.unreachable]
-    items += [f"shadowed for every possible trace: `{r}`" for r in report.shadowed]
+    items = [f"unreachable on the corpus: {code(r)}" for r in report.unreachable]
+    items += [f"shadowed for every possible trace: {code(r)}" for r in report.shadowed]
     items += [f"type hazard: {h}" for h in report.hazards]
     if items:
         out += [Heading(3, "Findings"), _cap(items, limit, "warn")]

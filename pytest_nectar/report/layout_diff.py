@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pytest_nectar.escape import code
 from pytest_nectar.report import numbers as n
 from pytest_nectar.report.document import DiffReport
 from pytest_nectar.report.layout import Block, Bullets, Heading, Para, Table, missing_blocks
@@ -96,7 +97,7 @@ def diff_blocks(report: DiffReport, *, limit: int | None = None) -> list[Block]:
     blocks.append(
         Bullets(
             (
-                f"corpus `{report.corpus}`" if report.corpus else "no corpus",
+                f"corpus {code(report.corpus)}" if report.corpus else "no corpus",
                 diff_summary(report),
             )
         )

@@ -9,10 +9,10 @@ offline and cannot leak anything.  The script only makes tables sortable by a cl
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from typing import Final
 
+from pytest_nectar.escape import segments
 from pytest_nectar.report.layout import Block, Bullets, Heading, Para, Table
 
 __all__ = ["html_document", "render_blocks"]
@@ -53,12 +53,14 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
   });
 });
 """
-_CODE: Final = re.compile(r"`([^`]*)`")
 
 
 def _text(text: str) -> str:
-    """Escape, then show `quoted` names as code."""
-    return _CODE.sub(r"<code>\1</code>", html.escape(text))
+    """Escape every part, and show the code spans of the layout as code."""
+    return "".join(
+        f"<code>{html.escape(part)}</code>" if is_code else html.escape(part)
+        for is_code, part in segments(text)
+    )
 
 
 def _table(table: Table) -> str:

@@ -4,8 +4,9 @@ GitHub accepts 65,536 characters in a comment and 1 MiB in a step summary.  List
 tables are capped at :data:`ROW_LIMIT` rows (the rest counted), cells are cut at
 :data:`CELL_LIMIT` characters, and if a document is still larger than :data:`MAX_BYTES`
 it is laid out again with fewer rows, so the output stays under 1 MiB whatever the corpus.
-Corpus values are untrusted: cells are escaped so they cannot break the table, inject HTML
-or mention people.
+Corpus values and policy text are untrusted: every string is escaped (:mod:`pytest_nectar.escape`)
+so it cannot break the table or a code span, render a link or a remote image, inject HTML or
+mention people.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from pytest_nectar.escape import md_code, md_text, segments
 from pytest_nectar.report.layout import Block, Bullets, Heading, Para, Table
 
 __all__ = ["CELL_LIMIT", "MAX_BYTES", "ROW_LIMIT", "fit", "render_blocks"]
@@ -29,13 +31,7 @@ def _escape(text: str) -> str:
     text = " ".join(text.split())
     if len(text) > CELL_LIMIT:
         text = text[: CELL_LIMIT - 3] + "..."
-    return (
-        text.replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("@", "&#64;")
-    )
+    return "".join(md_code(part) if is_code else md_text(part) for is_code, part in segments(text))
 
 
 def _table(table: Table) -> list[str]:

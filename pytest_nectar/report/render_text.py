@@ -2,8 +2,9 @@
 
 Colour follows rich's detection (a terminal, ``NO_COLOR``, ``FORCE_COLOR``); piped output
 is plain and laid out at a fixed width so the same report gives the same bytes.  Every
-string is passed as :class:`rich.text.Text`, never as markup: corpus values cannot style
-or break the output.
+string is passed as :class:`rich.text.Text`, never as markup, with its control characters
+escaped (:func:`pytest_nectar.escape.terminal`; rich itself strips only a few): corpus values
+cannot style, move or retitle the terminal.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rich.rule import Rule
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from pytest_nectar.escape import plain, terminal
 from pytest_nectar.report.layout import Block, Bullets, Heading, Para
 
 __all__ = ["PIPE_WIDTH", "render_blocks", "to_text"]
@@ -27,7 +29,7 @@ _STYLE: Final = {"alert": "bold red", "warn": "yellow", "ok": "green", "": ""}
 
 
 def _plain(text: str) -> str:
-    return text.replace("`", "")
+    return terminal(plain(text))
 
 
 def _renderable(block: Block) -> RenderableType:

@@ -68,10 +68,17 @@ def read_source(spec: str) -> tuple[str, str]:
             raise UsageError(
                 "a git source must be git:REV:path", got=spec, hint="e.g. git:main:policy.toon"
             )
+        if rev.startswith("-"):  # git would read it as an option (--output=FILE writes a file)
+            raise UsageError(
+                "a git revision must not start with '-'",
+                position=Position(spec),
+                got=rev,
+                hint="name a branch, tag or commit",
+            )
         rel = path if path.startswith(("./", "../", "/")) else "./" + path
         try:
             done = subprocess.run(
-                ["git", "show", f"{rev}:{rel}"],
+                ["git", "show", "--end-of-options", f"{rev}:{rel}"],
                 capture_output=True,
                 check=False,
                 timeout=60,
