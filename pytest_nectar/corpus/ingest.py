@@ -31,6 +31,7 @@ from pytest_nectar.corpus.honeycomb import (
 from pytest_nectar.corpus.husky import BadRecord
 from pytest_nectar.corpus.jaeger import looks_like_jaeger, read_jaeger
 from pytest_nectar.corpus.otlp import NON_TRACE_KEYS, TRACE_KEYS, read_otlp
+from pytest_nectar.corpus.otlp_fast import FastOtlp
 from pytest_nectar.corpus.zipkin import looks_like_zipkin, read_zipkin
 from pytest_nectar.errors import CorpusError, Position
 
@@ -130,6 +131,7 @@ def _read_lines(data: bytes, display: str, opts: IngestOptions, first_line: int)
     if lines and lines[-1] == b"":
         lines.pop()
     loads = json.loads
+    fast = FastOtlp(ctx).read if opts.fmt in (None, "otlp") else None
     for offset, raw in enumerate(lines):
         ctx.record = first_line + offset
         if not raw.strip():
@@ -141,6 +143,8 @@ def _read_lines(data: bytes, display: str, opts: IngestOptions, first_line: int)
                 table.error = (ctx.record, dense, f"{len(raw):,} bytes")
                 return table
             ctx.skip(dense)
+            continue
+        if fast is not None and fast(raw):
             continue
         try:
             doc = loads(raw)
@@ -246,8 +250,11 @@ def _read_jsonl(
     path: Path, display: str, opts: IngestOptions, size: int, workers: int, chunk_bytes: int
 ) -> FileResult:
     n_workers = workers or (os.cpu_count() or 1)
-    if size <= chunk_bytes or n_workers <= 1:
+    if size <= chunk_bytes:
         chunks = [_read_lines(path.read_bytes(), display, opts, 1)]
+    elif n_workers <= 1:  # one chunk in memory at a time: a 10 GB file never needs 10 GB
+        bounds = _chunk_bounds(path, size, -(-size // chunk_bytes))
+        chunks = [_chunk_job(str(path), a, b, display, opts) for a, b in bounds]
     else:
         pieces = max(n_workers * 4, -(-size // (chunk_bytes * 4)))
         bounds = _chunk_bounds(path, size, pieces)
@@ -286,6 +293,10 @@ def _read_document(path: Path, display: str, opts: IngestOptions) -> FileResult:
             got=f"{len(data):,} bytes",
             hint="split it into several files, or write JSON Lines (one document per line)",
         )
+    buffer = RowBuffer()
+    ctx = ReadContext(buffer, skip_bad=opts.skip_bad, json_ints=opts.json_ints)
+    if opts.fmt in (None, "otlp") and FastOtlp(ctx).read(data):
+        return FileResult([buffer.finish(1)], lines=False)
     try:
         doc = json.loads(data)
     except json.JSONDecodeError as err:
@@ -296,8 +307,6 @@ def _read_document(path: Path, display: str, opts: IngestOptions) -> FileResult:
         ) from None
     except UnicodeDecodeError:
         raise CorpusError("invalid UTF-8", position=Position(display)) from None
-    buffer = RowBuffer()
-    ctx = ReadContext(buffer, skip_bad=opts.skip_bad, json_ints=opts.json_ints)
     reader = _reader_for(doc, opts.fmt)
     if isinstance(reader, str):
         if not reader:

@@ -1,0 +1,324 @@
+"""OTLP/JSON at native speed: decode straight into typed structs, then flatten.
+
+``json.loads`` builds a dict per object and the flattening then reads them back key by
+key; msgspec decodes the same bytes in C directly into the :class:`msgspec.Struct` types
+below (the OTLP/JSON schema), which is several times cheaper, and the common span (no
+events, no links, scalar attributes) is flattened here without building the dicts at all.
+
+Exactness rests on one rule: this path either produces the rows the exact reader
+(:mod:`pytest_nectar.corpus.otlp` over :mod:`~pytest_nectar.corpus.husky`) would, or it
+produces nothing and the record goes to the exact reader:
+
+* the structs only accept what the exact reader reads the same way: a field whose
+  ``null`` means something other than "absent" has no ``None`` (it is ``UNSET`` when
+  absent), and values of an unexpected type fail the decode;
+* whatever is not the common case (kvlists, arrays, bytes, booleans, sample rates, span
+  events and links, scope and resource fields) goes to husky's own functions, on the
+  dicts :func:`msgspec.to_builtins` makes of the structs (the same keys and values
+  ``json.loads`` gives for what husky reads);
+* a decode error, or any error while flattening, rolls the record's rows back and hands
+  the line to the exact reader, so error messages and ``--skip-bad`` are unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+import msgspec
+from msgspec import UNSET, Struct, UnsetType
+
+from pytest_nectar.corpus.context import FMT_OTLP, ReadContext
+from pytest_nectar.corpus.husky import (
+    SPAN_KINDS,
+    _int_value,
+    _is_decimal,
+    _marshallable,
+    _nanos,
+    _put_value,
+    flatten_span,
+    otlp_id,
+    sample_rate_of,
+    scope_and_resource_fields,
+)
+
+__all__ = ["FastOtlp"]
+
+_STATUS_CODES: Final[dict[object, int]] = {
+    0: 0,
+    1: 1,
+    2: 2,
+    "STATUS_CODE_UNSET": 0,
+    "STATUS_CODE_OK": 1,
+    "STATUS_CODE_ERROR": 2,
+}
+_CAMEL: Final = "camel"
+
+
+class AnyValue(Struct, rename=_CAMEL):
+    # No None: a null value is an error for the exact reader, not an absent one.
+    string_value: str | UnsetType = UNSET
+    int_value: int | str | UnsetType = UNSET
+    double_value: float | str | UnsetType = UNSET
+    bool_value: bool | UnsetType = UNSET
+    bytes_value: str | UnsetType = UNSET
+    array_value: ArrayValue | UnsetType = UNSET
+    kvlist_value: KeyValueList | UnsetType = UNSET
+
+
+class KeyValue(Struct):
+    key: str | None = None
+    value: AnyValue | None = None
+
+
+class ArrayValue(Struct):
+    values: list[AnyValue] | None = None
+
+
+class KeyValueList(Struct):
+    values: list[KeyValue] | None = None
+
+
+class Scope(Struct):
+    name: str | None = None
+    version: str | None = None
+    attributes: list[KeyValue] | None = None
+
+
+class Resource(Struct):
+    attributes: list[KeyValue] | None = None
+
+
+class Status(Struct):
+    code: int | str = 0
+    message: str | None = None
+
+
+class SpanEvent(Struct, rename=_CAMEL):
+    time_unix_nano: int | str | None = None
+    name: str | None = None
+    attributes: list[KeyValue] | None = None
+
+
+class SpanLink(Struct, rename=_CAMEL):
+    trace_id: str | None = None
+    span_id: str | None = None
+    attributes: list[KeyValue] | None = None
+
+
+class Span(Struct, rename=_CAMEL):
+    trace_id: str | None = None
+    span_id: str | None = None
+    parent_span_id: str | None = None
+    name: str | None = None
+    kind: int | str = 0
+    start_time_unix_nano: int | str | None = None
+    end_time_unix_nano: int | str | None = None
+    trace_state: str | None = None
+    attributes: list[KeyValue] | None = None
+    events: list[SpanEvent] | None = None
+    links: list[SpanLink] | None = None
+    status: Status | None = None
+
+
+class ScopeSpans(Struct, rename=_CAMEL):
+    # ``scope: null`` is no scope; an absent scope falls back to the legacy name.
+    scope: Scope | UnsetType | None = UNSET
+    instrumentation_library: Scope | UnsetType | None = UNSET
+    schema_url: str | None = None
+    spans: list[Span] | None = None
+
+
+class ResourceSpans(Struct, rename=_CAMEL):
+    resource: Resource | None = None
+    schema_url: str | None = None
+    scope_spans: list[ScopeSpans] | UnsetType | None = UNSET
+    instrumentation_library_spans: list[ScopeSpans] | UnsetType | None = UNSET
+
+
+class Request(Struct, rename=_CAMEL):
+    resource_spans: list[ResourceSpans] | UnsetType | None = UNSET
+    batches: list[ResourceSpans] | UnsetType | None = UNSET
+
+
+_DECODER: Final = msgspec.json.Decoder(Request)
+_to_builtins: Final = msgspec.to_builtins
+#: After this many records in a row that are not OTLP traces, stop trying the fast path.
+_GIVE_UP_AFTER: Final = 8
+
+
+class FastOtlp:
+    """The typed fast path of one chunk; :meth:`read` says whether it took the record."""
+
+    def __init__(self, ctx: ReadContext) -> None:
+        self.ctx = ctx
+        self.misses = 0
+        self.hits = 0
+
+    def read(self, raw: bytes) -> bool:
+        if self.misses >= _GIVE_UP_AFTER and not self.hits:
+            return False
+        try:
+            request = _DECODER.decode(raw)
+        except msgspec.MsgspecError:
+            self.misses += 1
+            return False
+        if request.resource_spans is not UNSET:
+            resource_spans = request.resource_spans
+        elif request.batches is not UNSET:
+            resource_spans = request.batches
+        else:
+            self.misses += 1
+            return False
+        ctx = self.ctx
+        mark = ctx.buffer.mark()
+        try:
+            ctx.fmt = FMT_OTLP
+            for rs in resource_spans or ():
+                _read_resource_spans(rs, ctx)
+        except Exception:  # the exact reader decides what is wrong, and says so
+            ctx.buffer.rollback(mark)
+            self.misses += 1
+            return False
+        self.hits += 1
+        return True
+
+
+def _read_resource_spans(rs: ResourceSpans, ctx: ReadContext) -> None:
+    scope_spans = rs.scope_spans
+    if scope_spans is UNSET:
+        scope_spans = rs.instrumentation_library_spans
+    if not scope_spans:
+        return
+    resource = None if rs.resource is None else _to_builtins(rs.resource)
+    emit = ctx.emit
+    for ss in scope_spans:
+        scope = ss.scope if ss.scope is not UNSET else ss.instrumentation_library
+        shared, scope_rate, resource_rate = scope_and_resource_fields(
+            None if scope is None or scope is UNSET else _to_builtins(scope),
+            ss.schema_url,
+            resource,
+            rs.schema_url,
+        )
+        # Rates set at scope or resource level: husky's flatten_span picks the span's rate.
+        outer_rate = any(slot is not None for slot in (*scope_rate, *resource_rate))
+        for span in ss.spans or ():
+            if span.events or span.links or outer_rate:
+                flatten_span(_to_builtins(span), shared, scope_rate, resource_rate, emit)
+            else:
+                _flatten_plain(span, shared, scope_rate, resource_rate, emit)
+
+
+def _put_attributes(out: dict[str, object], attributes: list[KeyValue], rate: list[object]) -> None:
+    """husky.put_attributes on structs: its fast cases here, the others through husky."""
+    for kv in attributes:
+        key = kv.key
+        value = kv.value
+        if not key or value is None:
+            continue
+        if key == "sampleRate" or key == "SampleRate":
+            slot = 0 if key == "sampleRate" else 1
+            if rate[slot] is None:
+                rate[slot] = _marshallable(_to_builtins(value))
+            continue
+        if key in out:
+            continue
+        s = value.string_value
+        if s is not UNSET:
+            out[key] = s
+            continue
+        i = value.int_value
+        if i is not UNSET and (type(i) is int or _is_decimal(i)):  # type: ignore[arg-type]
+            out[key] = _int_value(i)
+            continue
+        d = value.double_value
+        if type(d) is float:
+            if value.kvlist_value is not UNSET:
+                # 3 and 3.0 decode alike here, and husky ranks them differently against a
+                # kvlist: let the exact reader have the record.
+                raise ValueError("doubleValue beside kvlistValue")
+            out[key] = d
+            continue
+        _put_value(out, key, _to_builtins(value), 0)
+
+
+def _flatten_plain(
+    span: Span,
+    shared: list[tuple[str, object]],
+    scope_rate: list[object],
+    resource_rate: list[object],
+    emit: Callable[[dict[str, object], float, float], None],
+) -> None:
+    """husky.flatten_span for a span without events or links (its last part only)."""
+    trace_id = otlp_id(span.trace_id, 16, "traceId", trace=True)
+    span_id = otlp_id(span.span_id, 8, "spanId")
+    parent_id = otlp_id(span.parent_span_id, 8, "parentSpanId")
+    name = span.name or ""
+    start = _nanos(span.start_time_unix_nano, "startTimeUnixNano")
+    end = _nanos(span.end_time_unix_nano, "endTimeUnixNano")
+    status = span.status
+    code_raw = 0 if status is None else status.code
+    code = _STATUS_CODES.get(code_raw)
+    if code is None:
+        if type(code_raw) is not int:
+            raise ValueError("status.code")
+        code = code_raw
+    message = "" if status is None else (status.message or "")
+    kind = SPAN_KINDS.get(span.kind)
+    if kind is None:
+        if type(span.kind) is not int:
+            raise ValueError("kind")
+        kind = "unspecified"
+    trace_state = span.trace_state or ""
+    span_rate: list[object] = [None, None]
+    fields: dict[str, object] = {}
+    if span.attributes:
+        _put_attributes(fields, span.attributes, span_rate)
+    if span_rate[0] is None and span_rate[1] is None and not trace_state:
+        rate = 1.0
+    else:
+        rate = sample_rate_of((span_rate, scope_rate, resource_rate), trace_state)
+    if "trace.trace_id" not in fields:
+        fields["trace.trace_id"] = trace_id
+    if parent_id and "trace.parent_id" not in fields:
+        fields["trace.parent_id"] = parent_id
+    if "meta.signal_type" not in fields:
+        fields["meta.signal_type"] = "trace"
+    if code == 2 and "error" not in fields:
+        fields["error"] = True
+    if "name" not in fields:
+        fields["name"] = name
+    if "trace.span_id" not in fields:
+        fields["trace.span_id"] = span_id
+    if trace_state and "trace.trace_state" not in fields:
+        fields["trace.trace_state"] = trace_state
+    if "status_code" not in fields:
+        fields["status_code"] = code
+    if message and "status_message" not in fields:
+        fields["status_message"] = message
+    if "span.num_events" not in fields:
+        fields["span.num_events"] = 0
+    if "span.num_links" not in fields:
+        fields["span.num_links"] = 0
+    if "span.kind" not in fields:
+        fields["span.kind"] = kind
+    if "type" not in fields:
+        fields["type"] = kind
+    duration = 0.0
+    invalid = False
+    if start > 0 and end > 0:
+        if end >= start:
+            duration = (end - start) / 1e6
+        else:
+            invalid = True
+    if "duration_ms" not in fields:
+        fields["duration_ms"] = duration
+    if invalid and "meta.invalid_duration" not in fields:
+        fields["meta.invalid_duration"] = True
+    for key, value in shared:
+        if key not in fields:
+            fields[key] = value
+    emit(fields, start / 1e9 if start > 0 else _NAN, rate)
+
+
+_NAN: Final = float("nan")
