@@ -31,10 +31,8 @@ from msgspec import UNSET, Struct, UnsetType
 from pytest_nectar.corpus.context import FMT_OTLP, ReadContext
 from pytest_nectar.corpus.husky import (
     SPAN_KINDS,
-    _int_value,
     _is_decimal,
     _marshallable,
-    _nanos,
     _put_value,
     flatten_span,
     otlp_id,
@@ -202,11 +200,15 @@ def _read_resource_spans(rs: ResourceSpans, ctx: ReadContext) -> None:
         )
         # Rates set at scope or resource level: husky's flatten_span picks the span's rate.
         outer_rate = any(slot is not None for slot in (*scope_rate, *resource_rate))
+        shared_fields = dict(shared)
+        reserved = _INTRINSIC | shared_fields.keys()
         for span in ss.spans or ():
             if span.events or span.links or outer_rate:
                 flatten_span(_to_builtins(span), shared, scope_rate, resource_rate, emit)
             else:
-                _flatten_plain(span, shared, scope_rate, resource_rate, emit)
+                _flatten_plain(
+                    span, shared, shared_fields, reserved, scope_rate, resource_rate, emit
+                )
 
 
 def _put_attributes(out: dict[str, object], attributes: list[KeyValue], rate: list[object]) -> None:
@@ -228,10 +230,18 @@ def _put_attributes(out: dict[str, object], attributes: list[KeyValue], rate: li
             out[key] = s
             continue
         i = value.int_value
-        if i is not UNSET and (type(i) is int or _is_decimal(i)):  # type: ignore[arg-type]
-            out[key] = _int_value(i)
+        if type(i) is str and _is_decimal(i):
+            i = int(i, 10)
+        if type(i) is int:
+            if not _INT64_MIN <= i <= _INT64_MAX:
+                raise ValueError("intValue beyond int64")
+            out[key] = i
             continue
         d = value.double_value
+        b = value.bool_value
+        if type(b) is bool and i is UNSET and d is UNSET and value.kvlist_value is UNSET:
+            out[key] = b
+            continue
         if type(d) is float:
             if value.kvlist_value is not UNSET:
                 # 3 and 3.0 decode alike here, and husky ranks them differently against a
@@ -245,17 +255,28 @@ def _put_attributes(out: dict[str, object], attributes: list[KeyValue], rate: li
 def _flatten_plain(
     span: Span,
     shared: list[tuple[str, object]],
+    shared_fields: dict[str, object],
+    reserved: frozenset[str],
     scope_rate: list[object],
     resource_rate: list[object],
     emit: Callable[[dict[str, object], float, float], None],
 ) -> None:
     """husky.flatten_span for a span without events or links (its last part only)."""
-    trace_id = otlp_id(span.trace_id, 16, "traceId", trace=True)
-    span_id = otlp_id(span.span_id, 8, "spanId")
-    parent_id = otlp_id(span.parent_span_id, 8, "parentSpanId")
+    raw = span.trace_id
+    trace_id = _TRACE_IDS.get(raw)
+    if trace_id is None:
+        trace_id = _remember(_TRACE_IDS, raw, otlp_id(raw, 16, "traceId", trace=True))
+    raw = span.span_id
+    span_id = _SPAN_IDS.get(raw)
+    if span_id is None:
+        span_id = _remember(_SPAN_IDS, raw, otlp_id(raw, 8, "spanId"))
+    raw = span.parent_span_id
+    parent_id = _SPAN_IDS.get(raw)
+    if parent_id is None:
+        parent_id = _remember(_SPAN_IDS, raw, otlp_id(raw, 8, "parentSpanId"))
     name = span.name or ""
-    start = _nanos(span.start_time_unix_nano, "startTimeUnixNano")
-    end = _nanos(span.end_time_unix_nano, "endTimeUnixNano")
+    start = _nanos(span.start_time_unix_nano)
+    end = _nanos(span.end_time_unix_nano)
     status = span.status
     code_raw = 0 if status is None else status.code
     code = _STATUS_CODES.get(code_raw)
@@ -278,6 +299,34 @@ def _flatten_plain(
         rate = 1.0
     else:
         rate = sample_rate_of((span_rate, scope_rate, resource_rate), trace_state)
+    if reserved.isdisjoint(fields):
+        # No attribute shadows an intrinsic or shared field: husky's first-wins checks
+        # below would all pass, in this order.
+        fields["trace.trace_id"] = trace_id
+        if parent_id:
+            fields["trace.parent_id"] = parent_id
+        fields["meta.signal_type"] = "trace"
+        if code == 2:
+            fields["error"] = True
+        fields["name"] = name
+        fields["trace.span_id"] = span_id
+        if trace_state:
+            fields["trace.trace_state"] = trace_state
+        fields["status_code"] = code
+        if message:
+            fields["status_message"] = message
+        fields["span.num_events"] = 0
+        fields["span.num_links"] = 0
+        fields["span.kind"] = kind
+        fields["type"] = kind
+        if start > 0 and end > 0 and end < start:
+            fields["duration_ms"] = 0.0
+            fields["meta.invalid_duration"] = True
+        else:
+            fields["duration_ms"] = (end - start) / 1e6 if start > 0 and end > 0 else 0.0
+        fields.update(shared_fields)
+        emit(fields, start / 1e9 if start > 0 else _NAN, rate)
+        return
     if "trace.trace_id" not in fields:
         fields["trace.trace_id"] = trace_id
     if parent_id and "trace.parent_id" not in fields:
@@ -322,3 +371,45 @@ def _flatten_plain(
 
 
 _NAN: Final = float("nan")
+#: The fields husky adds to a span row: when no attribute has one of these names (or a
+#: scope or resource field's), the row is built without first-wins checks.
+_INTRINSIC: Final = frozenset(
+    {
+        "trace.trace_id",
+        "trace.parent_id",
+        "meta.signal_type",
+        "error",
+        "name",
+        "trace.span_id",
+        "trace.trace_state",
+        "status_code",
+        "status_message",
+        "span.num_events",
+        "span.num_links",
+        "span.kind",
+        "type",
+        "duration_ms",
+        "meta.invalid_duration",
+    }
+)
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+#: Id text to Husky's hex, per process: spans of a trace share their trace id, children
+#: name their parent's span id.  Bounded: cleared when full.
+_TRACE_IDS: dict[str | None, str] = {}
+_SPAN_IDS: dict[str | None, str] = {}
+_IDS_MAX: Final = 1 << 16
+
+
+def _nanos(raw: int | str | None) -> int:
+    # A bad decimal string raises here: the exact reader then says why.
+    if raw is None:
+        return 0
+    return int(raw, 10) if type(raw) is str else raw  # type: ignore[return-value]
+
+
+def _remember(cache: dict[str | None, str], raw: str | None, value: str) -> str:
+    if len(cache) >= _IDS_MAX:
+        cache.clear()
+    cache[raw] = value
+    return value
