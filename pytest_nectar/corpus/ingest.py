@@ -19,9 +19,18 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from pytest_nectar.corpus.buffer import PartialTable, RowBuffer
+from pytest_nectar.corpus.containers import (
+    PROTO,
+    ProtoError,
+    open_decompressed,
+    proto_messages,
+    read_blocks,
+    request_from_proto,
+    sniff,
+)
 from pytest_nectar.corpus.context import FatalRecord, ReadContext
 from pytest_nectar.corpus.honeycomb import (
     looks_like_honeycomb,
@@ -234,6 +243,9 @@ def read_file(
         head = fh.read(min(size, 1 << 20))
     if not head.strip():
         raise CorpusError(f"empty file; {_EXPECTED}", position=Position(display))
+    container = sniff(head, size)
+    if container:
+        return _read_container(path, display, opts, container)
     lead = head.lstrip()[:1]
     if lead not in (b"{", b"["):
         raise CorpusError(
@@ -261,6 +273,11 @@ def _read_jsonl(
         with ProcessPoolExecutor(n_workers, mp_context=get_context("fork")) as pool:
             futures = [pool.submit(_chunk_job, str(path), a, b, display, opts) for a, b in bounds]
             chunks = [f.result() for f in futures]
+    return _finish_lines(chunks, display)
+
+
+def _finish_lines(chunks: list[PartialTable], display: str) -> FileResult:
+    """Number the chunks' records as lines of the whole file; the first error stops the read."""
     line = 0
     for chunk in chunks:
         if chunk.error is not None:
@@ -284,7 +301,10 @@ def _read_jsonl(
 
 
 def _read_document(path: Path, display: str, opts: IngestOptions) -> FileResult:
-    data = path.read_bytes()
+    return _document(path.read_bytes(), display, opts)
+
+
+def _document(data: bytes, display: str, opts: IngestOptions) -> FileResult:
     dense = too_many_containers(data)
     if dense is not None:
         raise CorpusError(
@@ -334,3 +354,73 @@ def _raiser(err: BadRecord) -> Callable[[], None]:
         raise err
 
     return fail
+
+
+def _read_container(path: Path, display: str, opts: IngestOptions, kind: str) -> FileResult:
+    """A compressed file (its content read as if it were not) or length-delimited protobuf."""
+    inner = PROTO
+    if kind != PROTO:
+        with open_decompressed(path, kind) as stream:
+            head = stream.read(1 << 16)
+        if not head.strip():
+            raise CorpusError(f"empty {kind} file; {_EXPECTED}", position=Position(display))
+        inner = sniff(head, 1 << 62)
+        if inner != PROTO and head.lstrip()[:1] not in (b"{", b"["):
+            raise CorpusError(
+                f"not JSON or OTLP protobuf inside {kind}; {_EXPECTED}",
+                position=Position(display),
+                got=head.strip()[:40].decode("utf-8", "replace"),
+            )
+    with open_decompressed(path, kind) as stream:
+        if inner == PROTO:
+            return _read_proto(stream, display, opts)
+        first = stream.read(1 << 20)
+        if not _first_value_then_more(first if len(first) < 1 << 20 else first + b"\n"):
+            return _document(first + stream.read(), display, opts)
+        with open_decompressed(path, kind) as again:  # one block of lines at a time
+            chunks = [_read_lines(block, display, opts, 1) for block in read_blocks(again)]
+        return _finish_lines(chunks, display)
+
+
+def _read_proto(stream: IO[bytes], display: str, opts: IngestOptions) -> FileResult:
+    """Length-delimited messages; record numbers are message numbers (from 1)."""
+    buffer = RowBuffer()
+    ctx = ReadContext(buffer, skip_bad=opts.skip_bad, json_ints=opts.json_ints)
+    messages = proto_messages(stream)
+    try:
+        try:
+            for index, payload in enumerate(messages, 1):
+                ctx.record = index
+                if payload.lstrip()[:1] in (b"{", b"["):  # OTLP JSON in a zstd frame
+                    _one_json_record(payload, ctx, opts)
+                    continue
+                try:
+                    doc = request_from_proto(payload, index)
+                except ProtoError as err:
+                    ctx.guard("", _raiser(BadRecord(err.what, f"{len(payload)} bytes")))
+                    continue
+                ctx.guard("", read_otlp, doc, ctx)
+        except ProtoError as err:  # the stream ends inside a message: nothing follows
+            ctx.record = err.message
+            ctx.guard("", _raiser(BadRecord(err.what, "end of file")))
+    except FatalRecord as err:
+        raise CorpusError(
+            f"message {err.record}: {err.what}",
+            position=Position(display),
+            got=err.got,
+            hint="--skip-bad skips bad records",
+        ) from None
+    return FileResult([buffer.finish(ctx.record)], lines=False)
+
+
+def _one_json_record(payload: bytes, ctx: ReadContext, opts: IngestOptions) -> None:
+    try:
+        doc = json.loads(payload)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        ctx.guard("", _raiser(BadRecord(_json_reason(err), "")))
+        return
+    reader = _reader_for(doc, opts.fmt)
+    if isinstance(reader, str):
+        ctx.skip(reader or f"unknown trace format; got {_keys(doc)}")
+        return
+    ctx.guard("", reader, doc, ctx)

@@ -41,7 +41,9 @@ from pytest_nectar.fileio import write_atomic
 __all__ = ["TRACE_SUFFIXES", "corpus_digest", "load_corpus", "resolve_inputs"]
 
 #: Files of a folder that are corpus inputs; other files (notes, licences) are not.
-TRACE_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")
+#: Names a folder's trace files have: JSON, the file exporter's protobuf, compressed ones
+#: (the content is detected from the bytes; the suffix only picks files in folders).
+TRACE_SUFFIXES: Final = (".json", ".jsonl", ".ndjson", ".pb", ".proto", ".binpb", ".gz", ".zst")
 #: The file-digest index forgets the least recently added files beyond this many.
 _INDEX_LIMIT: Final = 4096
 
@@ -65,7 +67,7 @@ def resolve_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, 
                 raise EmptyCorpusError(
                     "folder holds no trace files",
                     position=Position(str(given)),
-                    hint="expected *.json, *.jsonl or *.ndjson files",
+                    hint="expected *.json, *.jsonl, *.ndjson, *.pb, *.gz or *.zst files",
                 )
             out.extend((p, str(Path(given) / p.relative_to(path))) for p in found)
         elif path.is_file():

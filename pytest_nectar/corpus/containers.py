@@ -1,0 +1,158 @@
+"""What the collector's file exporter writes around the traces: compression and framing.
+
+Detected from the first bytes, never from the file name:
+
+* gzip (``1f 8b``) or zstd (``28 b5 2f fd``) compression of the whole file; the content
+  inside is read as it would be uncompressed, streamed (one block in memory at a time);
+* ``format: proto``: length-delimited ``ExportTraceServiceRequest`` messages, each
+  preceded by its size as a 4-byte big-endian unsigned integer;
+* the exporter's older ``compression: zstd`` layout: the same 4-byte framing around
+  messages that are each one zstd frame (holding OTLP protobuf or OTLP JSON).
+
+Protobuf messages are decoded by the official ``opentelemetry-proto`` classes and turned
+into the OTLP/JSON object protobuf's JSON mapping defines (base64 ids, int64 as strings,
+enum names), which the OTLP/JSON reader reads exactly; so every format shares one
+flattening.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Final
+
+__all__ = [
+    "GZIP",
+    "PROTO",
+    "ZSTD",
+    "ProtoError",
+    "open_decompressed",
+    "proto_messages",
+    "request_from_proto",
+    "sniff",
+]
+
+GZIP: Final = "gzip"
+ZSTD: Final = "zstd"
+PROTO: Final = "proto"
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+_ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
+#: ExportTraceServiceRequest's field 1 (resource_spans), length-delimited.
+_RESOURCE_SPANS_TAG: Final = 0x0A
+_BLOCK: Final = 1 << 20
+
+
+class ProtoError(ValueError):
+    """A length-delimited file that ends inside a message, or a message protobuf refuses."""
+
+    def __init__(self, message: int, what: str) -> None:
+        super().__init__(what)
+        self.message = message
+        self.what = what
+
+
+def sniff(head: bytes, size: int) -> str:
+    """``gzip``, ``zstd``, ``proto`` or ``""`` (anything else: JSON or not a trace file)."""
+    if head.startswith(_GZIP_MAGIC):
+        return GZIP
+    if head.startswith(_ZSTD_MAGIC):
+        return ZSTD
+    if len(head) >= 5:
+        (length,) = struct.unpack(">I", head[:4])
+        body = head[4:]
+        if 0 < length <= size - 4 and (
+            body[0] == _RESOURCE_SPANS_TAG or body.startswith(_ZSTD_MAGIC)
+        ):
+            return PROTO
+    return ""
+
+
+def open_decompressed(path: Path, kind: str) -> IO[bytes]:
+    """A streaming reader of the file's uncompressed content."""
+    if kind == GZIP:
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads bytes
+    if kind == ZSTD:
+        return _zstd_reader(path)
+    return open(path, "rb")
+
+
+def _zstd_reader(path: Path) -> IO[bytes]:
+    try:  # Python 3.14's standard module, else the zstandard package
+        from compression import zstd  # type: ignore[import-not-found]
+    except ImportError:
+        import zstandard
+
+        fh = open(path, "rb")  # noqa: SIM115 - the reader returned closes it
+        return zstandard.ZstdDecompressor().stream_reader(
+            fh, read_across_frames=True, closefd=True
+        )
+    return zstd.open(path, "rb")  # type: ignore[no-any-return]
+
+
+def _zstd_frame(data: bytes) -> bytes:
+    try:
+        from compression import zstd
+    except ImportError:
+        import zstandard
+
+        with zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True) as r:
+            return r.read()
+    return zstd.decompress(data)  # type: ignore[no-any-return]
+
+
+def read_blocks(stream: IO[bytes]) -> Iterator[bytes]:
+    """The stream in blocks that end at a line end (the last one may not)."""
+    rest = b""
+    while True:
+        block = stream.read(_BLOCK)
+        if not block:
+            if rest:
+                yield rest
+            return
+        data = rest + block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        yield data[: cut + 1]
+        rest = data[cut + 1 :]
+
+
+def proto_messages(stream: IO[bytes]) -> Iterator[bytes]:
+    """The payloads of a length-delimited stream, uncompressed (zstd frames are opened)."""
+    index = 0
+    while True:
+        header = stream.read(4)
+        if not header:
+            return
+        index += 1
+        if len(header) < 4:
+            raise ProtoError(index, "truncated message size (the file ends inside it)")
+        (length,) = struct.unpack(">I", header)
+        payload = stream.read(length)
+        if len(payload) < length:
+            raise ProtoError(index, f"truncated message: {len(payload)} of {length} bytes")
+        if payload.startswith(_ZSTD_MAGIC):
+            try:
+                payload = _zstd_frame(payload)
+            except Exception as err:  # zstandard.ZstdError or zstd.ZstdError
+                raise ProtoError(index, f"bad zstd frame: {err}") from None
+        yield payload
+
+
+def request_from_proto(payload: bytes, index: int) -> dict[str, Any]:
+    """One ExportTraceServiceRequest as its OTLP/JSON object (protobuf's JSON mapping)."""
+    from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped]
+    from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    try:
+        message = ExportTraceServiceRequest.FromString(payload)
+    except DecodeError as err:
+        raise ProtoError(index, f"not an OTLP ExportTraceServiceRequest: {err}") from None
+    doc: dict[str, Any] = MessageToDict(message)
+    return doc
