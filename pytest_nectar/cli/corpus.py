@@ -16,6 +16,13 @@ from typing import Any
 __all__ = ["register", "run"]
 
 
+def _column_mapping(text: str) -> dict[str, str]:
+    pairs = [part.partition("=") for part in text.split(",") if part.strip()]
+    if any(not ours or not sep or not theirs for ours, sep, theirs in pairs):
+        raise argparse.ArgumentTypeError(f"expected OURS=THEIRS[,OURS=THEIRS...]; got {text!r}")
+    return {ours.strip(): theirs.strip() for ours, _, theirs in pairs}
+
+
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="trace files or folders")
     parser.add_argument(
@@ -29,6 +36,13 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
         "--json-ints",
         action="store_true",
         help="keep Honeycomb JSON integers as int64 (Refinery's JSON API makes them float64)",
+    )
+    parser.add_argument(
+        "--columns",
+        type=_column_mapping,
+        default={},
+        metavar="OURS=THEIRS,...",
+        help="Parquet/Arrow column names, e.g. time=Timestamp,trace.trace_id=TraceId",
     )
     parser.add_argument("--scale", type=float, default=1.0, help="weight of every trace")
     parser.add_argument("--must-keep-file", help="file of must-keep trace ids (id [reason])")
@@ -172,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
         must_keep_attribute=args.must_keep_attribute,
         skip_bad=args.skip_bad,
         json_ints=args.json_ints,
+        columns=args.columns,
         cache=not args.no_cache,
     )
     if args.corpus_command == "ingest":

@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 __all__ = [
+    "ARROW",
     "GZIP",
+    "PARQUET",
     "PROTO",
     "ZSTD",
     "ProtoError",
@@ -37,6 +39,8 @@ __all__ = [
 GZIP: Final = "gzip"
 ZSTD: Final = "zstd"
 PROTO: Final = "proto"
+PARQUET: Final = "parquet"
+ARROW: Final = "arrow"
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
 #: ExportTraceServiceRequest's field 1 (resource_spans), length-delimited.
@@ -54,7 +58,11 @@ class ProtoError(ValueError):
 
 
 def sniff(head: bytes, size: int) -> str:
-    """``gzip``, ``zstd``, ``proto`` or ``""`` (anything else: JSON or not a trace file)."""
+    """``gzip``, ``zstd``, ``proto``, ``parquet``, ``arrow`` or ``""`` (JSON or not traces)."""
+    if head.startswith(b"PAR1"):
+        return PARQUET
+    if head.startswith(b"ARROW1"):
+        return ARROW
     if head.startswith(_GZIP_MAGIC):
         return GZIP
     if head.startswith(_ZSTD_MAGIC):
@@ -85,9 +93,7 @@ def _zstd_reader(path: Path) -> IO[bytes]:
         import zstandard
 
         fh = open(path, "rb")  # noqa: SIM115 - the reader returned closes it
-        return zstandard.ZstdDecompressor().stream_reader(
-            fh, read_across_frames=True, closefd=True
-        )
+        return zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True, closefd=True)
     return zstd.open(path, "rb")  # type: ignore[no-any-return]
 
 

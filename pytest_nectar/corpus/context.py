@@ -13,6 +13,7 @@ __all__ = [
     "FMT_JAEGER",
     "FMT_NAMES",
     "FMT_OTLP",
+    "FMT_TABLE",
     "FMT_ZIPKIN",
     "FatalRecord",
     "ReadContext",
@@ -22,11 +23,13 @@ FMT_OTLP: Final = 1
 FMT_JAEGER: Final = 2
 FMT_ZIPKIN: Final = 3
 FMT_HONEYCOMB: Final = 4
+FMT_TABLE: Final = 5
 FMT_NAMES: Final[dict[int, str]] = {
     FMT_OTLP: "otlp",
     FMT_JAEGER: "jaeger",
     FMT_ZIPKIN: "zipkin",
     FMT_HONEYCOMB: "honeycomb",
+    FMT_TABLE: "table",
 }
 
 

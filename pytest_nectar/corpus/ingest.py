@@ -12,6 +12,7 @@ Lines that hold other OTLP signals (metrics, logs, profiles) are skipped and cou
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from collections.abc import Callable
@@ -21,8 +22,11 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import IO, Any, Final
 
+from pytest_nectar.corpus.arrow_table import TableError, read_table
 from pytest_nectar.corpus.buffer import PartialTable, RowBuffer
 from pytest_nectar.corpus.containers import (
+    ARROW,
+    PARQUET,
     PROTO,
     ProtoError,
     open_decompressed,
@@ -31,7 +35,7 @@ from pytest_nectar.corpus.containers import (
     request_from_proto,
     sniff,
 )
-from pytest_nectar.corpus.context import FatalRecord, ReadContext
+from pytest_nectar.corpus.context import FMT_TABLE, FatalRecord, ReadContext
 from pytest_nectar.corpus.honeycomb import (
     looks_like_honeycomb,
     read_honeycomb_event,
@@ -77,6 +81,8 @@ class IngestOptions:
     fmt: str | None = None
     skip_bad: bool = False
     json_ints: bool = False
+    #: (Nectar's name, the table's column name) for Parquet/Arrow tables with other names.
+    columns: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -244,6 +250,8 @@ def read_file(
     if not head.strip():
         raise CorpusError(f"empty file; {_EXPECTED}", position=Position(display))
     container = sniff(head, size)
+    if container in (PARQUET, ARROW):
+        return _read_table(path, display, opts, container)
     if container:
         return _read_container(path, display, opts, container)
     lead = head.lstrip()[:1]
@@ -424,3 +432,27 @@ def _one_json_record(payload: bytes, ctx: ReadContext, opts: IngestOptions) -> N
         ctx.skip(reader or f"unknown trace format; got {_keys(doc)}")
         return
     ctx.guard("", reader, doc, ctx)
+
+
+def _read_table(path: Path, display: str, opts: IngestOptions, kind: str) -> FileResult:
+    """A Parquet or Arrow IPC table of flattened events; record numbers are row numbers."""
+    buffer = RowBuffer()
+    ctx = ReadContext(buffer, skip_bad=opts.skip_bad, json_ints=opts.json_ints)
+    ctx.fmt = FMT_TABLE
+    if importlib.util.find_spec("pyarrow") is None:  # an optional extra
+        raise CorpusError(
+            f"reading a {kind} table needs pyarrow",
+            position=Position(display),
+            hint="pip install 'pytest-nectar[tables]'",
+        )
+    try:
+        rows = read_table(path, kind, ctx, dict(opts.columns))
+    except TableError as err:
+        raise CorpusError(
+            str(err),
+            position=Position(display),
+            hint="map other names with --columns (nectar corpus) or load_corpus(columns=...)",
+        ) from None
+    except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+        raise CorpusError(f"unreadable {kind} file: {err}", position=Position(display)) from None
+    return FileResult([buffer.finish(rows)], lines=False)

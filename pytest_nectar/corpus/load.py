@@ -19,7 +19,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,7 +43,19 @@ __all__ = ["TRACE_SUFFIXES", "corpus_digest", "load_corpus", "resolve_inputs"]
 #: Files of a folder that are corpus inputs; other files (notes, licences) are not.
 #: Names a folder's trace files have: JSON, the file exporter's protobuf, compressed ones
 #: (the content is detected from the bytes; the suffix only picks files in folders).
-TRACE_SUFFIXES: Final = (".json", ".jsonl", ".ndjson", ".pb", ".proto", ".binpb", ".gz", ".zst")
+TRACE_SUFFIXES: Final = (
+    ".json",
+    ".jsonl",
+    ".ndjson",
+    ".pb",
+    ".proto",
+    ".binpb",
+    ".gz",
+    ".zst",
+    ".parquet",
+    ".arrow",
+    ".feather",
+)
 #: The file-digest index forgets the least recently added files beyond this many.
 _INDEX_LIMIT: Final = 4096
 
@@ -107,7 +119,7 @@ def corpus_digest(
     """The content digest of a corpus (stable across runs and machines)."""
     index = {} if index is None else index
     h = hashlib.sha256()
-    options = {
+    options: dict[str, object] = {
         "version": STORE_VERSION,
         "format": opts.fmt,
         "skip_bad": opts.skip_bad,
@@ -116,6 +128,8 @@ def corpus_digest(
         "must_keep_attribute": must_keep_attribute,
         "must_keep_file": _file_digest(must_keep_file, index) if must_keep_file else None,
     }
+    if opts.columns:  # only when set: digests of corpora read without it stay as they were
+        options["columns"] = [list(pair) for pair in opts.columns]
     h.update(json.dumps(options, sort_keys=True).encode())
     for path in files:
         h.update(b"\0file\0" + _file_digest(path, index).encode())
@@ -148,6 +162,7 @@ def load_corpus(
     must_keep_attribute: str | None = None,
     skip_bad: bool = False,
     json_ints: bool = False,
+    columns: Mapping[str, str] | None = None,
     cache: bool = True,
     workers: int = 0,
 ) -> Corpus:
@@ -170,7 +185,12 @@ def load_corpus(
     keep_path = Path(must_keep_file) if must_keep_file is not None else None
     if keep_path is not None and not keep_path.is_file():
         raise CorpusError("no such must-keep file", position=Position(str(must_keep_file)))
-    opts = IngestOptions(fmt=fmt, skip_bad=skip_bad, json_ints=json_ints)
+    opts = IngestOptions(
+        fmt=fmt,
+        skip_bad=skip_bad,
+        json_ints=json_ints,
+        columns=tuple(sorted((columns or {}).items())),
+    )
     settings = corpus_cache.cache_settings(cache_dir) if cache else None
     index = _read_index(settings.root) if settings is not None else {}
     before = dict(index)
