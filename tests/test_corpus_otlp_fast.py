@@ -208,10 +208,17 @@ _ATTRS = st.one_of(
     st.none(),
 )
 _NANOS = st.one_of(
-    st.integers(0, 2**62), st.integers(0, 2**62).map(str), st.none(), st.just(1.5e18), st.just("x")
+    st.integers(0, 2**62),
+    st.integers(0, 2**62).map(str),
+    st.none(),
+    st.sampled_from([1.5e18, "x", " 7", "1_0", "+7", -5, "-5", 2**64, str(2**64), "0" * 30 + "1"]),
 )
-_KIND = st.sampled_from([0, 1, 2, 3, 5, 9, "SPAN_KIND_SERVER", "SPAN_KIND_CLIENT", "server", None])
-_CODE = st.sampled_from([0, 1, 2, 7, "STATUS_CODE_ERROR", "STATUS_CODE_OK", "ERROR", None])
+_KIND = st.sampled_from(
+    [0, 1, 2, 3, 5, 9, -1, 2**31, "SPAN_KIND_SERVER", "SPAN_KIND_CLIENT", "server", None]
+)
+_CODE = st.sampled_from(
+    [0, 1, 2, 7, -(2**31) - 1, 2**40, "STATUS_CODE_ERROR", "STATUS_CODE_OK", "ERROR", None]
+)
 
 
 def _optional(**fields: st.SearchStrategy[object]) -> st.SearchStrategy[dict[str, object]]:

@@ -281,13 +281,13 @@ def _flatten_plain(
     code_raw = 0 if status is None else status.code
     code = _STATUS_CODES.get(code_raw)
     if code is None:
-        if type(code_raw) is not int:
+        if type(code_raw) is not int or code_raw not in _INT32:  # a protobuf enum is int32
             raise ValueError("status.code")
         code = code_raw
     message = "" if status is None else (status.message or "")
     kind = SPAN_KINDS.get(span.kind)
     if kind is None:
-        if type(span.kind) is not int:
+        if type(span.kind) is not int or span.kind not in _INT32:
             raise ValueError("kind")
         kind = "unspecified"
     trace_state = span.trace_state or ""
@@ -392,6 +392,8 @@ _INTRINSIC: Final = frozenset(
         "meta.invalid_duration",
     }
 )
+_UINT64_LIMIT: Final = 2**64
+_INT32: Final = range(-(2**31), 2**31)
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 #: Id text to Husky's hex, per process: spans of a trace share their trace id, children
@@ -402,10 +404,17 @@ _IDS_MAX: Final = 1 << 16
 
 
 def _nanos(raw: int | str | None) -> int:
-    # A bad decimal string raises here: the exact reader then says why.
+    # Only what every reading of OTLP agrees on: a uint64 as a number or plain digits.
+    # Anything else raises, and the exact reader says what is wrong with it.
     if raw is None:
         return 0
-    return int(raw, 10) if type(raw) is str else raw  # type: ignore[return-value]
+    if type(raw) is str:
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 20):
+            raise ValueError("timestamp")
+        raw = int(raw, 10)
+    if not 0 <= raw < _UINT64_LIMIT:  # type: ignore[operator]
+        raise ValueError("timestamp")
+    return raw  # type: ignore[return-value]
 
 
 def _remember(cache: dict[str | None, str], raw: str | None, value: str) -> str:
