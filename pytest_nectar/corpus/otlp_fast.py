@@ -51,9 +51,11 @@ _STATUS_CODES: Final[dict[object, int]] = {
     "STATUS_CODE_ERROR": 2,
 }
 _CAMEL: Final = "camel"
+# gc=False: decoded structs never form cycles, and millions of GC-tracked objects per file
+# would make every collection walk them all.
 
 
-class AnyValue(Struct, rename=_CAMEL):
+class AnyValue(Struct, rename=_CAMEL, gc=False):
     # No None: a null value is an error for the exact reader, not an absent one.
     string_value: str | UnsetType = UNSET
     int_value: int | str | UnsetType = UNSET
@@ -64,47 +66,47 @@ class AnyValue(Struct, rename=_CAMEL):
     kvlist_value: KeyValueList | UnsetType = UNSET
 
 
-class KeyValue(Struct):
+class KeyValue(Struct, gc=False):
     key: str | None = None
     value: AnyValue | None = None
 
 
-class ArrayValue(Struct):
+class ArrayValue(Struct, gc=False):
     values: list[AnyValue] | None = None
 
 
-class KeyValueList(Struct):
+class KeyValueList(Struct, gc=False):
     values: list[KeyValue] | None = None
 
 
-class Scope(Struct):
+class Scope(Struct, gc=False):
     name: str | None = None
     version: str | None = None
     attributes: list[KeyValue] | None = None
 
 
-class Resource(Struct):
+class Resource(Struct, gc=False):
     attributes: list[KeyValue] | None = None
 
 
-class Status(Struct):
+class Status(Struct, gc=False):
     code: int | str = 0
     message: str | None = None
 
 
-class SpanEvent(Struct, rename=_CAMEL):
+class SpanEvent(Struct, rename=_CAMEL, gc=False):
     time_unix_nano: int | str | None = None
     name: str | None = None
     attributes: list[KeyValue] | None = None
 
 
-class SpanLink(Struct, rename=_CAMEL):
+class SpanLink(Struct, rename=_CAMEL, gc=False):
     trace_id: str | None = None
     span_id: str | None = None
     attributes: list[KeyValue] | None = None
 
 
-class Span(Struct, rename=_CAMEL):
+class Span(Struct, rename=_CAMEL, gc=False):
     trace_id: str | None = None
     span_id: str | None = None
     parent_span_id: str | None = None
@@ -119,7 +121,7 @@ class Span(Struct, rename=_CAMEL):
     status: Status | None = None
 
 
-class ScopeSpans(Struct, rename=_CAMEL):
+class ScopeSpans(Struct, rename=_CAMEL, gc=False):
     # ``scope: null`` is no scope; an absent scope falls back to the legacy name.
     scope: Scope | UnsetType | None = UNSET
     instrumentation_library: Scope | UnsetType | None = UNSET
@@ -127,14 +129,14 @@ class ScopeSpans(Struct, rename=_CAMEL):
     spans: list[Span] | None = None
 
 
-class ResourceSpans(Struct, rename=_CAMEL):
+class ResourceSpans(Struct, rename=_CAMEL, gc=False):
     resource: Resource | None = None
     schema_url: str | None = None
     scope_spans: list[ScopeSpans] | UnsetType | None = UNSET
     instrumentation_library_spans: list[ScopeSpans] | UnsetType | None = UNSET
 
 
-class Request(Struct, rename=_CAMEL):
+class Request(Struct, rename=_CAMEL, gc=False):
     resource_spans: list[ResourceSpans] | UnsetType | None = UNSET
     batches: list[ResourceSpans] | UnsetType | None = UNSET
 
