@@ -307,3 +307,14 @@ def test_common_spans_take_the_fast_path() -> None:
     assert _Counting.taken == 1 and table.n_rows == 1
     column = table.columns["http.status_code"]
     assert column.ints.tolist() == [500] and table.columns["error"].ints.tolist() == [1]
+
+
+def test_other_signals_first_do_not_turn_the_fast_path_off() -> None:
+    """A collector file may start with metrics and logs; its traces still take the fast path."""
+    span = {"traceId": "0" * 31 + "1", "spanId": "0" * 15 + "2", "name": "GET"}
+    trace = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]})
+    other = [json.dumps({"resourceMetrics": []}), json.dumps({"resourceLogs": [{}]})] * 10
+    data = "\n".join([*other, trace, trace]).encode()
+    _Counting.taken = 0
+    table = _fast(_read_lines, data, "t", IngestOptions(), 1)
+    assert _Counting.taken == 2 and table.n_rows == 2 and len(table.skipped) == 20

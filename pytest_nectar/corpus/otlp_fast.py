@@ -139,11 +139,15 @@ class ResourceSpans(Struct, rename=_CAMEL, gc=False):
 class Request(Struct, rename=_CAMEL, gc=False):
     resource_spans: list[ResourceSpans] | UnsetType | None = UNSET
     batches: list[ResourceSpans] | UnsetType | None = UNSET
+    # The other signals a collector file interleaves: kept raw (not decoded), only seen.
+    resource_metrics: msgspec.Raw | UnsetType = UNSET
+    resource_logs: msgspec.Raw | UnsetType = UNSET
+    resource_profiles: msgspec.Raw | UnsetType = UNSET
 
 
 _DECODER: Final = msgspec.json.Decoder(Request)
 _to_builtins: Final = msgspec.to_builtins
-#: After this many records in a row that are not OTLP traces, stop trying the fast path.
+#: After this many records that are not OTLP (and no trace record yet), stop trying.
 _GIVE_UP_AFTER: Final = 8
 
 
@@ -168,7 +172,12 @@ class FastOtlp:
         elif request.batches is not UNSET:
             resource_spans = request.batches
         else:
-            self.misses += 1
+            if (
+                request.resource_metrics is UNSET
+                and request.resource_logs is UNSET
+                and request.resource_profiles is UNSET
+            ):
+                self.misses += 1  # not OTLP at all (e.g. Honeycomb events): stop trying soon
             return False
         ctx = self.ctx
         mark = ctx.buffer.mark()
@@ -178,7 +187,6 @@ class FastOtlp:
                 _read_resource_spans(rs, ctx)
         except Exception:  # the exact reader decides what is wrong, and says so
             ctx.buffer.rollback(mark)
-            self.misses += 1
             return False
         self.hits += 1
         return True
