@@ -9,7 +9,9 @@ corpus to a temporary folder, then measures, in the same run:
 * the first ingest: parse (msgspec typed fast path), flatten, assemble and write the
   cache (``load_corpus``), on all cores unless ``--workers``;
 * the same first ingest with the fast path off (json.loads + husky's exact reader);
-* the cached load of the unchanged corpus, and touching every column of it.
+* the cached load of the unchanged corpus, and touching every column of it;
+* with ``--proto``, the same spans as the file exporter's length-delimited protobuf: its
+  first ingest against protobuf's own ``FromString`` of the same messages.
 
 and prints spans/s and the ratios (targets: first ingest no slower than ``json.loads`` of
 the same lines, cached load under 0.25 s for 1M spans).
@@ -18,9 +20,11 @@ the same lines, cached load under 0.25 s for 1M spans).
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import random
+import struct
 import sys
 import tempfile
 import time
@@ -46,6 +50,7 @@ class _ExactOnly:
     def read(self, raw: bytes) -> bool:
         del raw
         return False
+
 
 SERVICES = ["frontend", "checkout", "cart", "payment", "shipping", "email", "ads", "currency"]
 ROUTES = ["/api/cart", "/api/checkout", "/api/products/{id}", "/api/ads", "/health"]
@@ -131,6 +136,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=0, help="0 = all cores")
+    parser.add_argument(
+        "--proto", action="store_true", help="also the same spans as length-delimited protobuf"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="nectar-bench-") as tmp:
         data = Path(tmp) / "traces.jsonl"
@@ -209,7 +217,53 @@ def main() -> int:
         print(
             f"traces {corpus.n_traces:,}, fields {len(corpus.columns)}, digest {corpus.digest[:16]}"
         )
+        if args.proto:
+            _bench_proto(data, Path(tmp) / "traces.pb", corpus, args.workers)
     return 0
+
+
+def _to_proto_json(node: object) -> object:
+    # OTLP JSON ids are hex; protobuf's JSON mapping wants base64.
+    if isinstance(node, list):
+        return [_to_proto_json(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key in ("traceId", "spanId", "parentSpanId") and isinstance(value, str) and value:
+            value = base64.b64encode(bytes.fromhex(value)).decode()
+        out[key] = _to_proto_json(value)
+    return out
+
+
+def _bench_proto(jsonl: Path, path: Path, reference: object, workers: int) -> None:
+    """The same spans as the file exporter's `format: proto`, against protobuf's own parse."""
+    from google.protobuf.json_format import ParseDict
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    payloads = []
+    with open(jsonl, "rb") as fh:
+        for line in fh:
+            doc = _to_proto_json(json.loads(line))
+            payloads.append(ParseDict(doc, ExportTraceServiceRequest()).SerializeToString())
+    path.write_bytes(b"".join(struct.pack(">I", len(p)) + p for p in payloads))
+    t = time.perf_counter()
+    for payload in payloads:
+        ExportTraceServiceRequest.FromString(payload)
+    parse_s = time.perf_counter() - t
+    del payloads
+    t = time.perf_counter()
+    corpus = load_corpus(path, cache=False, workers=workers)
+    ingest_s = time.perf_counter() - t
+    assert corpus.trace_ids == reference.trace_ids  # type: ignore[attr-defined]
+    n = corpus.n_rows
+    size = path.stat().st_size / 1e6
+    print(f"protobuf file              {size:8.0f} MB")
+    print(f"protobuf FromString        {parse_s:8.2f} s  {n / parse_s:12,.0f} spans/s")
+    print(f"protobuf first ingest      {ingest_s:8.2f} s  {n / ingest_s:12,.0f} spans/s")
+    print(f"protobuf ingest / parse    {ingest_s / parse_s:8.2f} x")
 
 
 if __name__ == "__main__":
