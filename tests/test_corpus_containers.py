@@ -18,13 +18,20 @@ from typing import Any
 
 import pytest
 import zstandard
-from google.protobuf.json_format import ParseDict
+from google.protobuf.json_format import MessageToDict, ParseDict
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from pytest_nectar.cli import main
 from pytest_nectar.corpus import Corpus, load_corpus
+from pytest_nectar.corpus.buffer import PartialTable, RowBuffer
+from pytest_nectar.corpus.containers import request_from_proto
+from pytest_nectar.corpus.context import ReadContext
+from pytest_nectar.corpus.otlp import read_otlp
 from pytest_nectar.errors import CorpusError
 from tests.realdata import REALDATA, files
+from tests.test_corpus_otlp_fast import assert_same_table
 
 pytestmark = pytest.mark.usefixtures("realdata")
 
@@ -184,3 +191,97 @@ def test_truncated_protobuf_is_located(
     whole = tmp_path / "one.pb"
     whole.write_bytes(_framed([_proto(requests[0])]))
     assert skipped.n_rows == load_corpus(whole, cache=False).n_rows > 0
+
+
+# -- the protobuf walk against protobuf's own JSON mapping --------------------------------
+
+_TEXT = st.text(max_size=5)
+_SCALAR = st.one_of(
+    st.builds(lambda s: {"stringValue": s}, _TEXT),
+    st.builds(lambda i: {"intValue": str(i)}, st.integers(-(2**63), 2**63 - 1)),
+    st.builds(lambda d: {"doubleValue": d}, st.floats(allow_nan=False, allow_infinity=False)),
+    st.builds(lambda b: {"boolValue": b}, st.booleans()),
+    st.builds(lambda b: {"bytesValue": base64.b64encode(b).decode()}, st.binary(max_size=4)),
+    st.just({}),
+)
+_VALUE = st.recursive(
+    _SCALAR,
+    lambda inner: st.one_of(
+        st.builds(lambda vs: {"arrayValue": {"values": vs}}, st.lists(inner, max_size=3)),
+        st.builds(
+            lambda kvs: {"kvlistValue": {"values": kvs}},
+            st.lists(st.builds(lambda k, v: {"key": k, "value": v}, _TEXT, inner), max_size=3),
+        ),
+    ),
+    max_leaves=6,
+)
+_ATTRS = st.lists(
+    st.builds(
+        lambda k, v: {"key": k, "value": v},
+        st.sampled_from(["a", "name", "sampleRate", "error", "x.y", ""]),
+        _VALUE,
+    ),
+    max_size=4,
+)
+_NANOS = st.integers(0, 2**64 - 1).map(str)
+_PROTO_SPAN = st.fixed_dictionaries(
+    {
+        "traceId": st.binary(min_size=16, max_size=16).map(lambda b: base64.b64encode(b).decode()),
+        "spanId": st.binary(min_size=8, max_size=8).map(lambda b: base64.b64encode(b).decode()),
+    },
+    optional={
+        "parentSpanId": st.binary(min_size=8, max_size=8).map(
+            lambda b: base64.b64encode(b).decode()
+        ),
+        "name": _TEXT,
+        "kind": st.integers(0, 5),
+        "traceState": st.sampled_from(["", "ot=th:8"]),
+        "startTimeUnixNano": _NANOS,
+        "endTimeUnixNano": _NANOS,
+        "attributes": _ATTRS,
+        "events": st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "name": st.sampled_from(["exception", "log", ""]),
+                    "timeUnixNano": _NANOS,
+                    "attributes": _ATTRS,
+                },
+            ),
+            max_size=2,
+        ),
+        "links": st.lists(
+            st.fixed_dictionaries(
+                {"traceId": st.just(base64.b64encode(b"\1" * 16).decode())},
+                optional={"attributes": _ATTRS},
+            ),
+            max_size=2,
+        ),
+        "status": st.fixed_dictionaries({}, optional={"code": st.integers(0, 2), "message": _TEXT}),
+    },
+)
+_PROTO_REQUEST = st.builds(
+    lambda resource, scope, spans: {
+        "resourceSpans": [
+            {"resource": {"attributes": resource}, "scopeSpans": [{"scope": scope, "spans": spans}]}
+        ]
+    },
+    _ATTRS,
+    st.fixed_dictionaries({}, optional={"name": _TEXT, "version": _TEXT, "attributes": _ATTRS}),
+    st.lists(_PROTO_SPAN, max_size=3),
+)
+
+
+def _rows(doc: dict[str, Any]) -> PartialTable:
+    buffer = RowBuffer()
+    ctx = ReadContext(buffer, skip_bad=True, json_ints=False)
+    read_otlp(doc, ctx)
+    return buffer.finish(1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(request=_PROTO_REQUEST)
+def test_protobuf_walk_reads_like_protobufs_json_mapping(request: dict[str, Any]) -> None:
+    payload = ParseDict(request, ExportTraceServiceRequest()).SerializeToString()
+    mapped = MessageToDict(ExportTraceServiceRequest.FromString(payload))
+    assert_same_table(_rows(request_from_proto(payload, 1)), _rows(mapped))
