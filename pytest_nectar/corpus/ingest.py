@@ -422,6 +422,10 @@ def _read_proto(stream: IO[bytes], display: str, opts: IngestOptions) -> FileRes
 
 
 def _one_json_record(payload: bytes, ctx: ReadContext, opts: IngestOptions) -> None:
+    dense = too_many_containers(payload)
+    if dense is not None:
+        ctx.guard("", _raiser(BadRecord(dense, f"{len(payload):,} bytes")))
+        return
     try:
         doc = json.loads(payload)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:

@@ -309,74 +309,35 @@ def _flatten_plain(
         rate = 1.0
     else:
         rate = sample_rate_of((span_rate, scope_rate, resource_rate), trace_state)
-    if reserved.isdisjoint(fields):
-        # No attribute shadows an intrinsic or shared field: husky's first-wins checks
-        # below would all pass, in this order.
-        fields["trace.trace_id"] = trace_id
-        if parent_id:
-            fields["trace.parent_id"] = parent_id
-        fields["meta.signal_type"] = "trace"
-        if code == 2:
-            fields["error"] = True
-        fields["name"] = name
-        fields["trace.span_id"] = span_id
-        if trace_state:
-            fields["trace.trace_state"] = trace_state
-        fields["status_code"] = code
-        if message:
-            fields["status_message"] = message
-        fields["span.num_events"] = 0
-        fields["span.num_links"] = 0
-        fields["span.kind"] = kind
-        fields["type"] = kind
-        if start > 0 and end > 0 and end < start:
-            fields["duration_ms"] = 0.0
-            fields["meta.invalid_duration"] = True
-        else:
-            fields["duration_ms"] = (end - start) / 1e6 if start > 0 and end > 0 else 0.0
-        fields.update(shared_fields)
-        emit(fields, start / 1e9 if start > 0 else _NAN, rate)
+    if not reserved.isdisjoint(fields):
+        # An attribute shadows an intrinsic or shared field (rare): husky decides which wins.
+        flatten_span(_to_builtins(span), shared, scope_rate, resource_rate, emit)
         return
-    if "trace.trace_id" not in fields:
-        fields["trace.trace_id"] = trace_id
-    if parent_id and "trace.parent_id" not in fields:
+    # No attribute shadows an intrinsic or shared field: husky's first-wins checks would all
+    # pass, in this order.
+    fields["trace.trace_id"] = trace_id
+    if parent_id:
         fields["trace.parent_id"] = parent_id
-    if "meta.signal_type" not in fields:
-        fields["meta.signal_type"] = "trace"
-    if code == 2 and "error" not in fields:
+    fields["meta.signal_type"] = "trace"
+    if code == 2:
         fields["error"] = True
-    if "name" not in fields:
-        fields["name"] = name
-    if "trace.span_id" not in fields:
-        fields["trace.span_id"] = span_id
-    if trace_state and "trace.trace_state" not in fields:
+    fields["name"] = name
+    fields["trace.span_id"] = span_id
+    if trace_state:
         fields["trace.trace_state"] = trace_state
-    if "status_code" not in fields:
-        fields["status_code"] = code
-    if message and "status_message" not in fields:
+    fields["status_code"] = code
+    if message:
         fields["status_message"] = message
-    if "span.num_events" not in fields:
-        fields["span.num_events"] = 0
-    if "span.num_links" not in fields:
-        fields["span.num_links"] = 0
-    if "span.kind" not in fields:
-        fields["span.kind"] = kind
-    if "type" not in fields:
-        fields["type"] = kind
-    duration = 0.0
-    invalid = False
-    if start > 0 and end > 0:
-        if end >= start:
-            duration = (end - start) / 1e6
-        else:
-            invalid = True
-    if "duration_ms" not in fields:
-        fields["duration_ms"] = duration
-    if invalid and "meta.invalid_duration" not in fields:
+    fields["span.num_events"] = 0
+    fields["span.num_links"] = 0
+    fields["span.kind"] = kind
+    fields["type"] = kind
+    if start > 0 and end > 0 and end < start:
+        fields["duration_ms"] = 0.0
         fields["meta.invalid_duration"] = True
-    for key, value in shared:
-        if key not in fields:
-            fields[key] = value
+    else:
+        fields["duration_ms"] = (end - start) / 1e6 if start > 0 and end > 0 else 0.0
+    fields.update(shared_fields)
     emit(fields, start / 1e9 if start > 0 else _NAN, rate)
 
 
