@@ -1,6 +1,6 @@
 """``nectar explain [POLICY_OR_RULES...] [--corpus PATH] [--format F] [-o FILE]``.
 
-The waggle report: what each rule means and does on the corpus, totals against the budget,
+The report: what each rule means and does on the corpus, totals against the budget,
 per-service rates and the prover's verdicts, as text (default), Markdown, HTML with charts
 or JSON.  Without arguments the policies and corpus come from ``[tool.nectar]``.  A policy
 that does not compile, an empty corpus or one without timestamps still gives a report that
@@ -61,7 +61,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "explain",
         help="what a policy does on the corpus: per rule, budget, services, verdicts",
-        description="The waggle report of policies or rules files on a trace corpus.",
+        description="The report of policies or rules files on a trace corpus.",
     )
     parser.add_argument(
         "targets",

@@ -1,4 +1,4 @@
-"""The waggle report as data: every number is computed once, here, and only rendered after.
+"""The report as data: every number is computed once, here, and only rendered after.
 
 :class:`ExplainReport` (what one policy or rules file does on a corpus) and
 :class:`DiffReport` (what changes from OLD to NEW) are frozen dataclasses; the text,
@@ -152,12 +152,18 @@ class VerdictRow:
 
 @dataclass(frozen=True, slots=True)
 class RateTimeline:
-    """Incoming and expected kept events/s per time bin (seconds from the corpus start)."""
+    """Incoming and expected kept events/s per time bin (seconds from the corpus start).
+
+    A corpus of captures far apart in time (files from different days or years) is not one
+    long window: each capture (a block of events without a gap much longer than a bin) is
+    binned on its own, and ``captures`` holds the index of each capture's first bin.
+    """
 
     bin_s: float
     starts: tuple[float, ...]
     incoming_per_s: tuple[float, ...]
     kept_per_s: tuple[float, ...]
+    captures: tuple[int, ...] = (0,)
 
 
 @dataclass(frozen=True, slots=True)

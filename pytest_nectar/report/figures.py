@@ -9,6 +9,7 @@ events and links: what Refinery's throughput samplers count).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Final
@@ -129,23 +130,65 @@ def _nice_bin(duration: float) -> float:
     return 10.0 * power
 
 
+#: At most this many captures get their own panel; beyond, only the widest gaps split.
+MAX_CAPTURES: Final = 6
+#: A gap splits captures when it is this many bins long (or more).
+GAP_BINS: Final = 10
+
+
+def captures(times: FloatArray) -> tuple[list[tuple[float, float]], float]:
+    """Contiguous blocks ``(first, last)`` of sorted event ``times`` and one bin width.
+
+    The width depends on the time covered, and what counts as a gap on the width, so the
+    two are settled together: split where a gap exceeds ``GAP_BINS`` bins, re-derive the
+    width from the blocks' summed length, until neither changes (a few rounds at most).
+    """
+    gaps = np.diff(times)
+    order = np.argsort(-gaps, kind="stable")[: MAX_CAPTURES - 1]
+    covered = float(times[-1] - times[0])
+    width = _nice_bin(covered)
+    cuts: list[int] = []
+    for _ in range(8):
+        chosen = sorted(int(i) for i in order if gaps[i] > GAP_BINS * width)
+        bounds = [0, *[c + 1 for c in chosen], len(times)]
+        blocks = [(float(times[a]), float(times[b - 1])) for a, b in itertools.pairwise(bounds)]
+        covered = sum(b - a for a, b in blocks) or covered
+        new_width = _nice_bin(covered)
+        if chosen == cuts and new_width == width:
+            break
+        cuts, width = chosen, new_width
+    return blocks, width
+
+
 def timeline(corpus: Corpus, amounts: TraceAmounts, seconds: float | None) -> RateTimeline | None:
-    """Incoming and expected kept events/s per bin, by event timestamp (None without times)."""
+    """Incoming and expected kept events/s per bin, by event timestamp (None without times);
+    each capture binned on its own (see :class:`RateTimeline`)."""
     if seconds is None:
         return None
     times = np.asarray(corpus.row_time, dtype=np.float64)
     timed = ~np.isnan(times)
     start = float(times[timed].min())
-    width = _nice_bin(seconds)
-    n_bins = max(1, math.ceil(seconds / width + 1e-9))
-    index = np.minimum(((times[timed] - start) / width).astype(np.int64), n_bins - 1)
+    blocks, width = captures(np.unique(times[timed]))
     row_trace = corpus.row_trace[timed]
+    when = times[timed]
     w = amounts.weight[row_trace]
-    incoming = np.bincount(index, weights=w, minlength=n_bins) / width
-    kept = np.bincount(index, weights=w * amounts.probability[row_trace], minlength=n_bins) / width
+    kept_w = w * amounts.probability[row_trace]
+    starts: list[float] = []
+    incoming: list[float] = []
+    kept: list[float] = []
+    first_bins: list[int] = []
+    for first, last in blocks:
+        n_bins = max(1, math.ceil((last - first) / width + 1e-9))
+        inside = (when >= first) & (when <= last)
+        index = np.minimum(((when[inside] - first) / width).astype(np.int64), n_bins - 1)
+        first_bins.append(len(starts))
+        starts += [round(first - start + i * width, 9) for i in range(n_bins)]
+        incoming += (np.bincount(index, weights=w[inside], minlength=n_bins) / width).tolist()
+        kept += (np.bincount(index, weights=kept_w[inside], minlength=n_bins) / width).tolist()
     return RateTimeline(
         bin_s=width,
-        starts=tuple(round(i * width, 9) for i in range(n_bins)),
+        starts=tuple(starts),
         incoming_per_s=tuple(float(x) for x in incoming),
         kept_per_s=tuple(float(x) for x in kept),
+        captures=tuple(first_bins),
     )

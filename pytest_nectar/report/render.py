@@ -23,6 +23,11 @@ _CAPTIONS: Final = {
     "rules": "Share of the expected kept events, per rule",
     "services": "Effective sample rate per service",
 }
+_DIFF_CAPTIONS: Final = {
+    "timeline": "Incoming, OLD and NEW expected kept events per second over the corpus time line",
+    "rules": "Expected kept events per second per rule, OLD and NEW",
+    "services": "Effective sample rate per service, OLD and NEW",
+}
 
 
 def _html_explain(reports: Sequence[ExplainReport]) -> str:
@@ -69,18 +74,20 @@ def diff_document(report: DiffReport, fmt: str) -> str:
 
         return diff_json(report)
     if fmt == "md":
-        return render_md.fit(lambda limit: diff_blocks(report, limit=limit))
+        return render_md.fit(
+            lambda limit: diff_blocks(report, limit=limit), render_md.COMMENT_BYTES
+        )
     if fmt == "html":
-        from pytest_nectar.report.charts import charts
+        from pytest_nectar.report.charts import diff_charts
         from pytest_nectar.report.render_html import figure, html_document, render_blocks
 
-        sections = [render_blocks(diff_blocks(report))]
-        for side, sub in (("NEW", report.new_report), ("OLD", report.old_report)):
-            if sub is not None:
-                sections.extend(
-                    figure(f"{side.lower()}-{chart}", f"{side}: {_CAPTIONS[chart]}", svg)
-                    for chart, svg in charts(sub).items()
-                )
+        # The page's <h1> says the first heading: the title once.  OLD and NEW share each
+        # chart's axes, drawn once.
+        sections = [render_blocks(diff_blocks(report)[1:])]
+        sections.extend(
+            figure(f"diff-{chart}", _DIFF_CAPTIONS[chart], svg)
+            for chart, svg in diff_charts(report).items()
+        )
         return html_document(f"Nectar diff: {report.old} → {report.new}", sections)
     from pytest_nectar.report.render_text import to_text
 
