@@ -9,7 +9,10 @@ evaluated here.
 * **lost** (loudest on the corpus): error or must-keep traces (by either side's definition) that
   OLD kept with probability 1 and NEW keeps with a lower probability, NEW's most certainly
   dropped first;
-* every trace whose deciding rule or keep probability changes (counted, a few shown);
+* every verdict on both sides, changed first, and OLD's and NEW's text side by side
+  (:mod:`.diff_changes`);
+* every trace whose deciding rule or keep probability changes, grouped by (OLD rule ->
+  NEW rule) with counts, examples and kept events/s before and after;
 * per rule and per service the change in expected kept events per second.
 """
 
@@ -22,7 +25,9 @@ import numpy.typing as npt
 
 from pytest_nectar.compiler.compile import CATCH_ALL_NAME
 from pytest_nectar.prover.properties import ALL_TRACES
+from pytest_nectar.report.diff_changes import decision_groups, policy_diff, verdict_changes
 from pytest_nectar.report.document import (
+    DecisionGroup,
     DiffReport,
     ExplainReport,
     LostProof,
@@ -31,6 +36,7 @@ from pytest_nectar.report.document import (
     RuleDelta,
     ServiceDelta,
 )
+from pytest_nectar.report.figures import TraceAmounts
 from pytest_nectar.report.subject import Subject
 
 if TYPE_CHECKING:
@@ -146,6 +152,7 @@ def build_diff(
     changed, examples = 0, []
     rules: list[RuleDelta] = []
     services: list[ServiceDelta] = []
+    groups: tuple[DecisionGroup, ...] = ()
     seconds = old_report.totals.duration_s if old_report.totals else None
     ready = (
         corpus is not None
@@ -178,6 +185,8 @@ def build_diff(
             (corpus.trace_ids[i], r_old[i], r_new[i], float(p_old[i]), float(p_new[i]))
             for i in differs[:CHANGED_EXAMPLES]
         ]
+        events = TraceAmounts.of(corpus, p_new).events
+        groups = decision_groups(corpus.trace_ids, (r_old, r_new), (p_old, p_new), events, seconds)
         rules = _rule_deltas(old_report, new_report, seconds)
         services = _service_deltas(old_report, new_report, seconds)
     elif corpus is not None:
@@ -201,4 +210,7 @@ def build_diff(
         old_report=old_report,
         new_report=new_report,
         missing=tuple(gaps),
+        verdicts=verdict_changes(old_report, new_report),
+        policy_diff=policy_diff(old_subject.source, new_subject.source),
+        decision_groups=groups,
     )

@@ -15,16 +15,19 @@ from typing import Any
 
 __all__ = [
     "Budget",
+    "DecisionGroup",
     "DiffReport",
     "ExplainReport",
     "LostTrace",
     "Missing",
+    "PolicyLine",
     "RateTimeline",
     "RuleDelta",
     "RuleRow",
     "ServiceDelta",
     "ServiceRow",
     "Totals",
+    "VerdictChange",
     "VerdictRow",
     "to_jsonable",
 ]
@@ -243,6 +246,47 @@ class ServiceDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class VerdictChange:
+    """One property's verdict on each side (``None``: that side was not proven)."""
+
+    property: str
+    scope: str  # "corpus" or "all traces"
+    old_verdict: str | None
+    new_verdict: str | None
+    new_summary: str
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyLine:
+    """One row of OLD's and NEW's text side by side (a line number None: no line there;
+    both None: unchanged lines left out)."""
+
+    old_line: int | None
+    old_text: str
+    new_line: int | None
+    new_text: str
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionGroup:
+    """The corpus traces whose decision moves from ``old_rule`` to ``new_rule`` (the same
+    rule when only its keep probability changes), with their expected kept events/s."""
+
+    old_rule: str | None
+    new_rule: str | None
+    traces: int
+    examples: tuple[str, ...]
+    old_keep_probability: tuple[float, float]  # lowest and highest in the group
+    new_keep_probability: tuple[float, float]
+    old_kept_events: float
+    new_kept_events: float
+    old_kept_events_per_s: float | None
+    new_kept_events_per_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class DiffReport:
     """What changes from OLD to NEW on one corpus, loudest first."""
 
@@ -260,6 +304,12 @@ class DiffReport:
     old_report: ExplainReport | None
     new_report: ExplainReport | None
     missing: tuple[Missing, ...]
+    #: Every property's verdict on both sides, changed ones first.
+    verdicts: tuple[VerdictChange, ...] = ()
+    #: OLD's and NEW's text side by side around the lines that changed.
+    policy_diff: tuple[PolicyLine, ...] = ()
+    #: Changed corpus decisions grouped by (OLD rule, NEW rule), the largest change first.
+    decision_groups: tuple[DecisionGroup, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = to_jsonable(self)

@@ -1,4 +1,6 @@
-"""The diff report as neutral blocks: lost error and must-keep traces first and loudest."""
+"""The diff report as neutral blocks, in the order a reviewer decides from: verdicts that
+change (corpus and all traces), the policy's text OLD vs NEW, decision changes grouped by
+(OLD rule -> NEW rule), then the error and must-keep traces lost and the details."""
 
 from __future__ import annotations
 
@@ -90,10 +92,75 @@ def _lost(report: DiffReport, limit: int | None) -> list[Block]:
     ]
 
 
+def _verdicts(report: DiffReport) -> list[Block]:
+    if not report.verdicts:
+        return []
+    changed = [v for v in report.verdicts if v.changed]
+    rows = tuple(
+        (v.property, v.scope, v.old_verdict or n.DASH, v.new_verdict or n.DASH,
+         "changed" if v.changed else "same", v.new_summary)
+        for v in report.verdicts
+    )  # fmt: skip
+    tones = tuple(
+        ("alert" if v.new_verdict == "fail" else "warn") if v.changed else ""
+        for v in report.verdicts
+    )
+    title = f"Verdicts: {len(changed)} of {len(report.verdicts)} change"
+    return [
+        Heading(3, title),
+        Table(("property", "scope", "OLD", "NEW", "", "NEW summary"), rows,
+              (False,) * 6, 0, tones),
+    ]  # fmt: skip
+
+
+def _policy_text(report: DiffReport, limit: int | None) -> list[Block]:
+    if not report.policy_diff:
+        return []
+    lines = report.policy_diff
+    shown = lines if limit is None else lines[: max(limit * 2, 10)]
+    rows = tuple(
+        ("≠" if p.changed else "", n.DASH if p.old_line is None else str(p.old_line), p.old_text,
+         n.DASH if p.new_line is None else str(p.new_line), p.new_text)
+        for p in shown
+    )  # fmt: skip
+    changed = sum(p.changed for p in lines)
+    return [
+        Heading(3, f"Policy text: {changed} line(s) differ"),
+        Table(("", "OLD line", "OLD", "NEW line", "NEW"), rows, (False, True, False, True, False),
+              len(lines) - len(shown), tuple("warn" if p.changed else "" for p in shown)),
+    ]  # fmt: skip
+
+
+def _range(pair: tuple[float, float]) -> str:
+    low, high = pair
+    if low == high:
+        return n.probability(low)
+    return f"{n.probability(low)}..{n.probability(high)}"
+
+
+def _groups(report: DiffReport, limit: int | None) -> list[Block]:
+    groups = report.decision_groups
+    if not groups:
+        return []
+    shown = groups if limit is None else groups[:limit]
+    rows = tuple(
+        (f"{g.old_rule or n.DASH} → {g.new_rule or n.DASH}", n.count(g.traces),
+         f"{_range(g.old_keep_probability)} → {_range(g.new_keep_probability)}",
+         n.per_second(g.old_kept_events_per_s), n.per_second(g.new_kept_events_per_s),
+         ", ".join(g.examples))
+        for g in shown
+    )  # fmt: skip
+    return [
+        Heading(3, f"Decision changes: {n.count(report.changed_traces)} trace(s) in "
+                   f"{len(groups)} group(s) (OLD rule → NEW rule)"),
+        Table(("OLD rule → NEW rule", "traces", "keep probability", "OLD kept events/s",
+               "NEW kept events/s", "examples"), rows,
+              (False, True, False, True, True, False), len(groups) - len(shown)),
+    ]  # fmt: skip
+
+
 def diff_blocks(report: DiffReport, *, limit: int | None = None) -> list[Block]:
     blocks: list[Block] = [Heading(2, f"Nectar diff: {report.old} → {report.new}")]
-    blocks += _lost_proofs(report)
-    blocks += _lost(report, limit)
     blocks.append(
         Bullets(
             (
@@ -102,6 +169,11 @@ def diff_blocks(report: DiffReport, *, limit: int | None = None) -> list[Block]:
             )
         )
     )
+    blocks += _verdicts(report)
+    blocks += _lost_proofs(report)
+    blocks += _policy_text(report, limit)
+    blocks += _groups(report, limit)
+    blocks += _lost(report, limit)
     blocks += missing_blocks(report.missing)
     if report.changed_examples:
         shown = report.changed_examples if limit is None else report.changed_examples[:limit]

@@ -23,6 +23,9 @@ ROW_LIMIT: Final = 50
 CELL_LIMIT: Final = 300
 #: Below GitHub's 1 MiB step-summary limit, with room for the Action's own lines.
 MAX_BYTES: Final = 900 * 1024
+#: Below GitHub's comment limit (65,536 characters), with room for the Action's own lines:
+#: the diff is posted as a PR comment.
+COMMENT_BYTES: Final = 60 * 1024
 _TONE: Final = {"alert": "**", "warn": "", "ok": "", "": ""}
 _ICON: Final = {"alert": ":x: ", "warn": ":warning: ", "ok": ":white_check_mark: ", "": ""}
 
@@ -70,12 +73,12 @@ def render_blocks(blocks: Sequence[Block]) -> str:
     return "\n".join(out)
 
 
-def fit(layout: Callable[[int], Sequence[Block]]) -> str:
-    """Render ``layout(limit)`` with the largest row limit that fits :data:`MAX_BYTES`."""
+def fit(layout: Callable[[int], Sequence[Block]], max_bytes: int = MAX_BYTES) -> str:
+    """Render ``layout(limit)`` with the largest row limit that fits ``max_bytes``."""
     text = ""
     for limit in (ROW_LIMIT, 20, 10, 5, 1):
         text = render_blocks(layout(limit))
-        if len(text.encode("utf-8")) <= MAX_BYTES:
+        if len(text.encode("utf-8")) <= max_bytes:
             return text
-    raw = text.encode("utf-8")[: MAX_BYTES - 100].decode("utf-8", "ignore")
+    raw = text.encode("utf-8")[: max_bytes - 100].decode("utf-8", "ignore")
     return raw + "\n\n_... report cut at the size limit._\n"

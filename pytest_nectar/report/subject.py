@@ -57,6 +57,8 @@ class Subject:
     path: str | None = None  # a file on disk (None for git: sources)
     #: The located error behind ``problem`` (``nectar prove`` and pytest report it as is).
     failure: NectarError | None = field(default=None, compare=False)
+    #: The text it was read from (the diff report shows OLD's and NEW's side by side).
+    source: str | None = field(default=None, compare=False)
 
 
 def read_source(spec: str) -> tuple[str, str]:
@@ -230,14 +232,14 @@ def subject_from_text(
     spec = spec if spec is not None else GIT_PREFIX + display  # not a file on disk
     name = name if name is not None else display
     if name.endswith(".toon"):
-        return _policy_subject(text, display, spec, error)
+        return replace(_policy_subject(text, display, spec, error), source=text)
     if format_for(name) is None:
         raise UsageError(
             "not a policy or rules file",
             position=Position(display),
             hint="give a .toon policy or a .yaml/.yml/.json/.toml rules file",
         )
-    return _rules_subject(text, display, spec, env, error)
+    return replace(_rules_subject(text, display, spec, env, error), source=text)
 
 
 def git_show_hint(message: str, rev: str, path: str) -> str:
