@@ -161,7 +161,8 @@ def test_reports_read_right_in_the_browser(tmp_path: Path) -> None:
         assert found["noTicks"] == [], name
         assert found["svgText"] == [], name  # chart text cut at the chart's edge
         assert found["overflow"] == [], name  # text wider than its box
-    assert explain.count("Nectar report: production-sampling") == 2  # the <title> and the one heading
+    # The <title> and the one heading: the page says it once.
+    assert explain.count("Nectar report: production-sampling") == 2
     shot = tmp_path / "diff.png"
     _chromium(tmp_path, tmp_path / "diff.html", f"--screenshot={shot}", "--window-size=1200,3000")
     assert shot.stat().st_size > 10_000
