@@ -53,6 +53,7 @@ def test_no_math_text_in_any_chart(quickstart_html: str) -> None:
         assert "$" not in svg and "mathdefault" not in svg
     ticks = re.findall(r"<text[^>]*>([^<]*)</text>", svgs[0])
     assert "10000" in ticks and "1" in ticks  # the log axis, in plain numbers
+    assert ">keep-errors</text>" in svgs[1] and ">checkout</text>" in svgs[2]  # bars keep names
 
 
 def test_the_title_is_nectars_and_appears_once(quickstart_html: str) -> None:
@@ -150,6 +151,7 @@ def test_others_bar_says_it_is_a_combined_rate_and_its_range() -> None:
     report = replace(quickstart_report("production.toon"), services=tuple(services))
     svg = charts_module.charts(report)["services"]
     assert "5 others (combined rate; each 1.00%-6.00%)" in svg
+    assert ">big-0</text>" in svg  # the bars keep their names as tick labels
     _, values = fold_bars(
         [s.service for s in services],
         [s.effective_rate or 0.0 for s in services],

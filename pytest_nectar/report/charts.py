@@ -160,12 +160,12 @@ def _bars(
         shown = [v * 100 for v in values] if percent else values
         positions = [i - 0.4 + height * (k + 0.5) for i in range(len(labels))]
         ax.barh(positions, shown, height=height, color=colour, label=name or None)
+    _plain_ticks(ax)  # before the names: they are the y axis's own labels
     ax.set_yticks(list(range(len(labels))), [label[:60] for label in labels])
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     if percent:
         ax.set_xlim(0, 100)
-    _plain_ticks(ax)
     if len(series) > 1:
         ax.legend(loc="lower right", frameon=False)
     ax.set_gid(gid)
