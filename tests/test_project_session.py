@@ -218,7 +218,8 @@ def test_diff_reports_a_lost_all_traces_proof(
     assert lost["property"] == "error-preservation-all"
     assert (lost["old_verdict"], lost["new_verdict"]) == ("pass", "fail")
     code, text = _cli(capsys, "diff", *args)
-    assert "1 all-traces proof(s) NEW no longer passes" in text[:300]
+    assert "LOSES error-preservation-all" in text[:300]  # first, in the summary line
+    assert "1 all-traces proof(s) NEW no longer passes" in text
     assert "No error or must-keep trace loses its sure keep." not in text
 
 
