@@ -76,7 +76,7 @@ def test_a_parse_error_is_one_failing_item_with_the_located_message(
     result.stdout.fnmatch_lines(
         [
             "*_ parse _*",
-            "policies/shop.toon:6:46: unexpected token in match expression; got '='*",
+            "policies/shop.toon:7:46: unexpected token in match expression; got '='*",
             "rerun: pytest policies/shop.toon::parse",
         ]
     )

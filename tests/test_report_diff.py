@@ -23,7 +23,7 @@ nectar_policy{{version,name,budget_per_second,rules}}:
   production-sampling
   10000
   rules[4]{{name,description,match,action,priority}}:
-    keep-errors,Retain all HTTP 5xx errors,http.status >= 500,keep,{errors}
+    keep-errors,Retain every error,default_errors,keep,{errors}
     drop-frontend,Frontend noise,"service.name = \\"frontend\\"",drop,50
     keep-slow,Retain slow requests,duration > 5s,keep,90
     sample-rest,Sample remaining traffic,true,sample(0.01),0

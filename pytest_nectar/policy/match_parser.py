@@ -91,6 +91,7 @@ _DESCRIBE: Final = {
     "_AND": "'and'",
     "_AND_SYMBOL": "'&&'",
     "TRUE": "'true'",
+    "DEFAULT": "'default_errors'",
     "FALSE": "'false'",
     "SPAN": "'span'",
     "HAS_ROOT": "'has_root'",
@@ -237,6 +238,11 @@ class _Builder:
 
     def b_match_all(self, tree: Tree[Any], ch: list[Any]) -> Expr:
         return MatchAll(self._at(ch[0]))
+
+    def b_default_errors(self, tree: Tree[Any], ch: list[Any]) -> Expr:
+        from pytest_nectar.policy.error_criteria import default_error_match
+
+        return default_error_match(self._at(ch[0]))
 
     def b_has_root(self, tree: Tree[Any], ch: list[Any]) -> Expr:
         value = ch[2].value if len(ch) == 3 else True
