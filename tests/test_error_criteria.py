@@ -114,6 +114,7 @@ def test_on_the_real_captures_the_default_fails_a_policy_that_keeps_only_http_5x
     tmp_path: Path,
 ) -> None:
     from pytest_nectar.corpus import load_corpus
+    from pytest_nectar.project.settings import parse_cli_error
     from pytest_nectar.prover import Verdict, prove
     from tests.realdata import REALDATA
 
@@ -132,7 +133,6 @@ def test_on_the_real_captures_the_default_fails_a_policy_that_keeps_only_http_5x
         assert w.rule == "sample-rest" and w.because  # each says which criterion, which span
         assert all(m.span is not None for b in w.because for m in b.matches)
     # with the HTTP-only expression the same policy passes: the default is what changed
-    old = prove(
-        policy, corpus=corpus, properties=["error-preservation"], error="http.status >= 500"
-    )
+    http = parse_cli_error("http.status >= 500")
+    old = prove(policy, corpus=corpus, properties=["error-preservation"], error=http)
     assert old.results["error-preservation"].verdict is Verdict.PASS
