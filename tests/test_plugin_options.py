@@ -100,7 +100,7 @@ def test_the_summary_shows_kept_share_budget_and_verdicts(pytester: pytest.Pytes
             "policies/shop.toon (shop)",
             "  kept *% of traces, * kept events/s (peak * over *s) against a budget of 1000/s",
             # a budget of 1000 events/s against a few events/s checks nothing: a warning
-            "  verdicts: 1 warned (budget); 1 skipped (lockfile); 15 passed",
+            "  verdicts: 1 warned (budget); 2 skipped (must-keep, lockfile); 14 passed",
             "  rule coverage: all 3 rules reached by the corpus or an expectation",
             "pyproject.toml",
             "  verdicts: 3 passed",

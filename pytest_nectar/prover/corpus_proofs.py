@@ -245,9 +245,28 @@ def check_error_preservation(ctx: CorpusContext) -> PropertyResult:
 
 
 def check_must_keep(ctx: CorpusContext) -> PropertyResult:
-    """Must-keep traces (corpus labels and ``must_keep`` expressions) not kept for sure."""
+    """Must-keep traces (corpus labels and ``must_keep`` expressions) not kept for sure.
+
+    Nothing to check (no ``must_keep``, no corpus label) is unknown, not a pass; expressions
+    no corpus trace meets are no evidence: a warning pointing at ``must-keep-all``.
+    """
     wanted = ctx.must_keep_mask
     n = int(wanted.sum())
+    if n == 0 and not ctx.target.must_keep:
+        return PropertyResult(
+            "must-keep",
+            Verdict.UNKNOWN,
+            "nothing to check: the policy has no must_keep and the corpus labels no trace",
+            figures={"checked": 0, "traces": ctx.corpus.n_traces},
+        )
+    if n == 0:
+        return PropertyResult(
+            "must-keep",
+            Verdict.WARN,
+            f"no evidence on the corpus: none of its {ctx.corpus.n_traces} traces meets a "
+            "must_keep expression; must-keep-all decides it for every possible trace",
+            figures={"checked": 0, "traces": ctx.corpus.n_traces},
+        )
     return _result(
         ctx,
         "must-keep",
