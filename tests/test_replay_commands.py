@@ -61,11 +61,11 @@ def project(tmp_path: Path) -> Path:
     # the corpus in two places: replay commands must name both
     (root / "corpus-a").mkdir()
     (root / "corpus-b").mkdir()
-    data = QUICKSTART / "corpus" / "oteltui-test_data.json"
+    data = QUICKSTART / "corpus" / "shop.jsonl"
     lines = data.read_text(encoding="utf-8").splitlines()
     half = len(lines) // 2
-    (root / "corpus-a" / "one.json").write_text("\n".join(lines[:half]) + "\n")
-    (root / "corpus-b" / "two.json").write_text("\n".join(lines[half:]) + "\n")
+    (root / "corpus-a" / "one.jsonl").write_text("\n".join(lines[:half]) + "\n")
+    (root / "corpus-b" / "two.jsonl").write_text("\n".join(lines[half:]) + "\n")
     return root
 
 

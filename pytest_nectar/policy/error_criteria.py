@@ -24,17 +24,16 @@ so a rename there is a visible change here.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import cache
 from typing import Final
 
-from opentelemetry.semconv._incubating.attributes.rpc_attributes import (
-    RPC_GRPC_STATUS_CODE,
-    RPC_RESPONSE_STATUS_CODE,
-    RpcGrpcStatusCodeValues,
-)
-
 from pytest_nectar.errors import Position
+from pytest_nectar.policy.error_table import (
+    DEFAULT_CRITERIA,
+    DEFAULT_KEYWORD,
+    GRPC_SERVER_FAULTS,
+    Criterion,
+)
+from pytest_nectar.policy.match_parser import criterion_expr, default_errors_expr
 from pytest_nectar.policy.model import Expr, Or, Policy
 
 __all__ = [
@@ -48,78 +47,7 @@ __all__ = [
     "markdown_table",
 ]
 
-#: The match-language keyword for the whole default table.
-DEFAULT_KEYWORD: Final = "default_errors"
-
-#: gRPC codes that mean a fault of the server (OpenTelemetry's gRPC conventions: on a server
-#: span these are errors; on a client span every code but OK is, so these are errors there too).
-GRPC_SERVER_FAULTS: Final = (
-    RpcGrpcStatusCodeValues.UNKNOWN,
-    RpcGrpcStatusCodeValues.DEADLINE_EXCEEDED,
-    RpcGrpcStatusCodeValues.UNIMPLEMENTED,
-    RpcGrpcStatusCodeValues.INTERNAL,
-    RpcGrpcStatusCodeValues.UNAVAILABLE,
-    RpcGrpcStatusCodeValues.DATA_LOSS,
-)
-_CODES: Final = ", ".join(str(c.value) for c in GRPC_SERVER_FAULTS)
-_NAMES: Final = ", ".join(f'"{c.name}"' for c in GRPC_SERVER_FAULTS)
-
-
-@dataclass(frozen=True, slots=True)
-class Criterion:
-    """One named way a trace is an error: a match expression and the convention behind it."""
-
-    name: str
-    text: str
-    meaning: str
-
-    @property
-    def expr(self) -> Expr:
-        return _parsed(self.text)
-
-
-#: The default error criteria, in the order a witness names them (the first one met).
-DEFAULT_CRITERIA: Final[tuple[Criterion, ...]] = (
-    Criterion(
-        "otel-status-error",
-        "status_code = 2",
-        "a span's OpenTelemetry status is ERROR (Husky's int64 `status_code` intrinsic; "
-        "Jaeger `error=true` and Zipkin `error` tags arrive as this status)",
-    ),
-    Criterion(
-        "error-flag",
-        "error = true",
-        "a span has `error` true: Husky's intrinsic for status ERROR, or an `error` "
-        'attribute or event field (Datatype bool: `true`, `"true"`, `1`)',
-    ),
-    Criterion(
-        "http-server-5xx",
-        'span(http.status >= 500 and span.kind = "server")',
-        "a server span answered with an HTTP status >= 500 (`http.response.status_code`, "
-        'else the older `http.status_code`; Datatype int, so "503" counts)',
-    ),
-    Criterion(
-        "grpc-server-fault",
-        f"{RPC_GRPC_STATUS_CODE} in [{_CODES}] or {RPC_RESPONSE_STATUS_CODE} in [{_NAMES}]",
-        "a span's gRPC status is UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, "
-        f"UNAVAILABLE or DATA_LOSS (`{RPC_GRPC_STATUS_CODE}` as a number, "
-        f"`{RPC_RESPONSE_STATUS_CODE}` as the code's name)",
-    ),
-    Criterion(
-        "exception-event",
-        'span(meta.annotation_type = "span_event" and name = "exception")',
-        "a span recorded an exception (a span event named `exception`)",
-    ),
-)
-
 _HERE: Final = Position("<default error criteria>")
-
-
-@cache
-def _parsed(text: str) -> Expr:
-    from pytest_nectar.policy.match_parser import parse_match
-
-    return parse_match(text, position=_HERE)
 
 
 def default_error_match(position: Position = _HERE) -> Expr:
@@ -127,7 +55,7 @@ def default_error_match(position: Position = _HERE) -> Expr:
 
     The label makes ``nectar fmt`` write the keyword back; the meaning is the table's.
     """
-    return Or(tuple(c.expr for c in DEFAULT_CRITERIA), position, label=DEFAULT_KEYWORD)
+    return default_errors_expr(position)
 
 
 def _alternatives(expr: Expr) -> Iterator[Expr]:
@@ -147,9 +75,9 @@ def criteria_of(expr: Expr) -> tuple[tuple[str, Expr], ...]:
     out: list[tuple[str, Expr]] = []
     for alt in _alternatives(expr):
         if isinstance(alt, Or) and alt.label == DEFAULT_KEYWORD:
-            out.extend((c.name, c.expr) for c in DEFAULT_CRITERIA)
+            out.extend((c.name, criterion_expr(c.text)) for c in DEFAULT_CRITERIA)
         else:
-            name = next((c.name for c in DEFAULT_CRITERIA if c.expr == alt), None)
+            name = next((c.name for c in DEFAULT_CRITERIA if criterion_expr(c.text) == alt), None)
             out.append((name or format_match(alt), alt))
     return tuple(out)
 

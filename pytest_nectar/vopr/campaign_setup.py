@@ -25,7 +25,7 @@ from pytest_nectar.vopr.clock import RateProcess
 from pytest_nectar.vopr.refinery_sim import SimTarget
 from pytest_nectar.vopr.traffic import DEFAULT_FIELDS, TrafficModel
 
-__all__ = ["DEFAULT_RATE", "Setup", "traffic_rate"]
+__all__ = ["DEFAULT_RATE", "Setup", "corpus_rate", "traffic_rate"]
 
 DEFAULT_RATE = 50.0
 
@@ -114,6 +114,13 @@ class Setup:
 def _budget(policy: Policy) -> float | None:
     b = policy.budget_per_second
     return None if b is None else float(b)
+
+
+def corpus_rate(corpus: Corpus) -> float:
+    """The corpus's traces per second while recording (per capture), else
+    :data:`DEFAULT_RATE` when it has no capture long enough to learn a rate from."""
+    learned = learn_rate(corpus).traces_per_s
+    return learned if learned is not None else DEFAULT_RATE
 
 
 def traffic_rate(corpus: Corpus, traffic: Traffic | None = None) -> tuple[float, str]:
