@@ -42,7 +42,7 @@ def test_check_reports_errors_with_caret_and_exit_1(
 
 def test_check_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.toon"
-    bad.write_text(SEED_POLICY.replace("exception.type exists", "exception.type ="))
+    bad.write_text(SEED_POLICY.replace("http.status >= 500,keep", "http.status >=,keep"))
     assert main(["check", "--json", str(SEED), str(bad)]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False

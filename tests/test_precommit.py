@@ -225,7 +225,7 @@ def test_prove_hook_fails_on_a_policy_that_drops_errors(
     policy_repo = compiled_repo
     policy = policy_repo / "policies" / "production.toon"
     text = policy.read_text()
-    dropping = text.replace('exception.type exists",keep,', 'exception.type exists",drop,')
+    dropping = text.replace("http.status >= 500,keep,", "http.status >= 500,drop,")
     assert dropping != text
     policy.write_text(dropping)
     # Recompiled and committed: the lock is current, so only the proof can fail.
