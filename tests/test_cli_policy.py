@@ -48,8 +48,8 @@ def test_check_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert report["ok"] is False
     assert [f["ok"] for f in report["files"]] == [True, False]
     (diag,) = report["files"][1]["diagnostics"]
-    assert (diag["line"], diag["column"], diag["code"]) == (6, 159, "policy")
-    assert diag["message"].startswith(f"{bad}:6:159: the match expression ends too early")
+    assert (diag["line"], diag["column"], diag["code"]) == (6, 67, "policy")
+    assert diag["message"].startswith(f"{bad}:6:67: the match expression ends too early")
 
 
 def test_check_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -187,13 +187,13 @@ def test_the_policy_error_beats_the_config_and_the_command_line_beats_both(
     # [tool.nectar] error applies where a policy sets none.
     plain = proven["shadowed.toon"]["error-preservation"]
     assert plain["summary"].startswith(
-        "no evidence on the corpus: none of its 141 traces is an error trace (http.status >= 600)"
+        "no evidence on the corpus: none of its 340 traces is an error trace (http.status >= 600)"
     )
     # The command line beats the policy's own field.
     proven, doc = _prove(capsys, "--error", "http.status >= 599", "policies/own-error.toon")
     result = proven["own-error.toon"]["error-preservation"]
     assert result["summary"].startswith(
-        "no evidence on the corpus: none of its 141 traces is an error trace (http.status >= 599)"
+        "no evidence on the corpus: none of its 340 traces is an error trace (http.status >= 599)"
     )
     assert doc["reports"][0]["error_from"] == {"source": "command line", "where": "--error"}
 
