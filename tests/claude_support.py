@@ -8,14 +8,15 @@ import pytest
 
 from pytest_nectar.claude.refine import Verify
 
-#: The seed README's example, verbatim: what a correct answer to the seed intent looks like.
+#: The seed README's example (errors by the default criteria, and any HTTP 5xx): a correct
+#: answer to the seed intent.
 GOOD_POLICY: Final = """\
 nectar_policy{version,name,budget_per_second,rules}:
   1
   production-sampling
   10000
   rules[3]{name,description,match,action,priority}:
-    keep-errors,Retain all HTTP 5xx errors,http.status >= 500,keep,100
+    keep-errors,Retain all errors,default_errors or http.status >= 500,keep,100
     keep-slow,Retain slow requests,duration > 5s,keep,90
     sample-rest,Sample remaining traffic,true,sample(0.01),0
 """

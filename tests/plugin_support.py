@@ -31,10 +31,11 @@ with contextlib.suppress(ImportError):  # the simulation extra (randomgen): else
     import pytest_nectar.vopr.campaigns  # noqa: F401
 
 SAFE_POLICY = """\
-nectar_policy{version,name,budget_per_second,rules}:
+nectar_policy{version,name,budget_per_second,error,rules}:
   1
   shop
   1000
+  http.status >= 500
   rules[3]{name,description,match,action,priority}:
     keep-errors,Keep every 5xx,http.status >= 500,keep,100
     drop-health,Health checks are noise,"http.route = \\"/health\\"",drop,50

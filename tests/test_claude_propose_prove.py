@@ -33,7 +33,7 @@ BEFORE = (
 )
 #: Claude's first try forgets gRPC server faults: traces whose only sign of failure is a
 #: gRPC code fall to the 1% sample.
-FORGETS_GRPC = PROVEN.replace("rpc.grpc.status_code in [2, 4, 12, 13, 14, 15] or ", "")
+FORGETS_GRPC = PROVEN.replace("default_errors or ", "")
 #: A trace of the quickstart corpus that FORGETS_GRPC samples (the first witness).
 WITNESS = "c6234e9b4e0e64a17edc5922dfa91152"
 
@@ -237,6 +237,7 @@ def test_injected_corpus_values_reach_claude_only_as_quoted_data(
         "timestamp": "2018-10-19T05:05:09.123Z",
         "endpoint": injection,
         "http.status_code": 500,
+        "span.kind": "server",
         "duration_ms": 12,
         "trace.trace_id": "hostile",
         "trace.span_id": "h1",
@@ -246,7 +247,7 @@ def test_injected_corpus_values_reach_claude_only_as_quoted_data(
     monkeypatch.chdir(folder)
     (folder / "traces.json").write_text(real.read_text() + json.dumps(hostile) + "\n")
     sampled = GOOD_POLICY.replace(
-        "keep-errors,Retain all HTTP 5xx errors,http.status >= 500,keep,100",
+        "keep-errors,Retain all errors,default_errors or http.status >= 500,keep,100",
         "sample-endpoints,Endpoints,endpoint exists,sample(0.01),100",
     )
     stub.push(tool_reply(sampled), tool_reply(GOOD_POLICY))

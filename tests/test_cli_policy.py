@@ -42,14 +42,14 @@ def test_check_reports_errors_with_caret_and_exit_1(
 
 def test_check_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.toon"
-    bad.write_text(SEED_POLICY.replace("exception.type exists", "exception.type ="))
+    bad.write_text(SEED_POLICY.replace("http.status >= 500,keep", "http.status >=,keep"))
     assert main(["check", "--json", str(SEED), str(bad)]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False
     assert [f["ok"] for f in report["files"]] == [True, False]
     (diag,) = report["files"][1]["diagnostics"]
-    assert (diag["line"], diag["column"], diag["code"]) == (6, 159, "policy")
-    assert diag["message"].startswith(f"{bad}:6:159: the match expression ends too early")
+    assert (diag["line"], diag["column"], diag["code"]) == (6, 67, "policy")
+    assert diag["message"].startswith(f"{bad}:6:67: the match expression ends too early")
 
 
 def test_check_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,7 +23,7 @@ from pytest_nectar.errors import UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = (
-    "nectar_policy{version,name,rules}:\n  1\n  shop\n"
+    "nectar_policy{version,name,error,rules}:\n  1\n  shop\n  http.status >= 500\n"
     "  rules[2]{name,description,match,action,priority}:\n"
     "    keep-errors,Errors,http.status >= 500,keep,100\n"
     "    sample-rest,Rest,true,sample(1/10),0\n"

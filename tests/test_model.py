@@ -21,7 +21,6 @@ from pytest_nectar.policy.model import (
     Policy,
     Rule,
     Sample,
-    default_error_match,
     infer_datatype,
     refinery_value,
 )
@@ -119,10 +118,9 @@ def test_sample_rate(sample: Sample, rate: int) -> None:
 
 
 def test_policy_defaults() -> None:
-    policy = Policy(version=1, name="p", rules=(Rule("r", None, default_error_match(), Keep(), 0),))
+    ref = FieldRef((FieldName("http.status"),))
+    match = Condition(ref, Operator.GE, Literal(500), Datatype.INT)
+    policy = Policy(version=1, name="p", rules=(Rule("r", None, match, Keep(), 0),))
     assert policy.effective_environment == DEFAULT_ENVIRONMENT == "__default__"
-    err = policy.error_match
-    assert isinstance(err, Condition)
-    assert err.field.names == ("http.response.status_code", "http.status_code")
-    assert (err.operator, err.value, err.datatype) == (Operator.GE, Literal(500), Datatype.INT)
+    assert policy.error is None  # the default criteria: tests/test_error_criteria.py
     assert policy.position_of("name") == policy.position

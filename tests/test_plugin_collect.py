@@ -37,7 +37,8 @@ def _collected(result: pytest.RunResult) -> list[str]:
 def test_a_safe_policy_collects_every_item_and_passes(pytester: pytest.Pytester) -> None:
     make_project(pytester)
     result = run(pytester, "-v")
-    result.assert_outcomes(passed=len(PROPERTY_ITEMS) - 1 + len(LINT_ITEMS) + 3 + 1, skipped=1)
+    # no must_keep and no corpus label: must-keep has nothing to check (skipped, not passed)
+    result.assert_outcomes(passed=len(PROPERTY_ITEMS) - 2 + len(LINT_ITEMS) + 3 + 1, skipped=2)
     out = result.stdout.str()
     for name in (*PROPERTY_ITEMS, *LINT_ITEMS):
         assert f"policies/shop.toon::{name} " in out
@@ -46,6 +47,7 @@ def test_a_safe_policy_collects_every_item_and_passes(pytester: pytest.Pytester)
     # the one seed item of the default campaign; no lockfile committed yet -> skipped
     result.stdout.re_match_lines([r"policies/shop.toon::vopr\[evolution-0x[0-9a-f]+\] PASSED.*"])
     result.stdout.fnmatch_lines(["*policies/shop.toon::lockfile SKIPPED*"])
+    result.stdout.fnmatch_lines(["*policies/shop.toon::must-keep SKIPPED*"])
     assert "Traceback" not in out
 
 
@@ -76,7 +78,7 @@ def test_a_parse_error_is_one_failing_item_with_the_located_message(
     result.stdout.fnmatch_lines(
         [
             "*_ parse _*",
-            "policies/shop.toon:6:46: unexpected token in match expression; got '='*",
+            "policies/shop.toon:7:46: unexpected token in match expression; got '='*",
             "rerun: pytest policies/shop.toon::parse",
         ]
     )
@@ -102,7 +104,7 @@ def test_m_selects_by_marker_under_strict_markers(pytester: pytest.Pytester) -> 
     corpus = run(pytester, "-q", "-m", "nectar_corpus")
     corpus.assert_outcomes(passed=3)
     no_seeds = run(pytester, "-q", "-m", "nectar and not nectar_vopr and not nectar_lint")
-    no_seeds.assert_outcomes(passed=len(PROPERTY_ITEMS) - 1 + 3, skipped=1)
+    no_seeds.assert_outcomes(passed=len(PROPERTY_ITEMS) - 2 + 3, skipped=2)
 
 
 def test_policy_globs_restrict_collection(pytester: pytest.Pytester) -> None:

@@ -96,7 +96,7 @@ def test_lints_warn_and_fail_only_when_strict(pytester: pytest.Pytester) -> None
     loose = run(pytester, "-m", "nectar_lint")
     loose.assert_outcomes(passed=6, warnings=1)
     loose.stdout.fnmatch_lines(
-        ["*shop.toon:5: NectarLintWarning: warning: policies/shop.toon:5:3: no rule matches every*"]
+        ["*shop.toon:6: NectarLintWarning: warning: policies/shop.toon:6:3: no rule matches every*"]
     )
     strict = run(pytester, "-m", "nectar_lint", "--nectar-strict")
     strict.assert_outcomes(passed=5, failed=1)

@@ -225,7 +225,7 @@ def test_prove_hook_fails_on_a_policy_that_drops_errors(
     policy_repo = compiled_repo
     policy = policy_repo / "policies" / "production.toon"
     text = policy.read_text()
-    dropping = text.replace('exception.type exists",keep,', 'exception.type exists",drop,')
+    dropping = text.replace("http.status >= 500,keep,", "http.status >= 500,drop,")
     assert dropping != text
     policy.write_text(dropping)
     # Recompiled and committed: the lock is current, so only the proof can fail.
@@ -240,6 +240,28 @@ def test_prove_hook_fails_on_a_policy_that_drops_errors(
     # The sample corpus has no error trace; the all-traces proof still finds one.
     assert "FAIL    error-preservation-all:" in proc.stdout
     assert "decided by rule 'keep-errors': drop" in proc.stdout
+
+
+def test_check_hook_says_did_you_mean_for_a_typo_under_strict(
+    hook_repo: Path, compiled_repo: Path, home: Path
+) -> None:
+    policy_repo = compiled_repo
+    pyproject = policy_repo / "pyproject.toml"
+    text = pyproject.read_text().replace("[tool.nectar]\n", "[tool.nectar]\nstrict = true\n", 1)
+    pyproject.write_text(text)
+    typo = policy_repo / "policies" / "typo.toon"
+    typo.write_text(
+        "nectar_policy{version,name,rules}:\n  1\n  typo\n"
+        "  rules[2]{name,description,match,action,priority}:\n"
+        '    slow,,"span(servce.name = \\"checkoutservice\\" and duration > 2s)",keep,100\n'
+        "    rest,,true,sample(1/10),0\n"
+    )
+    commit_all(policy_repo, "a typo")
+    proc = precommit(
+        "run", "nectar-check", "--files", "policies/typo.toon", cwd=policy_repo, home=home
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "got 'servce.name'; did you mean service.name?" in proc.stdout
 
 
 @pytest.mark.slow

@@ -186,11 +186,15 @@ def test_the_policy_error_beats_the_config_and_the_command_line_beats_both(
     assert explained["reports"][0]["totals"]["error_traces"] == 10
     # [tool.nectar] error applies where a policy sets none.
     plain = proven["shadowed.toon"]["error-preservation"]
-    assert plain["summary"] == "no corpus trace is an error trace (http.status >= 600)"
+    assert plain["summary"].startswith(
+        "no evidence on the corpus: none of its 340 traces is an error trace (http.status >= 600)"
+    )
     # The command line beats the policy's own field.
     proven, doc = _prove(capsys, "--error", "http.status >= 599", "policies/own-error.toon")
     result = proven["own-error.toon"]["error-preservation"]
-    assert result["summary"] == "no corpus trace is an error trace (http.status >= 599)"
+    assert result["summary"].startswith(
+        "no evidence on the corpus: none of its 340 traces is an error trace (http.status >= 599)"
+    )
     assert doc["reports"][0]["error_from"] == {"source": "command line", "where": "--error"}
 
 
@@ -203,7 +207,7 @@ def test_diff_reports_a_lost_all_traces_proof(
     rules = (
         "  rules[2]{name,match,action,priority}:\n    errors,%s,keep,20\n    rest,true,drop,10\n"
     )
-    head = "nectar_policy{version,name,rules}:\n  1\n  p\n"
+    head = "nectar_policy{version,name,error,rules}:\n  1\n  p\n  http.status >= 500\n"
     (tmp_path / "old.toon").write_text(head + rules % "http.status >= 500")
     (tmp_path / "new.toon").write_text(head + rules % "http.status >= 500 and service.name exists")
     args = ("old.toon", "new.toon", "--corpus", str(CORPUS))

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_nectar.corpus.table import KIND_INT, Column, Corpus, StringPool
-from pytest_nectar.policy.model import default_error_match
+from pytest_nectar.policy.error_criteria import default_error_match
 from pytest_nectar.prover import Verdict
 from pytest_nectar.prover.budget import budget_figures, check_budget
 from pytest_nectar.prover.corpus_proofs import CorpusContext
@@ -123,7 +123,15 @@ def test_budget_matches_brute_force(traces, window, budget) -> None:  # type: ig
     assert math.isclose(figures.peak_traces, peak_tr / width, rel_tol=1e-9, abs_tol=1e-12)
     result = check_budget(_ctx(corpus), budget, window)
     over = max(sum(kept) / duration, peak / width) > budget
-    assert result.verdict is (Verdict.FAIL if over else Verdict.PASS)
+    offered = [n * w for _, n, w, _ in traces]
+    offered_peak = max(
+        sum(k for (t, *_), k in zip(traces, offered, strict=True) if start <= t < start + width)
+        for start in times
+    )
+    assert math.isclose(figures.offered_peak_events, offered_peak / width, rel_tol=1e-9)
+    unexercised = offered_peak / width < 0.1 * budget  # cannot fail here: a warning
+    expected = Verdict.FAIL if over else Verdict.WARN if unexercised else Verdict.PASS
+    assert result.verdict is expected
 
 
 def test_traces_without_start_time_are_left_out_of_windows() -> None:

@@ -39,7 +39,7 @@ def test_failing_rules_exit_1_with_json_and_witness_file(
             "--json",
             "--property",
             "error-preservation-all",
-            "--witness-dir",
+            "--save-witnesses",
             "witnesses",
         ]
     )
@@ -48,7 +48,7 @@ def test_failing_rules_exit_1_with_json_and_witness_file(
     (prop,) = doc["reports"][0]["properties"]
     assert prop["verdict"] == "fail"
     command = prop["witnesses"][0]["command"]
-    written = tmp_path / "witnesses" / "devreldemo-rules-error-preservation-all.json"
+    written = tmp_path / "witnesses" / "devreldemo-rules-error-preservation-all-1.json"
     assert written.is_file() and str(Path("witnesses") / written.name) in command
     assert main(["decide", DEMO, str(written), "--env", "demo", "--json"]) == 0
     decision = json.loads(capsys.readouterr().out)

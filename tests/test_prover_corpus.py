@@ -42,9 +42,10 @@ def _brute_failing(
     return out
 
 
-DROPS_CART = """nectar_policy{version,name,rules}:
+DROPS_CART = """nectar_policy{version,name,error,rules}:
   1
   drops-cart
+  http.status >= 500
   rules[3]{name,match,action,priority}:
     drop-cart,"http.route = \\"/api/cart\\"",drop,100
     keep-errors,http.status >= 500,keep,50
@@ -66,7 +67,9 @@ def test_policy_dropping_some_5xx_fails_and_names_them(tmp_path: Path, corpus) -
     assert witness.rule == "drop-cart"
     assert witness.decision.startswith("drop")
     assert witness.matches[0].value == "/api/cart"
-    assert witness.command is not None and "--trace-id" not in witness.command  # no corpus path
+    # a corpus with no path to name: no command that could not run as printed
+    assert witness.command is None
+    assert [b.criterion for b in witness.because] == ["http.status >= 500"]
 
 
 def test_seed_policy_passes_fallback_and_error_preservation(corpus) -> None:  # type: ignore[no-untyped-def]
@@ -79,11 +82,13 @@ def test_seed_policy_passes_fallback_and_error_preservation(corpus) -> None:  # 
 
 @pytest.mark.usefixtures("realdata")
 def test_demo_rules_property_by_property(corpus) -> None:  # type: ignore[no-untyped-def]
-    report = prove(DEMO_RULES, corpus=corpus, env="demo", budget=50)
+    # HTTP errors: what the DevRel rules mean to keep (the default criteria ask for more)
+    http = parse_match("http.status >= 500", position=Position("test", 1, 1))
+    report = prove(DEMO_RULES, corpus=corpus, env="demo", budget=50, error=http)
     verdicts = {k: r.verdict for k, r in report.results.items()}
     assert verdicts["fallback"] is Verdict.PASS
     assert verdicts["error-preservation"] is Verdict.PASS
-    assert _brute_failing(str(DEMO_RULES), corpus, "demo") == set()
+    assert _brute_failing(str(DEMO_RULES), corpus, "demo", "http.status >= 500") == set()
     # The rules read only http.status_code; an error reported as http.response.status_code
     # (the new convention) with a 2xx/3xx root falls to the dynamic sampler.
     every = report.results["error-preservation-all"]
@@ -92,7 +97,7 @@ def test_demo_rules_property_by_property(corpus) -> None:  # type: ignore[no-unt
     assert witness.rule in ("Dynamically Sample 200s through 400s", "Catchall rule")
     assert witness.spans is not None
     trace = Trace(witness.trace_id, tuple(Span(s["data"], s["root"]) for s in witness.spans))
-    target = load_target(str(DEMO_RULES), env="demo")
+    target = load_target(str(DEMO_RULES), env="demo", error=http)
     assert target.error.holds(trace)
     assert Evaluator(target.rules_file, "demo").decide(trace).keep is not True
     assert verdicts["budget"] is Verdict.PASS

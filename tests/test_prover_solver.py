@@ -17,9 +17,10 @@ from pytest_nectar.refinery.conditions import compile_condition
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.trace import Span, Trace
 
-SHADOWED = """nectar_policy{version,name,rules}:
+SHADOWED = """nectar_policy{version,name,error,rules}:
   1
   shadowed
+  http.status >= 500
   rules[3]{name,match,action,priority}:
     drop-cart,"http.route = \\"/api/cart\\"",drop,100
     keep-errors,http.status >= 500,keep,50
@@ -192,8 +193,8 @@ def test_root_route_drop_is_found_by_the_solver_not_by_chance(tmp_path: Path) ->
     # it, so the counterexample needs a root span carrying the route and an error elsewhere.
     policy = tmp_path / "checkout.toon"
     policy.write_text(
-        "nectar_policy{version,name,budget_per_second,rules}:\n"
-        "  1\n  checkout\n  2000\n"
+        "nectar_policy{version,name,budget_per_second,error,rules}:\n"
+        "  1\n  checkout\n  2000\n  http.status >= 500\n"
         "  rules[3]{name,description,match,action,priority}:\n"
         '    drop-health,,"root.http.route in [\\"/healthz\\", \\"/readyz\\"]'
         ' and has_root",drop,100\n'

@@ -75,10 +75,10 @@ def test_a_rules_file_is_explained_as_deployed(tmp_path: Path) -> None:
     [report] = json.loads(done.stdout)["reports"]
     assert report["kind"] == "rules"
     # as deployed: each `or` alternative of keep-errors is a Refinery rule of its own
-    names = ["keep-errors", *(f"keep-errors#{i}" for i in range(2, 6)), "keep-slow", "sample-rest"]
+    names = ["keep-errors", *(f"keep-errors#{i}" for i in range(2, 8)), "keep-slow", "sample-rest"]
     assert [r["name"] for r in report["rules"]] == names
-    assert [r["traces"] for r in report["rules"]] == [10, 8, 10, 0, 10, 0, 302]
-    assert report["rules"][5]["meaning"] == "traces where any span has duration (ms) above 5000"
+    assert [r["traces"] for r in report["rules"]] == [21, 0, 2, 5, 0, 10, 0, 0, 302]
+    assert report["rules"][7]["meaning"] == "traces where any span has duration (ms) above 5000"
 
 
 def test_progress_only_on_an_interactive_terminal() -> None:
@@ -95,7 +95,7 @@ def test_progress_only_on_an_interactive_terminal() -> None:
 
 def test_propose_change_summary_uses_the_waggle_diff() -> None:
     old = (POLICIES / "production.toon").read_text(encoding="utf-8")
-    new = old.replace('exists",keep,100', 'exists",keep,1')
+    new = old.replace("500,keep,100", "500,keep,1")
     new = new.replace("keep-slow,Retain slow requests,duration > 5s,keep,90",
                       "keep-slow,Retain slow requests,duration > 100ms,drop,90")  # fmt: skip
     from pytest_nectar.corpus import load_corpus
@@ -103,8 +103,8 @@ def test_propose_change_summary_uses_the_waggle_diff() -> None:
     summary = describe_change(old, new, load_corpus(CORPUS))
     assert summary == (
         "2 lines added, 2 removed; rules changed: keep-slow, keep-errors; "
-        "LOSES error-preservation-all; NO LONGER KEEPS 1 "
-        "trace(s) it kept for sure (1 error, 0 must-keep); 6 corpus trace(s) change decision; "
+        "LOSES error-preservation-all; NO LONGER KEEPS 3 "
+        "trace(s) it kept for sure (3 error, 0 must-keep); 6 corpus trace(s) change decision; "
         "kept events/s 16.6 → 12.9"
     )
     # A proposal that does not parse keeps the plain line counts.

@@ -23,7 +23,7 @@ nectar_policy{{version,name,budget_per_second,rules}}:
   production-sampling
   10000
   rules[4]{{name,description,match,action,priority}}:
-    keep-errors,Retain all HTTP 5xx errors,http.status >= 500,keep,{errors}
+    keep-errors,Retain every error,default_errors,keep,{errors}
     drop-frontend,Frontend noise,"service.name = \\"frontend\\"",drop,50
     keep-slow,Retain slow requests,duration > 5s,keep,90
     sample-rest,Sample remaining traffic,true,sample(0.01),0
@@ -99,7 +99,7 @@ def test_cli_diff_against_a_git_revision(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)["diff"]
     assert data["old"] == "HEAD:policy.toon" and data["new"] == "policy.toon"
-    assert len(data["lost"]) == 10  # the 10 HTTP 5xx traces, each with a frontend span
+    assert len(data["lost"]) == 37  # the error traces (default_errors) with a frontend span
     bad = subprocess.run(
         [sys.executable, "-m", "pytest_nectar", "diff", "git:HEAD:nope.toon", "policy.toon"],
         cwd=tmp_path, capture_output=True, text=True, check=False,

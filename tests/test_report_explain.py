@@ -53,16 +53,16 @@ def test_production_numbers() -> None:
     assert [r.name for r in report.rules] == ["keep-errors", "keep-slow", "sample-rest"]
     assert [r.traces for r in report.rules] == [38, 0, 302]
     assert report.rules[2].effective_rate == pytest.approx(0.01)
-    # the report's error expression is the default (http.status >= 500): 10 of the 38 traces
-    # keep-errors keeps (gRPC faults, status ERROR and exceptions are the rest)
-    assert t.error_traces == 10 and t.error_share_kept == 1.0 and t.error_traces_at_risk == 0
+    # the report's error expression is the default (default_errors): every one of the 38
+    # traces keep-errors keeps is an error trace
+    assert t.error_traces == 38 and t.error_share_kept == 1.0 and t.error_traces_at_risk == 0
     assert b.mean_events_per_s == pytest.approx(t.kept_events / t.duration_s, rel=1e-6)
     assert sum(r.kept_events_per_s or 0 for r in report.rules) == pytest.approx(b.mean_events_per_s)
     assert sum(r.share_of_kept_events or 0 for r in report.rules) == pytest.approx(1.0)
     assert b.within is True and b.budget_per_second == 200
-    assert report.rules[0].meaning.startswith(
-        "traces where any span has HTTP status 500 or more or any span has rpc.grpc.status_code "
-        "one of 2, 4, 12, 13, 14, 15 or any span has status_code 2"
+    assert report.rules[0].meaning == (
+        "traces where it is an error by the default error criteria (OpenTelemetry's "
+        "conventions) or any span has HTTP status 500 or more"
     )
     assert report.rules[0].examples[0] == "0bb956faf826388354805fc1c775669e"
     services = {s.service: s for s in report.services}
@@ -112,12 +112,13 @@ def test_checkout_calls_out_unreachable_rules_and_hazards() -> None:
     # Every condition reading http.status_code has a Datatype: its mixed types are no hazard.
     assert not any(h.startswith("mixed-types") for h in report.hazards)
     keep_errors = next(r for r in report.rules if r.name == "keep-errors")
-    # every `or` alternative compiled into its own Refinery rule, all counted in one row
-    alternatives = len(keep_errors.match.split(" or "))
-    splits = [f"keep-errors#{i}" for i in range(2, alternatives + 1)]
+    # every `or` alternative (six in default_errors) compiled into its own Refinery rule,
+    # all counted in one row
+    assert keep_errors.match == "default_errors or http.status >= 500"
+    splits = [f"keep-errors#{i}" for i in range(2, 6 + 2)]
     assert keep_errors.compiled == ("keep-errors", *splits)
     assert keep_errors.meaning.startswith(
-        "traces where any span has HTTP status 500 or more or any span has rpc.grpc.status_code"
+        "traces where it is an error by the default error criteria (OpenTelemetry's conventions)"
     )
     slow = next(r for r in report.rules if r.name == "keep-slow-cart")
     assert slow.meaning.startswith('traces with one span where HTTP route is "/api/cart"')

@@ -20,8 +20,6 @@ from pytest_nectar.claude.refine import Review
 
 if TYPE_CHECKING:
     from pytest_nectar.prover import ProofReport, PropertyResult, SpanMatch, Witness
-    from pytest_nectar.prover.target import Probe
-    from pytest_nectar.trace import Trace
 
 __all__ = ["MAX_VALUE_CHARS", "WITNESSES_PER_PROBLEM", "verdict_from_proof"]
 
@@ -51,19 +49,6 @@ def _matches(matches: tuple[SpanMatch, ...]) -> str:
     return "; ".join(parts)
 
 
-def _why_error(probes: tuple[Probe, ...], trace: Trace) -> str | None:
-    """Which condition of the error (or must-keep) expression the trace meets, and where."""
-    from pytest_nectar.prover.witness import explain
-    from pytest_nectar.refinery.reference import Evaluator
-
-    for probe in probes:
-        evaluator = Evaluator(probe.rules_file)
-        decision = evaluator.decide(trace)
-        if decision.rule_index is not None:
-            return _matches(explain(evaluator, trace, decision.rule_index))
-    return None
-
-
 def _span_data(spans: tuple[dict[str, object], ...]) -> str:
     parts = []
     for i, span in enumerate(spans):
@@ -84,15 +69,11 @@ def _witness_line(report: ProofReport, result: PropertyResult, w: Witness) -> st
         line += f"; that rule matched because {how}"
     if w.spans is not None:
         line += f"; the trace: {_span_data(w.spans)}"
-    elif report.corpus is not None and result.id in ("error-preservation", "must-keep"):
-        ids = report.corpus.trace_ids
-        index = ids.index(w.trace_id) if w.trace_id in ids else None
-        if index is not None:
-            target = report.target
-            probes = (target.error,) if result.id == "error-preservation" else target.must_keep
-            why = _why_error(probes, report.corpus.trace(index))
-            kind = "an error trace" if result.id == "error-preservation" else "a must-keep trace"
-            line += f"; it is {kind} because {why}" if why else f"; it is {kind} (corpus label)"
+    if w.because:
+        first = w.because[0]
+        kind = "an error trace" if first.what == "error" else "a must-keep trace"
+        how = _matches(first.matches)
+        line += f"; it is {kind} by {first.criterion}" + (f": {how}" if how else "")
     return line
 
 

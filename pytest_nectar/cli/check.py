@@ -1,5 +1,8 @@
-"""``nectar check FILE... [--json]``: parse and validate policy files.
+"""``nectar check FILE... [--corpus PATH] [--strict] [--json]``: parse and validate policies.
 
+Also flags fields nothing is known to write (typos): in neither the corpus (``--corpus``,
+else ``[tool.nectar] corpus``), OpenTelemetry's semantic conventions nor Refinery's own
+fields, with "did you mean ...?"; a warning, an error with ``--strict`` or ``strict``.
 Exit 0 when every file is valid (warnings allowed), 1 when any has an error, 2 for usage.
 """
 
@@ -17,14 +20,36 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="policy files (.toon)")
     parser.add_argument("--json", action="store_true", help="print the diagnostics as JSON")
+    parser.add_argument(
+        "--corpus",
+        action="append",
+        help="trace file or folder whose field names are known (default: [tool.nectar] corpus)",
+    )
+    parser.add_argument("--strict", action="store_true", help="unknown fields are errors")
     parser.set_defaults(func=run)
+
+
+def _corpus_fields(args: argparse.Namespace) -> tuple[frozenset[str] | None, bool]:
+    """The corpus's field names (None without a corpus), and whether strict is on."""
+    from pytest_nectar.project.config import load_config
+
+    config = load_config()
+    paths = args.corpus or [str(p) for p in config.corpus or ()]
+    strict = bool(args.strict) or config.strict
+    if not paths:
+        return None, strict
+    from pytest_nectar.corpus import load_corpus
+
+    return frozenset(load_corpus(paths).field_names()), strict
 
 
 def run(args: argparse.Namespace) -> int:
     from pytest_nectar.errors import Diagnostic, PolicyError
     from pytest_nectar.policy.check import check_policy
+    from pytest_nectar.policy.known_fields import field_diagnostics
     from pytest_nectar.policy.parser import parse_policy
 
+    fields, strict = _corpus_fields(args)
     results: list[dict[str, Any]] = []
     failed = False
     for path in args.files:
@@ -38,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
             diagnostics = [_at_path(diagnostics[0], path)]
         else:
             try:
-                diagnostics = check_policy(parse_policy(text, path=path), source=text)
+                policy = parse_policy(text, path=path)
+                diagnostics = check_policy(policy, source=text)
+                diagnostics += _located(field_diagnostics(policy, fields, strict=strict), text)
             except PolicyError as err:
                 diagnostics = [err.diagnostic]
         errors = sum(d.severity == "error" for d in diagnostics)
@@ -55,6 +82,19 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps({"ok": not failed, "files": results}, indent=2) + "\n")
     return 1 if failed else 0
+
+
+def _located(items: list[Any], text: str) -> list[Any]:
+    """Diagnostics with their source line, for the caret."""
+    from dataclasses import replace
+
+    lines = text.splitlines()
+    return [
+        replace(d, source_line=lines[d.position.line - 1])
+        if d.position is not None and 0 < d.position.line <= len(lines)
+        else d
+        for d in items
+    ]
 
 
 def _at_path(diagnostic: Any, path: str) -> Any:

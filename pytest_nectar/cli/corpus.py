@@ -59,6 +59,10 @@ def register(subparsers: Any) -> None:
     stats = sub.add_parser("stats", help="print a summary of a corpus")
     _add_input_options(stats)
     stats.add_argument("--json", action="store_true", help="print the summary as JSON")
+    stats.add_argument(
+        "--error",
+        help="error expression (default: [tool.nectar] error, else the default error criteria)",
+    )
     stats.set_defaults(func=run)
     ingest = sub.add_parser("ingest", help="build the columnar store of a corpus")
     _add_input_options(ingest)
@@ -176,27 +180,62 @@ def run_synth(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from pytest_nectar.corpus import load_corpus, summarize
+    from pytest_nectar.report.progress import Progress
 
-    corpus = load_corpus(
-        args.paths,
-        fmt=args.fmt,
-        cache_dir=args.cache_dir,
-        scale=args.scale,
-        must_keep_file=args.must_keep_file,
-        must_keep_attribute=args.must_keep_attribute,
-        skip_bad=args.skip_bad,
-        json_ints=args.json_ints,
-        columns=args.columns,
-        cache=not args.no_cache,
-    )
+    with Progress().step(f"reading {', '.join(args.paths)}"):
+        corpus = load_corpus(
+            args.paths,
+            fmt=args.fmt,
+            cache_dir=args.cache_dir,
+            scale=args.scale,
+            must_keep_file=args.must_keep_file,
+            must_keep_attribute=args.must_keep_attribute,
+            skip_bad=args.skip_bad,
+            json_ints=args.json_ints,
+            columns=args.columns,
+            cache=not args.no_cache,
+        )
     if args.corpus_command == "ingest":
         return _ingest(corpus, args.output)
     summary = summarize(corpus)
+    summary["error_criteria"] = error_criteria_counts(corpus, args.error)
+    summary["rate"] = _rate(corpus)
     if args.json:
         sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     else:
         _print_summary(summary)
     return 0
+
+
+def error_criteria_counts(corpus: Any, error: str | None) -> dict[str, Any]:
+    """Error traces by the error expression in force, and per named criterion."""
+    from pytest_nectar.policy.error_criteria import default_error_match
+    from pytest_nectar.policy.printer import format_match
+    from pytest_nectar.project.settings import load_settings
+    from pytest_nectar.prover.target import criteria_probes, probe_of
+
+    # parsed where settings are read: the option, else [tool.nectar] error, at its position
+    expr = load_settings().with_options(error=error).error_expr or default_error_match()
+    return {
+        "expression": format_match(expr),
+        "error_traces": int(probe_of(expr).corpus_mask(corpus).sum()),
+        "by_criterion": {
+            name: int(probe.corpus_mask(corpus).sum()) for name, probe in criteria_probes(expr)
+        },
+    }
+
+
+def _rate(corpus: Any) -> dict[str, Any]:
+    from pytest_nectar.corpus.captures import learn_rate
+
+    rate = learn_rate(corpus)
+    return {
+        "captures": len(rate.captures),
+        "recording_s": rate.recording_s,
+        "traces_per_s": rate.traces_per_s,
+        "events_per_s": rate.events_per_s,
+        "how": rate.why,
+    }
 
 
 def _ingest(corpus: Any, output: str) -> int:
@@ -239,16 +278,27 @@ def _print_summary(summary: dict[str, Any]) -> None:
         "error_traces",
         "roots_missing",
         "duration_s",
-        "traces_per_s",
-        "events_per_s",
         "must_keep",
     ):
         overview.add_row(key, str(summary[key]))
     overview.add_row("services", terminal(", ".join(summary["services"]) or "-", multiline=False))
+    rate = summary["rate"]
+    overview.add_row(
+        "recording",
+        f"{rate['traces_per_s']:.4g} traces/s, {rate['events_per_s']:.4g} events/s: {rate['how']}"
+        if rate["traces_per_s"] is not None
+        else f"no rate: {rate['how']}",
+    )
     overview.add_row("skipped", str(summary["skipped"]["count"]))
     console.print(overview)
     for reason, count in summary["skipped"]["reasons"].items():
         console.print(f"  skipped {count}: {terminal(reason, multiline=False)}", markup=False)
+    errors = summary["error_criteria"]
+    console.print(
+        terminal(f"error traces ({errors['expression']}): {errors['error_traces']}"), markup=False
+    )
+    for name, count in errors["by_criterion"].items():
+        console.print(terminal(f"  {name}: {count}"), markup=False)
     fields = Table(title="fields", title_justify="left")
     for name in ("field", "count", "types", "distinct", "top values"):
         fields.add_column(name)

@@ -53,6 +53,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="load a rules file as Refinery started with --no-validate does",
     )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the whole evaluation: each rule in order, each condition, each span's value",
+    )
     parser.set_defaults(func=run)
 
 
@@ -175,6 +180,11 @@ def run(args: argparse.Namespace) -> int:
         trace = load_trace_file(args.trace)
     evaluator = Evaluator(rules, default_environment(args.rules, args.env))
     require_user_agent(evaluator, trace.spans)
+    if getattr(args, "explain", False):
+        from pytest_nectar.prover.evaluation import explain_evaluation
+
+        sys.stdout.write("\n".join(explain_evaluation(evaluator, trace)) + "\n")
+        return 0
     decision = evaluator.decide(trace)
     if args.json:
         sys.stdout.write(json.dumps(decision.to_json(), sort_keys=True) + "\n")

@@ -20,13 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
-#: An error trace, as the template's pyproject.toml and seed policy say: an HTTP 5xx under
-#: either status attribute, a gRPC server fault, span status ERROR (or Husky's error = true,
-#: which Jaeger and Zipkin error tags give too) or an exception span event.
-ERROR_EXPRESSION: Final = (
-    "http.status >= 500 or rpc.grpc.status_code in [2, 4, 12, 13, 14, 15] or status_code = 2"
-    " or error = true or exception.type exists"
-)
+#: An error trace, as the template's pyproject.toml and seed policy say: the default error
+#: criteria (OpenTelemetry's conventions: span status ERROR, error flags, HTTP 5xx on server
+#: spans, gRPC server faults, exception events), and an HTTP 5xx on any span.
+ERROR_EXPRESSION: Final = "default_errors or http.status >= 500"
 
 SEED_POLICY: Final = """\
 nectar_policy{version,name,budget_per_second,rules}:
@@ -34,7 +31,7 @@ nectar_policy{version,name,budget_per_second,rules}:
   production-sampling
   200
   rules[3]{name,description,match,action,priority}:
-    keep-errors,Retain all errors,"ERROR_EXPRESSION",keep,100
+    keep-errors,Retain all errors,ERROR_EXPRESSION,keep,100
     keep-slow,Retain slow requests,duration > 5s,keep,90
     sample-rest,Sample remaining traffic,true,sample(0.01),0
 """.replace("ERROR_EXPRESSION", ERROR_EXPRESSION)
@@ -81,8 +78,9 @@ corpus = "corpus/"
 rules = "rules.yaml"
 lock = "nectar.lock"
 window_s = 60
-# An error trace: an HTTP 5xx under either status attribute, a gRPC server fault, span status
-# ERROR (or error = true) or an exception span event.  Every policy must keep these.
+# An error trace: the default error criteria (OpenTelemetry's conventions: span status ERROR,
+# error flags, server 5xx, gRPC server faults, exception events) or any HTTP 5xx.  Every
+# policy must keep these.
 error = "ERROR_EXPRESSION"
 seeds = 1
 campaigns = ["evolution"]

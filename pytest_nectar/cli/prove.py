@@ -39,14 +39,31 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--budget", type=float, help="kept events per second allowed")
     parser.add_argument(
-        "--error", help="error expression (default: policy's, or http.status >= 500)"
+        "--error",
+        help="error expression (default: the policy's, else the default error criteria)",
     )
     parser.add_argument("--window", type=float, help="budget window in seconds (default 60)")
+    parser.add_argument(
+        "--traffic",
+        metavar="RATE",
+        help='production rate the corpus stands for, e.g. "2000 traces/s" (default: traffic)',
+    )
     parser.add_argument("--seed", type=int, help="seed of the bounded random search")
     parser.add_argument("--strict", action="store_true", help="warnings fail the run")
     add_cluster_option(parser)
     parser.add_argument(
-        "--witness-dir", help="write constructed counterexample traces here (for nectar decide)"
+        "--save-witnesses",
+        "--witness-dir",
+        dest="witness_dir",
+        metavar="DIR",
+        help="write each witness trace to DIR/<policy>-<property>-<n>.json; the printed "
+        "nectar decide command names that file",
+    )
+    parser.add_argument(
+        "--add-expectations",
+        action="store_true",
+        help="with --save-witnesses: append each error/must-keep counterexample to the "
+        "policy's <stem>.expect.jsonl (decision keep), so a fixed bug stays fixed",
     )
     parser.set_defaults(func=run)
 
@@ -61,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         corpus=args.corpus,
         window_s=args.window,
         error=args.error,
+        traffic=args.traffic,
         strict=True if args.strict else None,
         cluster=args.cluster,
     )
@@ -89,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
         rep = result.proof
         assert rep is not None
         if args.witness_dir:
-            _write_witnesses(rep, args.witness_dir)
+            _write_witnesses(rep, args.witness_dir, args.add_expectations)
+        elif args.add_expectations:
+            raise UsageError("--add-expectations needs --save-witnesses DIR")
         reports.append(rep)
     sys.stdout.write(
         render_json(reports, settings.to_json()) if args.json else terminal(render_text(reports))
@@ -99,33 +119,86 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_witnesses(report: Any, folder: str) -> None:
-    """Write each constructed counterexample as a TRACE file and point its command at it."""
+#: Properties whose counterexamples must be kept: they become ``decision: keep`` lines.
+_MUST_KEEP = ("error-preservation", "error-preservation-all", "must-keep", "must-keep-all")
+
+
+def _write_witnesses(report: Any, folder: str, expectations: bool = False) -> None:
+    """Write every witness trace as a TRACE file and point its command at it.
+
+    With ``expectations``, each counterexample of an error or must-keep property is also
+    appended to the policy's expectations file as ``decision: keep`` (once per trace).
+    """
     import dataclasses
-    import json
-    import shlex
     from pathlib import Path
+
+    from pytest_nectar.prover.witness import decide_command, trace_spans
+
+    stem = Path(report.target.name).stem
+    added: list[dict[str, Any]] = []
+    for pid, result in list(report.results.items()):
+        witnesses = []
+        for n, w in enumerate(result.witnesses, start=1):
+            spans = w.spans
+            if spans is None and report.corpus is not None and w.trace_id:
+                index = report.corpus.trace_index(w.trace_id)
+                spans = trace_spans(report.corpus.trace(index)) if index >= 0 else None
+            if spans is None:
+                witnesses.append(w)
+                continue
+            doc = {"trace_id": w.trace_id, "spans": [_plain(s) for s in spans]}
+            path = Path(folder) / f"{stem}-{pid}-{n}.json"
+            _write_json(path, doc)
+            rules = report.target.rules_path or report.target.name
+            command = decide_command(rules, report.target.env, None, w.trace_id, str(path))
+            witnesses.append(dataclasses.replace(w, command=command))
+            if expectations and pid in _MUST_KEEP and result.failed:
+                added.append({"name": f"{pid}: {w.trace_id}", "trace": doc, "decision": "keep"})
+        report.results[pid] = dataclasses.replace(result, witnesses=tuple(witnesses))
+    if added:
+        _append_expectations(report, added)
+
+
+def _plain(span: dict[str, Any]) -> dict[str, Any]:
+    from pytest_nectar.prover.properties import jsonable
+
+    return {"root": bool(span["root"]), "data": {k: jsonable(v) for k, v in span["data"].items()}}
+
+
+def _write_json(path: Any, doc: Any) -> None:
+    import json
 
     from pytest_nectar.fileio import write_atomic
 
-    stem = Path(report.target.name).stem
-    for pid, result in list(report.results.items()):
-        witnesses = []
-        for w in result.witnesses:
-            if w.spans is None:
-                witnesses.append(w)
-                continue
-            path = Path(folder) / f"{stem}-{pid}.json"
-            doc = {"trace_id": w.trace_id, "spans": [dict(s) for s in w.spans]}
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
-            command = [
-                "nectar",
-                "decide",
-                report.target.rules_path or report.target.name,
-                str(path),
-            ]
-            if report.target.env:
-                command += ["--env", report.target.env]
-            witnesses.append(dataclasses.replace(w, command=shlex.join(command)))
-        report.results[pid] = dataclasses.replace(result, witnesses=tuple(witnesses))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+def _append_expectations(report: Any, lines: list[dict[str, Any]]) -> None:
+    """Append new ``decision: keep`` lines to ``<stem>.expect.jsonl`` beside the policy."""
+    import json
+    from pathlib import Path
+
+    from pytest_nectar.fileio import write_atomic
+    from pytest_nectar.project.expectations import EXPECT_SUFFIX
+
+    policy = Path(report.target.rules_path or report.target.name)
+    if policy.suffix != ".toon":
+        raise UsageError(
+            "--add-expectations needs a .toon policy",
+            got=str(policy),
+            hint="expectations are checked against a policy's compiled rules",
+        )
+    target = policy.with_name(policy.stem + EXPECT_SUFFIX)
+    text = target.read_text(encoding="utf-8") if target.is_file() else ""
+    known = set()
+    for line in text.splitlines():
+        try:
+            known.add(json.loads(line).get("name"))
+        except (ValueError, AttributeError):
+            continue
+    new = [json.dumps(d, sort_keys=True) for d in lines if d["name"] not in known]
+    if new:
+        body = text if not text or text.endswith("\n") else text + "\n"
+        write_atomic(target, body + "\n".join(new) + "\n")
+        report.notes.append(f"appended {len(new)} expectation(s) to {target}")

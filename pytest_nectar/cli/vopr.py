@@ -4,8 +4,10 @@ Runs a seeded campaign (``chaos``, ``evolution``, ``determinism``, ``storm``, or
 against the compiled rules and prints a summary (iterations, simulated time, wall time,
 violations) with a one-line replay command per violation.  ``--seed`` replays exactly;
 ``--step`` replays one step (with the steps before it that feed the samplers).  Exit 0 when
-every invariant held, 1 on a violation, 2 on a usage or input error.  The policy and corpus
-default to ``[tool.nectar]`` (the first policy, the configured corpus), as does the window.
+every invariant held, 1 on a violation or a simulation of no trace (and, with ``--strict``
+or ``strict``, of fewer traces than the stated minimum), 2 on a usage or input error.  The
+policy and corpus default to ``[tool.nectar]`` (the first policy, every configured corpus
+path), as do the window and ``traffic``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("policy", nargs="?", help="the .toon policy (default: [tool.nectar] policies)")
-    p.add_argument("--corpus", help="trace files or folder to learn traffic from")
+    p.add_argument(
+        "--corpus", action="append", help="trace file or folder to learn traffic from (repeatable)"
+    )
     p.add_argument(
         "--campaign",
         required=True,
@@ -43,6 +47,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--step", type=int, help="replay one step (iteration) of the campaign")
     p.add_argument("--budget", type=float, help="override the policy's budget_per_second")
     p.add_argument("--rate", type=float, help="traces per second (default: the corpus's own)")
+    p.add_argument(
+        "--traffic",
+        metavar="RATE",
+        help='production rate the corpus stands for, e.g. "2000 traces/s" (default: traffic)',
+    )
+    p.add_argument("--strict", action="store_true", help="too little simulated traffic fails")
     p.add_argument("--window", type=float, help="budget window in seconds (default 60)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--no-shrink", action="store_true", help="report violations unshrunk")
@@ -50,11 +60,19 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _inputs(args: argparse.Namespace) -> tuple[str, str, float]:
+def _inputs(args: argparse.Namespace) -> tuple[str, list[str], float, Any, bool]:
     from pytest_nectar.errors import UsageError
     from pytest_nectar.project.config import expand_policies, load_config
+    from pytest_nectar.project.settings import parse_traffic
 
     config = load_config()
+    traffic = config.traffic
+    if args.traffic is not None:
+        traffic = parse_traffic(args.traffic)
+        if traffic is None:
+            raise UsageError(
+                "--traffic must be a rate", got=args.traffic, hint='e.g. "2000 traces/s"'
+            )
     policy = args.policy
     if policy is None:
         found = expand_policies(config.policies, config.root)
@@ -68,9 +86,10 @@ def _inputs(args: argparse.Namespace) -> tuple[str, str, float]:
                 "no corpus to learn traffic from",
                 hint="pass --corpus PATH or set corpus in [tool.nectar]",
             )
-        corpus = os.fspath(config.corpus[0])
+        corpus = [os.fspath(p) for p in config.corpus]
     window = args.window if args.window is not None else config.window_s
-    return policy, corpus, window
+    strict = bool(args.strict) or config.strict
+    return policy, list(corpus), window, traffic, strict
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,26 +105,43 @@ def run(args: argparse.Namespace) -> int:
     if len(names) > 1 and (args.step is not None or args.iterations or args.days):
         raise UsageError("--step, --iterations and --days need a single --campaign")
     seed = parse_seed(args.seed) if args.seed is not None else _DEFAULT_SEED
-    policy, corpus, window = _inputs(args)
-    setup = Setup.build(policy, corpus, budget=args.budget, window_s=window, rate=args.rate)
+    policy, corpus, window, traffic, strict = _inputs(args)
+    setup = Setup.build(
+        policy, corpus, budget=args.budget, window_s=window, rate=args.rate, traffic=traffic
+    )
     sizes: dict[str, int] = {}
     size = args.days if names[0] == "evolution" else args.iterations
     if size is not None:
         sizes[names[0]] = size
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
-    results = run_campaigns(
-        setup,
-        names,
-        seed,
-        sizes=sizes,
-        step=args.step,
-        workers=max(1, workers),
-        do_shrink=not args.no_shrink,
-    )
+    from contextlib import ExitStack
+
+    from pytest_nectar.report.progress import Progress
+
+    display = Progress()
+    with ExitStack() as stack:
+
+        def start(total: float) -> Any:
+            label = f"vopr {'+'.join(names)} seed {args.seed or hex(_DEFAULT_SEED)}"
+            return stack.enter_context(display.bar(label, total))
+
+        results = run_campaigns(
+            setup,
+            names,
+            seed,
+            sizes=sizes,
+            step=args.step,
+            workers=max(1, workers),
+            do_shrink=not args.no_shrink,
+            progress=start,
+        )
     if args.json:
         out = {"results": [r.summary() for r in results]}
         sys.stdout.write(json.dumps(out, indent=2, sort_keys=True, default=str) + "\n")
     else:
         for r in results:
             sys.stdout.write(terminal(r.render() + "\n"))
+    levels = [e[0] for e in (r.evidence() for r in results) if e is not None]
+    if "error" in levels or (strict and levels):
+        return 1
     return 0 if all(r.passed for r in results) else 1

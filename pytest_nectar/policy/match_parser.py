@@ -91,6 +91,7 @@ _DESCRIBE: Final = {
     "_AND": "'and'",
     "_AND_SYMBOL": "'&&'",
     "TRUE": "'true'",
+    "DEFAULT": "'default_errors'",
     "FALSE": "'false'",
     "SPAN": "'span'",
     "HAS_ROOT": "'has_root'",
@@ -237,6 +238,9 @@ class _Builder:
 
     def b_match_all(self, tree: Tree[Any], ch: list[Any]) -> Expr:
         return MatchAll(self._at(ch[0]))
+
+    def b_default_errors(self, tree: Tree[Any], ch: list[Any]) -> Expr:
+        return default_errors_expr(self._at(ch[0]))
 
     def b_has_root(self, tree: Tree[Any], ch: list[Any]) -> Expr:
         value = ch[2].value if len(ch) == 3 else True
@@ -570,3 +574,21 @@ def parse_action(
     """Parse one action cell (``keep``, ``sample(0.01)``, ``throughput(...)``, ...)."""
     result: Action = _parse(text, "action", SourceMap(position, columns, source_line), "action")
     return result
+
+
+_CRITERIA_AT: Final = Position("<default error criteria>")
+
+
+@functools.cache
+def criterion_expr(text: str) -> Expr:
+    """A default error criterion's expression (``policy/error_table.py``), parsed once."""
+    return parse_match(text, position=_CRITERIA_AT)
+
+
+def default_errors_expr(position: Position = _CRITERIA_AT) -> Expr:
+    """What the keyword ``default_errors`` stands for: every default criterion, or-ed, labelled
+    so that the printer writes the keyword back."""
+    from pytest_nectar.policy.error_table import DEFAULT_CRITERIA, DEFAULT_KEYWORD
+
+    operands = tuple(criterion_expr(c.text) for c in DEFAULT_CRITERIA)
+    return Or(operands, position, label=DEFAULT_KEYWORD)

@@ -70,7 +70,6 @@ __all__ = [
     "Scope",
     "SpanScope",
     "Throughput",
-    "default_error_match",
     "infer_datatype",
     "refinery_value",
 ]
@@ -324,10 +323,16 @@ class And:
 
 @dataclass(frozen=True, slots=True)
 class Or:
-    """``a or b or ...``: compiles to one Refinery rule per alternative, same action."""
+    """``a or b or ...``: compiles to one Refinery rule per alternative, same action.
+
+    ``label`` names an expression that was written as a keyword (``default_errors``: the
+    default error criteria, see ``error_criteria``); the printer writes the keyword back.
+    It is not compared: a label changes the spelling, never the meaning.
+    """
 
     operands: tuple[Expr, ...]
     position: Position = dc_field(default=_NOWHERE, compare=False)
+    label: str | None = dc_field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,12 +368,6 @@ class Clause:
     scope: Scope
     conditions: tuple[Condition | HasRootSpan, ...]
     position: Position = dc_field(default=_NOWHERE, compare=False)
-
-
-def default_error_match() -> Expr:
-    """The match a policy uses for ``error`` when it sets none: ``http.status >= 500``."""
-    ref = FieldRef((FieldName("http.status"),))
-    return Condition(ref, Operator.GE, Literal(500), Datatype.INT)
 
 
 # --- actions ----------------------------------------------------------------------------
@@ -575,7 +574,7 @@ class Policy:
     ``rules`` is in evaluation order: priority descending (ties keep file order), which is
     also the order of the compiled Refinery rules.  Optional fields are ``None`` when the file
     does not set them (the printer writes only what is set); use :attr:`effective_environment`
-    and :attr:`error_match` for the values in force.
+    for the value in force (``error`` None: the default criteria, ``error_criteria``).
     """
 
     version: int
@@ -595,10 +594,6 @@ class Policy:
     @property
     def effective_environment(self) -> str:
         return self.environment if self.environment is not None else DEFAULT_ENVIRONMENT
-
-    @property
-    def error_match(self) -> Expr:
-        return self.error if self.error is not None else default_error_match()
 
     def position_of(self, name: str) -> Position:
         """Where top-level field ``name`` was written (the policy header if unknown)."""

@@ -59,7 +59,9 @@ __all__ = ["format_action", "format_match", "format_policy", "quote_cell", "quot
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*\Z")
 _ARRAY_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\[")
 #: Words the match grammar reads as keywords where a field may start.
-_RESERVED: Final = frozenset({"true", "false", "not", "span", "has_root", "first"})
+_RESERVED: Final = frozenset(
+    {"true", "false", "not", "span", "has_root", "first", "default_errors"}
+)
 _OPS: Final = {Operator.NOT_IN: "not in", Operator.NOT_EXISTS: "not exists"}
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -147,6 +149,8 @@ _PRECEDENCE: Final = {Or: 1, And: 2, Not: 3}
 def _expr(expr: Expr, context: int, single: frozenset[tuple[int, int]] = frozenset()) -> str:
     """``context`` is the precedence of the parent; children that bind looser get parens."""
     own = _PRECEDENCE.get(type(expr), 4)
+    if isinstance(expr, Or) and expr.label is not None:
+        return expr.label  # a keyword (``default_errors``) that parses back to the same expression
     if isinstance(expr, Or | And):
         joiner = " or " if isinstance(expr, Or) else " and "
         text = joiner.join(

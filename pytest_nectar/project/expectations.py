@@ -40,6 +40,7 @@ __all__ = [
     "check_expectation",
     "decision_word",
     "expectation_files",
+    "explain_expected_rule",
     "read_expectations",
 ]
 
@@ -185,3 +186,31 @@ def check_expectation(
         keep_probability=decision.keep_probability,
         reason=decision.reason,
     )
+
+
+def explain_expected_rule(
+    expectation: Expectation, compiled: CompiledEnvironment, rules_file: Any
+) -> list[str]:
+    """Why the rule the expectation names did not decide: its conditions, span by span.
+
+    Each Refinery rule compiled from that policy rule is explained (the condition that
+    failed, with the value every span had); a rule that would match but sits below the
+    deciding rule is said to be never tried.
+    """
+    from pytest_nectar.prover.evaluation import explain_rule
+    from pytest_nectar.refinery.reference import Evaluator
+
+    if not expectation.rule_asserted or expectation.rule is None:
+        return []
+    trace = trace_of(expectation)
+    evaluator = Evaluator(rules_file, compiled.environment)
+    decided = evaluator.decide(trace).rule_index
+    lines: list[str] = []
+    for index, origin in enumerate(compiled.origins):
+        if origin != expectation.rule:
+            continue
+        matched, why = explain_rule(evaluator, trace, index)
+        if matched and decided is not None and decided < index:
+            why[0] += f" (never tried: rule {decided + 1} decided first)"
+        lines.extend(why)
+    return lines

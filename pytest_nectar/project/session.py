@@ -264,7 +264,6 @@ class ProjectSession:
                 proof = self._run(target, corpus, DEFAULT_SEED)
         except NectarError as err:
             return TargetResult(subject, target, None, err)
-        proof.corpus_path = self.corpus_paths[0] if self.corpus_paths else None
         return TargetResult(subject, target, proof)
 
     def _run(self, target: Target, corpus: Corpus | None, default_seed: int) -> ProofReport:
@@ -277,6 +276,8 @@ class ProjectSession:
             window_s=self.settings.window_s,
             seed=self.seed if self.seed is not None else default_seed,
             cluster=self.settings.cluster,
+            corpus_paths=self.corpus_paths,
+            traffic=self.settings.traffic,
         )
 
     # -- what the front ends read ---------------------------------------------------------

@@ -49,6 +49,7 @@ __all__ = [
     "Resolved",
     "Setting",
     "Source",
+    "Traffic",
     "default_settings",
     "expand_policies",
     "find_config",
@@ -56,6 +57,7 @@ __all__ = [
     "option_dest",
     "parse_cli_error",
     "parse_error_expression",
+    "parse_traffic",
     "plugin_options",
     "resolve_error",
     "setting",
@@ -170,6 +172,37 @@ def _cluster(value: object) -> str:
     return value
 
 
+_TRAFFIC: Final = re.compile(
+    r"\s*([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)\s*(traces|events)/s\s*\Z"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """A production rate: ``amount`` traces/s (``unit="traces"``) or events/s."""
+
+    amount: float
+    unit: str
+
+    def __str__(self) -> str:
+        return f"{self.amount:g} {self.unit}/s"
+
+
+def parse_traffic(text: str) -> Traffic | None:
+    """``"2000 traces/s"`` -> Traffic(2000, "traces"); None when the text is not one."""
+    m = _TRAFFIC.match(text)
+    if m is None or not float(m.group(1)) > 0:
+        return None
+    return Traffic(float(m.group(1)), m.group(2))
+
+
+def _traffic(value: object) -> Traffic:
+    found = parse_traffic(value) if isinstance(value, str) else None
+    if found is None:
+        raise _Invalid('a rate such as "2000 traces/s" or "15000 events/s"')
+    return found
+
+
 def _campaigns(value: object) -> tuple[str, ...]:
     if isinstance(value, str):  # the command-line form: comma-separated
         value = value.split(",")
@@ -211,8 +244,11 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("window_s", "number > 0", 60.0, "the budget's peak window in seconds",
             _positive, "--window", "--nectar-window"),
     Setting("error", "match expression", None,
-            "the error expression where a policy sets none (default http.status >= 500)",
+            "the error expression where a policy sets none (default: default_errors)",
             _expression, "--error", None),
+    Setting("traffic", '"N traces/s" or "N events/s"', None,
+            "the production rate the corpus stands for: the budget and simulations run at it",
+            _traffic, "--traffic", None),
     Setting("seeds", "whole number >= 0", 1, "simulation seeds per campaign",
             _count, None, "--nectar-seeds"),
     Setting("campaigns", "list of names", ("evolution",), "simulation campaigns (pytest items)",
@@ -433,6 +469,11 @@ class ProjectSettings:
         return value
 
     @property
+    def traffic(self) -> Traffic | None:
+        value: Traffic | None = self._get("traffic")
+        return value
+
+    @property
     def seeds(self) -> int:
         return int(self._get("seeds"))
 
@@ -619,9 +660,10 @@ def parse_error_expression(
 def resolve_error(settings: ProjectSettings | None, policy: Policy | None) -> tuple[Expr, Origin]:
     """The error expression in force for ``policy`` (None: a rules file), and its origin.
 
-    Command line > the policy's own ``error`` > ``[tool.nectar] error`` > ``http.status >= 500``.
+    Command line > the policy's own ``error`` > ``[tool.nectar] error`` > the default error
+    criteria (``default_errors``, :mod:`pytest_nectar.policy.error_criteria`).
     """
-    from pytest_nectar.policy.model import default_error_match
+    from pytest_nectar.policy.error_criteria import default_error_match
 
     origin = settings.origin("error") if settings is not None else DEFAULT_ORIGIN
     expr = settings.error_expr if settings is not None else None

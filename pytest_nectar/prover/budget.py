@@ -14,8 +14,16 @@ the goal among keys the same way).  With ``UseClusterSize`` the per-instance goa
 so the bound stays an upper bound.  Transients (the initial rate, bursts) are the
 simulator's business.  The traces/s figure is scaled by the same ratio.
 
+A corpus of several captures far apart is not one long quiet window: the mean divides by
+the seconds the corpus was recording (the captures of ``corpus/captures.py``), and
+``W = min(window, longest capture)``.  ``scale`` (from the ``traffic`` setting) multiplies
+every trace's weight, so the figures are those of the production volume the corpus stands
+for.  A budget the offered traffic does not approach (its peak under
+:data:`EXERCISED_SHARE` of the budget even if every event were kept) cannot fail on this
+corpus: that is a warning, not a pass.
+
 Windows slide over trace start times: for every trace start ``t`` the window
-``[t, t + W)``, with ``W = min(window, corpus duration)``.  The traces are sorted by start
+``[t, t + W)``.  The traces are sorted by start
 once; every window's end is one binary search and every windowed series one cumulative sum
 (O(n log n) in all, no loop over traces).
 """
@@ -28,13 +36,26 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from pytest_nectar.corpus.captures import CorpusRate, learn_rate
 from pytest_nectar.corpus.table import Corpus
+from pytest_nectar.project.settings import Traffic
 from pytest_nectar.prover.corpus_proofs import CorpusContext
 from pytest_nectar.prover.properties import PropertyResult, Verdict
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, SamplerConfig
 from pytest_nectar.refinery.samplers.settings import sharing_key
 
-__all__ = ["BudgetFigures", "BudgetWindows", "budget_figures", "check_budget", "prepare_windows"]
+__all__ = [
+    "EXERCISED_SHARE",
+    "BudgetFigures",
+    "BudgetWindows",
+    "budget_figures",
+    "check_budget",
+    "prepare_windows",
+]
+
+#: Offered traffic below this share of the budget (peak, every event kept) does not
+#: exercise the budget: warned, not passed.
+EXERCISED_SHARE = 0.1
 
 _THROUGHPUT = ("EMAThroughputSampler", "WindowedThroughputSampler", "TotalThroughputSampler")
 FloatArray = npt.NDArray[np.float64]
@@ -49,6 +70,9 @@ class BudgetFigures:
     peak_start: float
     window_s: float
     duration_s: float
+    offered_peak_events: float = 0.0
+    scale: float = 1.0
+    rate: CorpusRate | None = None
 
 
 def _groups(ctx: CorpusContext) -> tuple[npt.NDArray[np.int32], list[float]]:
@@ -118,7 +142,7 @@ class BudgetWindows:
 
 
 def prepare_windows(corpus: Corpus, window_s: float) -> tuple[BudgetWindows, float] | str:
-    """The windows and the corpus duration, or why there are none (no decisions needed)."""
+    """The windows and the seconds recorded, or why there are none (no decisions needed)."""
     if corpus.n_traces == 0:
         return "the corpus has no traces"
     start = np.asarray(corpus.trace_start, dtype=np.float64)
@@ -126,23 +150,30 @@ def prepare_windows(corpus: Corpus, window_s: float) -> tuple[BudgetWindows, flo
     duration = _duration(corpus)
     if not timed.any() or math.isnan(duration) or duration <= 0:
         return "the corpus has no usable timestamps (events per second need a time span)"
-    return BudgetWindows(start, timed, min(window_s, duration)), duration
+    rate = learn_rate(corpus)
+    if rate.recording_s <= 0:
+        return rate.why
+    longest = max(c.seconds for c in rate.captures)
+    return BudgetWindows(start, timed, min(window_s, longest)), rate.recording_s
 
 
 def budget_figures(
     ctx: CorpusContext,
     window_s: float,
     prepared: tuple[BudgetWindows, float] | str | None = None,
+    scale: float = 1.0,
 ) -> BudgetFigures | str:
-    """The figures, or why they cannot be computed (``prepared``: from prepare_windows)."""
+    """The figures, or why they cannot be computed (``prepared``: from prepare_windows;
+    ``scale``: the traffic factor that multiplies every trace's weight)."""
     windows_or_why = prepare_windows(ctx.corpus, window_s) if prepared is None else prepared
     if isinstance(windows_or_why, str):
         return windows_or_why
     windows, duration = windows_or_why
     corpus = ctx.corpus
-    events = np.diff(corpus.trace_offsets).astype(np.float64) * corpus.weight
+    weight = np.asarray(corpus.weight, dtype=np.float64) * scale
+    events = np.diff(corpus.trace_offsets).astype(np.float64) * weight
     prob = np.asarray(ctx.decisions.keep_probability, dtype=np.float64)
-    traces = np.asarray(corpus.weight, dtype=np.float64)
+    traces = weight
     group, goals = _groups(ctx)
     width = windows.width
 
@@ -170,6 +201,8 @@ def budget_figures(
         capped = np.minimum(w_ev, goal * width)
         win_ev = win_ev + capped
         capped_groups.append((w_ev, capped, windows.cumulative(offered_tr)))
+    offered = windows.sums(windows.cumulative(events))
+    offered_peak = float(offered.max()) / width if len(offered) else 0.0
     peak = int(np.argmax(win_ev)) if len(win_ev) else 0
     peak_tr = windows.sum_at(windows.cumulative(kept_tr), peak)
     for w_ev, capped, cum_tr in capped_groups:
@@ -183,6 +216,8 @@ def budget_figures(
         peak_start=float(windows.times[peak]),
         window_s=width,
         duration_s=duration,
+        offered_peak_events=offered_peak,
+        scale=scale,
     )
 
 
@@ -191,8 +226,12 @@ def check_budget(
     budget: float | None,
     window_s: float,
     prepared: tuple[BudgetWindows, float] | str | None = None,
+    traffic: Traffic | None = None,
 ) -> PropertyResult:
-    figures = budget_figures(ctx, window_s, prepared)
+    """Kept events/s against the budget, at the corpus's rate or at ``traffic``."""
+    rate = learn_rate(ctx.corpus)
+    scale = rate.scale_to(traffic)
+    figures = budget_figures(ctx, window_s, prepared, scale)
     if isinstance(figures, str):
         return PropertyResult("budget", Verdict.UNKNOWN, f"budget unknown: {figures}")
     data = {
@@ -204,11 +243,22 @@ def check_budget(
         "peak_window_start": figures.peak_start,
         "window_s": figures.window_s,
         "corpus_duration_s": round(figures.duration_s, 6),
+        "recording_s": round(rate.recording_s, 6),
+        "captures": len(rate.captures),
+        "offered_peak_events_per_second": round(figures.offered_peak_events, 6),
+        "traffic": str(traffic) if traffic is not None else None,
+        "traffic_scale": scale,
+        "traces": ctx.corpus.n_traces,
     }
+    at = (
+        f"at {traffic} (the corpus's weights x{scale:.4g})"
+        if traffic is not None
+        else "at the corpus's own rate"
+    )
     text = (
         f"mean {figures.mean_events:.4g} events/s ({figures.mean_traces:.4g} traces/s), "
         f"peak {figures.peak_events:.4g} events/s ({figures.peak_traces:.4g} traces/s) "
-        f"over {figures.window_s:g} s windows"
+        f"over {figures.window_s:g} s windows, {at}; rate {rate.why}"
     )
     if budget is None:
         return PropertyResult(
@@ -218,6 +268,16 @@ def check_budget(
             figures=data,
         )
     over = max(figures.mean_events, figures.peak_events) > budget
+    if not over and figures.offered_peak_events < EXERCISED_SHARE * budget:
+        return PropertyResult(
+            "budget",
+            Verdict.WARN,
+            f"not exercised: even keeping every event, the traffic peaks at "
+            f"{figures.offered_peak_events:.4g} events/s, under {EXERCISED_SHARE:.0%} of the "
+            f"budget {budget:g} events/s; set traffic (the production rate the corpus stands "
+            f"for) to check it at production volume; {text}",
+            figures=data,
+        )
     verdict = Verdict.FAIL if over else Verdict.PASS
     word = "exceeds" if over else "within"
     return PropertyResult(

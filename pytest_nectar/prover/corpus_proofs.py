@@ -12,7 +12,7 @@ trace" has Refinery's exact semantics (``Datatype: int`` reads the string ``"503
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from operator import itemgetter
 
@@ -20,9 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from pytest_nectar.corpus.table import Corpus
-from pytest_nectar.prover.properties import PropertyResult, Verdict, Witness
+from pytest_nectar.prover.properties import Because, PropertyResult, Verdict, Witness
 from pytest_nectar.prover.target import Target
-from pytest_nectar.prover.witness import decide_command, make_witness
+from pytest_nectar.prover.witness import because_of, decide_command, make_witness
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig
 from pytest_nectar.refinery.vector import CorpusDecisions, evaluate_with_probes
@@ -34,6 +34,7 @@ __all__ = [
     "check_error_preservation",
     "check_fallback",
     "check_must_keep",
+    "error_counts",
 ]
 
 #: Witnesses shown per failing property (the total is always reported).
@@ -47,7 +48,8 @@ class CorpusContext:
 
     target: Target
     corpus: Corpus
-    corpus_path: str | None
+    #: where the corpus was read from (one path or several): replay commands name them all
+    corpus_path: str | Sequence[str] | None
     decisions: CorpusDecisions
     evaluator: Evaluator
     #: The error probe's corpus mask, and the must-keep probes', when the evaluation
@@ -60,7 +62,7 @@ class CorpusContext:
         cls,
         target: Target,
         corpus: Corpus,
-        corpus_path: str | None,
+        corpus_path: str | Sequence[str] | None,
         *,
         error: bool = True,
         must_keep: bool = True,
@@ -93,6 +95,14 @@ class CorpusContext:
         )
 
     @property
+    def corpus_paths(self) -> tuple[str, ...]:
+        if self.corpus_path is None:
+            return ()
+        if isinstance(self.corpus_path, str):
+            return (self.corpus_path,)
+        return tuple(self.corpus_path)
+
+    @property
     def is_rules_based(self) -> bool:
         return isinstance(self.evaluator.sampler, RulesBasedSamplerConfig)
 
@@ -122,15 +132,25 @@ class CorpusContext:
             mask |= probe.corpus_mask(self.corpus)
         return mask
 
-    def witnesses(self, indices: Sequence[int], note: str = "") -> tuple[Witness, ...]:
+    def witnesses(
+        self, indices: Sequence[int], note: str = "", why: str | None = None
+    ) -> tuple[Witness, ...]:
+        """Witnesses for corpus traces; ``why`` ("error"/"must-keep") adds the criteria met."""
         out = []
         for i in list(indices)[:MAX_WITNESSES]:
             trace = self.corpus.trace(int(i))
             decision = self.decisions.decision(int(i))
             command = decide_command(
-                self.target.rules_path, self.target.env, self.corpus_path, trace.trace_id
+                self.target.rules_path, self.target.env, self.corpus_paths, trace.trace_id
             )
-            out.append(make_witness(self.evaluator, trace, decision, command=command, note=note))
+            because = because_of(self.target.criteria(why), trace, why) if why else ()
+            if why == "must-keep" and self.corpus.must_keep[int(i)]:
+                because = (Because("labelled must-keep in the corpus", what=why), *because)
+            out.append(
+                make_witness(
+                    self.evaluator, trace, decision, command=command, note=note, because=because
+                )
+            )
         return tuple(out)
 
     def ids(self, mask: BoolArray) -> list[str]:
@@ -142,7 +162,13 @@ class CorpusContext:
 
 
 def _result(
-    ctx: CorpusContext, pid: str, failing: BoolArray, checked: int, what: str, ok_text: str
+    ctx: CorpusContext,
+    pid: str,
+    failing: BoolArray,
+    checked: int,
+    what: str,
+    ok_text: str,
+    why: str | None = None,
 ) -> PropertyResult:
     bad = np.flatnonzero(failing)
     if len(bad) == 0:
@@ -153,7 +179,7 @@ def _result(
         pid,
         Verdict.FAIL,
         f"{len(bad)} of {checked} {what}: {shown}",
-        ctx.witnesses(bad[:MAX_WITNESSES].tolist()),
+        ctx.witnesses(bad[:MAX_WITNESSES].tolist(), why=why),
         total_failing=len(bad),
         figures={"checked": checked, "failing_trace_ids": ids},
     )
@@ -176,8 +202,17 @@ def check_fallback(ctx: CorpusContext) -> PropertyResult:
     )
 
 
+def error_counts(target: Target, corpus: Corpus) -> dict[str, int]:
+    """Corpus traces per named error criterion (a trace counts under every one it meets)."""
+    return {name: int(p.corpus_mask(corpus).sum()) for name, p in target.error_criteria}
+
+
 def check_error_preservation(ctx: CorpusContext) -> PropertyResult:
-    """Error traces (the error expression, exactly) whose decision is not a certain keep."""
+    """Error traces (the error expression, exactly) whose decision is not a certain keep.
+
+    No error trace on the corpus is no evidence, never a pass: the verdict is a warning
+    (a failure under ``strict``) that points at ``error-preservation-all``.
+    """
     errors = ctx.error_mask
     n = int(errors.sum())
     res = _result(
@@ -187,18 +222,51 @@ def check_error_preservation(ctx: CorpusContext) -> PropertyResult:
         n,
         f"error traces ({ctx.target.error.text}) are not kept with probability 1",
         f"all {n} error traces ({ctx.target.error.text}) are kept with probability 1",
+        why="error",
     )
-    if n == 0 and res.verdict is Verdict.PASS:
+    by_criterion = error_counts(ctx.target, ctx.corpus) if n else {}
+    figures = {**res.figures, "traces": ctx.corpus.n_traces, "error_traces": n}
+    if by_criterion:
+        figures["error_traces_by_criterion"] = by_criterion
+    if n == 0:
         return PropertyResult(
-            res.id, Verdict.PASS, f"no corpus trace is an error trace ({ctx.target.error.text})"
+            res.id,
+            Verdict.WARN,
+            f"no evidence on the corpus: none of its {ctx.corpus.n_traces} traces is an error "
+            f"trace ({ctx.target.error.text}); error-preservation-all decides it for every "
+            "possible trace",
+            figures=figures,
         )
-    return res
+    if res.verdict is Verdict.PASS and len(by_criterion) > 1:
+        met = ", ".join(f"{k} {v}" for k, v in by_criterion.items() if v)
+        summary = f"{res.summary} (by criterion: {met})"
+        return replace(res, summary=summary, figures=figures)
+    return replace(res, figures=figures)
 
 
 def check_must_keep(ctx: CorpusContext) -> PropertyResult:
-    """Must-keep traces (corpus labels and ``must_keep`` expressions) not kept for sure."""
+    """Must-keep traces (corpus labels and ``must_keep`` expressions) not kept for sure.
+
+    Nothing to check (no ``must_keep``, no corpus label) is unknown, not a pass; expressions
+    no corpus trace meets are no evidence: a warning pointing at ``must-keep-all``.
+    """
     wanted = ctx.must_keep_mask
     n = int(wanted.sum())
+    if n == 0 and not ctx.target.must_keep:
+        return PropertyResult(
+            "must-keep",
+            Verdict.UNKNOWN,
+            "nothing to check: the policy has no must_keep and the corpus labels no trace",
+            figures={"checked": 0, "traces": ctx.corpus.n_traces},
+        )
+    if n == 0:
+        return PropertyResult(
+            "must-keep",
+            Verdict.WARN,
+            f"no evidence on the corpus: none of its {ctx.corpus.n_traces} traces meets a "
+            "must_keep expression; must-keep-all decides it for every possible trace",
+            figures={"checked": 0, "traces": ctx.corpus.n_traces},
+        )
     return _result(
         ctx,
         "must-keep",
@@ -206,4 +274,5 @@ def check_must_keep(ctx: CorpusContext) -> PropertyResult:
         n,
         "must-keep traces are not kept with probability 1",
         f"all {n} must-keep traces are kept with probability 1",
+        why="must-keep",
     )

@@ -9,11 +9,12 @@ each target once with the settings resolved::
 
 A ``.toon`` policy is compiled first and the *compiled* rules are proven (what is deployed);
 its ``error``, ``must_keep`` and ``budget_per_second`` are used unless ``error``/``budget``
-override them.  A Refinery rules file is proven as it stands, with ``error`` (default
-``http.status >= 500``) and ``budget`` from the caller.  ``error`` is a parsed expression
-(:func:`pytest_nectar.policy.match_parser.parse_match`), never text: it is parsed once, where it
-is read, with its true position.  The report keeps the corpus evaluation
-(:attr:`ProofReport.context`) so that reports read its masks instead of evaluating again.
+override them.  A Refinery rules file is proven as it stands, with ``error`` (default: the
+criteria of pytest_nectar/policy/error_criteria.py) and ``budget`` from the caller.
+``error`` is a parsed expression (:func:`pytest_nectar.policy.match_parser.parse_match`),
+never text: it is parsed once, where it is read, with its true position.  The report keeps
+the corpus evaluation (:attr:`ProofReport.context`) so that reports read its masks instead
+of evaluating again.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from typing import Any, Final
 
 from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import UsageError
-from pytest_nectar.policy.model import Expr, Policy, default_error_match
-from pytest_nectar.project.settings import DEFAULT_ORIGIN, Origin, Source
+from pytest_nectar.policy.error_criteria import default_error_match, error_match
+from pytest_nectar.policy.model import Expr, Policy
+from pytest_nectar.project.settings import DEFAULT_ORIGIN, Origin, Source, Traffic
 from pytest_nectar.prover import budget as budget_mod
 from pytest_nectar.prover import corpus_proofs as corpus_mod
 from pytest_nectar.prover import equivalence, lints, universal
@@ -119,7 +121,7 @@ def load_target(
             compilation.rules_file,
             policy.effective_environment,
             name=path,
-            error=error if error is not None else policy.error_match,
+            error=error if error is not None else error_match(policy),
             error_origin=given or DEFAULT_ORIGIN,
             must_keep=policy.must_keep or (),
             budget=budget if budget is not None else policy.budget_per_second,
@@ -155,11 +157,15 @@ def prove(
     window_s: float = 60.0,
     seed: int = universal.DEFAULT_SEED,
     cluster: str | None = None,
+    corpus_paths: Sequence[str] | None = None,
+    traffic: Traffic | None = None,
 ) -> ProofReport:
     """Decide the properties of one policy or rules file (see the module docstring).
 
     ``cluster``: evaluate the corpus on that Dask cluster (same results; see
-    :mod:`pytest_nectar.prover.distributed`).
+    :mod:`pytest_nectar.prover.distributed`).  ``corpus_paths`` names where a loaded
+    ``corpus`` came from, for the replay commands; ``traffic`` is the production rate the
+    corpus stands for (the budget runs at it).
 
     Raises:
         NectarError: the input does not load, parse or compile (a usage/input error).
@@ -177,7 +183,7 @@ def prove(
         if isinstance(target, Target)
         else load_target(os.fspath(target), env=env, error=_expression(error), budget=budget)
     )
-    corpus_path: str | None = None
+    corpus_path: str | None = ", ".join(corpus_paths) if corpus_paths else None
     loaded: Corpus | None = None
     if isinstance(corpus, Corpus):
         loaded = corpus
@@ -195,7 +201,9 @@ def prove(
                 # The budget's sort and window search need no decisions: overlap them.
                 windows = pool.submit(budget_mod.prepare_windows, loaded, window_s)
             # Every probe in the one pass: the reports read the masks, none re-evaluates.
-            ctx = corpus_mod.CorpusContext.evaluate(tgt, loaded, corpus_path, cluster=cluster)
+            ctx = corpus_mod.CorpusContext.evaluate(
+                tgt, loaded, list(corpus_paths) if corpus_paths else corpus_path, cluster=cluster
+            )
         report.decisions = ctx.decisions
         report.context = ctx
     elif loaded is not None:
@@ -206,7 +214,7 @@ def prove(
             report.results[pid] = PropertyResult(pid, Verdict.UNKNOWN, why)
             continue
         prepared = windows.result() if windows is not None else None
-        report.results[pid] = _run(pid, tgt, ctx, window_s, seed, prepared)
+        report.results[pid] = _run(pid, tgt, ctx, window_s, seed, prepared, traffic)
     return report
 
 
@@ -217,6 +225,7 @@ def _run(
     window_s: float,
     seed: int,
     prepared: tuple[budget_mod.BudgetWindows, float] | str | None = None,
+    traffic: Traffic | None = None,
 ) -> PropertyResult:
     prop = Property(pid)
     if prop is Property.ERROR_PRESERVATION_ALL:
@@ -231,7 +240,7 @@ def _run(
         return lints.check_negative_trace_scope(Evaluator(tgt.rules_file, tgt.env))
     assert ctx is not None
     if prop is Property.BUDGET:
-        return budget_mod.check_budget(ctx, tgt.budget, window_s, prepared)
+        return budget_mod.check_budget(ctx, tgt.budget, window_s, prepared, traffic)
     return _ON_CORPUS[prop](ctx)
 
 

@@ -50,15 +50,23 @@ def _warn(pid: str, items: list[str], what: str, ok: str) -> PropertyResult:
 
 
 def check_unreachable(ctx: CorpusContext) -> PropertyResult:
-    """Rules that decide no corpus trace (the compiler's explicit catch-all is exempt)."""
+    """Rules that decide no corpus trace (the compiler's explicit catch-all is exempt).
+
+    A policy rule that compiled to several Refinery rules (``a or b``, ``default_errors``)
+    is one rule here: it is unreachable when none of its Refinery rules decides a trace.
+    """
     rules = ctx.evaluator.compiled_rules
     index = ctx.decisions.rule_index
     counts = np.bincount(index[index >= 0], minlength=len(rules))
-    items = [
-        repr(rule.name)
-        for i, (rule, _) in enumerate(rules)
-        if counts[i] == 0 and rule.name != CATCH_ALL_NAME
-    ]
+    compiled = ctx.target.compiled
+    origins = compiled.origins if compiled is not None else ()
+    decided: dict[str, int] = {}
+    for i, (rule, _) in enumerate(rules):
+        if rule.name == CATCH_ALL_NAME:
+            continue
+        origin = origins[i] if i < len(origins) and origins[i] is not None else rule.name
+        decided[str(origin)] = decided.get(str(origin), 0) + int(counts[i])
+    items = [repr(name) for name, n in decided.items() if n == 0]
     return _warn(
         "unreachable-rules",
         items,
@@ -68,7 +76,10 @@ def check_unreachable(ctx: CorpusContext) -> PropertyResult:
 
 
 def check_unknown_fields(ctx: CorpusContext) -> PropertyResult:
-    """Conditions none of whose fields occurs in the corpus (typos, or missing telemetry)."""
+    """Conditions none of whose fields anything is known to write: not in the corpus, not
+    in OpenTelemetry's semantic conventions, not Refinery's own (typos), with suggestions."""
+    from pytest_nectar.policy.known_fields import is_known, suggest
+
     columns = ctx.corpus.columns
     items: list[str] = []
     seen: set[tuple[str, ...]] = set()
@@ -76,15 +87,19 @@ def check_unknown_fields(ctx: CorpusContext) -> PropertyResult:
         if cc.computed_descendants or cc.is_has_root_span or not cc.fields:
             continue
         keys = tuple(k for k, _, _ in cc.lookups)
-        if keys in seen or any(k in columns or k in DERIVED_META for k in keys):
+        if keys in seen or any(k in DERIVED_META or is_known(k, columns) for k in keys):
             continue
         seen.add(keys)
-        items.append(f"{' / '.join(cc.fields)} (rule {name!r})")
+        close = suggest(cc.fields[0], columns)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        items.append(f"{' / '.join(cc.fields)} (rule {name!r}{hint})")
     return _warn(
         "unknown-fields",
         items,
-        "fields read by conditions never occur in the corpus",
-        "every field read by a condition occurs in the corpus",
+        "fields read by conditions are in neither the corpus, OpenTelemetry's semantic "
+        "conventions nor Refinery's own fields",
+        "every field read by a condition is in the corpus, the semantic conventions or "
+        "Refinery's own fields",
     )
 
 

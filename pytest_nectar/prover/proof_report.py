@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from pytest_nectar.prover.engine import ProofReport
-from pytest_nectar.prover.properties import PropertyResult, Verdict, Witness
+from pytest_nectar.prover.properties import PropertyResult, SpanMatch, Verdict, Witness
 
-__all__ = ["render_json", "render_text", "to_json"]
+__all__ = ["match_lines", "render_json", "render_text", "to_json"]
 
 _MARK = {
     Verdict.PASS: "PASS",
@@ -30,12 +30,25 @@ def _value(value: object) -> str:
     )
 
 
+def match_lines(matches: Sequence[SpanMatch]) -> list[str]:
+    """Each matched condition, the span that met it and the value it had."""
+    out = []
+    for m in matches:
+        if m.span is None and m.value is None:
+            out.append(m.condition)  # a rule without conditions: nothing was read
+            continue
+        where = "the trace" if m.span is None else f"span {m.span}"
+        out.append(f"{m.condition}: met by {where} with {_value(m.value)}")
+    return out
+
+
 def _witness_lines(w: Witness) -> list[str]:
     rule = w.rule if w.rule is not None else "(no rule matched)"
     lines = [f"    - trace {w.trace_id}: rule {rule!r} -> {w.decision}"]
-    for m in w.matches:
-        where = "trace" if m.span is None else f"span {m.span}"
-        lines.append(f"        {m.condition}: met by {where} with {_value(m.value)}")
+    lines.extend(f"        {line}" for line in match_lines(w.matches))
+    for b in w.because:
+        lines.append(f"        {b.what}: {b.criterion}")
+        lines.extend(f"          {line}" for line in match_lines(b.matches))
     if w.spans is not None:
         for i, span in enumerate(w.spans):
             root = " (root)" if span["root"] else ""
@@ -45,6 +58,8 @@ def _witness_lines(w: Witness) -> list[str]:
         lines.append(f"        ({w.note})")
     if w.command:
         lines.append(f"        show: {w.command}")
+    elif w.spans is not None:
+        lines.append("        (save it with --save-witnesses DIR to replay it with nectar decide)")
     return lines
 
 

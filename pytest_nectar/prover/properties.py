@@ -20,12 +20,14 @@ __all__ = [
     "LINTS",
     "MEANINGS",
     "PROPERTIES",
+    "Because",
     "Property",
     "PropertyResult",
     "PropertySpec",
     "SpanMatch",
     "Verdict",
     "Witness",
+    "jsonable",
 ]
 
 
@@ -105,7 +107,10 @@ PROPERTIES: Final[dict[Property, PropertySpec]] = {
         "no rule is shadowed by earlier rules for all possible traces", False, "rules", "warning"
     ),
     Property.UNKNOWN_FIELDS: PropertySpec(
-        "every field a condition reads occurs in the corpus", True, "rules", "warning"
+        "every field a condition reads is known (corpus, OpenTelemetry, Refinery)",
+        True,
+        "rules",
+        "warning",
     ),
     Property.MIXED_TYPES: PropertySpec(
         "fields read by conditions without a Datatype have one value type in the corpus",
@@ -145,10 +150,31 @@ class SpanMatch:
     value: object
 
     def to_json(self) -> dict[str, Any]:
-        return {"condition": self.condition, "span": self.span, "value": _jsonable(self.value)}
+        return {"condition": self.condition, "span": self.span, "value": jsonable(self.value)}
 
 
-def _jsonable(value: object) -> object:
+@dataclass(frozen=True, slots=True)
+class Because:
+    """Why a witness trace is an error (or must-keep): the criterion it meets, and where.
+
+    ``criterion`` is a default error criterion's name (``grpc-server-fault``), a custom
+    alternative's text, a ``must_keep`` expression, or the corpus's must-keep label.
+    """
+
+    criterion: str
+    matches: tuple[SpanMatch, ...] = ()
+    what: str = "error"  # or "must-keep"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "what": self.what,
+            "criterion": self.criterion,
+            "matches": [m.to_json() for m in self.matches],
+        }
+
+
+def jsonable(value: object) -> object:
+    """A field value as JSON can hold it (non-finite floats and other types as repr)."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -172,6 +198,8 @@ class Witness:
     command: str | None = None
     spans: tuple[dict[str, Any], ...] | None = None
     note: str = ""
+    #: why the trace is an error / must-keep trace (every criterion it meets, in order)
+    because: tuple[Because, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -185,11 +213,13 @@ class Witness:
             out["command"] = self.command
         if self.spans is not None:
             out["spans"] = [
-                {"root": s["root"], "data": {k: _jsonable(v) for k, v in s["data"].items()}}
+                {"root": s["root"], "data": {k: jsonable(v) for k, v in s["data"].items()}}
                 for s in self.spans
             ]
         if self.note:
             out["note"] = self.note
+        if self.because:
+            out["because"] = [b.to_json() for b in self.because]
         return out
 
 

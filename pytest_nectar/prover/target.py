@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +28,7 @@ from pytest_nectar.refinery.conditions import compile_condition
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.trace import Trace
 
-__all__ = ["Probe", "Target", "build_target", "probe_of"]
+__all__ = ["Probe", "Target", "build_target", "criteria_probes", "probe_of"]
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,14 @@ class Probe:
             for r in self.rules
         )
 
+    @cached_property
+    def evaluator(self) -> Evaluator:
+        """The reference evaluator of the probe rules (built once per probe)."""
+        return Evaluator(self.rules_file)
+
     def holds(self, trace: Trace) -> bool:
         """The reference evaluator's answer on one trace."""
-        return Evaluator(self.rules_file).decide(trace).rule_index is not None
+        return self.evaluator.decide(trace).rule_index is not None
 
     def corpus_mask(self, corpus: Corpus) -> npt.NDArray[np.bool_]:
         """Which corpus traces satisfy the expression (vectorised, Refinery's semantics)."""
@@ -77,6 +83,13 @@ def probe_of(expr: Expr, *, nested: bool = False, text: str | None = None) -> Pr
     return Probe(text if text is not None else format_match(expr), tuple(rules), nested)
 
 
+def criteria_probes(expr: Expr, *, nested: bool = False) -> tuple[tuple[str, Probe], ...]:
+    """The error expression's named criteria, each compiled to a probe."""
+    from pytest_nectar.policy.error_criteria import criteria_of
+
+    return tuple((name, probe_of(e, nested=nested)) for name, e in criteria_of(expr))
+
+
 @dataclass(frozen=True)
 class Target:
     """One destination to prove: its rules, where they came from, and the probes."""
@@ -92,10 +105,19 @@ class Target:
     notes: tuple[str, ...] = field(default=())
     rules_path: str | None = None  # a file `nectar decide` can read (None: the policy)
     error_origin: Origin | None = None  # where the error expression in force was set
+    #: the error expression's named criteria (error_criteria.criteria_of), each a probe:
+    #: what stats count per criterion and witnesses name
+    error_criteria: tuple[tuple[str, Probe], ...] = ()
 
     @property
     def nested(self) -> bool:
         return self.error.nested
+
+    def criteria(self, why: str) -> tuple[tuple[str, Probe], ...]:
+        """Named probes that make a trace an error (``why="error"``) or must-keep."""
+        if why == "error":
+            return self.error_criteria
+        return tuple((f"must_keep {p.text}", p) for p in self.must_keep)
 
 
 def build_target(
@@ -129,4 +151,5 @@ def build_target(
         notes=notes,
         rules_path=rules_path,
         error_origin=error_origin,
+        error_criteria=criteria_probes(error, nested=nested),
     )

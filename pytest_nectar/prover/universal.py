@@ -21,7 +21,7 @@ from pytest_nectar.prover.properties import PropertyResult, Verdict, Witness
 from pytest_nectar.prover.reach import reach_each
 from pytest_nectar.prover.solver import Shape, Solver
 from pytest_nectar.prover.target import Probe, Target
-from pytest_nectar.prover.witness import decide_command, make_witness
+from pytest_nectar.prover.witness import because_of, decide_command, make_witness
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.rules_model import DeterministicSamplerConfig, RulesBasedSamplerConfig
 from pytest_nectar.trace import Trace
@@ -156,6 +156,7 @@ def _fail(
     probes = (target.error,) if pid.startswith("error") else target.must_keep
     trace = _minimal(trace, lambda t: _violates(evaluator, probes, t))
     decision = evaluator.decide(trace)
+    why = "error" if pid.startswith("error") else "must-keep"
     witness: Witness = make_witness(
         evaluator,
         trace,
@@ -163,6 +164,7 @@ def _fail(
         command=decide_command(target.rules_path, target.env, None, trace.trace_id),
         spans=True,
         note=note or "constructed counterexample, confirmed by the reference evaluator",
+        because=because_of(target.criteria(why), trace, why),
     )
     return PropertyResult(
         pid,

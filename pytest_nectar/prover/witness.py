@@ -10,12 +10,13 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from pytest_nectar.prover.properties import SpanMatch, Witness
+from pytest_nectar.prover.properties import Because, SpanMatch, Witness
+from pytest_nectar.prover.target import Probe
 from pytest_nectar.refinery.conditions import CompiledCondition
 from pytest_nectar.refinery.reference import Decision, Evaluator, extract_value
 from pytest_nectar.trace import Trace
 
-__all__ = ["describe_condition", "explain", "make_witness", "trace_spans"]
+__all__ = ["because_of", "describe_condition", "explain", "make_witness", "trace_spans"]
 
 
 def describe_condition(cc: CompiledCondition) -> str:
@@ -73,6 +74,18 @@ def explain(evaluator: Evaluator, trace: Trace, rule_index: int | None) -> tuple
     return tuple(out)
 
 
+def because_of(
+    criteria: Sequence[tuple[str, Probe]], trace: Trace, what: str = "error"
+) -> tuple[Because, ...]:
+    """Every named criterion ``trace`` meets, with the span and value that meet it."""
+    out = []
+    for name, probe in criteria:
+        index = probe.evaluator.decide(trace).rule_index
+        if index is not None:
+            out.append(Because(name, explain(probe.evaluator, trace, index), what))
+    return tuple(out)
+
+
 def describe_decision(d: Decision) -> str:
     if d.keep is True:
         return f"keep (rate {d.rate})"
@@ -82,16 +95,28 @@ def describe_decision(d: Decision) -> str:
 
 
 def decide_command(
-    rules_path: str | None, env: str | None, corpus: str | None, trace_id: str
+    rules_path: str | None,
+    env: str | None,
+    corpus: str | Sequence[str] | None,
+    trace_id: str,
+    trace_file: str | None = None,
 ) -> str | None:
-    """The ``nectar decide`` command that shows this decision (None without a file)."""
-    if rules_path is None:
+    """The ``nectar decide`` command that replays this decision, runnable as printed.
+
+    A corpus trace is named by ``--corpus`` (every path the corpus was read from) and
+    ``--trace-id``; a constructed trace by the file it was saved to (``trace_file``).
+    None when there is nothing to name: no rules file, or a constructed trace not saved.
+    """
+    paths = [corpus] if isinstance(corpus, str) else list(corpus or ())
+    if rules_path is None or (not paths and trace_file is None):
         return None
     parts = ["nectar", "decide", rules_path]
-    if corpus is not None:
-        parts += ["--corpus", corpus, "--trace-id", trace_id]
+    if trace_file is not None:
+        parts.append(trace_file)
     else:
-        parts += ["TRACE.json"]
+        for path in paths:
+            parts += ["--corpus", path]
+        parts += ["--trace-id", trace_id]
     if env is not None:
         parts += ["--env", env]
     return shlex.join(parts)
@@ -105,6 +130,7 @@ def make_witness(
     command: str | None,
     spans: bool = False,
     note: str = "",
+    because: tuple[Because, ...] = (),
 ) -> Witness:
     """A witness for one trace with its decision (``spans``: include the trace itself)."""
     return Witness(
@@ -116,6 +142,7 @@ def make_witness(
         command=command,
         spans=trace_spans(trace) if spans else None,
         note=note,
+        because=because,
     )
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 import pytest
 
 from pytest_nectar.errors import NectarError, UsageError
+from pytest_nectar.policy.error_criteria import error_match
 from pytest_nectar.pytest_plugin.items import PolicyFailure, rerun_line
 
 if TYPE_CHECKING:
@@ -109,10 +110,18 @@ def _witness_lines(item: NectarItem, witness: Witness, env: str) -> list[str]:
     rule = witness.rule if witness.rule is not None else "(none: Refinery keeps it at rate 1)"
     lines = [f"  trace {witness.trace_id or '(constructed)'}: {witness.decision}, rule {rule}"]
     for match in witness.matches:
+        if match.span is None and match.value is None:
+            lines.append(f"      {match.condition}")  # a rule without conditions
+            continue
         where = "the trace" if match.span is None else f"span {match.span}"
         lines.append(
             f"      matched {match.condition} on {where}, value {_show_value(match.value)}"
         )
+    for because in witness.because:
+        lines.append(f"      {because.what}: {because.criterion}")
+        for match in because.matches:
+            where = "the trace" if match.span is None else f"span {match.span}"
+            lines.append(f"        {match.condition} on {where}, value {_show_value(match.value)}")
     if witness.note:
         lines.append(f"      note: {witness.note}")
     words = ["nectar", "decide", analysis.display]
@@ -325,15 +334,21 @@ def check_vopr(item: NectarItem) -> None:
         campaign,
         seed,
         window_s=settings.window_s,
+        traffic=settings.project.traffic if settings.project is not None else None,
     )
     passed = bool(getattr(result, "passed", False))
-    item.nectar_facts["verdict"] = "pass" if passed else "fail"
+    problem = result.evidence()
+    item.nectar_facts["verdict"] = "pass" if passed and problem is None else "fail"
+    head = f"vopr: {{}} for {analysis.display}, campaign {campaign}, seed {seed_text}"
+    if problem is not None and problem[0] == "error":
+        raise _fail(item, [head.format("FAIL"), result.render()])
+    if passed and problem is not None:
+        item.nectar_facts["verdict"] = "warn"
+        item.warn_or_fail(head.format("WARN") + "\n" + result.render())
+        return
     if passed:
         return
-    text = result.render() if hasattr(result, "render") else str(result)
-    raise _fail(
-        item, [f"vopr: FAIL for {analysis.display}, campaign {campaign}, seed {seed_text}", text]
-    )
+    raise _fail(item, [head.format("FAIL"), result.render()])
 
 
 # --- expectations -----------------------------------------------------------------------
@@ -341,7 +356,7 @@ def check_vopr(item: NectarItem) -> None:
 
 def expectation_check(entry: Expectation | UsageError) -> Callable[[NectarItem], None]:
     def check(item: NectarItem) -> None:
-        from pytest_nectar.project.expectations import check_expectation
+        from pytest_nectar.project.expectations import check_expectation, explain_expected_rule
 
         if isinstance(entry, NectarError):
             raise _policy_error(item, entry)
@@ -378,6 +393,12 @@ def expectation_check(entry: Expectation | UsageError) -> Callable[[NectarItem],
             f"  got rule {result.rule!r} (compiled rule {result.compiled_rule!r}), decision {got}"
         )
         lines.append(f"  reason: {result.reason}")
+        if entry.rule_asserted and entry.rule != result.rule:
+            lines.append(f"  why {entry.rule!r} did not decide:")
+            lines.extend(
+                "    " + line
+                for line in explain_expected_rule(entry, compiled, analysis.rules_file())
+            )
         raise _fail(item, lines)
 
     return check
@@ -475,7 +496,7 @@ def _policy_fields(item: NectarItem) -> dict[tuple[str, ...], list[str]]:
         p = analysis.policy
         for rule in p.rules:
             walk(rule.match, analysis.display)
-        walk(p.error_match, analysis.display)
+        walk(error_match(p), analysis.display)
         for expr in p.must_keep or ():
             walk(expr, analysis.display)
     return {k: sorted(v) for k, v in sorted(out.items())}

@@ -162,6 +162,9 @@ def _expr(expr: Expr, in_span: bool) -> str:
         return "not (" + _expr(expr.operand, in_span) + ")"
     if isinstance(expr, SpanScope):
         return "one span where " + _expr(expr.body, True)
+    if isinstance(expr, Or) and expr.label is not None:
+        # the default error criteria: named, not spelled out (the README has the table)
+        return "it is an error by the default error criteria (OpenTelemetry's conventions)"
     joiner = " or " if isinstance(expr, Or) else " and "
     parts = []
     for op in expr.operands:

@@ -1,7 +1,8 @@
 """Progress display for slow steps: only on an interactive terminal, never in CI or a pipe.
 
 A step shows a transient spinner with elapsed time on stderr, and only once it has run for
-:data:`DELAY_S` (fast steps print nothing).  Disabled when stderr is not a terminal, when
+:data:`DELAY_S` (fast steps print nothing); work of known size (a VOPR campaign's jobs)
+shows a bar with the time remaining.  Disabled when stderr is not a terminal, when
 ``CI`` or ``GITHUB_ACTIONS`` is set (logs must stay clean), or when ``NO_COLOR``/``TERM=dumb``
 ask for plain output.  Nothing is written to stdout, so reports stay byte-identical.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Final, TextIO
 
@@ -72,3 +73,36 @@ class Progress:
                 timer.join()
             if started.is_set():
                 display.stop()
+
+    @contextmanager
+    def bar(self, description: str, total: float) -> Iterator[Callable[[float], None]]:
+        """A bar of ``total`` units with the time remaining; yields ``advance(units)``."""
+        if not self.enabled or total <= 0:
+            yield lambda _units: None
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import Progress as RichProgress
+
+        display = RichProgress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=Console(file=self.stream),
+            transient=True,
+        )
+        task = display.add_task(description, total=total)
+        lock = threading.Lock()
+        display.start()
+        try:
+
+            def advance(units: float) -> None:
+                with lock:
+                    display.advance(task, units)
+
+            yield advance
+        finally:
+            display.stop()

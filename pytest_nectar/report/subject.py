@@ -16,7 +16,8 @@ from typing import Final
 
 from pytest_nectar.compiler.compile import Compilation, CompiledEnvironment, compile_policies
 from pytest_nectar.errors import CompileError, NectarError, Position, RulesError, UsageError
-from pytest_nectar.policy.model import DEFAULT_ENVIRONMENT, Expr, Policy, default_error_match
+from pytest_nectar.policy.error_criteria import default_error_match
+from pytest_nectar.policy.model import DEFAULT_ENVIRONMENT, Expr, Policy
 from pytest_nectar.policy.parser import parse_policy
 from pytest_nectar.refinery import rules_model as rm
 from pytest_nectar.refinery.rules_reader import format_for, read_rules_text
@@ -141,7 +142,7 @@ def policy_subject(
         rules_file=None,
         env=policy.effective_environment,
         policy=policy,
-        error=policy.error if policy.error is not None else (error or policy.error_match),
+        error=policy.error if policy.error is not None else (error or default_error_match()),
         must_keep=policy.must_keep or (),
         budget=float(policy.budget_per_second) if policy.budget_per_second else None,
         path=path,

@@ -1,8 +1,11 @@
 """What every campaign of one run shares: the policy, its compiled rules, the traffic model.
 
-The traffic rate defaults to the corpus's own: its weighted traces over the seconds between
-its first and last event (the prover's budget reads the corpus the same way), 50 traces/s
-when the corpus has no usable timestamps.
+The traffic rate is, in order: ``--rate`` (traces/s); the ``traffic`` setting (the
+production rate the corpus stands for, traces/s or events/s); the corpus's own, learned per
+capture (``corpus/captures.py``: a corpus of captures years apart is not one long quiet
+window; the prover's budget reads it the same way).  A corpus without usable timestamps
+assumes :data:`DEFAULT_RATE` and says so; a corpus whose captures all last an instant has
+no rate at all, which is an error with the reason rather than a simulation of nothing.
 """
 
 from __future__ import annotations
@@ -11,15 +14,18 @@ import math
 import os
 from dataclasses import dataclass
 
+from pytest_nectar.corpus.captures import learn_rate
 from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import UsageError
+from pytest_nectar.policy.error_criteria import error_match
 from pytest_nectar.policy.model import Policy
+from pytest_nectar.project.settings import Traffic
 from pytest_nectar.trace import Trace
 from pytest_nectar.vopr.clock import RateProcess
 from pytest_nectar.vopr.refinery_sim import SimTarget
 from pytest_nectar.vopr.traffic import DEFAULT_FIELDS, TrafficModel
 
-__all__ = ["DEFAULT_RATE", "Setup"]
+__all__ = ["DEFAULT_RATE", "Setup", "corpus_rate", "traffic_rate"]
 
 DEFAULT_RATE = 50.0
 
@@ -35,16 +41,18 @@ class Setup:
     window_s: float
     samples: tuple[Trace, ...]  # a few corpus traces for the corrupted-rules checks
     source_args: tuple[str, ...]  # policy path, --corpus, --budget, --rate for replay lines
+    rate_note: str = ""  # where the traffic rate came from (shown with every result)
 
     @classmethod
     def build(
         cls,
         policy: str | os.PathLike[str] | Policy,
-        corpus: Corpus | str | os.PathLike[str],
+        corpus: Corpus | str | os.PathLike[str] | list[str],
         *,
         budget: float | None = None,
         window_s: float = 60.0,
         rate: float | None = None,
+        traffic: Traffic | None = None,
     ) -> Setup:
         from pytest_nectar.compiler.compile import compile_policies
         from pytest_nectar.corpus.load import load_corpus
@@ -63,8 +71,10 @@ class Setup:
                 text = f.read()
             policy = load_policy(policy)
         if not isinstance(corpus, Corpus):
-            args += ["--corpus", os.fspath(corpus)]
-            corpus = load_corpus(corpus)
+            paths = corpus if isinstance(corpus, list) else [os.fspath(corpus)]
+            for path in paths:
+                args += ["--corpus", path]
+            corpus = load_corpus(paths)
         if corpus.n_traces == 0:
             raise UsageError("the corpus has no traces to learn traffic from")
         compiled = compile_policies([policy])
@@ -79,13 +89,16 @@ class Setup:
             compiled.text,
         )
         if rate is None:
-            rate = corpus_rate(corpus)
+            rate, note = traffic_rate(corpus, traffic)
+            if traffic is not None:
+                args += ["--traffic", str(traffic)]
         else:
             args += ["--rate", repr(float(rate))]
+            note = "given by --rate"
         if window_s != 60.0:
             args += ["--window", repr(float(window_s))]
         holds = PolicyEvaluator(policy).holds
-        error = policy.error_match
+        error = error_match(policy)
         ids = {*DEFAULT_FIELDS.trace_id, "meta.trace_id"}
         model = TrafficModel.from_corpus(
             corpus,
@@ -93,7 +106,9 @@ class Setup:
             rekey=bool(ids & target.read_fields()),
         )
         samples = tuple(corpus.trace(i) for i in range(min(8, corpus.n_traces)))
-        return cls(target, model, text, RateProcess(base=rate), window_s, samples, tuple(args))
+        return cls(
+            target, model, text, RateProcess(base=rate), window_s, samples, tuple(args), note
+        )
 
 
 def _budget(policy: Policy) -> float | None:
@@ -102,8 +117,37 @@ def _budget(policy: Policy) -> float | None:
 
 
 def corpus_rate(corpus: Corpus) -> float:
-    """Traces per second of the corpus (weighted), or :data:`DEFAULT_RATE` without timestamps."""
-    duration = corpus.duration_s
-    if not math.isfinite(duration) or duration <= 0:
-        return DEFAULT_RATE
-    return float(corpus.weight.sum()) / duration
+    """The corpus's traces per second while recording (per capture), else
+    :data:`DEFAULT_RATE` when it has no capture long enough to learn a rate from."""
+    learned = learn_rate(corpus).traces_per_s
+    return learned if learned is not None else DEFAULT_RATE
+
+
+def traffic_rate(corpus: Corpus, traffic: Traffic | None = None) -> tuple[float, str]:
+    """Traces per second to simulate, and how they were found.
+
+    Raises:
+        UsageError: the corpus has timestamps but no capture longer than an instant, and no
+            ``traffic`` says what it stands for: there is no rate to simulate.
+    """
+    learned = learn_rate(corpus)
+    if traffic is not None and traffic.unit == "traces":
+        return traffic.amount, f"traffic {traffic} (the traffic setting)"
+    if traffic is not None:
+        per_trace = float(corpus.n_rows) / max(corpus.n_traces, 1)
+        return (
+            traffic.amount / per_trace,
+            f"traffic {traffic} / {per_trace:.4g} events per corpus trace",
+        )
+    if learned.traces_per_s is not None:
+        return learned.traces_per_s, f"the corpus's rate, {learned.why}"
+    if not learned.captures:
+        return DEFAULT_RATE, (
+            f"assumed {DEFAULT_RATE:g} traces/s: {learned.why}; set traffic to say what the "
+            "corpus stands for"
+        )
+    raise UsageError(
+        "the corpus yields no traffic to simulate",
+        got=learned.why,
+        hint='set traffic (e.g. "2000 traces/s") or pass --rate',
+    )

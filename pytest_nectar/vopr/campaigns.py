@@ -19,14 +19,15 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
 from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import UsageError
 from pytest_nectar.policy.model import Policy
+from pytest_nectar.project.settings import Traffic
 from pytest_nectar.vopr import runs
 from pytest_nectar.vopr.campaign_setup import Setup
 from pytest_nectar.vopr.invariants import Finding
@@ -47,6 +48,7 @@ from pytest_nectar.vopr.shrink import shrink
 __all__ = [
     "CAMPAIGNS",
     "DEFAULT_SIZES",
+    "MIN_SIMULATED_TRACES",
     "SHORT_SIZES",
     "CampaignResult",
     "Setup",
@@ -57,6 +59,12 @@ __all__ = [
 ]
 
 _MAX_SHRUNK = 3  # violations shrunk per campaign run (the first of each invariant)
+
+#: A campaign that simulated fewer traces than this rests on too little traffic to mean
+#: anything: a warning (a failure under strict); none at all is an error.
+MIN_SIMULATED_TRACES = 100
+#: A storm-headroom probe is one storm run: weighed like a storm job of one iteration.
+_STORM_PROBE = 30.0
 
 
 @dataclass(frozen=True)
@@ -107,10 +115,27 @@ class CampaignResult:
     violation_counts: dict[str, int]
     headroom: dict[str, Any] | None
     wall_seconds: float
+    rate: float = 0.0  # the traces/s simulated
+    rate_note: str = ""  # how that rate was found
+    min_traces: int = MIN_SIMULATED_TRACES
 
     @property
     def ok(self) -> bool:
         return not self.violations
+
+    def evidence(self) -> tuple[str, str] | None:
+        """``("error" | "warning", why)`` when the run rests on too little traffic."""
+        if self.traces == 0:
+            return "error", (
+                f"simulated no trace: nothing was checked (traffic {self.rate:.4g} traces/s, "
+                f"{self.rate_note})"
+            )
+        if self.traces < self.min_traces:
+            return "warning", (
+                f"simulated only {self.traces} traces, under the minimum of {self.min_traces} "
+                f"(traffic {self.rate:.4g} traces/s, {self.rate_note})"
+            )
+        return None
 
     @property
     def passed(self) -> bool:
@@ -124,11 +149,17 @@ class CampaignResult:
             f"vopr {self.campaign} seed {format_seed(self.seed)}: {self.iterations} iterations, "
             f"{days:.6g} simulated days, {self.traces} traces ({self.kept} kept), "
             f"{self.checks} checks, {self.wall_seconds:.2f} s wall, "
-            f"{sum(self.violation_counts.values())} violation(s)"
+            f"{sum(self.violation_counts.values())} violation(s)",
+            f"  traffic: {self.rate:.4g} traces/s ({self.rate_note})",
         ]
+        problem = self.evidence()
+        if problem is not None:
+            lines.append(f"  {problem[0].upper()}: {problem[1]}")
         if self.headroom is not None:
             h = self.headroom
-            if h.get("saturated"):
+            if h.get("saturated") and self.traces == 0:
+                pass  # "within budget" about no traffic at all would be a vacuous green
+            elif h.get("saturated"):
                 lines.append(
                     f"  storm headroom: within budget even when every trace is an error "
                     f"(error share x{h['largest_factor']:.4g})"
@@ -166,6 +197,9 @@ class CampaignResult:
             "violations": [v.to_json() for v in self.violations],
             "violation_counts": dict(sorted(self.violation_counts.items())),
             "headroom": self.headroom,
+            "rate": self.rate,
+            "rate_note": self.rate_note,
+            "evidence": None if self.evidence() is None else list(self.evidence() or ()),
         }
         if wall:
             out["wall_seconds"] = self.wall_seconds
@@ -188,10 +222,18 @@ def _weight(job: Job) -> float:
     return per * job.count
 
 
-def _run_jobs(setup: Setup, jobs: Sequence[Job], workers: int) -> list[JobResult]:
+def _run_jobs(
+    setup: Setup, jobs: Sequence[Job], workers: int, done: Callable[[float], None] | None = None
+) -> list[JobResult]:
+    """Run the jobs; ``done(weight)`` after each (progress: the weights sum to the total)."""
     pool = _executor(min(workers, len(jobs)))
     if pool is None:
-        return [run_job(setup, job) for job in jobs]
+        out = []
+        for job in jobs:
+            out.append(run_job(setup, job))
+            if done is not None:
+                done(_weight(job))
+        return out
     runs.CURRENT = setup  # forked workers inherit it: the set-up holds closures
     try:
         with pool:
@@ -199,6 +241,10 @@ def _run_jobs(setup: Setup, jobs: Sequence[Job], workers: int) -> list[JobResult
             # results are still merged in job order.
             order = sorted(range(len(jobs)), key=lambda i: (-_weight(jobs[i]), i))
             futures = {i: pool.submit(runs.run_current, jobs[i]) for i in order}
+            if done is not None:
+                index = {f: i for i, f in futures.items()}
+                for finished in as_completed(futures.values()):
+                    done(_weight(jobs[index[finished]]))
             return [futures[i].result() for i in range(len(jobs))]
     finally:
         runs.CURRENT = None
@@ -281,30 +327,62 @@ def run_campaigns(
     step: int | None = None,
     workers: int = 1,
     do_shrink: bool = True,
+    progress: Callable[[float], Callable[[float], None]] | None = None,
 ) -> list[CampaignResult]:
-    """Several campaigns for one seed, their jobs sharing one pool of ``workers`` processes."""
+    """Several campaigns for one seed, their jobs sharing one pool of ``workers`` processes.
+
+    ``progress(total)``, when given, is called once with the total work (jobs weighted by
+    their rough cost) and returns the function to call with each finished job's weight.
+    """
     start = time.perf_counter()
     plan: list[tuple[str, list[Job]]] = []
     for name in campaigns:
         size = (sizes or {}).get(name, DEFAULT_SIZES[name])
         plan.append((name, jobs_for(setup, name, seed, size, step)))
     flat = [job for _, jobs in plan for job in jobs]
-    results = iter(_run_jobs(setup, flat, workers))
+    probes = (sizes or {}).get("storm", DEFAULT_SIZES["storm"])
+    bisecting = "storm" in campaigns and step is None and setup.target.budget is not None
+    total = sum(_weight(j) for j in flat) + (_STORM_PROBE * (probes + 2) if bisecting else 0.0)
+    done = progress(total) if progress is not None else None
+    results = iter(_run_jobs(setup, flat, workers, done))
     out = []
     for name, jobs in plan:
         mine = [(job, next(results)) for job in jobs]
         headroom = None
         if name == "storm" and step is None:
-            headroom = storm_headroom(setup, seed, (sizes or {}).get(name, DEFAULT_SIZES[name]))
+            headroom = _headroom(setup, seed, probes, done)
         out.append(_merge(setup, name, seed, mine, headroom, 0.0, do_shrink))
     wall = time.perf_counter() - start
-    return [_with_wall(r, wall) for r in out]
+    return [_finish(r, setup, wall, 1 if step is not None else MIN_SIMULATED_TRACES) for r in out]
 
 
-def _with_wall(result: CampaignResult, wall: float) -> CampaignResult:
+def _headroom(
+    setup: Setup, seed: int, probes: int, done: Callable[[float], None] | None
+) -> dict[str, Any] | None:
+    """The storm headroom, each probe advancing the progress (the skipped ones at the end)."""
+    used = [0]
+
+    def probe_done(_units: float) -> None:
+        used[0] += 1
+        if done is not None:
+            done(_STORM_PROBE)
+
+    headroom = storm_headroom(setup, seed, probes, probe_done)
+    if done is not None and headroom is not None:
+        done(_STORM_PROBE * max(0, probes + 2 - used[0]))
+    return headroom
+
+
+def _finish(result: CampaignResult, setup: Setup, wall: float, minimum: int) -> CampaignResult:
     from dataclasses import replace
 
-    return replace(result, wall_seconds=wall)
+    return replace(
+        result,
+        wall_seconds=wall,
+        rate=setup.rate.base,
+        rate_note=setup.rate_note,
+        min_traces=minimum,
+    )
 
 
 def run_campaign(
@@ -335,6 +413,7 @@ def run_seed(
     budget: float | None = None,
     window_s: float = 60.0,
     rate: float | None = None,
+    traffic: Traffic | None = None,
 ) -> CampaignResult:
     """A short campaign for one seed, as a pytest ``vopr[<campaign>-<seed>]`` item runs it.
 
@@ -347,7 +426,9 @@ def run_seed(
             "a simulation needs a corpus to learn traffic from",
             hint="set corpus in [tool.nectar] or pass --corpus",
         )
-    setup = Setup.build(policy_path_or_policy, corpus, budget=budget, window_s=window_s, rate=rate)
+    setup = Setup.build(
+        policy_path_or_policy, corpus, budget=budget, window_s=window_s, rate=rate, traffic=traffic
+    )
     size = days if campaign == "evolution" else iterations
     if size is None:
         size = SHORT_SIZES.get(campaign)

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from pytest_nectar.policy.error_criteria import error_match
 from pytest_nectar.policy.interpreter import PolicyEvaluator
 from pytest_nectar.policy.model import Condition, Expr, Policy
 from pytest_nectar.refinery.reference import Decision, Evaluator
@@ -81,7 +82,7 @@ class SimTarget:
 
     @property
     def error(self) -> Expr:
-        return self.policy.error_match
+        return error_match(self.policy)
 
     @property
     def must_keep(self) -> tuple[Expr, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+from collections.abc import Callable
 
 from pytest_nectar.errors import UsageError
 from pytest_nectar.trace import Trace
@@ -274,26 +275,36 @@ def _within(setup: Setup, seed: int, factor: float) -> bool:
     return result.counts.get("budget", 0) == 0
 
 
-def storm_headroom(setup: Setup, seed: int, probes: int = 12) -> dict[str, object] | None:
+def storm_headroom(
+    setup: Setup, seed: int, probes: int = 12, done: Callable[[float], None] | None = None
+) -> dict[str, object] | None:
     """The largest error-share multiplier whose storm stays within the budget.
 
     Bisection on a log scale between 1 (no storm) and the factor at which every trace is an
-    error; a pure function of the set-up and the seed.  None without a budget.
+    error; a pure function of the set-up and the seed.  None without a budget.  ``done(1)``
+    is called after each of the ``probes + 2`` storms at most (progress).
     """
     budget = setup.target.budget
     if budget is None:
         return None
+
+    def within(factor: float) -> bool:
+        ok = _within(setup, seed, factor)
+        if done is not None:
+            done(1.0)
+        return ok
+
     share = max(setup.model.error_share, ErrorStorm().floor)
     top = 1.0 / share
     out: dict[str, object] = {"error_share": setup.model.error_share, "saturates_at": top}
-    if _within(setup, seed, top):
+    if within(top):
         return {**out, "largest_factor": top, "saturated": True, "probes": 1}
-    if not _within(setup, seed, 1.0):
+    if not within(1.0):
         return {**out, "largest_factor": 0.0, "saturated": False, "probes": 2}
     lo, hi = 1.0, top
     for _ in range(probes):
         mid = math.sqrt(lo * hi)
-        if _within(setup, seed, mid):
+        if within(mid):
             lo = mid
         else:
             hi = mid
