@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from pytest_nectar.compiler.compile import compile_policies
 from pytest_nectar.errors import NectarError
+from pytest_nectar.policy.error_criteria import error_match
 from pytest_nectar.policy.model import Policy, Rule
 from pytest_nectar.prover.properties import PropertyResult, Verdict
 from pytest_nectar.prover.reach import first_rules
@@ -48,7 +49,7 @@ def _target(policy: Policy) -> Target:
         "p.toon",
         compiled.rules_file,
         policy.effective_environment,
-        probe_of(policy.error_match, nested=nested),
+        probe_of(error_match(policy), nested=nested),
     )
 
 
