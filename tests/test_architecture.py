@@ -73,6 +73,7 @@ PACKAGES: Final[dict[str, Placement]] = {
     "escape": Placement(1),
     "trace": Placement(1),
     "fileio": Placement(1),
+    "limits": Placement(1),
     "policy": Placement(2, {"model": 1, "aliases": 1, "interpreter": 3}),
     "corpus": Placement(2),
     "refinery": Placement(

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from pytest_nectar.errors import Position, RulesError
+from pytest_nectar.errors import NOTHING, Position, RulesError
+from pytest_nectar.limits import MAX_DATA_DEPTH, line_column, nesting_position
 from pytest_nectar.refinery.rules_model import (
     SAMPLER_CLASSES,
     Condition,
@@ -130,18 +131,31 @@ def read_rules_text(text: str, path: str = "<rules>", fmt: str = "yaml") -> Load
 
 def rules_from_data(data: Any, path: str = "<rules>") -> LoadedRules:
     """Rules given as decoded data (as Go's decoder would produce them), e.g. from a test case."""
-    root = _from_python(data, Position(path))
+    root = _from_python(data, Position(path), "")
     return LoadedRules(path, "data", "", root, build_rules_file(root, path))
 
 
-def _from_python(value: Any, pos: Position) -> Node:
+def _too_deep(path: str, text: str) -> RulesError:
+    where = nesting_position(text, MAX_DATA_DEPTH)
+    return RulesError(
+        "nesting is too deep",
+        position=Position(path, *where) if where else Position(path),
+        got=MAX_DATA_DEPTH + 1,
+        hint=f"Nectar reads rules files nested at most {MAX_DATA_DEPTH} levels deep",
+    )
+
+
+def _from_python(value: Any, pos: Position, text: str, depth: int = 0) -> Node:
+    if isinstance(value, (dict, list)) and depth >= MAX_DATA_DEPTH:
+        raise _too_deep(pos.path, text)
     if isinstance(value, dict):
         node = Node("map", pos)
         for k, v in value.items():
-            node.entries.append((str(k), Node("scalar", pos, str(k)), _from_python(v, pos)))
+            child = _from_python(v, pos, text, depth + 1)
+            node.entries.append((str(k), Node("scalar", pos, str(k)), child))
         return node
     if isinstance(value, list):
-        return Node("seq", pos, items=[_from_python(v, pos) for v in value])
+        return Node("seq", pos, items=[_from_python(v, pos, text, depth + 1) for v in value])
     return Node("scalar", pos, value)
 
 
@@ -163,27 +177,39 @@ def _load_json(text: str, path: str) -> Node | None:
         ) from None
     except ValueError as err:
         raise RulesError(f"JSON error: {err}", position=Position(path)) from None
+    except RecursionError:
+        raise _too_deep(path, text) from None
     if data is None:
         return None
-    return _from_python(data, Position(path))
+    return _from_python(data, Position(path), text)
 
 
 def _no_constant(name: str) -> float:
     raise ValueError(f"invalid character {name!r} looking for beginning of value")
 
 
+_LONG_DIGITS = re.compile(r"[0-9_]{4000,}")
 _TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
-def _toml_values(value: Any) -> Any:
+def _toml_values(value: Any, path: str, text: str, depth: int = 0) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
+        if not -(1 << 63) <= value < (1 << 63):  # Go's TOML decoders refuse it
+            raise RulesError(
+                "TOML integer out of range for int64",
+                position=Position(path),
+                got=value,
+                hint="Refinery reads TOML integers as int64",
+            )
         return GoInt64(value)
+    if isinstance(value, (dict, list)) and depth >= MAX_DATA_DEPTH:
+        raise _too_deep(path, text)
     if isinstance(value, dict):
-        return {k: _toml_values(v) for k, v in value.items()}
+        return {k: _toml_values(v, path, text, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_toml_values(v) for v in value]
+        return [_toml_values(v, path, text, depth + 1) for v in value]
     if isinstance(value, (str, float)):
         return value
     return str(value)  # dates and times: never valid in a rules file
@@ -199,7 +225,18 @@ def _load_toml(text: str, path: str) -> Node | None:
         raise RulesError(
             f"TOML syntax error: {_TOML_AT.sub('', msg).strip()}", position=pos
         ) from None
-    return _from_python(_toml_values(data), Position(path))
+    except RecursionError:
+        raise _too_deep(path, text) from None
+    except ValueError:
+        # tomllib converts integers with int(): beyond Python's 4,300-digit limit it raises.
+        m = _LONG_DIGITS.search(text)
+        raise RulesError(
+            "TOML integer out of range for int64",
+            position=Position(path, *line_column(text, m.start())) if m else Position(path),
+            got=f"{m.group()[:20]}... ({len(m.group())} digits)" if m else NOTHING,
+            hint="Refinery reads TOML integers as int64",
+        ) from None
+    return _from_python(_toml_values(data, path, text), Position(path), text)
 
 
 # --- the typed model, built leniently ------------------------------------------------------

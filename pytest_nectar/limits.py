@@ -1,0 +1,58 @@
+"""Explicit input limits shared by every reader, and locating where input crosses one.
+
+Python's decoders and Nectar's tree walks recurse once per level, so deep input would end in a
+``RecursionError`` somewhere arbitrary; instead every reader refuses nesting deeper than a
+documented limit with a located error.  Standard library only (layer 1).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["MAX_DATA_DEPTH", "MAX_INT_DIGITS", "line_column", "nesting_position"]
+
+#: Arrays and objects in a rules file or a corpus record (real ones stay under 20).
+MAX_DATA_DEPTH: Final = 100
+
+#: Digits in one integer literal: far beyond any 64-bit value, far below Python's 4,300-digit
+#: integer-string limit, so a long literal is a range error and never a crash.
+MAX_INT_DIGITS: Final = 400
+
+_OPEN: Final = frozenset("[{")
+_CLOSE: Final = frozenset("]}")
+
+
+def line_column(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    before = text[:offset]
+    line = before.count("\n") + 1
+    return line, offset - (before.rfind("\n") + 1) + 1
+
+
+def nesting_position(text: str, limit: int) -> tuple[int, int] | None:
+    """Line and column of the bracket that opens level ``limit + 1`` of JSON- or TOML-like text.
+
+    Brackets inside double- or single-quoted strings do not count.  None when the text never
+    nests that deep.  Linear in the text; used on error paths only.
+    """
+    depth = 0
+    quote = ""
+    escaped = False
+    for i, ch in enumerate(text):
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote or ch == "\n":
+                quote = ""
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch in _OPEN:
+            depth += 1
+            if depth > limit:
+                return line_column(text, i)
+        elif ch in _CLOSE:
+            depth -= 1
+    return None
