@@ -100,7 +100,7 @@ class _ComposeLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         # Composing recurses once per level: refuse depth here, before Python's stack runs out.
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         mark = event.start_mark
         if self.check_event(AliasEvent):
             target = super().compose_node(parent, index)
