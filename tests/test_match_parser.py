@@ -289,3 +289,71 @@ def test_whatever_parses_prints_and_parses_back(tokens: list[str]) -> None:
     except PolicyError:
         return
     assert parse_match(format_match(expr), position=P) == expr
+
+
+# Hostile input (issue 19): deep nesting and huge numbers end in located errors.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "!" * 490 + "a = 1",
+        "not " * 490 + "a = 1",
+        "span(" * 490 + "a = 1" + ")" * 490,
+        "a = 1 and (" * 300 + "b = 1" + ")" * 300,
+        "!(" * 200 + "a = 1" + ")" * 200,
+    ],
+)
+def test_deep_nesting_is_refused_with_a_location(text: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_match(text, position=P)
+    message = info.value.message
+    assert message.startswith("m.toon:7:"), message
+    assert message.endswith(
+        "match expression is nested too deeply; got 65; "
+        "Nectar reads at most 64 levels of not, !, span(...), and, or"
+    )
+
+
+def test_nesting_at_the_limit_parses() -> None:
+    text = "not " * 63 + "a = 1"
+    expr = parse_match(text, position=P)
+    assert parse_match(format_match(expr), position=P) == expr
+
+
+def test_parentheses_alone_do_not_nest() -> None:
+    assert parse_match("(" * 5000 + "a = 1" + ")" * 5000, position=P) == parse_match(
+        "a = 1", position=P
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "a = " + "9" * 4301,
+            "m.toon:7:14: integer out of range; got '" + "9" * 117 + "...'; Refinery integers are 64-bit",
+        ),
+        (
+            "duration > 1e1000000s",
+            "m.toon:7:21: duration out of range; got '1e1000000s'; "
+            "Refinery compares duration_ms as a float64",
+        ),
+        (
+            "duration > " + "9" * 4301 + "ms",
+            "m.toon:7:21: duration out of range; got '" + "9" * 117 + "...'; "
+            "Refinery compares duration_ms as a float64",
+        ),
+    ],
+)
+def test_huge_numbers_are_range_errors(text: str, message: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_match(text, position=P)
+    assert info.value.message == message
+
+
+def test_huge_sample_rates_are_range_errors() -> None:
+    with pytest.raises(PolicyError, match="integer out of range"):
+        parse_action("sample(1/" + "9" * 4301 + ")", position=P)
+    with pytest.raises(PolicyError, match="integer out of range"):
+        parse_action("throughput(" + "9" * 4301 + "/s)", position=P)

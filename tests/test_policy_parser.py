@@ -305,3 +305,43 @@ def test_fuzz_mutated_valid_text(seed: int, edits: int) -> None:
         else:
             chars[i] = piece
     _assert_parses_or_located("".join(chars))
+
+
+# Hostile input (issue 19): numbers beyond Python's 4,300-digit conversion limit are range errors.
+HUGE = "9" * 4301
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            H.replace("  10\n", f"  {HUGE}\n") + T + R,
+            f"p.toon:4:3: budget_per_second out of range; got '{HUGE[:117]}...'; "
+            "the largest allowed is 9223372036854775807 (a Go int64)",
+        ),
+        (
+            H.replace("  1\n", f"  {HUGE}\n", 1) + T + R,
+            f"p.toon:2:3: version out of range; got '{HUGE[:117]}...'; "
+            "the largest allowed is 9223372036854775807 (a Go int64)",
+        ),
+        (
+            H + T + f"    r,,true,keep,{HUGE}\n",
+            f"p.toon:6:18: priority out of range; got '{HUGE[:117]}...'; "
+            "the largest allowed is 9223372036854775807 (a Go int64)",
+        ),
+        (
+            H + T.replace("[1]", f"[{HUGE}]") + R,
+            f"p.toon:5:9: array length out of range; got '{HUGE[:117]}...'; "
+            "write the number of items that follow",
+        ),
+        (
+            H.replace("  10\n", "  9223372036854775808\n") + T + R,
+            "p.toon:4:3: budget_per_second out of range; got '9223372036854775808'; "
+            "the largest allowed is 9223372036854775807 (a Go int64)",
+        ),
+    ],
+)
+def test_huge_integers_are_range_errors(text: str, message: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text, path="p.toon")
+    assert info.value.message == message

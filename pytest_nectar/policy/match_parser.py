@@ -56,9 +56,17 @@ from pytest_nectar.policy.model import (
 )
 from pytest_nectar.policy.slips import Slip, match_slip, percent_sample
 
-__all__ = ["SourceMap", "decode_string", "parse_action", "parse_match"]
+__all__ = ["MAX_EXPR_DEPTH", "SourceMap", "decode_string", "parse_action", "parse_match"]
 
 _INT64 = 2**63
+#: The deepest nesting of ``not``/``!``, ``span(...)``, ``and`` and ``or`` in one expression.
+#: Every later stage (checker, printer, compiler, prover) walks the tree recursively, so the
+#: limit is enforced once, here; plain parentheses do not nest the tree and are not limited.
+MAX_EXPR_DEPTH: Final = 64
+_NESTING_RULES: Final = frozenset({"or_expr", "and_expr", "negation", "span_scope"})
+#: Longer integer literals are out of range without converting them (Python refuses to
+#: convert over 4,300 digits); 64-bit values have at most 20 digits after leading zeros.
+_MAX_DIGITS: Final = 40
 _DATATYPES: Final = {"string": Datatype.STRING, "int": Datatype.INT, "float": Datatype.FLOAT}
 _DATATYPES["bool"] = Datatype.BOOL
 _ACTIONS_HINT: Final = (
@@ -417,7 +425,7 @@ class _Builder:
                     amount = Decimal(text[: -len(unit)])
                 except InvalidOperation:  # pragma: no cover - the token regex rules it out
                     break
-                return Duration(amount.normalize(), unit)
+                return self._duration(amount, unit, text, offset)
         if any(c in text for c in ".eE"):
             value = float(text)
             if value in (float("inf"), float("-inf")):
@@ -425,12 +433,36 @@ class _Builder:
                     "number out of range", offset, got=text, hint="Refinery values are float64"
                 )
             return value
-        number = int(text)
+        digits = text.lstrip("+-").lstrip("0")
+        number = int(text) if len(digits) <= _MAX_DIGITS else _INT64
         if not -_INT64 <= number < _INT64:
             raise self.src.error(
                 "integer out of range", offset, got=text, hint="Refinery integers are 64-bit"
             )
         return number
+
+    def _duration(self, amount: Decimal, unit: str, text: str, offset: int) -> Duration:
+        # duration_ms is a float64: beyond its range (or Decimal's exponents) is an error.
+        if amount.is_finite() and amount and amount.adjusted() > 300:
+            raise self.src.error(
+                "duration out of range",
+                offset,
+                got=text,
+                hint="Refinery compares duration_ms as a float64",
+            )
+        try:
+            duration = Duration(amount.normalize(), unit)
+            ms = duration.milliseconds
+        except ArithmeticError:
+            ms = float("inf")
+        if ms in (float("inf"), float("-inf")):
+            raise self.src.error(
+                "duration out of range",
+                offset,
+                got=text,
+                hint="Refinery compares duration_ms as a float64",
+            )
+        return duration
 
     def _whole(self, token: Token, what: str) -> int:
         value = self._number(token)
@@ -537,7 +569,26 @@ def _parse(text: str, start: str, src: SourceMap, kind: str) -> Any:
         if slip is not None:
             raise src.error(slip.what, slip.offset, got=slip.got, hint=slip.hint) from None
         raise _syntax_error(err, text, src, kind) from None
+    _check_depth(tree, src)
     return _Builder(src).transform(tree)
+
+
+def _check_depth(tree: Tree[Any], src: SourceMap) -> None:
+    """Refuse nesting beyond :data:`MAX_EXPR_DEPTH` (an iterative walk: no recursion here)."""
+    stack: list[tuple[Tree[Any], int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if node.data in _NESTING_RULES:
+            depth += 1
+            if depth > MAX_EXPR_DEPTH:
+                raise src.error(
+                    "match expression is nested too deeply",
+                    _offset(node),
+                    got=depth,
+                    hint=f"Nectar reads at most {MAX_EXPR_DEPTH} levels of "
+                    "not, !, span(...), and, or",
+                )
+        stack.extend((c, depth) for c in node.children if isinstance(c, Tree))
 
 
 def parse_match(

@@ -209,7 +209,15 @@ class _Reader:
         return tuple(out)
 
     def count(self, token: Any) -> int:
-        return int(str(token))
+        text = str(token)
+        if len(text.lstrip("0")) > 18:
+            raise self.error(
+                "array length out of range",
+                self.pos(token),
+                got=text,
+                hint="write the number of items that follow",
+            )
+        return int(text)
 
     def array(self, key_token: Any, tokens: Sequence[Any]) -> _Array:
         count_token, cells = tokens[0], tokens[1]
@@ -340,7 +348,20 @@ def _int(reader: _Reader, name: str, piece: _Value) -> int:
         raise reader.error(
             f"{name} must be a whole number", text.position, got=text.text, hint="e.g. 10000"
         )
+    if not _fits_int64(value):
+        raise reader.error(
+            f"{name} out of range", text.position, got=text.text, hint=_INT64_HINT
+        )
     return int(value)
+
+
+_INT64_HINT: Final = "the largest allowed is 9223372036854775807 (a Go int64)"
+
+
+def _fits_int64(digits: str) -> bool:
+    """Whether unsigned decimal ``digits`` fit an int64, without converting huge ones."""
+    digits = digits.lstrip("0") or "0"
+    return len(digits) <= 19 and int(digits) < 2**63
 
 
 def _match(reader: _Reader, text: _Text) -> Expr:
@@ -427,6 +448,10 @@ def _rule(
             priority.position,
             got=priority.text,
             hint="higher priorities are tried first, e.g. 100",
+        )
+    if not _fits_int64(digits):
+        raise reader.error(
+            "priority out of range", priority.position, got=priority.text, hint=_INT64_HINT
         )
     action = cells[index["action"]]
     return Rule(
