@@ -332,7 +332,9 @@ def test_parentheses_alone_do_not_nest() -> None:
     [
         (
             "a = " + "9" * 4301,
-            "m.toon:7:14: integer out of range; got '" + "9" * 117 + "...'; Refinery integers are 64-bit",
+            "m.toon:7:14: integer out of range; got '"
+            + "9" * 117
+            + "...'; Refinery integers are 64-bit",
         ),
         (
             "duration > 1e1000000s",

@@ -154,7 +154,9 @@ def test_control_characters_are_located(text: str, where: str) -> None:
     with pytest.raises(RulesError) as info:
         load_yaml(text, "c.yaml")
     assert info.value.message.startswith(f"{where}: control characters are not allowed; got ")
-    assert info.value.message.endswith("; remove the character (Refinery's YAML decoder refuses it)")
+    assert info.value.message.endswith(
+        "; remove the character (Refinery's YAML decoder refuses it)"
+    )
 
 
 @pytest.mark.parametrize("depth", [201, 1000, 20000])

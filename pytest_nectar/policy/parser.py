@@ -349,9 +349,7 @@ def _int(reader: _Reader, name: str, piece: _Value) -> int:
             f"{name} must be a whole number", text.position, got=text.text, hint="e.g. 10000"
         )
     if not _fits_int64(value):
-        raise reader.error(
-            f"{name} out of range", text.position, got=text.text, hint=_INT64_HINT
-        )
+        raise reader.error(f"{name} out of range", text.position, got=text.text, hint=_INT64_HINT)
     return int(value)
 
 
