@@ -153,3 +153,188 @@ def test_a_folder_without_trace_files_is_its_own_error_type(tmp_path: Path) -> N
         load_corpus(str(tmp_path))
     assert isinstance(raised.value, CorpusError)
     assert raised.value.diagnostic.what == "folder holds no trace files"
+
+
+# Hostile input (issue 19): records of the wrong shape, huge numbers and deep nesting are
+# located errors, or with --skip-bad skipped and counted while the good records are kept.
+
+_TID = "0" * 31 + "1"
+
+
+def _otlp(*spans: dict[str, object]) -> dict[str, object]:
+    return {
+        "resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": list(spans)}]}]
+    }
+
+
+def _span(n: int, **extra: object) -> dict[str, object]:
+    span: dict[str, object] = {"traceId": _TID, "spanId": f"{n:016x}", "name": "s"}
+    span.update(startTimeUnixNano="1000", endTimeUnixNano="2000")
+    span.update(extra)
+    return span
+
+
+def _jaeger(span: dict[str, object], **trace: object) -> dict[str, object]:
+    good = {"traceID": "1", "spanID": "2", "operationName": "o", "startTime": 1, "duration": 1}
+    good["processID"] = "p1"
+    bad = dict(good, spanID="3", **span)
+    doc: dict[str, object] = {
+        "traceID": "1",
+        "spans": [good, bad],
+        "processes": {"p1": {"serviceName": "s"}},
+    }
+    doc.update(trace)
+    return {"data": [doc]}
+
+
+def _zipkin(**extra: object) -> list[dict[str, object]]:
+    good = {"traceId": "1", "id": "1", "name": "n", "timestamp": 1, "duration": 1}
+    return [good, dict(good, id="2", **extra)]
+
+
+def _honeycomb(**envelope: object) -> list[dict[str, object]]:
+    data = {"trace.trace_id": "1", "trace.span_id": "1", "name": "x", "duration_ms": 1}
+    good = {"time": "2024-01-01T00:00:00Z", "samplerate": 1, "data": data}
+    return [good, dict(good, **envelope)]
+
+
+BIG = int("9" * 400)
+SHAPES = {
+    "otlp-status-list": (
+        _otlp(_span(1), _span(2, status={"code": []})),
+        "spans[1]: status.code must be 0, 1, 2 or a STATUS_CODE_ name; got []",
+    ),
+    "otlp-kind-object": (
+        _otlp(_span(1), _span(2, kind={})),
+        "spans[1]: span kind must be an integer or a SPAN_KIND_ name; got {}",
+    ),
+    "otlp-status-huge": (
+        _otlp(_span(1), _span(2, status={"code": BIG})),
+        f"spans[1]: status.code must be 0, 1, 2 or a STATUS_CODE_ name; got {str(BIG)[:77]}...",
+    ),
+    "otlp-time-huge-int": (
+        _otlp(_span(1), _span(2, startTimeUnixNano=BIG)),
+        f"spans[1]: startTimeUnixNano does not fit in uint64; got {str(BIG)[:77]}...",
+    ),
+    "otlp-time-huge-text": (
+        _otlp(_span(1), _span(2, startTimeUnixNano=str(BIG))),
+        f"spans[1]: startTimeUnixNano does not fit in uint64; got '{str(BIG)[:76]}...",
+    ),
+    "otlp-int-attribute-4301": (
+        _otlp(_span(1), _span(2, attributes=[{"key": "a", "value": {"intValue": "9" * 4301}}])),
+        f"spans[1]: attribute 'a': intValue does not fit in int64; got '{'9' * 76}...",
+    ),
+    "otlp-double-attribute-huge": (
+        _otlp(
+            _span(1), _span(2, attributes=[{"key": "a", "value": {"doubleValue": BIG * 10**400}}])
+        ),
+        "spans[1]: attribute 'a': doubleValue is out of float64 range; got ",
+    ),
+    "otlp-sample-rate-huge": (
+        _otlp(
+            _span(1),
+            _span(2, attributes=[{"key": "SampleRate", "value": {"intValue": str(2**62)}}]),
+        ),
+        None,  # clamped to int32 as Husky does: a result, not an error
+    ),
+    "otlp-array-150-deep": (
+        _otlp(
+            _span(1),
+            _span(
+                2,
+                attributes=[
+                    {
+                        "key": "a",
+                        "value": json.loads('{"arrayValue": {"values": [' * 150 + "]}}" * 150),
+                    }
+                ],
+            ),
+        ),
+        "spans[1]: attribute 'a': attribute value nested deeper than 100 levels; "
+        "got 'arrayValue/kvlistValue'",
+    ),
+    "jaeger-spans-int": (
+        {"data": [*_jaeger({})["data"], {"traceID": "9", "spans": 1}]},  # type: ignore[list-item]
+        "data[1]: spans must be a list; got 1",
+    ),
+    "jaeger-logs-int": (_jaeger({"logs": 1}), "data[0].spans[1]: logs must be a list; got 1"),
+    "jaeger-pid-list": (
+        _jaeger({"processID": ["p1"]}),
+        "data[0].spans[1]: span processID must be a string; got ['p1']",
+    ),
+    "zipkin-annotations-int": (_zipkin(annotations=1), "[1]: annotations must be a list; got 1"),
+    "honeycomb-rate-huge": (
+        _honeycomb(samplerate=BIG),
+        "samplerate does not fit in int64; got 'an integer of 400 digits'",
+    ),
+    "honeycomb-field-huge": (
+        _honeycomb(data={"trace.trace_id": "1", "n": BIG * 10**400}),
+        "field 'n': number is out of float64 range; got 'an integer of 800 digits'",
+    ),
+    "honeycomb-150-deep": (
+        _honeycomb(data={"trace.trace_id": "1", "n": json.loads("[" * 150 + "]" * 150)}),
+        "field 'n': value nested deeper than 100 levels; got '[...]'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SHAPES))
+def test_wrong_shapes_are_located_or_skipped_and_counted(tmp_path: Path, case: str) -> None:
+    doc, reason = SHAPES[case]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    if reason is None and case == "otlp-sample-rate-huge":
+        corpus = load_corpus(path, cache=False)
+        assert corpus.n_rows == 2 and not corpus.skipped
+        return
+    with pytest.raises(CorpusError) as info:
+        load_corpus(path, cache=False)
+    message = info.value.message.replace(str(tmp_path) + "/", "")
+    assert message.startswith("bad.json: ") and message.endswith("--skip-bad skips bad records")
+    if reason is not None:
+        assert reason.split("; got")[0] in message
+    corpus = load_corpus(path, cache=False, skip_bad=True)
+    assert len(corpus.skipped) == 1
+    if reason is not None:
+        assert corpus.skipped[0].reason.endswith(reason) or reason in corpus.skipped[0].reason
+    assert corpus.n_rows >= 1  # the good record is kept
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[" * 1000 + "]" * 1000,
+            "deep.json:1:101: invalid JSON: nested deeper than Python's decoder reads; "
+            "Nectar reads trace records nested at most 100 levels deep",
+        ),
+        (
+            '[{"trace.trace_id": "1", "n": ' + "9" * 4301 + "}]",
+            "deep.json: invalid JSON: a number has too many digits; "
+            "got 'Exceeds the limit (4300 digits) for integer string conversion'; "
+            "no trace field holds an integer of over 4,300 digits",
+        ),
+    ],
+)
+def test_documents_beyond_the_decoder_are_located(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text(text)
+    assert _message(path) == message
+
+
+def test_json_lines_beyond_the_decoder_are_skipped_and_counted(tmp_path: Path) -> None:
+    good = json.dumps({"trace.trace_id": "1", "n": 1})
+    path = tmp_path / "ev.jsonl"
+    path.write_text(
+        "\n".join([good, "[" * 1000 + "]" * 1000, '{"n": ' + "9" * 4301 + "}", good]) + "\n"
+    )
+    assert _message(path) == (
+        "ev.jsonl:2:101: invalid JSON: nested deeper than Python's decoder reads; "
+        "the file may be truncated; --skip-bad skips bad lines"
+    )
+    corpus = load_corpus(path, cache=False, skip_bad=True)
+    assert corpus.n_rows == 2
+    assert [s.reason for s in corpus.skipped] == [
+        "invalid JSON: nested deeper than Python's decoder reads (Nectar reads 100 levels)",
+        "invalid JSON: a number has too many digits",
+    ]

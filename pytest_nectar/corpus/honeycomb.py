@@ -23,11 +23,13 @@ from typing import Any
 
 from pytest_nectar.corpus.context import FMT_HONEYCOMB, ReadContext
 from pytest_nectar.corpus.husky import BadRecord
-from pytest_nectar.refinery.values import json_floats
+from pytest_nectar.limits import MAX_DATA_DEPTH
 
 __all__ = ["looks_like_honeycomb", "read_honeycomb_event", "read_honeycomb_list"]
 
 _ENVELOPE = frozenset({"data", "time", "samplerate"})
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
 
 
 def looks_like_honeycomb(doc: object) -> bool:
@@ -46,8 +48,39 @@ def _time(raw: object) -> float:
         except ValueError:
             return math.nan
     if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return float(raw)
+        try:
+            return float(raw)
+        except OverflowError:
+            return math.nan
     return math.nan
+
+
+def _value(value: Any, json_ints: bool, depth: int = 0) -> Any:
+    """A field value as Refinery's JSON API stores it (see the module docstring), with limits.
+
+    Go's decoder refuses a number beyond float64 (or, as an int, int64); nesting is limited
+    to :data:`MAX_DATA_DEPTH` so that later walks of the value cannot exhaust the stack.
+    """
+    if type(value) is int:
+        if json_ints:
+            if not _INT64_MIN <= value <= _INT64_MAX:
+                raise BadRecord("number does not fit in int64", _digits(value))
+            return value
+        try:
+            return float(value)
+        except OverflowError:
+            raise BadRecord("number is out of float64 range", _digits(value)) from None
+    if isinstance(value, list | dict):
+        if depth >= MAX_DATA_DEPTH:
+            raise BadRecord(f"value nested deeper than {MAX_DATA_DEPTH} levels", "[...]")
+        if isinstance(value, list):
+            return [_value(v, json_ints, depth + 1) for v in value]
+        return {k: _value(v, json_ints, depth + 1) for k, v in value.items()}
+    return value
+
+
+def _digits(value: int) -> str:
+    return f"an integer of {len(str(abs(value)))} digits"
 
 
 def read_honeycomb_event(doc: object, ctx: ReadContext) -> None:
@@ -62,22 +95,23 @@ def read_honeycomb_event(doc: object, ctx: ReadContext) -> None:
         raw_rate = doc.get("samplerate", 1)
         if isinstance(raw_rate, bool) or not isinstance(raw_rate, int | float):
             raise BadRecord("samplerate must be a number", raw_rate)
+        if isinstance(raw_rate, int) and not _INT64_MIN <= raw_rate <= _INT64_MAX:
+            # Refinery's batch API decodes samplerate into an int64.
+            raise BadRecord("samplerate does not fit in int64", _digits(raw_rate))
         rate = float(raw_rate) if raw_rate >= 1 else 1.0
     else:
         fields = doc
         when = _time(doc.get("timestamp", doc.get("time")))
-    if not ctx.json_ints:
-        fields = {
-            k: (
-                float(v)
-                if type(v) is int
-                else (json_floats(v) if isinstance(v, list | dict) else v)
-            )
-            for k, v in fields.items()
-        }
-    else:
-        fields = dict(fields)
-    ctx.emit(fields, when, rate)
+    out: dict[str, Any] = {}
+    for k, v in fields.items():
+        if type(v) is str or type(v) is float:
+            out[k] = v
+            continue
+        try:
+            out[k] = _value(v, ctx.json_ints)
+        except BadRecord as err:
+            raise BadRecord(f"field {k!r}: {err.what}", err.got) from None
+    ctx.emit(out, when, rate)
 
 
 def read_honeycomb_list(doc: object, ctx: ReadContext) -> None:

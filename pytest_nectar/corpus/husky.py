@@ -24,6 +24,8 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+from pytest_nectar.limits import MAX_DATA_DEPTH
+
 __all__ = [
     "SPAN_KINDS",
     "BadRecord",
@@ -78,6 +80,7 @@ _FIELD_SIZE_MAX: Final = 65535
 _MAX_INT32: Final = 2**31 - 1
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
+_UINT64_LIMIT: Final = 2**64
 _RATE_KEYS: Final = ("sampleRate", "SampleRate")
 
 
@@ -217,6 +220,8 @@ def _int_value(raw: object) -> int:
     if isinstance(raw, int) and not isinstance(raw, bool):
         value = raw
     elif isinstance(raw, str) and _is_decimal(raw):
+        if len(raw.lstrip("+-").lstrip("0")) > 19:  # never fits; int() refuses 4,300+ digits
+            raise BadRecord("intValue does not fit in int64", raw)
         value = int(raw, 10)
     elif isinstance(raw, float) and raw.is_integer():
         value = int(raw)
@@ -237,14 +242,21 @@ def _double_value(raw: object) -> float:
     if isinstance(raw, float):
         return raw
     if isinstance(raw, int) and not isinstance(raw, bool):
-        return float(raw)
+        try:
+            return float(raw)
+        except OverflowError:
+            raise BadRecord("doubleValue is out of float64 range", raw) from None
     if raw in ("NaN", "Infinity", "-Infinity"):
         return float(str(raw).replace("Infinity", "inf"))
     if isinstance(raw, str):
         try:
-            return float(raw)
+            value = float(raw)
         except ValueError:
             pass
+        else:
+            if math.isinf(value):  # Go's ParseFloat: a range error
+                raise BadRecord("doubleValue is out of float64 range", raw)
+            return value
     raise BadRecord("doubleValue is not a number", raw)
 
 
@@ -263,8 +275,12 @@ def _bytes_value(raw: object) -> bytes:
 _ABSENT: Final = object()
 
 
-def _marshallable(value: object) -> object:
+def _marshallable(value: object, depth: int = 0) -> object:
     """An AnyValue as the Go value Husky hands to the JSON encoder (``_ABSENT`` if empty)."""
+    if depth > MAX_DATA_DEPTH:
+        raise BadRecord(
+            f"attribute value nested deeper than {MAX_DATA_DEPTH} levels", "arrayValue/kvlistValue"
+        )
     if not isinstance(value, dict):
         raise BadRecord("attribute value must be an object", value)
     if "stringValue" in value:
@@ -285,13 +301,13 @@ def _marshallable(value: object) -> object:
         return _bytes_value(value["bytesValue"])
     if "arrayValue" in value:
         items = _list_of(value["arrayValue"], "arrayValue")
-        out = [_marshallable(v) for v in items]
+        out = [_marshallable(v, depth + 1) for v in items]
         return [v for v in out if v is not _ABSENT]
     if "kvlistValue" in value:
         mapping: dict[str, object] = {}
         for kv in _list_of(value["kvlistValue"], "kvlistValue"):
             key, inner = _key_value(kv)
-            converted = _marshallable(inner) if inner is not None else _ABSENT
+            converted = _marshallable(inner, depth + 1) if inner is not None else _ABSENT
             if key and converted is not _ABSENT:
                 mapping[key] = converted
         return mapping
@@ -389,7 +405,10 @@ def put_attributes(out: dict[str, object], attributes: object, rate: list[object
             if s is None:
                 i = value.get("intValue")
                 if i is not None and (type(i) is int or (type(i) is str and _is_decimal(i))):
-                    out[key] = _int_value(i)
+                    try:
+                        out[key] = _int_value(i)
+                    except BadRecord as err:
+                        raise BadRecord(f"attribute {key!r}: {err.what}", err.got) from None
                     continue
                 d = value.get("doubleValue")
                 if type(d) is float:
@@ -418,8 +437,10 @@ def _clamp_rate(raw: object) -> int:
             number = float(raw)
         except ValueError:
             return 1
-    elif isinstance(raw, int | float) and not isinstance(raw, bool):
-        number = float(raw)
+    elif isinstance(raw, int) and not isinstance(raw, bool):
+        return _MAX_INT32 if raw > _MAX_INT32 else max(raw, 1)  # no float(): it may overflow
+    elif isinstance(raw, float):
+        number = raw
     else:
         return 1
     if math.isnan(number):
@@ -493,16 +514,27 @@ def scope_and_resource_fields(
 def _nanos(raw: object, what: str) -> int:
     if raw is None:
         return 0
+    value: int | None = None
     if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str):
-        try:
-            return int(raw, 10)
-        except ValueError:
-            pass
+        value = raw
+    elif isinstance(raw, str) and _is_decimal(raw):
+        if len(raw.lstrip("+-").lstrip("0")) > 20:  # never fits; int() refuses 4,300+ digits
+            raise BadRecord(f"{what} does not fit in uint64", raw)
+        value = int(raw, 10)
     elif isinstance(raw, float) and raw.is_integer():
-        return int(raw)
-    raise BadRecord(f"{what} must be an integer number of nanoseconds", raw)
+        value = int(raw)
+    if value is None:
+        raise BadRecord(f"{what} must be an integer number of nanoseconds", raw)
+    if not 0 <= value < _UINT64_LIMIT:  # a fixed64 in OTLP's protobuf
+        raise BadRecord(f"{what} does not fit in uint64", raw)
+    return value
+
+
+def _enum_value(raw: object) -> bool:
+    """Whether ``raw`` can be a protobuf enum in JSON: a name, or an int32 number."""
+    if isinstance(raw, str):
+        return True
+    return isinstance(raw, int) and not isinstance(raw, bool) and -(2**31) <= raw < 2**31
 
 
 def _seconds(nanos: int) -> float:
@@ -554,22 +586,26 @@ def flatten_span(
     status = span.get("status") or {}
     if not isinstance(status, dict):
         raise BadRecord("status must be an object", status)
-    code = _STATUS_CODES.get(status.get("code", 0))
+    code_raw = status.get("code", 0)
+    code = _STATUS_CODES.get(code_raw) if _enum_value(code_raw) else None
     if code is None:
-        code_raw = status.get("code")
-        if isinstance(code_raw, int) and not isinstance(code_raw, bool):
+        if _enum_value(code_raw) and isinstance(code_raw, int):
             code = code_raw
         else:
             raise BadRecord("status.code must be 0, 1, 2 or a STATUS_CODE_ name", code_raw)
     message = status.get("message") or ""
-    kind = SPAN_KINDS.get(span.get("kind", 0), None)
+    if not isinstance(message, str):
+        raise BadRecord("status.message must be a string", message)
+    kind_raw = span.get("kind", 0)
+    kind = SPAN_KINDS.get(kind_raw) if _enum_value(kind_raw) else None
     if kind is None:
-        kind_raw = span.get("kind")
-        if isinstance(kind_raw, int) and not isinstance(kind_raw, bool):
+        if _enum_value(kind_raw) and isinstance(kind_raw, int):
             kind = "unspecified"
         else:
             raise BadRecord("span kind must be an integer or a SPAN_KIND_ name", kind_raw)
     trace_state = span.get("traceState") or ""
+    if not isinstance(trace_state, str):
+        raise BadRecord("traceState must be a string", trace_state)
     is_error = code == 2
     events = span.get("events") or []
     links = span.get("links") or []

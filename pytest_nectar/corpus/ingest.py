@@ -47,6 +47,7 @@ from pytest_nectar.corpus.otlp import NON_TRACE_KEYS, TRACE_KEYS, read_otlp
 from pytest_nectar.corpus.otlp_fast import FastOtlp
 from pytest_nectar.corpus.zipkin import looks_like_zipkin, read_zipkin
 from pytest_nectar.errors import CorpusError, Position
+from pytest_nectar.limits import MAX_DATA_DEPTH, nesting_position
 
 __all__ = ["FORMATS", "IngestOptions", "read_file"]
 
@@ -163,12 +164,11 @@ def _read_lines(data: bytes, display: str, opts: IngestOptions, first_line: int)
             continue
         try:
             doc = loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        except (ValueError, RecursionError) as err:
             reason = _json_reason(err)
             if not opts.skip_bad:
                 table = buffer.finish(len(lines))
-                column = err.colno if isinstance(err, json.JSONDecodeError) else 0
-                table.error = (ctx.record, f"{reason}", column)
+                table.error = (ctx.record, f"{reason}", _json_column(err, raw))
                 return table
             ctx.skip(reason)
             continue
@@ -191,10 +191,27 @@ def _read_lines(data: bytes, display: str, opts: IngestOptions, first_line: int)
     return buffer.finish(len(lines))
 
 
-def _json_reason(err: ValueError) -> str:
+def _json_reason(err: ValueError | RecursionError) -> str:
     if isinstance(err, json.JSONDecodeError):
         return f"invalid JSON: {err.msg} (column {err.colno})"
-    return "invalid UTF-8"
+    if isinstance(err, UnicodeDecodeError):
+        return "invalid UTF-8"
+    if isinstance(err, RecursionError):
+        return (
+            "invalid JSON: nested deeper than Python's decoder reads "
+            f"(Nectar reads {MAX_DATA_DEPTH} levels)"
+        )
+    # Python refuses to convert integers of over 4,300 digits; no trace field can hold one.
+    return "invalid JSON: a number has too many digits"
+
+
+def _json_column(err: ValueError | RecursionError, raw: bytes) -> int:
+    if isinstance(err, json.JSONDecodeError):
+        return err.colno
+    if isinstance(err, RecursionError):
+        where = nesting_position(raw.decode("utf-8", "replace"), MAX_DATA_DEPTH)
+        return where[1] if where else 0
+    return 0
 
 
 def _chunk_job(path: str, start: int, stop: int, display: str, opts: IngestOptions) -> PartialTable:
@@ -228,7 +245,7 @@ def _first_value_then_more(data: bytes) -> bool:
         return False
     try:
         json.loads(stripped[:end])
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return False
     return True
 
@@ -292,7 +309,7 @@ def _finish_lines(chunks: list[PartialTable], display: str) -> FileResult:
             record, what, got = chunk.error
             if what.startswith("invalid JSON") or what == "invalid UTF-8":
                 raise CorpusError(
-                    what.split(" (column")[0],
+                    what.split(" (column")[0].split(" (Nectar")[0],
                     position=Position(display, line + record, got if isinstance(got, int) else 0),
                     hint="the file may be truncated; --skip-bad skips bad lines",
                 )
@@ -335,6 +352,20 @@ def _document(data: bytes, display: str, opts: IngestOptions) -> FileResult:
         ) from None
     except UnicodeDecodeError:
         raise CorpusError("invalid UTF-8", position=Position(display)) from None
+    except RecursionError:
+        deep = nesting_position(data.decode("utf-8", "replace"), MAX_DATA_DEPTH)
+        raise CorpusError(
+            "invalid JSON: nested deeper than Python's decoder reads",
+            position=Position(display, *deep) if deep else Position(display),
+            hint=f"Nectar reads trace records nested at most {MAX_DATA_DEPTH} levels deep",
+        ) from None
+    except ValueError as err:  # Python's 4,300-digit limit on integers
+        raise CorpusError(
+            "invalid JSON: a number has too many digits",
+            position=Position(display),
+            got=str(err).split(":")[0],
+            hint="no trace field holds an integer of over 4,300 digits",
+        ) from None
     reader = _reader_for(doc, opts.fmt)
     if isinstance(reader, str):
         if not reader:

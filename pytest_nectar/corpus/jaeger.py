@@ -253,7 +253,10 @@ def _convert_span(span: object, trace_id: str) -> tuple[dict[str, Any], Any, Any
             }
         )
     events = []
-    for log in span.get("logs") or []:
+    logs = span.get("logs") or []
+    if not isinstance(logs, list):
+        raise BadRecord("logs must be a list", logs)
+    for log in logs:
         if not isinstance(log, dict):
             raise BadRecord("log must be an object", log)
         fields = _tag_map(log.get("fields"))
@@ -321,6 +324,9 @@ def read_jaeger(doc: object, ctx: ReadContext) -> None:
         processes = trace.get("processes") or {}
         spans = trace.get("spans") or []
         trace_id = trace.get("traceID", "")
+        if not isinstance(spans, list):
+            ctx.guard(f"data[{t_index}]", _fail(BadRecord("spans must be a list", spans)))
+            continue
         for s_index, span in enumerate(spans):
             ctx.guard(
                 f"data[{t_index}].spans[{s_index}]",
@@ -337,6 +343,8 @@ def _read_span(span: Any, trace_id: str, processes: Any, ctx: ReadContext) -> No
     if process is None and isinstance(span, dict):
         pid = span.get("processID")
         if pid is not None:
+            if not isinstance(pid, str):
+                raise BadRecord("span processID must be a string", pid)
             if not isinstance(processes, dict) or pid not in processes:
                 raise BadRecord("span processID names no process", pid)
             process = processes[pid]

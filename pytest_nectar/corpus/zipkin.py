@@ -141,7 +141,10 @@ def _read_span(span: object, ctx: ReadContext) -> None:
     if start == 0:
         attrs.setdefault("otel.zipkin.absentField.startTime", {"boolValue": True})
     events = []
-    for annotation in span.get("annotations") or []:
+    annotations = span.get("annotations") or []
+    if not isinstance(annotations, list):
+        raise BadRecord("annotations must be a list", annotations)
+    for annotation in annotations:
         if not isinstance(annotation, dict) or not isinstance(annotation.get("value"), str):
             raise BadRecord("annotation must be an object with a string value", annotation)
         events.append(
