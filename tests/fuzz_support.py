@@ -17,7 +17,7 @@ import os
 import resource
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from importlib import resources
 from typing import Any, Final
@@ -62,10 +62,8 @@ def fuzz_settings(default: int) -> settings:
 def within_bounds(what: str) -> Iterator[None]:
     """Run one fuzz input: a result or a NectarError, under the time and memory caps."""
     start = time.monotonic()
-    try:
+    with suppress(NectarError):
         yield
-    except NectarError:
-        pass
     elapsed = time.monotonic() - start
     assert elapsed < SECONDS_CAP, f"{what} took {elapsed:.1f} s"
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
