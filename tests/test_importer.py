@@ -129,3 +129,57 @@ def test_unrepresentable_parts_are_reported_with_their_line() -> None:
         "EMAThroughputSampler, dynamic is EMADynamicSampler)",
     ]
     assert result.policies == {}
+
+
+# Hostile input (issue 19 class 7).
+
+_ONE_CONDITION = """RulesVersion: 2
+Samplers:
+  __default__:
+    RulesBasedSampler:
+      Rules:
+        - Name: r
+          SampleRate: 1
+          Conditions:
+            - Field: {field}
+              Operator: '='
+              Value: 1
+{extra}"""
+
+
+def test_unknown_datatype_is_reported_not_a_crash() -> None:
+    text = _ONE_CONDITION.format(field="a", extra="              Datatype: é\n")
+    result = import_rules(read_rules_text(text, "r.yaml").rules_file)
+    assert not result.policies
+    assert [p.render() for p in result.problems] == [
+        "r.yaml:9:15: __default__: Datatype 'é' is unknown (Refinery refuses the file)"
+    ]
+
+
+@pytest.mark.parametrize("name", ["\n", "a\r\nb", "tab\there", "back`quote\\"])
+def test_any_field_name_imports_and_reads_back(name: str) -> None:
+    import json
+
+    text = _ONE_CONDITION.format(field=json.dumps(name), extra="")
+    result = import_rules(read_rules_text(text, "r.yaml").rules_file)
+    assert not result.problems
+    printed = format_policy(result.policies["__default__"])
+    compiled = compile_policies([parse_policy(printed, path="p.toon")])
+    rule = compiled.rules_file.samplers["__default__"].select().rules[0]  # type: ignore[union-attr]
+    assert rule.conditions[0].field == name
+
+
+def test_import_of_a_refused_file_exits_2_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_nectar.cli import main
+
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert main(["import", str(empty), "-o", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{empty}:1:1: RulesVersion is required; Refinery refuses to load this file",
+        f"{empty}:1:1: Samplers is required; Refinery refuses to load this file",
+        f"{empty}: not imported: Refinery would refuse this file (2 error(s)); nothing written",
+    ]
+    assert not (tmp_path / "out").exists()

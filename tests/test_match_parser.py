@@ -73,7 +73,7 @@ MATCH_ERRORS = [
     ("first(a) = 1", "m.toon:7:17: unexpected token in match expression; got ')'; expected ','"),
     (
         "`a\\x` = 1",
-        "m.toon:7:12: invalid escape in string; got '\\\\x'; escapes in backquotes are \\` and \\\\",
+        "m.toon:7:12: invalid escape in string; got '\\\\x'; escapes in backquotes are \\` \\\\ \\n \\r \\t",
     ),
     (
         "span(a = 1",

@@ -39,7 +39,7 @@ def file_name(environment: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from pytest_nectar.compiler.compile import compile_policies
     from pytest_nectar.compiler.importer import import_rules
-    from pytest_nectar.errors import Position, UsageError
+    from pytest_nectar.errors import NectarError, Position, UsageError
     from pytest_nectar.fileio import write_atomic
     from pytest_nectar.policy.parser import parse_policy
     from pytest_nectar.policy.printer import format_policy
@@ -51,8 +51,17 @@ def run(args: argparse.Namespace) -> int:
             "import reads a Refinery rules file, not a policy", position=Position(args.rules)
         )
     loaded = read_rules(args.rules)
-    for d in validate_loaded(loaded).errors:
-        sys.stderr.write(terminal(f"warning: Refinery would refuse this file: {d.message}\n"))
+    refused = validate_loaded(loaded).errors
+    if refused:  # Refinery would not load it: there is nothing faithful to import
+        for d in refused:
+            sys.stderr.write(terminal(d.render() + "\n"))
+        sys.stderr.write(
+            terminal(
+                f"{args.rules}: not imported: Refinery would refuse this file "
+                f"({len(refused)} error(s)); nothing written\n"
+            )
+        )
+        return 2
     rules_file = loaded.rules_file
     result = import_rules(rules_file)
     out = Path(args.output)
@@ -66,7 +75,16 @@ def run(args: argparse.Namespace) -> int:
                 hint="pass --force, or choose another -o folder",
             )
         text = format_policy(policy)
-        compile_policies([parse_policy(text, path=str(path))])  # must compile back
+        try:
+            compile_policies([parse_policy(text, path=str(path))])  # must compile back
+        except NectarError as err:  # locate it in the input: the policy was never written
+            entry = rules_file.samplers.get(env)
+            raise NectarError(
+                f"environment {env!r} does not import faithfully: {err.diagnostic.what}",
+                position=(entry.position if entry and entry.position else Position(args.rules)),
+                got=err.diagnostic.got,
+                hint="this is a Nectar bug; please report it with the rules file",
+            ) from None
         texts[path] = text
     for path, text in texts.items():
         write_atomic(path, text)

@@ -120,7 +120,12 @@ def _condition(cond: rm.Condition, scope: str) -> Condition | HasRootSpan:
     except ValueError:
         raise _Unrepresentable(f"operator {op!r} is missing or unknown", where) from None
     ref = FieldRef(tuple(_field_name(n) for n in names))
-    datatype = Datatype(cond.datatype) if cond.datatype else None
+    try:
+        datatype = Datatype(cond.datatype) if cond.datatype else None
+    except ValueError:
+        raise _Unrepresentable(
+            f"Datatype {cond.datatype!r} is unknown (Refinery refuses the file)", where
+        ) from None
     if operator.is_existence:
         return Condition(ref, operator, None, None)
     if cond.value is None:

@@ -124,6 +124,8 @@ _DESCRIBE: Final = {
 _NAME_START: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _NAME_CHARS: Final = _NAME_START | frozenset("0123456789.-")
 _ESCAPES: Final = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
+#: Escapes inside a `backquoted` name: any field name Refinery accepts can be written.
+_NAME_ESCAPES: Final = {"`": "`", "\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
 
 
 class SourceMap:
@@ -297,7 +299,7 @@ class _Builder:
 
     def b_quoted_name(self, tree: Tree[Any], ch: list[Any]) -> FieldName:
         token: Token = ch[0]
-        return FieldName(self._decode(token, {"`": "`", "\\": "\\"}), True, self._at(token))
+        return FieldName(self._decode(token, _NAME_ESCAPES), True, self._at(token))
 
     def b_cast(self, tree: Tree[Any], ch: list[Any]) -> _Cast:
         token: Token = ch[1]
@@ -393,7 +395,7 @@ class _Builder:
     def b_key(self, tree: Tree[Any], ch: list[Any]) -> KeyField:
         token: Token = ch[0]
         if token.type == "QUOTED_NAME":
-            return KeyField(self._decode(token, {"`": "`", "\\": "\\"}), self._at(token))
+            return KeyField(self._decode(token, _NAME_ESCAPES), self._at(token))
         return KeyField(str(token), self._at(token))
 
     def b_param(self, tree: Tree[Any], ch: list[Any]) -> SamplerParam:
@@ -413,7 +415,7 @@ class _Builder:
                 hint=r"escapes are \" \\ \n \r \t and \uXXXX; "
                 r"a 'single-quoted' string takes backslashes as they are (regexes)"
                 if escapes is None
-                else r"escapes in backquotes are \` and \\",
+                else r"escapes in backquotes are \` \\ \n \r \t",
             ) from None
 
     def _number(self, token: Token) -> Scalar:

@@ -101,7 +101,7 @@ def quote_value(text: str) -> str:
 
 def _field_name(part: FieldName) -> str:
     if part.verbatim or not _NAME.match(part.text) or part.text in _RESERVED:
-        return "`" + part.text.replace("\\", "\\\\").replace("`", "\\`") + "`"
+        return "`" + _escape(part.text, "`") + "`"
     return part.text
 
 
@@ -180,7 +180,7 @@ def format_match(expr: Expr, layout: Layout | None = None) -> str:
 def _key(key: KeyField) -> str:
     if _NAME.match(key.name) and key.name != "by":
         return key.name
-    return "`" + key.name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+    return "`" + _escape(key.name, "`") + "`"
 
 
 def _sampler_args(keys: tuple[KeyField, ...], params: tuple[SamplerParam, ...]) -> str:
