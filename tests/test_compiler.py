@@ -239,3 +239,16 @@ def test_split_sampler_rules_share_one_refinery_sampler() -> None:
     second = evaluator.decide(Trace("t2", (Span({"y": 2, "k": "v"}),)), now=1.0)
     assert (first.rule_name, second.rule_name) == ("a", "a#2")
     assert len(evaluator._pool.cores) == 1  # one shared instance, one budget
+
+
+def test_error_environment_name_longer_than_a_yaml_key() -> None:
+    # Before: compile wrote a rules file its own validate (and Refinery) could not parse.
+    p = policy("a,,true,keep,0\n", head="environment=" + "e" * 1025)
+    assert error(p) == (
+        "p.toon:4:3: environment name is too long to be a YAML map key; "
+        "got '1025 characters as written'; "
+        "YAML, and so Refinery's yaml.v3, reads a key of at most 1024 characters"
+    )
+    at_limit = policy("a,,true,keep,0\n", head="environment=" + "e" * 1024)
+    text = compile_policies([at_limit]).text
+    assert not validate_loaded(read_rules_text(text, "r.yaml")).errors

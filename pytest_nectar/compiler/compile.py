@@ -55,7 +55,7 @@ from pytest_nectar.policy.model import (
     refinery_value,
 )
 from pytest_nectar.refinery import rules_model as rm
-from pytest_nectar.refinery.rules_writer import write_rules
+from pytest_nectar.refinery.rules_writer import format_scalar, write_rules
 
 __all__ = [
     "CATCH_ALL_NAME",
@@ -246,6 +246,10 @@ def _ordered(rules: Sequence[Rule]) -> list[Rule]:
     return sorted(rules, key=lambda r: -r.priority)  # stable: ties keep file order
 
 
+#: The longest simple key a YAML parser reads (libyaml and yaml.v3: 1,024 characters).
+MAX_YAML_KEY: Final = 1024
+
+
 def compile_policy(policy: Policy, *, source: str | None = None) -> CompiledEnvironment:
     """One policy -> its environment's ``RulesBasedSampler`` entry.
 
@@ -291,6 +295,15 @@ def compile_policy(policy: Policy, *, source: str | None = None) -> CompiledEnvi
             origins.append(rule.name)
             match_all = match_all or not clause.conditions
     env = policy.effective_environment
+    key_length = len(format_scalar(env))
+    if key_length > MAX_YAML_KEY:
+        raise _fail(
+            "environment name is too long to be a YAML map key",
+            policy.position_of("environment"),
+            f"{key_length} characters as written",
+            f"YAML, and so Refinery's yaml.v3, reads a key of at most {MAX_YAML_KEY} characters",
+            "environment-too-long",
+        )
     if not match_all:
         rules.append(rm.Rule(CATCH_ALL_NAME, sample_rate=1))
         origins.append(None)
