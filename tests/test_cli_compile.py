@@ -223,3 +223,14 @@ def test_a_format_only_change_keeps_the_lock_and_a_semantic_change_stales_it(
         "run 'nectar compile'",
         "nectar compile --check: 1 problem(s); run 'nectar compile' and commit the result",
     ]
+
+
+def test_an_existing_path_with_glob_characters_is_that_path(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = project / "policies" / "p[1].toon"
+    shutil.copy(project / "policies" / "production.toon", odd)
+    (project / "policies" / "p1.toon").write_text("not a policy\n")  # what the glob would match
+    code, out, err = run(capsys, "compile", str(odd), "-o", "r.yaml", "--lock", "r.lock")
+    assert code == 0, err
+    assert out.startswith("wrote r.yaml")

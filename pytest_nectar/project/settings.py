@@ -564,7 +564,9 @@ def expand_policies(patterns: tuple[str, ...] | list[str], root: Path) -> list[P
     out: list[Path] = []
     for pattern in patterns:
         full = pattern if os.path.isabs(pattern) else str(root / pattern)
-        matches = sorted(glob.glob(full, recursive=True)) if glob.has_magic(full) else [full]
+        # An existing file is itself, even when its name has glob characters ('p[1].toon').
+        explicit = not glob.has_magic(full) or os.path.exists(full)
+        matches = [full] if explicit else sorted(glob.glob(full, recursive=True))
         for m in matches:
             p = Path(m)
             if p not in out:
