@@ -81,6 +81,22 @@ def _show(value: object) -> str:
     return repr(value)
 
 
+#: The caret context shows at most this many characters of a long line (a 200 MB one-line
+#: file must not be echoed whole).
+CONTEXT_WIDTH: Final = 120
+
+
+def _context(line: str, index: int) -> tuple[str, int]:
+    """The part of ``line`` shown around character ``index``, and the caret's offset in it."""
+    if len(line) <= CONTEXT_WIDTH:
+        return line, index
+    start = min(max(0, index - CONTEXT_WIDTH // 2), max(0, len(line) - CONTEXT_WIDTH))
+    shown = line[start : start + CONTEXT_WIDTH]
+    head = "..." if start > 0 else ""
+    tail = "..." if start + CONTEXT_WIDTH < len(line) else ""
+    return head + shown + tail, index - start + len(head)
+
+
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
     """A located finding: an error or a warning, in the one user-facing format."""
@@ -114,9 +130,10 @@ class Diagnostic:
         lines = [terminal(message)]
         pos = self.position
         if self.source_line is not None and pos is not None and pos.column > 0:
-            src = self.source_line.rstrip("\r\n").expandtabs(1)
+            shown, index = _context(self.source_line.rstrip("\r\n"), pos.column - 1)
+            src = shown.expandtabs(1)
             lines.append("    " + terminal(src, multiline=False))
-            lines.append("    " + " " * len(terminal(src[: pos.column - 1], multiline=False)) + "^")
+            lines.append("    " + " " * len(terminal(src[:index], multiline=False)) + "^")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:

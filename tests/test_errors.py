@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from pytest_nectar.errors import Diagnostic, PolicyError, Position
 
 
@@ -43,3 +45,30 @@ def test_from_diagnostic_keeps_everything_but_the_severity() -> None:
     assert isinstance(err, PolicyError)
     assert err.diagnostic == d
     assert str(err) == "p.toon:2:3: rule is wrong; got 7; fix it"
+
+
+def test_caret_context_of_a_long_line_is_a_window() -> None:
+    line = "a" * 100_000 + "X" + "b" * 100_000
+    d = PolicyError("bad", position=Position("p.toon", 1, 100_001), source_line=line)
+    _, src, caret = d.render().splitlines()
+    assert src == "    ..." + "a" * 60 + "X" + "b" * 59 + "..."
+    assert caret.index("^") == src.index("X")
+    start = PolicyError("bad", position=Position("p.toon", 1, 2), source_line=line)
+    _, src, caret = start.render().splitlines()
+    assert src == "    " + "a" * 120 + "..." and caret == "     ^"
+
+
+def test_a_huge_one_line_policy_is_not_echoed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    policy = tmp_path / "big.toon"
+    policy.write_text("nectar_policy{version,name,rules}: " + "x" * 5_000_000 + "\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_nectar", "check", str(policy)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert len(done.stderr) < 2_000, done.stderr[:500]
