@@ -41,7 +41,7 @@ def _one(target: str, seed: int, index: int) -> tuple[str, bool, str | None, flo
             except NectarError:
                 refused = True
                 raise
-    except Exception:  # noqa: BLE001 - the round records every kind of failure
+    except Exception:
         failure = traceback.format_exc(limit=-6)
     return text, refused, failure, time.monotonic() - start
 

@@ -216,7 +216,7 @@ def json_value(c: Chooser, budget: int = 8) -> Any:
 
 
 def replace_nodes(doc: Any, c: Chooser, rate: int = 10) -> Any:
-    """``doc`` with about one node in ``rate`` (object, list or value) replaced by arbitrary JSON."""
+    """``doc`` with about one node in ``rate`` replaced by arbitrary JSON."""
 
     def walk(node: Any, depth: int) -> Any:
         if depth > 0 and c.integer(1, rate) == 1:

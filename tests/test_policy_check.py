@@ -502,3 +502,12 @@ def test_regex_errors_give_the_go_reason(pattern: str, reason: str) -> None:
     assert [d.message for d in found] == [
         f"<policy>:5:19: not a valid Go regexp: {reason}; got {pattern!r}; {hint}"
     ]
+
+
+def test_a_4301_digit_string_as_int_is_a_conversion_error_not_a_crash() -> None:
+    found = _check_expr_only('a = "' + "9" * 4301 + '" as int')
+    errors = [d.message for d in found if d.severity == "error"]
+    assert errors == [
+        f"<policy>:5:13: value does not convert to int; got '{'9' * 117}...'; Refinery would "
+        "silently fall back to an untyped compare; fix the value or write 'as untyped'"
+    ]

@@ -195,3 +195,17 @@ def test_deterministic_vectors() -> None:
     assert deterministic_sample("x", -3) == (1, True, "deterministic/always", "")
     with pytest.raises(DeterministicSamplerCrash):
         deterministic_sample("x", 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("9" * 4301, None),  # Atoi's range error; Python would refuse to convert it at all
+        ("9" * 400, None),
+        ("9223372036854775807", 2**63 - 1),
+        ("9223372036854775808", None),
+        ("-" + "0" * 5000 + "42", -42),
+    ],
+)
+def test_to_int_of_long_digit_strings_is_atoi(text: str, value: int | None) -> None:
+    assert to_int(text) == value

@@ -46,6 +46,7 @@ from pytest_nectar.policy.model import (
 from pytest_nectar.policy.printer import format_match
 from pytest_nectar.policy.slips import regex_hint
 from pytest_nectar.refinery.regex import GoRegexError, compile_go_regex
+from pytest_nectar.refinery.values import to_int
 
 __all__ = ["MAX_CLAUSES", "check_policy", "normal_form", "validate_policy"]
 
@@ -294,7 +295,7 @@ def _converts(lit: Literal, datatype: Datatype) -> tuple[bool, str]:
         if isinstance(v, float):
             return True, "" if v == int(v) else f"truncated to {int(v)}"
         if isinstance(v, str):
-            ok = bool(_GO_INT.match(v)) and -_INT64 <= int(v) < _INT64
+            ok = bool(_GO_INT.match(v)) and to_int(v) is not None
             return ok, ""
         return True, ""
     if datatype is Datatype.FLOAT:

@@ -248,8 +248,10 @@ def to_int(value: object) -> int | None:
             return MIN_INT64
         return int(value)
     if isinstance(value, str):
-        if _ATOI.fullmatch(value):
-            n = int(value)
+        # Over 19 significant digits is Atoi's range error (and int() would refuse 4,300+).
+        digits = value.lstrip("+-").lstrip("0") or "0"
+        if _ATOI.fullmatch(value) and len(digits) <= 19:
+            n = -int(digits) if value.startswith("-") else int(digits)
             if MIN_INT64 <= n <= MAX_INT64:
                 return n
         return None
