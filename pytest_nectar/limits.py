@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["MAX_DATA_DEPTH", "MAX_INT_DIGITS", "line_column", "nesting_position"]
+__all__ = [
+    "BEYOND_DECODER",
+    "MAX_DATA_DEPTH",
+    "MAX_INT_DIGITS",
+    "beyond_decoder",
+    "line_column",
+    "nesting_position",
+]
 
 #: Arrays and objects in a rules file or a corpus record (real ones stay under 20).
 MAX_DATA_DEPTH: Final = 100
@@ -20,6 +27,18 @@ MAX_INT_DIGITS: Final = 400
 
 _OPEN: Final = frozenset("[{")
 _CLOSE: Final = frozenset("]}")
+
+
+#: What Python's ``json`` and ``tomllib`` raise beyond their own limits (besides their syntax
+#: errors, which are ValueErrors too): deep nesting, and integers of over 4,300 digits.
+BEYOND_DECODER: Final = (RecursionError, ValueError)
+
+
+def beyond_decoder(err: BaseException) -> str:
+    """A message for a decoder's RecursionError or integer-limit ValueError."""
+    if isinstance(err, RecursionError):
+        return "nested deeper than Python's decoder reads"
+    return "a number has too many digits (Python reads at most 4,300)"
 
 
 def line_column(text: str, offset: int) -> tuple[int, int]:

@@ -80,7 +80,7 @@ def read_tool_config(start: Path) -> dict[str, Any]:
         if candidate.is_file():
             try:
                 data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            except (OSError, UnicodeDecodeError, RecursionError, ValueError) as err:
                 raise ClaudeError(f"cannot read {candidate}", got=str(err)) from None
             table = data.get("tool", {}).get("nectar", {})
             return dict(table) if isinstance(table, dict) else {}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_nectar.errors import CorpusError, Position, UsageError
+from pytest_nectar.limits import BEYOND_DECODER, MAX_DATA_DEPTH, beyond_decoder
 from pytest_nectar.refinery.values import json_floats
 
 if TYPE_CHECKING:
@@ -108,7 +109,16 @@ def load_trace_file(path: str) -> Trace:
             f"trace file is not valid JSON: {err.msg}",
             position=Position(path, err.lineno, err.colno),
         ) from None
-    return trace_from_json(doc, path)
+    except BEYOND_DECODER as err:
+        raise CorpusError(
+            f"trace file is not valid JSON: {beyond_decoder(err)}", position=Position(path)
+        ) from None
+    try:
+        return trace_from_json(doc, path)
+    except RecursionError:  # nested values are walked recursively
+        raise CorpusError(
+            f"trace file is nested more than {MAX_DATA_DEPTH} levels deep", position=Position(path)
+        ) from None
 
 
 def trace_from_json(doc: Any, path: str) -> Trace:

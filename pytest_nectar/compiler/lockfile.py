@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Final
 
 from pytest_nectar.errors import Position, UsageError
+from pytest_nectar.limits import BEYOND_DECODER, beyond_decoder
 from pytest_nectar.policy.model import Policy, PolicyComments
 
 __all__ = [
@@ -162,6 +163,12 @@ def parse_lock(text: str, path: str = "nectar.lock") -> Lock:
         raise UsageError(
             f"lock is not valid TOML: {what}",
             position=where,
+            hint="regenerate it with 'nectar compile'",
+        ) from None
+    except BEYOND_DECODER as err:
+        raise UsageError(
+            f"lock is not valid TOML: {beyond_decoder(err)}",
+            position=Position(path),
             hint="regenerate it with 'nectar compile'",
         ) from None
     if data.get("version") != LOCK_VERSION:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from pytest_nectar.errors import CorpusError, Position, UsageError
+from pytest_nectar.limits import BEYOND_DECODER, beyond_decoder
 
 if TYPE_CHECKING:
     from pytest_nectar.compiler.compile import CompiledEnvironment
@@ -96,6 +97,8 @@ def _parse_line(text: str, position: Position) -> Expectation | UsageError:
             Position(position.path, position.line, err.colno),
             hint="one JSON object per line",
         )
+    except BEYOND_DECODER as err:
+        return _problem(f"expectation is not valid JSON: {beyond_decoder(err)}", position)
     if not isinstance(doc, dict):
         return _problem("expectation must be a JSON object", position, type(doc).__name__)
     unknown = sorted(set(doc) - _KEYS)

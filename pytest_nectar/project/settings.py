@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from pytest_nectar.errors import Position, UsageError
+from pytest_nectar.limits import BEYOND_DECODER, beyond_decoder
 
 if TYPE_CHECKING:
     from pytest_nectar.policy.model import Expr, Policy
@@ -377,6 +378,10 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
     except tomllib.TOMLDecodeError as err:
         what, where = toml_error_position(err, str(path))
         raise UsageError(f"config file is not valid TOML: {what}", position=where) from None
+    except BEYOND_DECODER as err:
+        raise UsageError(
+            f"config file is not valid TOML: {beyond_decoder(err)}", position=Position(str(path))
+        ) from None
 
 
 def find_config(start: str | os.PathLike[str] | None = None) -> ConfigFile | None:
