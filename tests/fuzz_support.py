@@ -241,4 +241,3 @@ def dumps(doc: Any) -> str:
         return json.dumps(doc)
     except (RecursionError, ValueError):
         return "[" * 2000 + "]" * 2000
-

@@ -303,3 +303,43 @@ TARGETS: Final[dict[str, Target]] = {
     "honeycomb": Target(_corpus_generator(HONEYCOMB), run_corpus),
     "json-lines": Target(_json_lines, run_corpus),
 }
+
+
+# --- the systematic sweep: every node of every template, replaced by each nasty value -----
+
+NASTY_VALUES: Final[list[Any]] = [
+    None, 1, -1, 2**64, 10**400, 1.5, 1e308, "", "x", "9" * 400, [], [1], {}, {"a": 1}, True,
+    [[[]]], {"values": 1},
+]  # fmt: skip
+
+
+def node_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The path of every node of ``node`` (the root's is ``()``), in document order."""
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out.extend(node_paths(v, (*prefix, k)))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out.extend(node_paths(v, (*prefix, i)))
+    return out
+
+
+def replaced(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
+    """A copy of ``doc`` with the node at ``path`` replaced by ``value``."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(doc, dict):
+        return {k: replaced(v, rest, value) if k == head else v for k, v in doc.items()}
+    return [replaced(v, rest, value) if i == head else v for i, v in enumerate(doc)]
+
+
+SWEEP: Final[dict[str, tuple[Any, Callable[[Any], str], Callable[[str], None]]]] = {
+    "otlp": (OTLP, dumps, run_corpus),
+    "jaeger": (JAEGER, dumps, run_corpus),
+    "zipkin": (ZIPKIN, dumps, run_corpus),
+    "honeycomb": (HONEYCOMB, dumps, run_corpus),
+    "rules-yaml": (RULES, lambda d: _serialise(d, "yaml"), _rules_runner("yaml")),
+    "rules-json": (RULES, dumps, _rules_runner("json")),
+}

@@ -253,6 +253,10 @@ SHAPES = {
         "spans[1]: attribute 'a': attribute value nested deeper than 100 levels; "
         "got 'arrayValue/kvlistValue'",
     ),
+    "otlp-event-name-huge": (
+        _otlp(_span(1), _span(2, events=[{"name": BIG, "timeUnixNano": "1500"}])),
+        f"spans[1]: span event name must be a string; got {str(BIG)[:77]}...",
+    ),
     "jaeger-spans-int": (
         {"data": [*_jaeger({})["data"], {"traceID": "9", "spans": 1}]},  # type: ignore[list-item]
         "data[1]: spans must be a list; got 1",

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from pytest_nectar.errors import NectarError
 from tests.fuzz_support import DrawChooser, fuzz_settings, match_texts, within_bounds
-from tests.fuzz_targets import TARGETS, run_match
+from tests.fuzz_targets import NASTY_VALUES, SWEEP, TARGETS, node_paths, replaced, run_match
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
@@ -41,3 +41,13 @@ def test_only_nectar_errors_pass_the_invariant() -> None:
         raise ValueError("boom")
     with within_bounds("y"):
         raise NectarError("fine")
+
+
+@pytest.mark.parametrize("name", sorted(SWEEP))
+def test_every_node_replaced_by_each_nasty_value(name: str) -> None:
+    # Systematic where the random tests are not: wrong shapes found so far were one node off.
+    doc, serialise, run = SWEEP[name]
+    for path in node_paths(doc):
+        for value in NASTY_VALUES:
+            with within_bounds(f"{name} {path} = {value!r:.40}"):
+                run(serialise(replaced(doc, path, value)))

@@ -635,6 +635,8 @@ def flatten_span(
         if is_error:
             _setdefault(row, "error", True)
         event_name = event.get("name") or ""
+        if not isinstance(event_name, str):
+            raise BadRecord("span event name must be a string", event_name)
         _setdefault(row, "name", event_name)
         if when >= start:
             _setdefault(row, "meta.time_since_span_start_ms", (when - start) / 1e6)
