@@ -18,6 +18,16 @@ POLICY = (
 )
 
 
+RULES = """RulesVersion: 2
+Samplers:
+  __default__:
+    RulesBasedSampler:
+      Rules:
+        - Name: all
+          SampleRate: 1
+"""
+
+
 def test_writes_and_replaces(tmp_path: Path) -> None:
     target = tmp_path / "sub" / "f.txt"
     write_atomic(target, "one")
@@ -106,6 +116,7 @@ def test_fmt_through_a_symlink_keeps_the_link(tmp_path: Path) -> None:
         ["fmt", "{p}"],
         ["compile", "{p}", "-o", "{d}/rules.yaml", "--lock", "{d}/nectar.lock"],
         ["explain", "{p}", "-o", "{d}/report.txt"],
+        ["import", "{r}", "-o", "{d}/imported"],
     ],
 )
 def test_commands_on_a_full_disk_exit_2_without_a_traceback(
@@ -122,7 +133,9 @@ def test_commands_on_a_full_disk_exit_2_without_a_traceback(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr("tempfile.mkstemp", full)
-    args = [a.format(p=policy, d=tmp_path) for a in argv]
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    args = [a.format(p=policy, d=tmp_path, r=rules) for a in argv]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "cannot write file; got 'No space left on device'; the disk is full" in err
