@@ -359,3 +359,11 @@ def test_huge_sample_rates_are_range_errors() -> None:
         parse_action("sample(1/" + "9" * 4301 + ")", position=P)
     with pytest.raises(PolicyError, match="integer out of range"):
         parse_action("throughput(" + "9" * 4301 + "/s)", position=P)
+
+
+@pytest.mark.parametrize("text", ["false == false", "false exists", "a = 1 and false != 2"])
+def test_a_keyword_field_name_prints_and_parses_back(text: str) -> None:
+    # Found by the long fuzz round: `false == false` printed as `` `false` = false `` and read
+    # back verbatim; a keyword is never an alias, so it reads as verbatim either way.
+    expr = parse_match(text, position=P)
+    assert parse_match(format_match(expr), position=P) == expr

@@ -28,6 +28,7 @@ from lark.exceptions import (
 from pytest_nectar.errors import PolicyError, Position
 from pytest_nectar.policy.model import (
     DURATION_UNITS,
+    KEYWORD_NAMES,
     Action,
     And,
     Condition,
@@ -295,7 +296,8 @@ class _Builder:
         return FieldRef(tuple(ch[1:]), self._at(ch[0]))
 
     def b_plain_name(self, tree: Tree[Any], ch: list[Any]) -> FieldName:
-        return FieldName(str(ch[0]), False, self._at(ch[0]))
+        name = str(ch[0])
+        return FieldName(name, name in KEYWORD_NAMES, self._at(ch[0]))
 
     def b_quoted_name(self, tree: Tree[Any], ch: list[Any]) -> FieldName:
         token: Token = ch[0]

@@ -35,6 +35,7 @@ from pytest_nectar.policy.aliases import resolve_field
 __all__ = [
     "DEFAULT_ENVIRONMENT",
     "DURATION_UNITS",
+    "KEYWORD_NAMES",
     "SAMPLER_PARAMETERS",
     "Action",
     "And",
@@ -83,6 +84,12 @@ _NOWHERE: Final = Position("<model>")
 # --- literals ---------------------------------------------------------------------------
 
 #: Duration units and their length in milliseconds; all are Go ``time.ParseDuration`` units.
+#: Words of the match language that are field names only where unambiguous; the canonical
+#: spelling backquotes them, and none is an alias, so a plain one reads as verbatim too.
+KEYWORD_NAMES: Final = frozenset(
+    {"true", "false", "not", "span", "has_root", "first", "default_errors"}
+)
+
 DURATION_UNITS: Final[dict[str, Decimal]] = {
     "ns": Decimal("0.000001"),
     "us": Decimal("0.001"),

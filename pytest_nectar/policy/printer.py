@@ -26,6 +26,7 @@ from typing import Final
 
 from pytest_nectar.policy.layout import Layout
 from pytest_nectar.policy.model import (
+    KEYWORD_NAMES,
     Action,
     And,
     Commentary,
@@ -58,10 +59,6 @@ __all__ = ["format_action", "format_match", "format_policy", "quote_cell", "quot
 
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*\Z")
 _ARRAY_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\[")
-#: Words the match grammar reads as keywords where a field may start.
-_RESERVED: Final = frozenset(
-    {"true", "false", "not", "span", "has_root", "first", "default_errors"}
-)
 _OPS: Final = {Operator.NOT_IN: "not in", Operator.NOT_EXISTS: "not exists"}
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -100,7 +97,7 @@ def quote_value(text: str) -> str:
 
 
 def _field_name(part: FieldName) -> str:
-    if part.verbatim or not _NAME.match(part.text) or part.text in _RESERVED:
+    if part.verbatim or not _NAME.match(part.text) or part.text in KEYWORD_NAMES:
         return "`" + _escape(part.text, "`") + "`"
     return part.text
 
