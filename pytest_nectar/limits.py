@@ -12,7 +12,6 @@ from typing import Final
 __all__ = [
     "BEYOND_DECODER",
     "MAX_DATA_DEPTH",
-    "MAX_INT_DIGITS",
     "beyond_decoder",
     "line_column",
     "nesting_position",
@@ -20,10 +19,6 @@ __all__ = [
 
 #: Arrays and objects in a rules file or a corpus record (real ones stay under 20).
 MAX_DATA_DEPTH: Final = 100
-
-#: Digits in one integer literal: far beyond any 64-bit value, far below Python's 4,300-digit
-#: integer-string limit, so a long literal is a range error and never a crash.
-MAX_INT_DIGITS: Final = 400
 
 _OPEN: Final = frozenset("[{")
 _CLOSE: Final = frozenset("]}")

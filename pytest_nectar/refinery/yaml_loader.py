@@ -32,6 +32,7 @@ from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from pytest_nectar.errors import Position, RulesError
+from pytest_nectar.limits import MAX_DATA_DEPTH, line_column
 from pytest_nectar.trace import GoUint64
 
 __all__ = ["MAX_DEPTH", "Node", "load_yaml", "resolve_plain"]
@@ -39,7 +40,7 @@ __all__ = ["MAX_DEPTH", "Node", "load_yaml", "resolve_plain"]
 _PLAIN_TAG = "!nectar/plain"
 
 #: The deepest nesting of sequences and mappings read (aliases expanded).
-MAX_DEPTH: Final = 100
+MAX_DEPTH: Final = MAX_DATA_DEPTH
 
 _ALIAS_HINT = "Refinery's YAML decoder refuses it too; write the values out or use fewer aliases"
 
@@ -370,12 +371,9 @@ def load_yaml(text: str, path: str) -> Node | None:
             return None
         root = loader.get_node()
     except yaml.reader.ReaderError as err:
-        before = text[: err.position]
-        line = before.count("\n") + 1
-        column = err.position - (before.rfind("\n") + 1) + 1
         raise RulesError(
             "control characters are not allowed",
-            position=Position(path, line, column),
+            position=Position(path, *line_column(text, err.position)),
             got=chr(err.character) if isinstance(err.character, int) else err.character,
             hint="remove the character (Refinery's YAML decoder refuses it)",
         ) from None
