@@ -222,3 +222,8 @@ def test_huge_json_numbers_are_floats_as_in_go() -> None:
     # encoding/json decodes a number into float64; beyond its range is Go's unmarshal error.
     with pytest.raises(RulesError, match="cannot unmarshal number"):
         read_rules_text('{"RulesVersion": ' + "9" * 4301 + "}", "r.json", "json")
+
+
+def test_an_alias_may_be_a_key() -> None:
+    node = load_yaml("a: &k Name\n*k : x\n", "k.yaml")
+    assert node is not None and node.to_python() == {"a": "Name", "Name": "x"}

@@ -309,6 +309,8 @@ class _Decoder:
                 merged.extend(self._merge_entries(vnode, depth))
                 continue
             self._count(knode)
+            if isinstance(knode, _AliasNode):  # `*a: value`: the anchored scalar is the key
+                knode = knode.value
             key = _scalar_text_key(knode, self.path)
             if key in seen:
                 raise RulesError(
