@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from pytest_nectar.cli import main
 from pytest_nectar.errors import NectarError
-from pytest_nectar.fileio import write_atomic
+from pytest_nectar.fileio import write_atomic, write_atomic_all
 
 POLICY = (
     "nectar_policy{version,name,budget_per_second,rules}:\n  1\n  p\n  10\n"
@@ -141,3 +142,26 @@ def test_commands_on_a_full_disk_exit_2_without_a_traceback(
     assert "cannot write file; got 'No space left on device'; the disk is full" in err
     assert "Traceback" not in err
     assert policy.read_text() == before
+
+
+def test_files_written_together_are_all_replaced_or_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules, lock = tmp_path / "rules.yaml", tmp_path / "nectar.lock"
+    rules.write_text("old rules")
+    lock.write_text("old lock")
+    real_mkstemp = tempfile.mkstemp
+
+    def second_fails(*args: object, **kwargs: object) -> object:
+        if str(kwargs.get("prefix", "")).startswith(".nectar.lock"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_mkstemp(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(tempfile, "mkstemp", second_fails)
+    with pytest.raises(NectarError, match=r"nectar\.lock: cannot write file"):
+        write_atomic_all([(rules, "new rules"), (lock, "new lock")])
+    assert (rules.read_text(), lock.read_text()) == ("old rules", "old lock")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nectar.lock", "rules.yaml"]
+    monkeypatch.undo()
+    write_atomic_all([(rules, "new rules"), (lock, "new lock")])
+    assert (rules.read_text(), lock.read_text()) == ("new rules", "new lock")

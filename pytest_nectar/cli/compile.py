@@ -67,7 +67,7 @@ def _deployed_problems(url: str, outputs: Any, lock_path: Path) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from pytest_nectar.compiler.outputs import build_outputs, check_outputs, show_path
     from pytest_nectar.escape import terminal
-    from pytest_nectar.fileio import write_atomic
+    from pytest_nectar.fileio import write_atomic_all
     from pytest_nectar.project.config import expand_policies, load_config
 
     config = load_config()
@@ -105,8 +105,7 @@ def run(args: argparse.Namespace) -> int:
     if to_stdout:
         sys.stdout.write(outputs.rules_text)
         return 0
-    write_atomic(rules_path, outputs.rules_text)
-    write_atomic(lock_path, outputs.lock_text)
+    write_atomic_all([(rules_path, outputs.rules_text), (lock_path, outputs.lock_text)])
     envs = ", ".join(outputs.compilation.environments)
     sys.stdout.write(
         f"wrote {show_path(rules_path)} ({envs}; md5 {outputs.lock.rules_md5}) "
