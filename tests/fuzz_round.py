@@ -6,7 +6,9 @@ Input ``i`` of target ``t`` comes from ``random.Random(f"{S}:{t}:{i}")`` alone, 
 replays with ``--replay t:i`` (the seed is printed).  A failure is anything but a result or a
 NectarError, or an input over the time or memory cap (tests/fuzz_support.within_bounds); its
 input is written to ``DIR/<target>-<i>.txt`` and the round goes on.  Prints, per target, the
-inputs run, how many ended in a NectarError, the failures, and the slowest input.
+inputs run, how many ended in a NectarError, the failures, and the slowest input.  Run it at
+low priority (``nice -n 19``), one process per target to use idle cores; the corpus targets
+write a file per input, so ``TMPDIR=/dev/shm`` keeps them off the disk.
 """
 
 from __future__ import annotations
