@@ -18,14 +18,14 @@ from typing import Any, Final
 
 import yaml
 
-from pytest_nectar.compiler import compile_policy
+from pytest_nectar.compiler.compile import compile_policy
+from pytest_nectar.compiler.importer import import_rules
 from pytest_nectar.corpus import load_corpus
 from pytest_nectar.errors import NectarError, Position
-from pytest_nectar.importer import import_rules
-from pytest_nectar.match_parser import parse_action, parse_match
-from pytest_nectar.policy_check import check_policy
-from pytest_nectar.policy_parser import parse_policy
-from pytest_nectar.printer import format_match, format_policy, quote_cell
+from pytest_nectar.policy.check import check_policy
+from pytest_nectar.policy.match_parser import parse_action, parse_match
+from pytest_nectar.policy.parser import parse_policy
+from pytest_nectar.policy.printer import format_match, format_policy, quote_cell
 from pytest_nectar.refinery.rules_reader import read_rules_text
 from pytest_nectar.refinery.rules_validate import validate_loaded
 from tests.fuzz_support import Chooser, dumps, match_soup, mutate_text, replace_nodes
