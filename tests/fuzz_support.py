@@ -171,7 +171,7 @@ def mutated(draw: st.DrawFn, base: str) -> str:
 
 @cache
 def _match_grammar() -> Lark:
-    grammar = resources.files("pytest_nectar").joinpath("grammar/match.lark").read_text("utf-8")
+    grammar = resources.files("pytest_nectar.policy").joinpath("grammar/match.lark").read_text("utf-8")
     # The NUMBER terminal's lookahead is for the lexer; generation does not need it.
     grammar = grammar.replace("(?![A-Za-z0-9_.])", "")
     return Lark(grammar, parser="lalr", start=["match", "action"])
