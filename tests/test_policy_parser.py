@@ -345,3 +345,12 @@ def test_huge_integers_are_range_errors(text: str, message: str) -> None:
     with pytest.raises(PolicyError) as info:
         parse_policy(text, path="p.toon")
     assert info.value.message == message
+
+
+def test_a_huge_policy_is_refused_before_parsing() -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_policy("x" * (8 * 1024 * 1024 + 1), path="p.toon")
+    assert info.value.message == (
+        "p.toon: policy file is too large; got '8388609 characters'; "
+        "the limit is 8388608; a policy is normally a few KiB"
+    )

@@ -689,12 +689,24 @@ def _syntax_error(err: UnexpectedInput, reader: _Reader, text: str) -> PolicyErr
     return reader.error("unexpected character", where, got=char, hint=f"expected {wanted}")
 
 
+#: Larger policies are refused before parsing (which takes seconds per 10 MB): real ones are
+#: a few KiB, and a mistake (a corpus passed as a policy) should cost nothing.
+MAX_POLICY_CHARS: Final = 8 * 1024 * 1024
+
+
 def parse_policy(text: str, *, path: str = "<policy>") -> Policy:
     """Parse a policy file's text.
 
     Raises:
         PolicyError: at the line and column of the first syntax or structure problem.
     """
+    if len(text) > MAX_POLICY_CHARS:
+        raise PolicyError(
+            "policy file is too large",
+            position=Position(path),
+            got=f"{len(text)} characters",
+            hint=f"the limit is {MAX_POLICY_CHARS}; a policy is normally a few KiB",
+        )
     if text.startswith("\ufeff"):
         text = text[1:]
     lines = text.splitlines()
