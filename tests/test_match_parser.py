@@ -367,3 +367,12 @@ def test_a_keyword_field_name_prints_and_parses_back(text: str) -> None:
     # back verbatim; a keyword is never an alias, so it reads as verbatim either way.
     expr = parse_match(text, position=P)
     assert parse_match(format_match(expr), position=P) == expr
+
+
+def test_a_match_cell_of_megabytes_is_refused_before_parsing() -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_match("!" * 1_000_000 + "a = 1", position=P)
+    assert info.value.message == (
+        "m.toon:7:10: match expression is too long; got '1000005 characters'; "
+        "the limit is 65536; split it into several rules"
+    )

@@ -57,7 +57,14 @@ from pytest_nectar.policy.model import (
 )
 from pytest_nectar.policy.slips import Slip, match_slip, percent_sample
 
-__all__ = ["MAX_EXPR_DEPTH", "SourceMap", "decode_string", "parse_action", "parse_match"]
+__all__ = [
+    "MAX_EXPR_CHARS",
+    "MAX_EXPR_DEPTH",
+    "SourceMap",
+    "decode_string",
+    "parse_action",
+    "parse_match",
+]
 
 _INT64 = 2**63
 #: The deepest nesting of ``not``/``!``, ``span(...)``, ``and`` and ``or`` in one expression.
@@ -65,6 +72,9 @@ _INT64 = 2**63
 #: limit is enforced once, here; plain parentheses do not nest the tree and are not limited.
 MAX_EXPR_DEPTH: Final = 64
 _NESTING_RULES: Final = frozenset({"or_expr", "and_expr", "negation", "span_scope"})
+#: Parsing costs tens of microseconds a token, so one cell of megabytes would take minutes
+#: before any limit is seen; real expressions are well under a KiB.
+MAX_EXPR_CHARS: Final = 64 * 1024
 #: Longer integer literals are out of range without converting them (Python refuses to
 #: convert over 4,300 digits); 64-bit values have at most 20 digits after leading zeros.
 _MAX_DIGITS: Final = 40
@@ -560,6 +570,13 @@ def _parse(text: str, start: str, src: SourceMap, kind: str) -> Any:
     if not text.strip():
         hint = "write true to match every trace" if kind == "match expression" else _ACTIONS_HINT
         raise src.error(f"empty {kind}", 0, got=text, hint=hint)
+    if len(text) > MAX_EXPR_CHARS:
+        raise src.error(
+            f"{kind} is too long",
+            0,
+            got=f"{len(text)} characters",
+            hint=f"the limit is {MAX_EXPR_CHARS}; split it into several rules",
+        )
     if kind == "action":
         percent = percent_sample(text)
         if isinstance(percent, Slip):
