@@ -164,7 +164,7 @@ class FastOtlp:
             return False
         try:
             request = _DECODER.decode(raw)
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, RecursionError):  # deep input: the exact reader says why
             self.misses += 1
             return False
         if request.resource_spans is not UNSET:
