@@ -7,10 +7,12 @@ that are aliases or not plain are backquoted (never aliased), ``root.`` is kept,
 (priorities count down).  A rules-based environment whose rules never match everything
 gets no extra rule: the compiler's explicit catch-all keeps at rate 1, as Refinery does.
 
-Non-rules samplers import as the corresponding action (one ``true`` rule): ``EMADynamicSampler``
-as ``dynamic``, ``EMAThroughputSampler`` as ``throughput``, ``DeterministicSampler`` with
-``SampleRate <= 1`` as ``keep``; a ``__default__`` of ``DeterministicSampler: {SampleRate: 1}``
-is the compiler's own default and needs no policy.  Whatever the language cannot state
+Every other environment sampler imports as a policy whose ``sampler`` is exactly that sampler,
+every parameter kept: ``DeterministicSampler`` as ``deterministic(1/N)``, ``DynamicSampler``
+as ``avg_dynamic``, ``EMADynamicSampler`` as ``dynamic``, ``EMAThroughputSampler`` as
+``throughput``, ``WindowedThroughputSampler`` as ``windowed_throughput`` and
+``TotalThroughputSampler`` as ``total_throughput``.  A ``__default__`` of
+``DeterministicSampler: {SampleRate: 1}`` is the compiler's own default and needs no policy.  Whatever the language cannot state
 exactly is reported as a :class:`Problem` (located), never dropped or approximated: the
 environment is then not imported.
 """
@@ -27,20 +29,25 @@ from pytest_nectar.errors import Position
 from pytest_nectar.policy.aliases import resolve_field
 from pytest_nectar.policy.model import (
     DEFAULT_ENVIRONMENT,
+    DURATION_UNITS,
     SAMPLER_PARAMETERS,
+    SAMPLER_WORDS,
     Action,
     And,
     Condition,
     Datatype,
+    Deterministic,
     Drop,
     Duration,
     Dynamic,
+    EnvironmentSampler,
     Expr,
     FieldName,
     FieldRef,
     HasRootSpan,
     Keep,
     KeyField,
+    KeyedSampler,
     ListLiteral,
     Literal,
     MatchAll,
@@ -60,6 +67,9 @@ __all__ = ["ImportResult", "Problem", "import_rules"]
 _PLAIN: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*\Z")
 _PARAM_BY_KEY: Final = {spec.refinery_key: name for name, spec in SAMPLER_PARAMETERS.items()}
 _DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)")
+_GOAL_KEYS: Final = ("GoalThroughputPerSec", "GoalSampleRate", "SampleRate")
+_WORD_CLASSES: Final = {word: cls for cls, (word, _) in SAMPLER_WORDS.items()}
+_ENV_WORDS: Final = tuple(w for w in _WORD_CLASSES if w != "deterministic")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,35 +180,50 @@ def _duration(text: str, where: Position | None) -> Duration:
     m = _DURATION.fullmatch(text)
     if m:
         return Duration(Decimal(m.group(1)).normalize(), m.group(2))
-    millis = Decimal(repr(seconds * 1000)).normalize()
-    return Duration(millis, "ms")
+    nanos = Decimal(round(seconds * 1e9))  # e.g. "1m30s": the largest unit that divides it
+    for unit in ("h", "m", "s", "ms", "us", "ns"):
+        size = DURATION_UNITS[unit] * 1000000
+        if nanos % size == 0:
+            return Duration((nanos / size).normalize(), unit)
+    raise AssertionError("every whole number of nanoseconds divides by 1ns")  # pragma: no cover
 
 
-def _sampler_action(config: rm.SamplerConfig) -> Action:
+_SAMPLER_BY_KIND: Final = {kind: cls for cls, (_, kind) in SAMPLER_WORDS.items()}
+
+
+def _keyed(config: rm.SamplerConfig, allowed: tuple[str, ...]) -> KeyedSampler:
+    """A keyed Refinery sampler as the policy sampler of the same kind, every parameter kept."""
     where: Position | None = getattr(config, "position", None)
-    if not isinstance(config, rm.EMAThroughputSamplerConfig | rm.EMADynamicSamplerConfig):
-        raise _Unrepresentable(
-            f"{config.KIND} has no policy action (throughput is EMAThroughputSampler, "
-            "dynamic is EMADynamicSampler)",
-            where,
-        )
+    cls = _SAMPLER_BY_KIND.get(config.KIND)
+    if cls is None or SAMPLER_WORDS[cls][0] not in allowed:
+        words = ", ".join(f"{w} is {SAMPLER_WORDS[_WORD_CLASSES[w]][1]}" for w in allowed)
+        raise _Unrepresentable(f"{config.KIND} has no policy form here ({words})", where)
+    word = SAMPLER_WORDS[cls][0]
     params: list[SamplerParam] = []
     keys: tuple[KeyField, ...] = ()
+    goal: object = None
     for key, value in config.params().items():
         if key == "FieldList":
             keys = tuple(KeyField(str(v)) for v in value)  # type: ignore[attr-defined]
-        elif key in ("GoalThroughputPerSec", "GoalSampleRate"):
-            continue
-        elif key in _PARAM_BY_KEY:
+        elif key in _GOAL_KEYS:
+            goal = value
+        elif key in _PARAM_BY_KEY and word in SAMPLER_PARAMETERS[_PARAM_BY_KEY[key]].samplers:
             lit = _duration(value, where) if isinstance(value, str) else value
             params.append(SamplerParam(_PARAM_BY_KEY[key], Literal(lit)))  # type: ignore[arg-type]
         else:
             raise _Unrepresentable(f"{config.KIND} parameter {key} has no policy form", where)
-    if isinstance(config, rm.EMAThroughputSamplerConfig) and config.goal_throughput_per_sec:
-        return Throughput(config.goal_throughput_per_sec, keys, tuple(params))
-    if isinstance(config, rm.EMADynamicSamplerConfig) and config.goal_sample_rate:
-        return Dynamic(config.goal_sample_rate, keys, tuple(params))
-    raise _Unrepresentable(f"{config.KIND} without a goal >= 1 (Refinery uses 10)", where)
+    if not isinstance(goal, int) or isinstance(goal, bool) or goal < 1:
+        raise _Unrepresentable(
+            f"{config.KIND} without a whole goal >= 1 (Refinery then uses its default)", where
+        )
+    sampler: KeyedSampler = cls(goal, keys, tuple(params))
+    return sampler
+
+
+def _sampler_action(config: rm.SamplerConfig) -> Action:
+    action = _keyed(config, ("throughput", "dynamic"))
+    assert isinstance(action, Throughput | Dynamic)
+    return action
 
 
 def _action(rule: rm.Rule) -> Action:
@@ -249,22 +274,26 @@ def _entry_policy(env: str, entry: rm.SamplerEntry, notes: list[str]) -> Policy 
         notes.append(f"{env}: Refinery uses {chosen.KIND} and ignores {ignored}")
     if isinstance(chosen, rm.RulesBasedSamplerConfig):
         return _rules_policy(env, chosen)
+    environment = None if env == DEFAULT_ENVIRONMENT else env
     if isinstance(chosen, rm.DeterministicSamplerConfig):
         rate = chosen.sample_rate or 0
         if rate == 1 and env == DEFAULT_ENVIRONMENT:
             return None  # exactly the compiler's default
-        if not 0 < rate <= 1:
+        if rate & 0xFFFFFFFF == 0:  # Refinery divides MaxUint32 by uint32(SampleRate)
             raise _Unrepresentable(
-                f"DeterministicSampler SampleRate {rate} keeps by trace-id hash; the policy "
-                "language has no deterministic action",
+                f"DeterministicSampler SampleRate {rate} makes Refinery panic "
+                "(integer divide by zero)",
                 chosen.position,
             )
-        action: Action = Keep()
+        if rate < 0:
+            notes.append(
+                f"{env}: DeterministicSampler SampleRate {rate} behaves like 1 (keeps every "
+                "trace, reports rate 1); imported as deterministic(1/1)"
+            )
+        sampler: EnvironmentSampler = Deterministic(max(rate, 1))
     else:
-        action = _sampler_action(chosen)
-    environment = None if env == DEFAULT_ENVIRONMENT else env
-    rule = Rule(f"{env}-{chosen.KIND}", None, MatchAll(), action, 0)
-    return Policy(1, env, (rule,), environment=environment)
+        sampler = _keyed(chosen, _ENV_WORDS)
+    return Policy(1, env, (), environment=environment, sampler=sampler)
 
 
 def import_rules(rules_file: rm.RulesFile) -> ImportResult:

@@ -30,11 +30,14 @@ from pytest_nectar.policy.model import (
     DURATION_UNITS,
     Action,
     And,
+    AvgDynamic,
     Condition,
     Datatype,
+    Deterministic,
     Drop,
     Duration,
     Dynamic,
+    EnvironmentSampler,
     Expr,
     FieldName,
     FieldRef,
@@ -52,11 +55,13 @@ from pytest_nectar.policy.model import (
     Scalar,
     SpanScope,
     Throughput,
+    TotalThroughput,
+    WindowedThroughput,
     infer_datatype,
 )
 from pytest_nectar.policy.slips import Slip, match_slip, percent_sample
 
-__all__ = ["SourceMap", "decode_string", "parse_action", "parse_match"]
+__all__ = ["SourceMap", "decode_string", "parse_action", "parse_match", "parse_sampler"]
 
 _INT64 = 2**63
 _DATATYPES: Final = {"string": Datatype.STRING, "int": Datatype.INT, "float": Datatype.FLOAT}
@@ -64,6 +69,11 @@ _DATATYPES["bool"] = Datatype.BOOL
 _ACTIONS_HINT: Final = (
     "expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...) "
     "or dynamic(N by FIELD, ...)"
+)
+_SAMPLERS_HINT: Final = (
+    "expected deterministic(1/N), dynamic(N by FIELD, ...), throughput(N/s by FIELD, ...), "
+    "avg_dynamic(N by FIELD, ...), windowed_throughput(N/s by FIELD, ...) "
+    "or total_throughput(N/s by FIELD, ...)"
 )
 
 #: How syntax errors name the grammar's terminals.
@@ -102,6 +112,10 @@ _DESCRIBE: Final = {
     "SAMPLE": "'sample'",
     "THROUGHPUT": "'throughput'",
     "DYNAMIC": "'dynamic'",
+    "DETERMINISTIC": "'deterministic'",
+    "AVG_DYNAMIC": "'avg_dynamic'",
+    "WINDOWED_THROUGHPUT": "'windowed_throughput'",
+    "TOTAL_THROUGHPUT": "'total_throughput'",
     "BY": "'by'",
     "PER_SECOND": "'/s'",
     "LPAR": "'('",
@@ -185,7 +199,11 @@ def _lark() -> Lark:
     )
     # cache=True: see policy.parser._lark (the LALR tables load from a per-user temp file).
     return Lark(
-        grammar, parser="lalr", start=["match", "action"], propagate_positions=True, cache=True
+        grammar,
+        parser="lalr",
+        start=["match", "action", "sampler"],
+        propagate_positions=True,
+        cache=True,
     )
 
 
@@ -357,6 +375,34 @@ class _Builder:
         keys, params = ch[2] if len(ch) > 2 else ((), ())
         return Dynamic(goal, keys, params, self._at(ch[0]))
 
+    # --- environment samplers ---
+    def b_deterministic(self, tree: Tree[Any], ch: list[Any]) -> EnvironmentSampler:
+        one, denominator = ch[1], ch[2]
+        if str(one) != "1":
+            raise self.src.error(
+                "deterministic(A/N) needs 1 as the numerator",
+                _offset(one),
+                got=str(one),
+                hint="write deterministic(1/N) to keep 1 trace in N, chosen by trace id",
+            )
+        rate = self._whole(denominator, "the N of deterministic(1/N)")
+        return Deterministic(rate, self._at(ch[0]))
+
+    def b_avg_dynamic(self, tree: Tree[Any], ch: list[Any]) -> EnvironmentSampler:
+        goal = self._whole(ch[1], "an avg_dynamic goal sample rate")
+        keys, params = ch[2] if len(ch) > 2 else ((), ())
+        return AvgDynamic(goal, keys, params, self._at(ch[0]))
+
+    def b_windowed_throughput(self, tree: Tree[Any], ch: list[Any]) -> EnvironmentSampler:
+        goal = self._whole(ch[1], "a throughput goal (traces per second)")
+        keys, params = ch[3] if len(ch) > 3 else ((), ())
+        return WindowedThroughput(goal, keys, params, self._at(ch[0]))
+
+    def b_total_throughput(self, tree: Tree[Any], ch: list[Any]) -> EnvironmentSampler:
+        goal = self._whole(ch[1], "a throughput goal (traces per second)")
+        keys, params = ch[3] if len(ch) > 3 else ((), ())
+        return TotalThroughput(goal, keys, params, self._at(ch[0]))
+
     def b_keyed_args(
         self, tree: Tree[Any], ch: list[Any]
     ) -> tuple[tuple[KeyField, ...], tuple[SamplerParam, ...]]:
@@ -492,6 +538,8 @@ def _syntax_error(err: UnexpectedInput, text: str, src: SourceMap, kind: str) ->
         offset = len(text)
     if kind == "action":
         return src.error("invalid action", offset, got=text.strip(), hint=_ACTIONS_HINT)
+    if kind == "sampler":
+        return src.error("invalid sampler", offset, got=text.strip(), hint=_SAMPLERS_HINT)
     ends = {"$END", "RPAR", "_OR", "_AND", "_OR_SYMBOL", "_AND_SYMBOL"}
     before = (
         _trailing_name(text[:offset])
@@ -522,8 +570,8 @@ def _syntax_error(err: UnexpectedInput, text: str, src: SourceMap, kind: str) ->
 
 def _parse(text: str, start: str, src: SourceMap, kind: str) -> Any:
     if not text.strip():
-        hint = "write true to match every trace" if kind == "match expression" else _ACTIONS_HINT
-        raise src.error(f"empty {kind}", 0, got=text, hint=hint)
+        hints = {"match expression": "write true to match every trace", "sampler": _SAMPLERS_HINT}
+        raise src.error(f"empty {kind}", 0, got=text, hint=hints.get(kind, _ACTIONS_HINT))
     if kind == "action":
         percent = percent_sample(text)
         if isinstance(percent, Slip):
@@ -592,3 +640,17 @@ def default_errors_expr(position: Position = _CRITERIA_AT) -> Expr:
 
     operands = tuple(criterion_expr(c.text) for c in DEFAULT_CRITERIA)
     return Or(operands, position, label=DEFAULT_KEYWORD)
+
+
+def parse_sampler(
+    text: str,
+    *,
+    position: Position,
+    columns: Sequence[int] | None = None,
+    source_line: str | None = None,
+) -> EnvironmentSampler:
+    """Parse a policy's ``sampler`` value (``deterministic(1/100)``, ``dynamic(...)``, ...)."""
+    result: EnvironmentSampler = _parse(
+        text, "sampler", SourceMap(position, columns, source_line), "sampler"
+    )
+    return result
