@@ -80,11 +80,11 @@ EXPECTED = [
     ),
     (
         "unknown_top",
-        "p.toon:1:23: unknown policy field; got 'nmae'; did you mean name? known: version, name, budget_per_second, environment, error, must_keep, check_nested_fields, rules",
+        "p.toon:1:23: unknown policy field; got 'nmae'; did you mean name? known: version, name, budget_per_second, environment, error, must_keep, check_nested_fields, sampler, rules",
     ),
     (
         "unknown_keyed",
-        "p.toon:4:3: unknown policy field; got 'budget'; known: version, name, budget_per_second, environment, error, must_keep, check_nested_fields, rules",
+        "p.toon:4:3: unknown policy field; got 'budget'; known: version, name, budget_per_second, environment, error, must_keep, check_nested_fields, sampler, rules",
     ),
     (
         "unknown_column",

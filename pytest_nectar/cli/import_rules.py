@@ -1,9 +1,20 @@
-"""``nectar import RULES_FILE -o DIR [--force]``: an existing rules file -> ``.toon`` policies.
+"""``nectar import RULES -o DIR [--corpus PATH] [--force]``: a Refinery rules file -> policies.
 
-Writes one policy per environment, ``DIR/<environment>.toon``, each re-parsed and compiled
-before it is written.  What the policy language cannot state exactly is listed (located) and
-that environment is not written.  Exit 0 when everything imported, 1 when something could
-not be, 2 for bad input (including a rules file Refinery would refuse).
+RULES is a rules file (YAML, JSON or TOML), Refinery's Helm chart values (rules under
+``rules:``), a ConfigMap holding the rules file (``data: rules.yaml: |``) or a Refinery 1.x
+rules file, which is first converted as Refinery's ``convert rules`` tool converts it (what
+changed meaning is listed).  Writes one policy per environment, ``DIR/<environment>.toon``.
+
+Before anything is written every environment is imported and its policies compiled, and each
+environment's compiled rules are proven to decide exactly as the original: for all traces
+(the prover's decision procedure, a counterexample re-checked by the reference evaluator;
+``unknown`` with a seeded random search where it cannot decide) and on the corpus when
+``--corpus`` is given or ``[tool.nectar] corpus`` is set (replay equality).
+
+Exit 0 when everything imported and no environment was shown to differ; 1 when an
+environment cannot be stated exactly or decides differently (nothing is written: a partial
+import would send that environment's traffic to ``__default__``); 2 for bad input, including
+a file Refinery refuses (its messages are printed, nothing is written).
 """
 
 from __future__ import annotations
@@ -24,8 +35,14 @@ def register(subparsers: Any) -> None:
         "import", help="turn an existing Refinery rules file into .toon policies"
     )
     parser.description = __doc__
-    parser.add_argument("rules", metavar="RULES_FILE", help="rules file (.yaml/.json/.toml)")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument(
+        "rules", metavar="RULES_FILE", help="rules file, Helm values, ConfigMap or 1.x file"
+    )
     parser.add_argument("-o", "--output", metavar="DIR", required=True, help="folder to write")
+    parser.add_argument(
+        "--corpus", action="append", metavar="PATH", help="also check replay equality on it"
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing policy files")
     parser.set_defaults(func=run)
 
@@ -36,6 +53,23 @@ def file_name(environment: str) -> str:
     return f"{safe}.toon"
 
 
+def _show_trace(trace: Any) -> str:
+    import json
+
+    spans = [dict(span.data) for span in trace.spans]
+    return json.dumps({"trace_id": trace.trace_id, "spans": spans}, default=str, sort_keys=True)
+
+
+def _traces(paths: list[str] | None) -> Any:
+    from pytest_nectar.project.config import load_config
+    from pytest_nectar.corpus import load_corpus
+
+    if paths:
+        return load_corpus(paths)
+    configured = load_config().corpus
+    return load_corpus([str(p) for p in configured]) if configured else None
+
+
 def run(args: argparse.Namespace) -> int:
     from pytest_nectar.compiler.compile import compile_policies
     from pytest_nectar.compiler.importer import import_rules
@@ -43,36 +77,103 @@ def run(args: argparse.Namespace) -> int:
     from pytest_nectar.fileio import write_atomic
     from pytest_nectar.policy.parser import parse_policy
     from pytest_nectar.policy.printer import format_policy
+    from pytest_nectar.prover.import_proof import corpus_differences, prove_equivalent
+    from pytest_nectar.prover.properties import Verdict
     from pytest_nectar.refinery.rules_reader import read_rules
+    from pytest_nectar.refinery.rules_v1 import convert_v1, is_v1
     from pytest_nectar.refinery.rules_validate import validate_loaded
+
+    def out(text: str) -> None:
+        sys.stdout.write(terminal(text))  # names and values from the file are untrusted
 
     if args.rules.endswith(".toon"):
         raise UsageError(
             "import reads a Refinery rules file, not a policy", position=Position(args.rules)
         )
     loaded = read_rules(args.rules)
-    for d in validate_loaded(loaded).errors:
-        sys.stderr.write(terminal(f"warning: Refinery would refuse this file: {d.message}\n"))
-    rules_file = loaded.rules_file
-    result = import_rules(rules_file)
-    out = Path(args.output)
-    texts = {}
+    changes: tuple[str, ...] = ()
+    if loaded.container is not None:
+        out(f"reading the rules of a {loaded.container.describe()}\n")
+        if loaded.container.added_default:
+            out(
+                "note: Samplers has no __default__; Refinery's Helm chart adds "
+                "DeterministicSampler SampleRate 1, and so does this import\n"
+            )
+    if is_v1(loaded):
+        conversion = convert_v1(loaded)
+        loaded, changes = conversion.loaded, conversion.changes
+        out("converted a Refinery 1.x rules file as Refinery's `convert rules` tool does\n")
+    errors = validate_loaded(loaded).errors
+    if errors:
+        for d in errors:
+            sys.stderr.write(terminal(d.render() + "\n"))
+        sys.stderr.write(
+            f"nectar import: Refinery refuses to load {args.rules} ({len(errors)} error(s)); "
+            "nothing written\n"
+        )
+        return 2
+    original = loaded.rules_file
+    result = import_rules(original)
+    for note in result.notes:
+        out(f"note: {note}\n")
+    if result.problems:
+        for problem in result.problems:
+            sys.stderr.write(terminal(f"not imported: {problem.render()}\n"))
+        sys.stderr.write(
+            "nectar import: nothing written: an environment left out would fall back to "
+            "__default__ and change its decisions\n"
+        )
+        return 1
+    target = Path(args.output)
+    texts: dict[Path, str] = {}
+    parsed = []
     for env, policy in result.policies.items():
-        path = out / file_name(env)
+        path = target / file_name(env)
         if path.exists() and not args.force:
             raise UsageError(
                 "refusing to overwrite an existing file",
                 position=Position(str(path)),
                 hint="pass --force, or choose another -o folder",
             )
-        text = format_policy(policy)
-        compile_policies([parse_policy(text, path=str(path))])  # must compile back
-        texts[path] = text
+        texts[path] = format_policy(policy)
+        parsed.append(parse_policy(texts[path], path=str(path)))
+    compiled = compile_policies(parsed).rules_file
+    corpus = _traces(args.corpus)
+    failed = False
+    for env in sorted(original.samplers):
+        renamed = result.renamed.get(env, {})
+        proof = prove_equivalent(original, compiled, env, renamed=renamed)
+        out(f"{env}: all traces: {proof.verdict.value}: {proof.summary}\n")
+        if proof.verdict is Verdict.FAIL:
+            failed = True
+            if proof.counterexample is not None:
+                assert proof.original is not None and proof.imported is not None
+                out(f"  counterexample: {_show_trace(proof.counterexample)}\n")
+                out(f"  original: {proof.original.reason} rate {proof.original.rate}\n")
+                out(f"  imported: {proof.imported.reason} rate {proof.imported.rate}\n")
+        if corpus is not None:
+            checked, differ = corpus_differences(
+                original, compiled, env, corpus.iter_traces(), renamed=renamed
+            )
+            verdict = "fail" if differ else ("pass" if checked else "unknown")
+            out(f"{env}: corpus: {verdict}: {checked - len(differ)} of {checked} traces alike\n")
+            for trace, a, b in differ[:5]:
+                out(f"  {trace.trace_id}: original {a.reason}, imported {b.reason}\n")
+            failed = failed or bool(differ)
+    out(
+        "accepted difference: a trace no original rule matches is kept at rate 1 by the "
+        "compiled catch-all nectar-default-keep-unmatched (reason text only)\n"
+    )
+    if changes:
+        out("what the 1.x conversion changed:\n")
+        for change in changes:
+            out(f"  {change}\n")
+    if failed:
+        sys.stderr.write(
+            "nectar import: the import does not decide as the original; nothing written\n"
+        )
+        return 1
     for path, text in texts.items():
         write_atomic(path, text)
-        sys.stdout.write(f"wrote {path}\n")
-    for note in result.notes:
-        sys.stdout.write(terminal(f"note: {note}\n"))
-    for problem in result.problems:
-        sys.stderr.write(f"not imported: {problem.render()}\n")
-    return 1 if result.problems else 0
+        out(f"wrote {path}\n")
+    return 0

@@ -12,13 +12,14 @@ every parameter kept: ``DeterministicSampler`` as ``deterministic(1/N)``, ``Dyna
 as ``avg_dynamic``, ``EMADynamicSampler`` as ``dynamic``, ``EMAThroughputSampler`` as
 ``throughput``, ``WindowedThroughputSampler`` as ``windowed_throughput`` and
 ``TotalThroughputSampler`` as ``total_throughput``.  A ``__default__`` of
-``DeterministicSampler: {SampleRate: 1}`` is the compiler's own default and needs no policy.  Whatever the language cannot state
-exactly is reported as a :class:`Problem` (located), never dropped or approximated: the
-environment is then not imported.
+``DeterministicSampler: {SampleRate: 1}`` is the compiler's own default and needs no policy.
+Whatever the language cannot state exactly is reported as a :class:`Problem` (located), never
+dropped or approximated: the environment is then not imported.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,8 +47,8 @@ from pytest_nectar.policy.model import (
     FieldRef,
     HasRootSpan,
     Keep,
-    KeyField,
     KeyedSampler,
+    KeyField,
     ListLiteral,
     Literal,
     MatchAll,
@@ -92,6 +93,8 @@ class ImportResult:
     policies: Mapping[str, Policy]
     problems: tuple[Problem, ...]
     notes: tuple[str, ...]
+    #: per environment, imported rule name -> the original's (renamed rules only)
+    renamed: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
 
 
 class _Unrepresentable(Exception):
@@ -242,20 +245,33 @@ def _action(rule: rm.Rule) -> Action:
     return Keep() if rate == 1 else Sample(denominator=rate)
 
 
-def _rules_policy(env: str, config: rm.RulesBasedSamplerConfig) -> Policy:
+def _policy_name(name: str, index: int, seen: set[str]) -> str:
+    """A name the policy language can hold: non-empty, trimmed, unique in the policy."""
+    base = name.strip() or f"rule-{index + 1}"
+    out, n = base, 2
+    while out in seen:
+        out, n = f"{base} ({n})", n + 1
+    return out
+
+
+def _rules_policy(
+    env: str, config: rm.RulesBasedSamplerConfig, notes: list[str], renamed: dict[str, str]
+) -> Policy:
     rules = config.rules or ()
     seen: set[str] = set()
     out = []
     for i, rule in enumerate(rules):
-        if not rule.name.strip() or rule.name != rule.name.strip():
-            raise _Unrepresentable(
-                f"rule name {rule.name!r} cannot be a policy rule name", rule.position
+        name = _policy_name(rule.name, i, seen)
+        if name != rule.name:
+            renamed[name] = rule.name
+            notes.append(
+                f"{env}: rule {i + 1} named {rule.name!r} is imported as {name!r} (policy rule "
+                f"names are unique, trimmed and non-empty); Refinery's reason text then reads "
+                f"rules/trace/{name} where it read rules/trace/{rule.name}"
             )
-        if rule.name in seen:
-            raise _Unrepresentable(f"duplicate rule name {rule.name!r}", rule.position)
-        seen.add(rule.name)
+        seen.add(name)
         priority = (len(rules) - i) * 10
-        out.append(Rule(rule.name, None, _match(rule), _action(rule), priority))
+        out.append(Rule(name, None, _match(rule), _action(rule), priority))
     return Policy(
         1,
         env,
@@ -265,7 +281,9 @@ def _rules_policy(env: str, config: rm.RulesBasedSamplerConfig) -> Policy:
     )
 
 
-def _entry_policy(env: str, entry: rm.SamplerEntry, notes: list[str]) -> Policy | None:
+def _entry_policy(
+    env: str, entry: rm.SamplerEntry, notes: list[str], renamed: dict[str, str]
+) -> Policy | None:
     chosen = entry.select()
     if chosen is None:
         raise _Unrepresentable("the entry names no known sampler", entry.position)
@@ -273,7 +291,7 @@ def _entry_policy(env: str, entry: rm.SamplerEntry, notes: list[str]) -> Policy 
         ignored = ", ".join(s.KIND for s in entry.samplers if s is not chosen)
         notes.append(f"{env}: Refinery uses {chosen.KIND} and ignores {ignored}")
     if isinstance(chosen, rm.RulesBasedSamplerConfig):
-        return _rules_policy(env, chosen)
+        return _rules_policy(env, chosen, notes, renamed)
     environment = None if env == DEFAULT_ENVIRONMENT else env
     if isinstance(chosen, rm.DeterministicSamplerConfig):
         rate = chosen.sample_rate or 0
@@ -301,9 +319,12 @@ def import_rules(rules_file: rm.RulesFile) -> ImportResult:
     policies: dict[str, Policy] = {}
     problems: list[Problem] = []
     notes: list[str] = []
+    renamed: dict[str, dict[str, str]] = {}
     for env in sorted(rules_file.samplers):
         try:
-            policy = _entry_policy(env, rules_file.samplers[env], notes)
+            policy = _entry_policy(
+                env, rules_file.samplers[env], notes, renamed.setdefault(env, {})
+            )
         except _Unrepresentable as err:
             problems.append(Problem(env, err.what, err.position))
             continue
@@ -311,4 +332,5 @@ def import_rules(rules_file: rm.RulesFile) -> ImportResult:
             notes.append(f"{env}: DeterministicSampler SampleRate 1 is Nectar's compiled default")
         else:
             policies[env] = policy
-    return ImportResult(policies, tuple(problems), tuple(notes))
+    kept = {env: names for env, names in renamed.items() if names and env in policies}
+    return ImportResult(policies, tuple(problems), tuple(notes), kept)

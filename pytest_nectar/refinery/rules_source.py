@@ -1,0 +1,171 @@
+"""Where Refinery rules live in practice, and what only looks like a rules file.
+
+A rules file is read from one of three places, told apart by content (never by name):
+
+* a plain rules file (``RulesVersion``/``Samplers`` at the top);
+* Refinery's Helm chart values (``charts/refinery/values.yaml``): the rules are the map under
+  the top-level ``rules:`` key.  The chart renders them into the rules ConfigMap after adding
+  ``__default__: {DeterministicSampler: {SampleRate: 1}}`` when ``Samplers`` has none
+  (``refinery.rules`` in the chart's ``_helpers.tpl``), so that default is added here too and
+  reported;
+* a Kubernetes ConfigMap (``kind: ConfigMap``) holding a rules file as a string under
+  ``data`` (the chart's own key is ``rules.yaml``; ``rules.yml``, ``rules.json`` and
+  ``rules.toml`` are read in their formats).  Positions are those of the ConfigMap file.
+
+An OpenTelemetry Collector configuration with a ``tail_sampling`` processor is recognised and
+refused with one message saying what it is.  Everything else is left to validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final
+
+from pytest_nectar.errors import Position, RulesError
+from pytest_nectar.refinery.yaml_loader import Node
+
+__all__ = ["CONFIGMAP_KEYS", "Container", "find_tail_sampling", "unwrap"]
+
+#: ConfigMap ``data`` keys read as a rules file, and their formats (chart's key first).
+CONFIGMAP_KEYS: Final = {
+    "rules.yaml": "yaml",
+    "rules.yml": "yaml",
+    "rules.json": "json",
+    "rules.toml": "toml",
+}
+_RULES_KEYS: Final = ("RulesVersion", "Samplers")
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    """A rules file held inside another file: where, and what reading it added.
+
+    ``kind`` is ``helm`` (``key`` is ``rules``) or ``configmap`` (``key`` is the ``data`` key).
+    """
+
+    kind: str
+    key: str
+    position: Position
+    added_default: bool = False
+
+    def describe(self) -> str:
+        if self.kind == "helm":
+            return "Refinery Helm chart values (rules under the rules: key)"
+        return f"Kubernetes ConfigMap (rules file under data: {self.key})"
+
+
+def _is_rules(node: Node | None) -> bool:
+    return node is not None and node.kind == "map" and any(node.get(k) for k in _RULES_KEYS)
+
+
+def _shift(node: Node, lines: int, columns: int) -> None:
+    """Move positions of text embedded in a block scalar to where they are in the file."""
+    p = node.position
+    if p.line:
+        node.position = Position(p.path, p.line + lines, p.column + columns if p.column else 0)
+    for _, key, value in node.entries:
+        _shift(key, lines, columns)
+        _shift(value, lines, columns)
+    for item in node.items:
+        _shift(item, lines, columns)
+
+
+def _with_default(rules: Node) -> bool:
+    """Add the chart's ``__default__`` when ``Samplers`` is a map without one (True if added)."""
+    samplers = rules.get("Samplers")
+    if samplers is None or samplers.kind != "map" or samplers.get("__default__") is not None:
+        return False
+    where = samplers.position
+    rate = Node("map", where)
+    rate.entries.append(
+        ("SampleRate", Node("scalar", where, "SampleRate"), Node("scalar", where, 1))
+    )
+    entry = Node("map", where)
+    entry.entries.append(
+        ("DeterministicSampler", Node("scalar", where, "DeterministicSampler"), rate)
+    )
+    samplers.entries.append(("__default__", Node("scalar", where, "__default__"), entry))
+    return True
+
+
+def _configmap(root: Node, text: str, path: str) -> tuple[Node | None, str, Container] | None:
+    from pytest_nectar.refinery.rules_reader import read_rules_text
+
+    kind = root.get("kind")
+    data = root.get("data")
+    if kind is None or kind.value != "ConfigMap" or data is None or data.kind != "map":
+        return None
+    for key, fmt in CONFIGMAP_KEYS.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        if value.kind != "scalar" or not isinstance(value.value, str):
+            raise RulesError(
+                f"ConfigMap data {key} must be the rules file as a string",
+                position=value.position,
+                got=value.kind,
+                hint=f"write it as a block: {key}: |-",
+            )
+        inner = read_rules_text(value.value, path, fmt)
+        lines = text.splitlines()
+        at = value.position.line  # the line of the | indicator; the block starts below
+        block = at < len(lines) and lines[at - 1].rstrip().endswith(("|", "|-", "|+"))
+        if inner.root is not None and block:
+            body = next((ln for ln in lines[at:] if ln.strip()), "")
+            _shift(inner.root, at, len(body) - len(body.lstrip(" ")))
+        return inner.root, fmt, Container("configmap", key, value.position)
+    keys = ", ".join(k for k, _, _ in data.entries) or "none"
+    raise RulesError(
+        "ConfigMap holds no rules file",
+        position=data.position,
+        got=keys,
+        hint="Refinery's chart mounts the rules from data key rules.yaml",
+    )
+
+
+def unwrap(root: Node | None, text: str, path: str) -> tuple[Node | None, str, Container | None]:
+    """The rules node inside ``root``, its format and its container (None: a plain file).
+
+    Raises:
+        RulesError: a ConfigMap without rules, or a collector ``tail_sampling`` config.
+    """
+    if root is None or root.kind != "map" or _is_rules(root):
+        return root, "yaml", None
+    found = _configmap(root, text, path)
+    if found is not None:
+        return found
+    rules = root.get("rules")
+    if rules is not None and rules.kind == "map" and _is_rules(rules):
+        added = _with_default(rules)
+        return rules, "yaml", Container("helm", "rules", rules.position, added)
+    tail = find_tail_sampling(root)
+    if tail is not None:
+        raise RulesError(
+            "this is an OpenTelemetry Collector configuration with a tail_sampling processor, "
+            "not a Refinery rules file",
+            position=tail,
+            got="tail_sampling",
+            hint="Nectar reads Refinery rules (RulesVersion: 2, Samplers: ...), plain, in "
+            "Refinery's Helm values (rules:) or in a ConfigMap (data: rules.yaml); the "
+            "collector's policies are a different sampler and are not converted",
+        )
+    return root, "yaml", None
+
+
+def _walk(node: Node, depth: int) -> Iterator[tuple[str, Node, Node]]:
+    if depth > 8:
+        return
+    for key, knode, value in node.entries:
+        yield key, knode, value
+        yield from _walk(value, depth + 1)
+    for item in node.items:
+        yield from _walk(item, depth + 1)
+
+
+def find_tail_sampling(root: Node) -> Position | None:
+    """Where a collector ``tail_sampling`` processor is configured (``tail_sampling[/name]``)."""
+    for key, knode, _ in _walk(root, 0):
+        if key == "tail_sampling" or key.startswith("tail_sampling/"):
+            return knode.position
+    return None
