@@ -49,6 +49,13 @@ def _leaf_end(node: Any) -> int:
     return _leaf_end(last[1] if isinstance(last, tuple) else last)
 
 
+def _with_comment(text: str, end: int) -> int:
+    """Past a ``# comment`` that ends the rules' last line (it described the old rules)."""
+    stop = text.find("\n", end)
+    stop = len(text) if stop < 0 else stop
+    return stop if text[end:stop].strip().startswith("#") else end
+
+
 def _indented(body: str, indent: int) -> str:
     pad = " " * indent
     return "\n".join(pad + line if line else "" for line in body.rstrip("\n").split("\n"))
