@@ -73,9 +73,8 @@ def _helm(text: str, root: Any, rules_text: str, path: str) -> str:
     block = type(value).__name__ == "MappingNode" and not value.flow_style and value.value
     if block:
         start = _line_start(text, value.start_mark.index)
-        return (
-            text[:start] + _indented(rules_text, value.start_mark.column) + text[_leaf_end(value) :]
-        )
+        end = _with_comment(text, _leaf_end(value))
+        return text[:start] + _indented(rules_text, value.start_mark.column) + text[end:]
     colon = text.index(":", key.end_mark.index) + 1
     body = _indented(rules_text, key.start_mark.column + 2)
     return text[:colon] + "\n" + body + text[value.end_mark.index :]
