@@ -107,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
     if errors:
         for d in errors:
             sys.stderr.write(terminal(d.render() + "\n"))
+        if changes:
+            sys.stderr.write("what the 1.x conversion changed:\n")
+            sys.stderr.writelines(terminal(f"  {change}\n") for change in changes)
         sys.stderr.write(
             f"nectar import: Refinery refuses to load {args.rules} ({len(errors)} error(s)); "
             "nothing written\n"

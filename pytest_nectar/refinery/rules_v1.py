@@ -32,8 +32,10 @@ floats and conditions left with ``Value: null``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Final
 
 from pytest_nectar.errors import Position, RulesError
@@ -330,12 +332,18 @@ def _rule(r: Mapping[str, Any], where: str, changes: list[str]) -> dict[str, Any
     return out
 
 
+def _go_g(value: float) -> str:
+    """Go's ``%g`` with the shortest digits, e.g. ``2e+06`` (yaml.v3's float spelling)."""
+    text = format(Decimal(repr(value)).normalize(), "e")
+    return re.sub(r"e([+-])(\d)$", r"e\g<1>0\2", text)
+
+
 def _yaml_number(value: float, where: str, changes: list[str]) -> int | float:
     """A float64 as yaml.v3 writes it (``%g``) and reads it back."""
     if math.isfinite(value) and value.is_integer() and abs(value) < 1e6:
         return int(value)
     if math.isfinite(value) and value.is_integer():
-        changes.append(f"{where}: Value {int(value)} becomes the float {value!r} (written %g)")
+        changes.append(f"{where}: Value {int(value)} becomes the float {_go_g(value)}")
     return value
 
 

@@ -1,0 +1,230 @@
+"""Rules where they live in practice: Helm values and ConfigMaps (read, and written back in
+place with only the rules changed), Refinery 1.x files (converted as Refinery's tool does)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_nectar.cli import main
+from pytest_nectar.refinery.rules_reader import read_rules_text
+from pytest_nectar.refinery.rules_v1 import convert_v1, is_v1
+from pytest_nectar.refinery.rules_writer import write_rules
+
+HELM = """\
+# Refinery values for production (kept byte for byte)
+replicaCount: 3   # three replicas
+
+rules:
+  RulesVersion: 2
+  Samplers:
+    __default__:
+      DeterministicSampler:
+        SampleRate: 100   # old rate
+
+# everything below stays
+config:
+  General: {ConfigurationVersion: 2}
+resources:
+  limits:
+    cpu: "2"
+"""
+
+CONFIGMAP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: refinery-rules   # mounted by the deployment
+  labels: {app: refinery}
+data:
+  rules.yaml: |
+    RulesVersion: 2
+    Samplers:
+      __default__:
+        DeterministicSampler:
+          SampleRate: 1
+  other.txt: keep me
+"""
+
+POLICY = """\
+nectar_policy{version,name,environment,rules}:
+  1
+  prod
+  prod
+  rules[2]{name,description,match,action,priority}:
+    keep-errors,,http.status >= 500,keep,100
+    rest,,true,sample(1/10),0
+"""
+DEFAULT = "nectar_policy:\n  version: 1\n  name: default\n  sampler: deterministic(1/20)\n"
+
+
+def _project(tmp_path: Path) -> list[str]:
+    (tmp_path / "prod.toon").write_text(POLICY)
+    (tmp_path / "default.toon").write_text(DEFAULT)
+    return [str(tmp_path / "prod.toon"), str(tmp_path / "default.toon")]
+
+
+def _unchanged_outside(before: str, after: str, first: int, last: int) -> None:
+    """Every line outside [first, last] (1-based, in ``before``) is byte for byte the same."""
+    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    tail = len(old) - last
+    assert new[: first - 1] == old[: first - 1]
+    assert new[len(new) - tail :] == old[last:]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "first", "last"), [("values.yaml", HELM, 5, 9), ("cm.yaml", CONFIGMAP, 8, 12)]
+)
+def test_compile_writes_only_the_rules_back(
+    name: str, text: str, first: int, last: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / name
+    target.write_text(text)
+    policies = _project(tmp_path)
+    lock = str(tmp_path / "nectar.lock")
+    assert main(["compile", *policies, "-o", str(target), "--lock", lock]) == 0
+    after = target.read_text()
+    _unchanged_outside(text, after, first, last)
+    assert "# old rate" not in after  # it described the replaced rules
+    loaded = read_rules_text(after, str(target))
+    assert loaded.container is not None
+    assert sorted(loaded.rules_file.samplers) == ["__default__", "prod"]
+    assert main(["compile", *policies, "-o", str(target), "--lock", lock, "--check"]) == 0
+    assert main(["validate", str(target)]) == 0
+    capsys.readouterr()
+    # a second compile changes nothing; a changed policy changes only the rules again
+    assert main(["compile", *policies, "-o", str(target), "--lock", lock]) == 0
+    assert target.read_text() == after
+
+
+def test_helm_values_without_default_get_the_charts_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        "rules:\n  RulesVersion: 2\n  Samplers:\n    prod:\n      DeterministicSampler:\n"
+        "        SampleRate: 5\nreplicaCount: 2\n"
+    )
+    assert main(["import", str(values), "-o", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "Refinery's Helm chart adds DeterministicSampler SampleRate 1" in out
+    assert "prod: all traces: pass: proven: the same DeterministicSampler" in out
+    assert (tmp_path / "out" / "prod.toon").read_text().endswith("  deterministic(1/5)\n")
+
+
+def test_replay_and_validate_read_a_configmap_with_file_positions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cm = tmp_path / "cm.yaml"
+    cm.write_text(CONFIGMAP.replace("SampleRate: 1", "SampleRate: 1.5"))
+    assert main(["validate", str(cm)]) == 1
+    err = capsys.readouterr().out
+    assert f"{cm}:12:23: " in err  # the line and column inside the ConfigMap file
+
+
+V1 = """\
+Sampler: DeterministicSampler
+SampleRate: 2
+DryRun: true
+web:
+  Sampler: EMADynamicSampler
+  GoalSampleRate: 5
+  AdjustmentInterval: 30
+  FieldList: [http.route]
+api:
+  SampleRate: 10
+rulesds:
+  Sampler: RulesBasedSampler
+  rule:
+    - name: big
+      SampleRate: 1
+      condition:
+        - field: bytes
+          operator: ">"
+          value: 2000000
+    - name: present
+      condition:
+        - field: error
+          operator: exists
+"""
+
+
+def test_a_1x_file_converts_as_refinerys_tool_does() -> None:
+    loaded = read_rules_text(V1, "v1.yaml")
+    assert is_v1(loaded)
+    conversion = convert_v1(loaded)
+    assert write_rules(conversion.loaded.rules_file) == (
+        "RulesVersion: 2\n"
+        "Samplers:\n"
+        "  __default__:\n"
+        "    DeterministicSampler:\n"
+        "      SampleRate: 2\n"
+        "  rulesds:\n"
+        "    RulesBasedSampler:\n"
+        "      Rules:\n"
+        "        - Name: big\n"
+        "          SampleRate: 1\n"
+        "          Conditions:\n"
+        "            - Field: bytes\n"
+        "              Operator: '>'\n"
+        "              Value: 2000000.0\n"
+        "        - Name: present\n"
+        "          Conditions:\n"
+        "            - Field: error\n"
+        "              Operator: 'exists'\n"
+        "  web:\n"
+        "    EMADynamicSampler:\n"
+        "      GoalSampleRate: 5\n"
+        "      AdjustmentInterval: 30s\n"
+        "      FieldList:\n"
+        "        - http.route\n"
+    )
+    assert conversion.changes == (
+        "v1.yaml:3:1: top-level DryRun is not a v2 rule; the converter drops it",
+        "v1.yaml:9:1: api has no Sampler (string), so the converter skips it and its traffic "
+        "uses __default__",
+        "web: EMADynamicSampler: Refinery 2 counts spans where 1.x counted traces; check its "
+        "rate or goal (the converter's warning)",
+        "rulesds rule 1 ('big'): Value 2000000 becomes the float 2e+06",
+        "rulesds rule 2 ('present'): the converter writes 'Value: null', which Refinery 2 "
+        "refuses; remove that line from the converted file",
+    )
+
+
+def test_the_real_1x_toml_imports_completely(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = Path(__file__).resolve().parents[1] / ".." / "shared" / "realdata" / "refinery-rules"
+    source = path / "refinery-rules_complete.1.x.toml"
+    if not source.exists():
+        pytest.skip("no real data")
+    assert main(["import", str(source), "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "converted a Refinery 1.x rules file as Refinery's `convert rules` tool does" in out
+    assert sorted(p.stem for p in tmp_path.glob("*.toon")) == [
+        "dataset1", "dataset2", "dataset3", "dataset4", "dataset5",
+    ]  # fmt: skip
+    assert (tmp_path / "dataset1.toon").read_text().splitlines()[-1] == (
+        "  avg_dynamic(2 by request.method, http.target, response.status_code, clear=1m, "
+        "use_trace_length=true)"
+    )
+
+
+def test_import_of_a_refused_file_exits_2_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "v1.yaml"
+    source.write_text(V1)
+    assert main(["import", str(source), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (
+        f"{source}: Within sampler rulesds: Within field RulesBasedSampler.Rules[1]: Within "
+        "field Rules.Conditions[0]: field Conditions.Value must not be nil; Refinery refuses "
+        "to load this file"
+    )
+    assert "what the 1.x conversion changed:" in err
+    assert err[-1] == (
+        f"nectar import: Refinery refuses to load {source} (1 error(s)); nothing written"
+    )
+    assert not (tmp_path / "out").exists()
