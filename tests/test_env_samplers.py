@@ -7,6 +7,7 @@ be dropped) and the budget property.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,35 @@ def test_error_preservation_on_a_sampler_fails_with_a_witness(tmp_path: Path) ->
     assert spans and spans[0]["data"]["http.status_code"] >= 500
     kept = prove(_write(tmp_path, "deterministic(1/1)"), properties=["error-preservation-all"])
     assert [r.verdict.value for r in kept.results.values()] == ["pass"]
+
+
+_REALDATA = Path(
+    os.environ.get(
+        "NECTAR_REALDATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "realdata"
+    )
+)
+CORPUS = _REALDATA / "otlp" / "oteltui-test_data.json"
+needs_corpus = pytest.mark.skipif(not CORPUS.exists(), reason=f"no real data at {_REALDATA}")
+
+
+@needs_corpus
+def test_budget_bound_and_simulation_apply_to_environment_samplers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_nectar.cli import main
+
+    throughput = _write(
+        tmp_path, "windowed_throughput(2/s by service.name)", "  budget_per_second: 5\n"
+    )
+    report = prove(throughput, corpus=CORPUS, properties=["budget"])
+    (budget,) = report.results.values()
+    assert budget.verdict.value == "pass"
+    assert budget.summary.startswith("within 5 events/s: mean 2 events/s")  # the goal bounds it
+    args = ["vopr", "--corpus", str(CORPUS), "--campaign", "chaos", "--step", "50"]
+    assert main([args[0], str(throughput), *args[1:]]) == 0
+    assert "0 violation(s)" in capsys.readouterr().out
+    sampled = tmp_path / "d.toon"
+    sampled.write_text(_policy("deterministic(1/20)"))
+    assert main([args[0], str(sampled), *args[1:]]) == 1  # error traces dropped by trace id
+    out = capsys.readouterr().out
+    assert "VIOLATION error-kept" in out and "replay: nectar vopr" in out

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
+from pytest_nectar.compiler.compile import CATCH_ALL_NAME
 from pytest_nectar.errors import Position
 from pytest_nectar.policy.aliases import resolve_field
 from pytest_nectar.policy.model import (
@@ -254,11 +255,25 @@ def _policy_name(name: str, index: int, seen: set[str]) -> str:
     return out
 
 
+def _is_compiled_catch_all(rule: rm.Rule) -> bool:
+    return (
+        rule.name == CATCH_ALL_NAME
+        and not rule.conditions
+        and rule.sampler is None
+        and not rule.drop
+        and rule.sample_rate == 1
+        and (rule.scope or "trace") in ("trace", "span")
+    )
+
+
 def _rules_policy(
     env: str, config: rm.RulesBasedSamplerConfig, notes: list[str], renamed: dict[str, str]
 ) -> Policy:
     rules = config.rules or ()
-    seen: set[str] = set()
+    if rules and _is_compiled_catch_all(rules[-1]):
+        rules = rules[:-1]  # Nectar's own catch-all: compiling the policy adds it back
+        notes.append(f"{env}: the final rule {CATCH_ALL_NAME!r} is the compiler's own catch-all")
+    seen: set[str] = {CATCH_ALL_NAME}  # reserved by the compiler
     out = []
     for i, rule in enumerate(rules):
         name = _policy_name(rule.name, i, seen)
