@@ -228,3 +228,18 @@ def test_import_of_a_refused_file_exits_2_and_writes_nothing(
         f"nectar import: Refinery refuses to load {source} (1 error(s)); nothing written"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_compile_never_overwrites_a_file_that_holds_no_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "values.yaml"
+    target.write_text("replicaCount: 3\nimage: {tag: v1}\n")
+    lock = str(tmp_path / "nectar.lock")
+    assert main(["compile", *_project(tmp_path), "-o", str(target), "--lock", lock]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"{target}: refusing to overwrite a file that is not a rules file; got 'image, "
+        "replicaCount'; -o takes a rules file, Refinery's Helm values (rules:) or a ConfigMap "
+        "holding rules.yaml; choose another path"
+    )
+    assert target.read_text() == "replicaCount: 3\nimage: {tag: v1}\n"

@@ -146,6 +146,7 @@ def rules_file_text(rules_path: Path, rules_text: str) -> str:
     replaced (everything else byte for byte, see :mod:`.refinery.rules_splice`)."""
     from pytest_nectar.refinery.rules_reader import format_for, read_rules_text
     from pytest_nectar.refinery.rules_splice import splice_rules
+    from pytest_nectar.refinery.yaml_loader import load_yaml
 
     existing = _read(rules_path)
     if existing is None or format_for(str(rules_path)) != "yaml":
@@ -158,6 +159,16 @@ def rules_file_text(rules_path: Path, rules_text: str) -> str:
             raise  # never replace Helm values or a ConfigMap that cannot be read
         return rules_text
     if container is None:
+        root = load_yaml(text, str(rules_path))
+        keys = {k for k, _, _ in root.entries} if root is not None and root.kind == "map" else set()
+        if keys and not keys & {"RulesVersion", "Samplers"}:
+            raise UsageError(
+                "refusing to overwrite a file that is not a rules file",
+                position=Position(str(rules_path)),
+                got=", ".join(sorted(keys)[:5]),
+                hint="-o takes a rules file, Refinery's Helm values (rules:) or a ConfigMap "
+                "holding rules.yaml; choose another path",
+            )
         return rules_text
     return splice_rules(text, container, rules_text, str(rules_path))
 
