@@ -172,9 +172,7 @@ def test_import_then_compile_then_decide(project: Path, capsys: pytest.CaptureFi
     assert [line for line in lines if line.startswith("wrote ")] == [
         f"wrote imported/{env}.toon" for env in ("env1", "env2", "env3", "env4", "env5")
     ]
-    assert "env3: all traces: pass: proven: the same DeterministicSampler with the same " in (
-        out
-    )
+    assert "env3: all traces: pass: proven: the same DeterministicSampler with the same " in (out)
     assert run(capsys, "compile", "imported/*.toon", "-o", "r.yaml")[0] == 0
     trace = project / "t.json"
     trace.write_text(json.dumps([{"trace.trace_id": "a", "http.route": "/health-check"}]))
