@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from importlib import resources
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from lark import Lark, Token, Tree
 from lark.exceptions import (
@@ -70,6 +70,8 @@ _ACTIONS_HINT: Final = (
     "expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...) "
     "or dynamic(N by FIELD, ...)"
 )
+_K = TypeVar("_K", Throughput, Dynamic, AvgDynamic, WindowedThroughput, TotalThroughput)
+_PER_SECOND_GOAL: Final = "a throughput goal (traces per second)"
 _SAMPLERS_HINT: Final = (
     "expected deterministic(1/N), dynamic(N by FIELD, ...), throughput(N/s by FIELD, ...), "
     "avg_dynamic(N by FIELD, ...), windowed_throughput(N/s by FIELD, ...) "
@@ -354,54 +356,46 @@ class _Builder:
             )
         return Sample(Decimal(str(token)).normalize(), None, self._at(ch[0]))
 
-    def b_sample_reciprocal(self, tree: Tree[Any], ch: list[Any]) -> Action:
+    def _reciprocal(self, ch: list[Any], word: str, hint: str) -> int:
+        """The N of ``word(1/N)``."""
         one, denominator = ch[1], ch[2]
         if str(one) != "1":
             raise self.src.error(
-                "sample(A/N) needs 1 as the numerator",
-                _offset(one),
-                got=str(one),
-                hint="write sample(1/N) to keep 1 trace in N",
+                f"{word}(A/N) needs 1 as the numerator", _offset(one), got=str(one), hint=hint
             )
-        return Sample(None, self._whole(denominator, "the N of sample(1/N)"), self._at(ch[0]))
+        return self._whole(denominator, f"the N of {word}(1/N)")
+
+    def _keyed(self, ch: list[Any], cls: type[_K], what: str, *, per_second: bool) -> _K:
+        """``word(GOAL[/s] [by keys] [, params])``: the goal, then the key fields and params."""
+        goal = self._whole(ch[1], what)
+        at = 3 if per_second else 2
+        keys, params = ch[at] if len(ch) > at else ((), ())
+        return cls(goal, keys, params, self._at(ch[0]))
+
+    def b_sample_reciprocal(self, tree: Tree[Any], ch: list[Any]) -> Action:
+        rate = self._reciprocal(ch, "sample", "write sample(1/N) to keep 1 trace in N")
+        return Sample(None, rate, self._at(ch[0]))
 
     def b_throughput(self, tree: Tree[Any], ch: list[Any]) -> Action:
-        goal = self._whole(ch[1], "a throughput goal (traces per second)")
-        keys, params = ch[3] if len(ch) > 3 else ((), ())
-        return Throughput(goal, keys, params, self._at(ch[0]))
+        return self._keyed(ch, Throughput, _PER_SECOND_GOAL, per_second=True)
 
     def b_dynamic(self, tree: Tree[Any], ch: list[Any]) -> Action:
-        goal = self._whole(ch[1], "a dynamic goal sample rate")
-        keys, params = ch[2] if len(ch) > 2 else ((), ())
-        return Dynamic(goal, keys, params, self._at(ch[0]))
+        return self._keyed(ch, Dynamic, "a dynamic goal sample rate", per_second=False)
 
     # --- environment samplers ---
     def b_deterministic(self, tree: Tree[Any], ch: list[Any]) -> EnvironmentSampler:
-        one, denominator = ch[1], ch[2]
-        if str(one) != "1":
-            raise self.src.error(
-                "deterministic(A/N) needs 1 as the numerator",
-                _offset(one),
-                got=str(one),
-                hint="write deterministic(1/N) to keep 1 trace in N, chosen by trace id",
-            )
-        rate = self._whole(denominator, "the N of deterministic(1/N)")
-        return Deterministic(rate, self._at(ch[0]))
+        hint = "write deterministic(1/N) to keep 1 trace in N, chosen by trace id"
+        return Deterministic(self._reciprocal(ch, "deterministic", hint), self._at(ch[0]))
 
     def b_avg_dynamic(self, tree: Tree[Any], ch: list[Any]) -> EnvironmentSampler:
-        goal = self._whole(ch[1], "an avg_dynamic goal sample rate")
-        keys, params = ch[2] if len(ch) > 2 else ((), ())
-        return AvgDynamic(goal, keys, params, self._at(ch[0]))
+        what = "an avg_dynamic goal sample rate"
+        return self._keyed(ch, AvgDynamic, what, per_second=False)
 
     def b_windowed_throughput(self, tree: Tree[Any], ch: list[Any]) -> EnvironmentSampler:
-        goal = self._whole(ch[1], "a throughput goal (traces per second)")
-        keys, params = ch[3] if len(ch) > 3 else ((), ())
-        return WindowedThroughput(goal, keys, params, self._at(ch[0]))
+        return self._keyed(ch, WindowedThroughput, _PER_SECOND_GOAL, per_second=True)
 
     def b_total_throughput(self, tree: Tree[Any], ch: list[Any]) -> EnvironmentSampler:
-        goal = self._whole(ch[1], "a throughput goal (traces per second)")
-        keys, params = ch[3] if len(ch) > 3 else ((), ())
-        return TotalThroughput(goal, keys, params, self._at(ch[0]))
+        return self._keyed(ch, TotalThroughput, _PER_SECOND_GOAL, per_second=True)
 
     def b_keyed_args(
         self, tree: Tree[Any], ch: list[Any]
