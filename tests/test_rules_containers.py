@@ -243,3 +243,15 @@ def test_compile_never_overwrites_a_file_that_holds_no_rules(
         "holding rules.yaml; choose another path"
     )
     assert target.read_text() == "replicaCount: 3\nimage: {tag: v1}\n"
+
+
+def test_validate_points_a_1x_file_to_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "v1.yaml"
+    source.write_text(V1)
+    assert main(["validate", str(source)]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"{source}: this is a Refinery 1.x rules file; 'nectar import {source} -o DIR' "
+        "converts it as Refinery's convert tool does"
+    )
