@@ -103,3 +103,16 @@ def test_samplers_compare_by_effective_settings() -> None:
     )
     e = env("    EMADynamicSampler: {GoalSampleRate: 5, FieldList: [a], AdjustmentInterval: 60s}\n")
     assert prove_equivalent(d, e, "__default__").verdict is Verdict.PASS
+
+
+def test_undecided_conditions_give_unknown_after_a_seeded_search() -> None:
+    original = read_rules_text(
+        HEAD + "        - Name: odd\n          SampleRate: 1\n          Conditions:\n"
+        "            - {Field: status, Operator: '=', Value: abc, Datatype: int}\n"
+        "        - Name: api\n          SampleRate: 2\n          Conditions:\n"
+        "            - {Field: http.route, Operator: matches, Value: '^/api/v[0-9]+'}\n"
+    ).rules_file
+    imported, _ = _imported(original)
+    proof = prove_equivalent(original, imported, "__default__", seed=7)
+    assert proof.verdict is Verdict.UNKNOWN
+    assert proof.summary.endswith("random search with seed 7 found no difference in 2000 traces")
