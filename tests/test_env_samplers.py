@@ -7,7 +7,6 @@ be dropped) and the budget property.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from pytest_nectar.refinery import rules_model as rm
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.trace_model import Span, Trace
 from tests.policy_strategies import sampler_policies
+from tests.realdata import REALDATA
 
 
 def _policy(sampler: str, extra: str = "") -> str:
@@ -187,16 +187,10 @@ def test_error_preservation_on_a_sampler_fails_with_a_witness(tmp_path: Path) ->
     assert [r.verdict.value for r in kept.results.values()] == ["pass"]
 
 
-_REALDATA = Path(
-    os.environ.get(
-        "NECTAR_REALDATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "realdata"
-    )
-)
-CORPUS = _REALDATA / "otlp" / "oteltui-test_data.json"
-needs_corpus = pytest.mark.skipif(not CORPUS.exists(), reason=f"no real data at {_REALDATA}")
+CORPUS = REALDATA / "otlp" / "oteltui-test_data.json"
 
 
-@needs_corpus
+@pytest.mark.usefixtures("realdata")
 def test_budget_bound_and_simulation_apply_to_environment_samplers(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

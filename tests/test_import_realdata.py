@@ -7,18 +7,15 @@ exit 2 with Refinery's messages and write nothing.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from pytest_nectar.cli import main
+from tests.realdata import REALDATA, names
 
-# The `realdata` engineer's shared fixture replaces this one when it lands (same variable).
-_DEFAULT = Path(__file__).resolve().parents[1] / ".." / "shared" / "realdata"
-REALDATA = Path(os.environ.get("NECTAR_REALDATA", _DEFAULT))
 RULES_DIR = REALDATA / "refinery-rules"
-pytestmark = pytest.mark.skipif(not RULES_DIR.is_dir(), reason=f"no real data at {REALDATA}")
+pytestmark = pytest.mark.usefixtures("realdata")
 
 #: Files Refinery refuses to load, and the first message it gives (the reason they are real:
 #: these are the files as published; Nectar must not pretend Refinery would run them).
@@ -31,7 +28,7 @@ REFUSED = {
     "(does-not-exist) must be one of",
     "refinery-rules.json": "RulesVersion must be an int, but 2 is float64",
 }
-FILES = sorted(p.name for p in RULES_DIR.glob("*")) if RULES_DIR.is_dir() else []
+FILES = names("*", "refinery-rules")
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -40,7 +37,7 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
     return code, out, err
 
 
-@pytest.mark.parametrize("name", [n for n in FILES if n not in REFUSED])
+@pytest.mark.parametrize("name", [n for n in FILES if n not in REFUSED])  # all the others
 def test_every_environment_imports_and_is_proven_equivalent(
     name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -92,7 +89,7 @@ def test_corpus_replay_equality_on_a_real_capture(
     assert "demo: corpus: pass: 141 of 141 traces alike" in out.splitlines()
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (REALDATA / "otel-tailsampling").glob("*")))
+@pytest.mark.parametrize("name", names("*", "otel-tailsampling"))
 def test_collector_tail_sampling_config_gets_one_clear_message(
     name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,6 +11,7 @@ from pytest_nectar.cli import main
 from pytest_nectar.refinery.rules_reader import read_rules_text
 from pytest_nectar.refinery.rules_v1 import convert_v1, is_v1
 from pytest_nectar.refinery.rules_writer import write_rules
+from tests.realdata import REALDATA
 
 HELM = """\
 # Refinery values for production (kept byte for byte)
@@ -192,13 +193,11 @@ def test_a_1x_file_converts_as_refinerys_tool_does() -> None:
     )
 
 
+@pytest.mark.usefixtures("realdata")
 def test_the_real_1x_toml_imports_completely(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = Path(__file__).resolve().parents[1] / ".." / "shared" / "realdata" / "refinery-rules"
-    source = path / "refinery-rules_complete.1.x.toml"
-    if not source.exists():
-        pytest.skip("no real data")
+    source = REALDATA / "refinery-rules" / "refinery-rules_complete.1.x.toml"
     assert main(["import", str(source), "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "converted a Refinery 1.x rules file as Refinery's `convert rules` tool does" in out
