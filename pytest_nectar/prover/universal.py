@@ -15,7 +15,6 @@ differential tests and ``benchmarks/bench_shadowed.py`` compare against) ask eve
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 
 from pytest_nectar.prover.properties import PropertyResult, Verdict, Witness
@@ -208,14 +207,11 @@ def _fail(
         note=note or "constructed counterexample, confirmed by the reference evaluator",
         because=because_of(target.criteria(why), trace, why),
     )
-    decider = f"rule {decision.rule_name!r}"
-    if not isinstance(evaluator.sampler, RulesBasedSamplerConfig):
-        decider = f"the environment's {evaluator.sampler.KIND}"
-        witness = dataclasses.replace(witness, rule=decider)
+    by = f"rule {witness.rule!r}" if decision.rule_name is not None else witness.rule
     return PropertyResult(
         pid,
         Verdict.FAIL,
-        f"a trace matching {what} is decided by {decider}: {witness.decision}",
+        f"a trace matching {what} is decided by {by}: {witness.decision}",
         (witness,),
         total_failing=1,
     )
