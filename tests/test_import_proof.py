@@ -3,6 +3,7 @@ differently is caught with a counterexample both evaluators confirm."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 from pytest_nectar.compiler import compile_policies
@@ -11,12 +12,13 @@ from pytest_nectar.importer import import_rules
 from pytest_nectar.model import Policy
 from pytest_nectar.policy_parser import parse_policy
 from pytest_nectar.printer import format_policy
-from pytest_nectar.prover.import_proof import prove_equivalent, same_decision
+from pytest_nectar.prover.import_proof import corpus_differences, prove_equivalent, same_decision
 from pytest_nectar.prover.properties import Verdict
 from pytest_nectar.refinery import rules_model as rm
 from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.rules_reader import read_rules_text
 from tests.compile_strategies import policies, trace_bank
+from tests.realdata import REALDATA
 
 HEAD = "RulesVersion: 2\nSamplers:\n  __default__:\n    RulesBasedSampler:\n      Rules:\n"
 
@@ -116,3 +118,27 @@ def test_undecided_conditions_give_unknown_after_a_seeded_search() -> None:
     proof = prove_equivalent(original, imported, "__default__", seed=7)
     assert proof.verdict is Verdict.UNKNOWN
     assert proof.summary.endswith("random search with seed 7 found no difference in 2000 traces")
+
+
+@pytest.mark.usefixtures("realdata")
+def test_replay_equality_names_the_traces_decided_differently() -> None:
+    from pytest_nectar.corpus import load_corpus
+
+    corpus = load_corpus([str(REALDATA / "otlp" / "oteltui-test_data.json")])
+    rules = "        - Name: slow\n          SampleRate: 1\n          Conditions:\n"
+    rules += "            - {Field: duration_ms, Operator: '>', Value: 500, Datatype: float}\n"
+    original = read_rules_text(HEAD + rules + "        - Name: rest\n          SampleRate: 10\n")
+    changed = read_rules_text(HEAD + rules + "        - Name: rest\n          SampleRate: 20\n")
+    checked, same = corpus_differences(
+        original.rules_file, original.rules_file, "__default__", corpus
+    )
+    assert (checked, same) == (corpus.n_traces, [])
+    checked, differ = corpus_differences(
+        original.rules_file, changed.rules_file, "__default__", corpus
+    )
+    assert checked == corpus.n_traces and differ
+    left = Evaluator(original.rules_file)
+    for trace_id, a, b in differ:
+        assert (a.rule_name, a.rate, b.rule_name, b.rate) == ("rest", 10, "rest", 20)
+        index = corpus.trace_ids.index(trace_id)
+        assert left.decide(corpus.trace(index)) == a  # the reference evaluator agrees

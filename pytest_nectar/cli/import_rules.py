@@ -155,13 +155,11 @@ def run(args: argparse.Namespace) -> int:
                 out(f"  original: {proof.original.reason} rate {proof.original.rate}\n")
                 out(f"  imported: {proof.imported.reason} rate {proof.imported.rate}\n")
         if corpus is not None:
-            checked, differ = corpus_differences(
-                original, compiled, env, corpus.iter_traces(), renamed=renamed
-            )
+            checked, differ = corpus_differences(original, compiled, env, corpus, renamed=renamed)
             verdict = "fail" if differ else ("pass" if checked else "unknown")
             out(f"{env}: corpus: {verdict}: {checked - len(differ)} of {checked} traces alike\n")
-            for trace, a, b in differ[:5]:
-                out(f"  {trace.trace_id}: original {a.reason}, imported {b.reason}\n")
+            for trace_id, a, b in differ[:5]:
+                out(f"  {trace_id}: original {a.reason}, imported {b.reason}\n")
             failed = failed or bool(differ)
     out(
         "accepted difference: a trace no original rule matches is kept at rate 1 by the "

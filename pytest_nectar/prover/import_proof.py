@@ -17,16 +17,18 @@ kept) against the compiler's explicit catch-all (same rate and keep, reason
   in one list and another rule in the other are impossible without a search.  Where the
   procedure cannot decide (regexes, ``contains``, nested fields...), a seeded random search
   runs and the verdict is ``unknown`` unless it finds a difference.
-* **Corpus.**  Every trace's decision, original against imported (replay equality).
+* **Corpus.**  Both files replayed on the corpus (the vectorised evaluator ``nectar replay``
+  uses), every trace's decision compared (replay equality).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from pytest_nectar.compiler import CATCH_ALL_NAME
+from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import RulesError
 from pytest_nectar.prover.properties import Verdict
 from pytest_nectar.prover.solver import Shape, Solver
@@ -221,18 +223,20 @@ def corpus_differences(
     original: rm.RulesFile,
     imported: rm.RulesFile,
     env: str,
-    traces: Iterable[Trace],
+    corpus: Corpus,
     *,
     renamed: Mapping[str, str] | None = None,
-) -> tuple[int, list[tuple[Trace, Decision, Decision]]]:
-    """Replay equality: how many traces were compared, and those decided differently."""
+) -> tuple[int, list[tuple[str, Decision, Decision]]]:
+    """Replay equality: both files replayed on ``corpus`` (the vectorised evaluator), and the
+    traces whose decisions differ, by trace id."""
+    from pytest_nectar.refinery.vector import evaluate_corpus
+
     names = dict(renamed or {})
-    left, right = Evaluator(original, env), Evaluator(imported, env)
-    checked = 0
-    differ: list[tuple[Trace, Decision, Decision]] = []
-    for trace in traces:
-        checked += 1
-        a, b = left.decide(trace), right.decide(trace)
+    left = evaluate_corpus(original, corpus, env)
+    right = evaluate_corpus(imported, corpus, env)
+    differ: list[tuple[str, Decision, Decision]] = []
+    for i in range(len(left)):
+        a, b = left.decision(i), right.decision(i)
         if not same_decision(a, b, names):
-            differ.append((trace, a, b))
-    return checked, differ
+            differ.append((left.trace_ids[i], a, b))
+    return len(left), differ
