@@ -133,8 +133,14 @@ web:
   GoalSampleRate: 5
   AdjustmentInterval: 30
   FieldList: [http.route]
+  AddSampleRateKeyToTrace: true
 api:
   SampleRate: 10
+dyn:
+  Sampler: DynamicSampler
+  SampleRate: 3
+  ClearFrequencySec: 90
+  FieldList: [a]
 rulesds:
   Sampler: RulesBasedSampler
   rule:
@@ -161,6 +167,12 @@ def test_a_1x_file_converts_as_refinerys_tool_does() -> None:
         "  __default__:\n"
         "    DeterministicSampler:\n"
         "      SampleRate: 2\n"
+        "  dyn:\n"
+        "    DynamicSampler:\n"
+        "      SampleRate: 3\n"
+        "      ClearFrequency: 1m30s\n"
+        "      FieldList:\n"
+        "        - a\n"
         "  rulesds:\n"
         "    RulesBasedSampler:\n"
         "      Rules:\n"
@@ -183,9 +195,13 @@ def test_a_1x_file_converts_as_refinerys_tool_does() -> None:
     )
     assert conversion.changes == (
         "v1.yaml:3:1: top-level DryRun is not a v2 rule; the converter drops it",
-        "v1.yaml:9:1: api has no Sampler (string), so the converter skips it and its traffic "
+        "v1.yaml:10:1: api has no Sampler (string), so the converter skips it and its traffic "
         "uses __default__",
+        "web: AddSampleRateKeyToTrace is not a Refinery 2 EMADynamicSampler setting; the "
+        "converter drops it",
         "web: EMADynamicSampler: Refinery 2 counts spans where 1.x counted traces; check its "
+        "rate or goal (the converter's warning)",
+        "dyn: DynamicSampler: Refinery 2 counts spans where 1.x counted traces; check its "
         "rate or goal (the converter's warning)",
         "rulesds rule 1 ('big'): Value 2000000 becomes the float 2e+06",
         "rulesds rule 2 ('present'): the converter writes 'Value: null', which Refinery 2 "

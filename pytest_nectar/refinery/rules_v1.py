@@ -25,8 +25,10 @@ as the converted file would:
    float64 with ``%g``: a whole number below 1e6 reads back as an int, anything else as a float.
 
 What changed meaning is reported: the tool's own warning (v2 dynamic and throughput samplers
-count spans where 1.x counted traces), skipped datasets, dropped keys, numbers that became
-floats and conditions left with ``Value: null``.
+count spans where 1.x counted traces), skipped datasets, dropped keys (``DryRun``,
+``AddSampleRateKeyToTrace``... which Refinery 2 sets in its main configuration, if at all),
+numbers that became floats and conditions left with ``Value: null``.  Where Go's map order
+makes the tool's first error depend on the run, the first in file order is named.
 """
 
 from __future__ import annotations
@@ -162,7 +164,7 @@ def is_v1(loaded: LoadedRules) -> bool:
 
 def _seconds(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
-        return _go_duration(value * 1_000_000_000)
+        return _go_duration(value * 1_000_000_000)  # "0s" reads back as 0 and is omitted
     return value
 
 
@@ -247,7 +249,8 @@ def _typed(value: Any, gotype: str, where: str) -> Any:
     elif gotype == _DUR and isinstance(value, str):
         seconds = parse_go_duration(value)
         if seconds is not None:
-            return _go_duration(round(seconds * 1e9))
+            nanos = round(seconds * 1e9)
+            return _go_duration(nanos) if nanos else None  # omitempty: 0 is not written
     raise _Refused(
         f"json: cannot unmarshal {value!r} into Go struct field {where} of type {gotype}"
     )
@@ -384,6 +387,15 @@ def _condition(c: Mapping[str, Any], where: str, changes: list[str]) -> dict[str
 # --- steps 2 and 3: the destinations ---------------------------------------------------------
 
 
+def _known(kind: str) -> set[str]:
+    """The keys the tool reads for a sampler of ``kind`` (its json tags, and ``sampler``)."""
+    if kind == "RulesBasedSampler":
+        return {"sampler", "rule", "checknestedfields"}
+    tags = set(_STRUCTS.get(kind, {}))
+    renamed = {"clearfrequencysec"} if "clearfrequency" in tags else set()
+    return {"sampler", *tags, *renamed}
+
+
 def _string_of(m: Mapping[str, Any], key: str) -> str | None:
     for k, v in m.items():
         if k.lower() == key and isinstance(v, str):
@@ -407,7 +419,7 @@ def convert_v1(loaded: LoadedRules) -> Conversion:
         destinations = [("__default__", default, data)]
         for key, value in data.items():
             if not isinstance(value, Mapping):
-                if key.lower() not in ("sampler", "samplerate"):
+                if key.lower() not in _known(default):
                     changes.append(
                         f"{positions.get(key, where)}: top-level {key} is not a v2 rule; "
                         "the converter drops it"
@@ -424,6 +436,12 @@ def convert_v1(loaded: LoadedRules) -> Conversion:
         for name, kind, body in destinations:
             if kind not in _CONVERTIBLE:
                 raise _Refused(f"{name}: {kind}: no sampler found")
+            if name != "__default__":
+                dropped = [k for k, v in body.items() if k.lower() not in _known(kind)]
+                changes.extend(
+                    f"{name}: {key} is not a Refinery 2 {kind} setting; the converter drops it"
+                    for key in dropped
+                )
             samplers[name] = {kind: _sampler(kind, _transform(body), name, changes)}
             if kind in _SPAN_COUNTING:
                 changes.append(
