@@ -34,71 +34,29 @@ makes the tool's first error depend on the run, the first in file order is named
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Final
 
 from pytest_nectar.errors import Position, RulesError
 from pytest_nectar.refinery.rules_reader import LoadedRules, rules_from_data
-from pytest_nectar.refinery.rules_validate import parse_go_duration
+from pytest_nectar.refinery.rules_v1_go import (
+    ANY,
+    BOOL,
+    INT,
+    STR,
+    STRS,
+    STRUCTS,
+    Refused,
+    go_duration,
+    go_g,
+    struct,
+    typed,
+)
 from pytest_nectar.refinery.yaml_loader import Node
 
 __all__ = ["Conversion", "convert_v1", "is_v1"]
 
-# json tag -> (v2 key, Go type) per struct; the order is the v2 struct's (the YAML order).
-_INT, _UINT, _FLOAT, _BOOL, _STR, _DUR, _STRS, _ANY = (
-    "int",
-    "uint",
-    "float64",
-    "bool",
-    "string",
-    "Duration",
-    "[]string",
-    "any",
-)
-_COMMON: Final = {
-    "fieldlist": ("FieldList", _STRS),
-    "maxkeys": ("MaxKeys", _INT),
-    "usetracelength": ("UseTraceLength", _BOOL),
-}
-_EMA: Final = {
-    "adjustmentinterval": ("AdjustmentInterval", _DUR),
-    "weight": ("Weight", _FLOAT),
-    "ageoutvalue": ("AgeOutValue", _FLOAT),
-    "burstmultiple": ("BurstMultiple", _FLOAT),
-    "burstdetectiondelay": ("BurstDetectionDelay", _UINT),
-}
-_STRUCTS: Final[dict[str, dict[str, tuple[str, str]]]] = {
-    "DeterministicSampler": {"samplerate": ("SampleRate", _INT)},
-    "DynamicSampler": {
-        "samplerate": ("SampleRate", _INT),
-        "clearfrequency": ("ClearFrequency", _DUR),
-        **_COMMON,
-    },
-    "EMADynamicSampler": {"goalsamplerate": ("GoalSampleRate", _INT), **_EMA, **_COMMON},
-    "EMAThroughputSampler": {
-        "goalthroughputpersec": ("GoalThroughputPerSec", _INT),
-        "useclustersize": ("UseClusterSize", _BOOL),
-        "initialsamplerate": ("InitialSampleRate", _INT),
-        **_EMA,
-        **_COMMON,
-    },
-    "WindowedThroughputSampler": {
-        "updatefrequency": ("UpdateFrequency", _DUR),
-        "lookbackfrequency": ("LookbackFrequency", _DUR),
-        "goalthroughputpersec": ("GoalThroughputPerSec", _INT),
-        "useclustersize": ("UseClusterSize", _BOOL),
-        **_COMMON,
-    },
-    "TotalThroughputSampler": {
-        "goalthroughputpersec": ("GoalThroughputPerSec", _INT),
-        "useclustersize": ("UseClusterSize", _BOOL),
-        "clearfrequency": ("ClearFrequency", _DUR),
-        **_COMMON,
-    },
-}
 _CONVERTIBLE: Final = (
     "DeterministicSampler",
     "DynamicSampler",
@@ -133,10 +91,6 @@ class Conversion:
     changes: tuple[str, ...]
 
 
-class _Refused(Exception):
-    pass
-
-
 def _keys(node: Node | None) -> set[str]:
     return {k for k, _, _ in node.entries} if node is not None and node.kind == "map" else set()
 
@@ -164,7 +118,7 @@ def is_v1(loaded: LoadedRules) -> bool:
 
 def _seconds(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
-        return _go_duration(value * 1_000_000_000)  # "0s" reads back as 0 and is omitted
+        return go_duration(value * 1_000_000_000)  # "0s" reads back as 0 and is omitted
     return value
 
 
@@ -184,103 +138,13 @@ def _transform(m: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _go_duration(nanos: int) -> str:
-    """Go's ``time.Duration.String()`` (what the tool's YAML encoder writes)."""
-    if nanos == 0:
-        return "0s"
-    sign, n = ("-", -nanos) if nanos < 0 else ("", nanos)
-    if n < 1_000_000_000:
-        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
-            if n >= size:
-                whole, frac = divmod(n, size)
-                digits = f"{frac:0{len(str(size)) - 1}d}".rstrip("0") if size > 1 else ""
-                return f"{sign}{whole}{'.' + digits if digits else ''}{unit}"
-    hours, rest = divmod(n, 3_600_000_000_000)
-    minutes, rest = divmod(rest, 60_000_000_000)
-    secs, frac = divmod(rest, 1_000_000_000)
-    digits = f"{frac:09d}".rstrip("0")
-    text = f"{secs}{'.' + digits if digits else ''}s"
-    if hours:
-        return f"{sign}{hours}h{minutes}m{text}"
-    if minutes:
-        return f"{sign}{minutes}m{text}"
-    return sign + text
-
-
-# --- step 4: through JSON into the v2 structs ----------------------------------------------
-
-
-def _json(value: Any) -> Any:
-    """A value after json.Marshal then json.Unmarshal into ``any`` (numbers are float64)."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, list):
-        return [_json(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _json(v) for k, v in value.items()}
-    return str(value)
-
-
-def _typed(value: Any, gotype: str, where: str) -> Any:
-    """``value`` unmarshalled into a Go field of ``gotype``, or the tool's error."""
-    if value is None:
-        return None  # JSON null leaves the zero value
-    if gotype == _ANY:
-        return _json(value)
-    if gotype in (_INT, _UINT):
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        ok = ok and float(value).is_integer() and (gotype == _INT or value >= 0)
-        if ok:
-            return int(value)
-    elif gotype == _FLOAT:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    elif gotype == _BOOL:
-        if isinstance(value, bool):
-            return value
-    elif gotype == _STR:
-        if isinstance(value, str):
-            return value
-    elif gotype == _STRS:
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return list(value)
-    elif gotype == _DUR and isinstance(value, str):
-        seconds = parse_go_duration(value)
-        if seconds is not None:
-            nanos = round(seconds * 1e9)
-            return _go_duration(nanos) if nanos else None  # omitempty: 0 is not written
-    raise _Refused(
-        f"json: cannot unmarshal {value!r} into Go struct field {where} of type {gotype}"
-    )
-
-
-def _zero(value: Any) -> bool:
-    return (
-        value is None
-        or value == ""
-        or value == []
-        or (isinstance(value, bool | int | float) and not value)
-    )
-
-
-def _struct(
-    m: Mapping[str, Any], fields: Mapping[str, tuple[str, str]], where: str
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for tag, (key, gotype) in fields.items():
-        if tag in m:
-            value = _typed(m[tag], gotype, f"{where}.{key}")
-            if not _zero(value):
-                out[key] = value  # omitempty: zero values are not written
-    return out
+# --- step 4: through JSON into the v2 structs (rules_v1_go) ------------------------------
 
 
 def _sampler(kind: str, m: Mapping[str, Any], where: str, changes: list[str]) -> dict[str, Any]:
     if kind == "RulesBasedSampler":
         return _rules_based(m, where, changes)
-    body = _struct(m, _STRUCTS[kind], f"{kind}Config")
+    body = struct(m, STRUCTS[kind], f"{kind}Config")
     if kind == "DeterministicSampler" and "SampleRate" not in body:
         body["SampleRate"] = 1  # defaults.Set: `default:"1"`
     return body
@@ -291,29 +155,29 @@ def _rules_based(m: Mapping[str, Any], where: str, changes: list[str]) -> dict[s
     rules = m.get("rule")
     if rules is not None:
         if not isinstance(rules, list) or not all(isinstance(r, Mapping) for r in rules):
-            raise _Refused(
+            raise Refused(
                 "json: cannot unmarshal object into Go struct field "
                 "RulesBasedSamplerConfig.rule of type []*config.RulesBasedSamplerRule"
             )
         out["Rules"] = [_rule(r, f"{where} rule {i + 1}", changes) for i, r in enumerate(rules)]
-    if _typed(m.get("checknestedfields"), _BOOL, "RulesBasedSamplerConfig.CheckNestedFields"):
+    if typed(m.get("checknestedfields"), BOOL, "RulesBasedSamplerConfig.CheckNestedFields"):
         out["CheckNestedFields"] = True
     return out
 
 
 def _rule(r: Mapping[str, Any], where: str, changes: list[str]) -> dict[str, Any]:
     fields = {
-        "name": ("Name", _STR),
-        "samplerate": ("SampleRate", _INT),
-        "drop": ("Drop", _BOOL),
-        "scope": ("Scope", _STR),
+        "name": ("Name", STR),
+        "samplerate": ("SampleRate", INT),
+        "drop": ("Drop", BOOL),
+        "scope": ("Scope", STR),
     }
-    out = _struct(r, fields, "RulesBasedSamplerRule")
+    out = struct(r, fields, "RulesBasedSamplerRule")
     name = out.get("Name", "")
     conds = r.get("condition")
     if conds is not None:
         if not isinstance(conds, list) or not all(isinstance(c, Mapping) for c in conds):
-            raise _Refused(
+            raise Refused(
                 f"{where} ({name!r}): json: cannot unmarshal object into Go struct field "
                 "RulesBasedSamplerRule.condition of type []*config.RulesBasedSamplerCondition"
             )
@@ -324,21 +188,15 @@ def _rule(r: Mapping[str, Any], where: str, changes: list[str]) -> dict[str, Any
         chosen = {}
         for kind in _DOWNSTREAM:
             if kind.lower() in sampler and isinstance(sampler[kind.lower()], Mapping):
-                fields_of = _STRUCTS[kind]
-                chosen[kind] = _struct(sampler[kind.lower()], fields_of, f"{kind}Config")
+                fields_of = STRUCTS[kind]
+                chosen[kind] = struct(sampler[kind.lower()], fields_of, f"{kind}Config")
                 if kind == "DeterministicSampler" and "SampleRate" not in chosen[kind]:
                     chosen[kind]["SampleRate"] = 1
         if chosen:
             out["Sampler"] = chosen
     elif sampler is not None:
-        raise _Refused(f"{where}: json: cannot unmarshal {sampler!r} into the rule's Sampler")
+        raise Refused(f"{where}: json: cannot unmarshal {sampler!r} into the rule's Sampler")
     return out
-
-
-def _go_g(value: float) -> str:
-    """Go's ``%g`` with the shortest digits, e.g. ``2e+06`` (yaml.v3's float spelling)."""
-    text = format(Decimal(repr(value)).normalize(), "e")
-    return re.sub(r"e([+-])(\d)$", r"e\g<1>0\2", text)
 
 
 def _yaml_number(value: float, where: str, changes: list[str]) -> int | float:
@@ -346,21 +204,21 @@ def _yaml_number(value: float, where: str, changes: list[str]) -> int | float:
     if math.isfinite(value) and value.is_integer() and abs(value) < 1e6:
         return int(value)
     if math.isfinite(value) and value.is_integer():
-        changes.append(f"{where}: Value {int(value)} becomes the float {_go_g(value)}")
+        changes.append(f"{where}: Value {int(value)} becomes the float {go_g(value)}")
     return value
 
 
 def _condition(c: Mapping[str, Any], where: str, changes: list[str]) -> dict[str, Any]:
     fields = {
-        "field": ("Field", _STR),
-        "fields": ("Fields", _STRS),
-        "operator": ("Operator", _STR),
-        "value": ("Value", _ANY),
-        "datatype": ("Datatype", _STR),
+        "field": ("Field", STR),
+        "fields": ("Fields", STRS),
+        "operator": ("Operator", STR),
+        "value": ("Value", ANY),
+        "datatype": ("Datatype", STR),
     }
     out: dict[str, Any] = {}
     for tag, (key, gotype) in fields.items():
-        value = _typed(c.get(tag), gotype, f"RulesBasedSamplerCondition.{key}")
+        value = typed(c.get(tag), gotype, f"RulesBasedSamplerCondition.{key}")
         if key == "Value":
             if isinstance(value, float):
                 value = _yaml_number(value, where, changes)
@@ -391,7 +249,7 @@ def _known(kind: str) -> set[str]:
     """The keys the tool reads for a sampler of ``kind`` (its json tags, and ``sampler``)."""
     if kind == "RulesBasedSampler":
         return {"sampler", "rule", "checknestedfields"}
-    tags = set(_STRUCTS.get(kind, {}))
+    tags = set(STRUCTS.get(kind, {}))
     renamed = {"clearfrequencysec"} if "clearfrequency" in tags else set()
     return {"sampler", *tags, *renamed}
 
@@ -435,7 +293,7 @@ def convert_v1(loaded: LoadedRules) -> Conversion:
             destinations.append((key, kind or "DeterministicSampler", value))
         for name, kind, body in destinations:
             if kind not in _CONVERTIBLE:
-                raise _Refused(f"{name}: {kind}: no sampler found")
+                raise Refused(f"{name}: {kind}: no sampler found")
             if name != "__default__":
                 dropped = [k for k, v in body.items() if k.lower() not in _known(kind)]
                 changes.extend(
@@ -455,7 +313,7 @@ def convert_v1(loaded: LoadedRules) -> Conversion:
                         f"{name}: RulesBasedSampler({rule.get('Name', '')}, downstream Sampler "
                         f"{kinds}): Refinery 2 counts spans where 1.x counted traces"
                     )
-    except _Refused as err:
+    except Refused as err:
         raise RulesError(
             f"Refinery's converter refuses this 1.x rules file: {err}",
             position=where,
