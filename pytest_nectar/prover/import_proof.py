@@ -11,10 +11,11 @@ kept) against the compiler's explicit catch-all (same rate and keep, reason
   trace).  For every pair (original rule ``i``, imported rule ``j``, either possibly "none")
   whose outcomes differ, the prover's decision procedure looks for a trace that ``i`` decides
   in the original and ``j`` in the import; a trace it finds is re-checked by the reference
-  evaluator on both files before it is shown.  No pair possible is a proof.  Rules written
-  alike (same scope, the same condition maps with equally typed values) at the same place
-  in both lists are one matcher, so pairs that would need a trace to first-match such a rule
-  in one list and another rule in the other are impossible without a search.  Where the
+  evaluator on both files before it is shown.  No pair possible is a proof.  First, the
+  leading rules that match alike in both lists (written alike: same scope, the same
+  condition maps with equally typed values; or shown by the procedure to match the same
+  traces) settle every pair in which one side is such a rule: a trace first-matches rule
+  ``i`` there in one list iff in the other.  Where the
   procedure cannot decide (regexes, ``contains``, nested fields...), a seeded random search
   runs and the verdict is ``unknown`` unless it finds a difference.
 * **Corpus.**  Both files replayed on the corpus (the vectorised evaluator ``nectar replay``
@@ -126,6 +127,25 @@ def _same_matcher(a: rm.Rule, b: rm.Rule) -> bool:
     )
 
 
+def _alike_prefix(
+    solver: Solver, lr: list[rm.Rule], rr: list[rm.Rule], ls: list[Shape], rs: list[Shape]
+) -> int:
+    """How many leading rules match exactly the same traces in both lists.
+
+    Written alike is enough; otherwise the decision procedure must show, exactly, that no
+    trace matches one and not the other.  Then a trace's first match is rule ``i < k`` in one
+    list iff it is in the other (linear in the rules, where pairs would be quadratic).
+    """
+    k = 0
+    while k < min(len(lr), len(rr)):
+        if not _same_matcher(lr[k], rr[k]):
+            one, other = solver.find([ls[k]], [rs[k]]), solver.find([rs[k]], [ls[k]])
+            if one.trace is not None or other.trace is not None or not (one.exact and other.exact):
+                break
+        k += 1
+    return k
+
+
 def _fail(env: str, trace: Trace, a: Decision, b: Decision, how: str) -> Equivalence:
     return Equivalence(
         env,
@@ -169,10 +189,7 @@ def prove_equivalent(
     ls, rs = rule_shapes(left), rule_shapes(right)
     nested = bool(getattr(left.sampler, "check_nested_fields", False))
     solver = Solver([*ls, *rs], nested=nested)
-    # Rules 0..k-1 are written alike: a trace's first match is i < k in one iff in the other.
-    k = 0
-    while k < min(len(lr), len(rr)) and _same_matcher(lr[k], rr[k]):
-        k += 1
+    k = _alike_prefix(solver, lr, rr, ls, rs)
     exact = True
     pairs = 0
     for i in [*range(len(lr)), None]:
@@ -195,7 +212,7 @@ def prove_equivalent(
         return Equivalence(
             env,
             Verdict.PASS,
-            f"proven for all traces ({len(lr)} rules against {len(rr)}, the first {k} written "
+            f"proven for all traces ({len(lr)} rules against {len(rr)}, the first {k} matching "
             f"alike; {pairs} pair(s) of differing outcomes shown impossible)",
         )
     for trace in solver.random_traces(seed, RANDOM_TRIES):
