@@ -270,3 +270,45 @@ def test_validate_points_a_1x_file_to_import(
         f"{source}: this is a Refinery 1.x rules file; 'nectar import {source} -o DIR' "
         "converts it as Refinery's convert tool does"
     )
+
+
+CHART_SHAPED = """\
+config:
+  General:
+    ConfigurationVersion: 2
+
+rules:
+  RulesVersion: 2
+  Samplers: {}
+    # The default sampler is used when no other sampler matches.
+
+# RulesConfigMapName overrides the rules ConfigMap
+RulesConfigMapName: ""
+"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        CHART_SHAPED,
+        "replicaCount: 1\nrules: {}\nimage: x   # the tag\n",
+        "replicaCount: 1\nrules:   # none yet\nimage: x\n",
+    ],
+    ids=["chart-values", "flow-empty", "null"],
+)
+def test_compile_fills_the_rules_of_any_helm_values_shape(
+    text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "values.yaml"
+    target.write_text(text)
+    lock = str(tmp_path / "nectar.lock")
+    assert main(["compile", *_project(tmp_path), "-o", str(target), "--lock", lock]) == 0
+    after = target.read_text()
+    before_lines, after_lines = text.splitlines(), after.splitlines()
+    start = next(i for i, line in enumerate(before_lines) if line.startswith("rules:"))
+    assert after_lines[:start] == before_lines[:start]
+    tail = [line for line in before_lines[start + 1 :] if not line.startswith(" ")]
+    assert after_lines[-len(tail) :] == tail  # the keys after rules:, byte for byte
+    loaded = read_rules_text(after, str(target))
+    assert loaded.container is not None
+    assert sorted(loaded.rules_file.samplers) == ["__default__", "prod"]

@@ -139,6 +139,10 @@ def unwrap(root: Node | None, text: str, path: str) -> tuple[Node | None, str, C
     if rules is not None and rules.kind == "map" and _is_rules(rules):
         added = _with_default(rules)
         return rules, "yaml", Container("helm", "rules", rules.position, added)
+    if rules is not None and (rules.value is None and not rules.entries and not rules.items):
+        # `rules: {}` or `rules:` in Helm values: no rules yet (validation says what is missing)
+        empty = Node("map", rules.position)
+        return empty, "yaml", Container("helm", "rules", rules.position)
     tail = find_tail_sampling(root)
     if tail is not None:
         raise RulesError(

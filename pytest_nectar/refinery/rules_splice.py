@@ -77,7 +77,10 @@ def _helm(text: str, root: Any, rules_text: str, path: str) -> str:
         return text[:start] + _indented(rules_text, value.start_mark.column) + text[end:]
     colon = text.index(":", key.end_mark.index) + 1
     body = _indented(rules_text, key.start_mark.column + 2)
-    return text[:colon] + "\n" + body + text[value.end_mark.index :]
+    end = value.end_mark.index
+    if type(value).__name__ == "ScalarNode" and value.value == "":
+        end = _with_comment(text, colon)  # `rules:` with nothing (or a comment) after it
+    return text[:colon] + "\n" + body + text[end:]
 
 
 def _configmap(text: str, root: Any, key: str, rules_text: str, path: str) -> str:
@@ -116,8 +119,12 @@ def _plain(node: Any) -> Any:
 
 def _load(text: str) -> Any:
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
-    return _plain(YAML(typ="safe", pure=True).load(text))
+    try:
+        return _plain(YAML(typ="safe", pure=True).load(text))
+    except YAMLError as err:  # pragma: no cover - a splice bug, never a user error
+        raise RulesError(f"writing the rules would break the file's YAML: {err}") from None
 
 
 def splice_rules(text: str, container: Container, rules_text: str, path: str) -> str:
