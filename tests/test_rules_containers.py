@@ -312,3 +312,32 @@ def test_compile_fills_the_rules_of_any_helm_values_shape(
     loaded = read_rules_text(after, str(target))
     assert loaded.container is not None
     assert sorted(loaded.rules_file.samplers) == ["__default__", "prod"]
+
+
+@pytest.mark.usefixtures("realdata")
+def test_replay_prove_and_import_read_helm_values_and_configmaps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = str(REALDATA / "otlp" / "oteltui-test_data.json")
+    values, cm = tmp_path / "values.yaml", tmp_path / "cm.yaml"
+    values.write_text(HELM)
+    cm.write_text(CONFIGMAP)
+    lock = str(tmp_path / "nectar.lock")
+    for target in (values, cm):
+        assert main(["compile", *_project(tmp_path), "-o", str(target), "--lock", lock]) == 0
+    capsys.readouterr()
+    assert main(["replay", str(values), "--corpus", corpus, "--env", "prod", "--json"]) == 0
+    replayed = capsys.readouterr().out
+    assert main(["replay", str(cm), "--corpus", corpus, "--env", "prod", "--json"]) == 0
+    same = capsys.readouterr().out.replace(str(cm), str(values))
+    assert same == replayed  # the same rules, wherever they live
+    args = ["--corpus", corpus, "--env", "prod", "--property", "error-preservation-all"]
+    assert main(["prove", str(cm), *args]) == 0
+    assert "PASS    error-preservation-all" in capsys.readouterr().out
+    assert main(["import", str(cm), "-o", str(tmp_path / "out"), "--corpus", corpus]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == (
+        "reading the rules of a Kubernetes ConfigMap (rules file under data: rules.yaml)"
+    )
+    assert "prod: corpus: pass: 141 of 141 traces alike" in out
+    assert (tmp_path / "out" / "prod.toon").exists()
