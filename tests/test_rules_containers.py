@@ -6,9 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pytest_nectar.cli import main
 from pytest_nectar.refinery.rules_reader import read_rules_text
+from pytest_nectar.refinery.rules_splice import splice_rules
 from pytest_nectar.refinery.rules_v1 import convert_v1, is_v1
 from pytest_nectar.refinery.rules_writer import write_rules
 from tests.realdata import REALDATA
@@ -341,3 +344,80 @@ def test_replay_prove_and_import_read_helm_values_and_configmaps(
     )
     assert "prod: corpus: pass: 141 of 141 traces alike" in out
     assert (tmp_path / "out" / "prod.toon").exists()
+
+
+_keys = st.from_regex(r"[a-z][a-zA-Z0-9]{0,8}", fullmatch=True).filter(
+    lambda k: k not in ("rules", "kind", "data", "true", "false", "null", "yes", "no", "on", "off")
+)
+_scalars = st.one_of(
+    st.integers(-5, 10**6).map(str),
+    st.from_regex(r'"[a-z /:.-]{0,12}"', fullmatch=True),
+    st.sampled_from(["{}", "[]", "[a, b]", "{tag: v1}"]),
+)
+_comments = st.lists(
+    st.one_of(st.just(""), st.from_regex(r"# [a-zA-Z0-9 ,.:-]{0,20}", fullmatch=True)), max_size=2
+)
+
+
+def _top_level(draw: st.DrawFn, keys: list[str]) -> str:
+    lines: list[str] = []
+    for key in keys:
+        lines.extend(draw(_comments))
+        value = draw(_scalars)
+        note = draw(st.sampled_from(["", "   # why"]))
+        lines.append(f"{key}: {value}{note}")
+    return "".join(line + "\n" for line in lines)
+
+
+@st.composite
+def _around(draw: st.DrawFn) -> tuple[str, str]:
+    """Helm values text before and after the rules: key (distinct keys, comments, blanks)."""
+    keys = draw(st.lists(_keys, max_size=6, unique=True))
+    cut = draw(st.integers(0, len(keys)))
+    return _top_level(draw, keys[:cut]), _top_level(draw, keys[cut:])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_around(), st.sampled_from([2, 4]), st.integers(1, 30))
+def test_splice_replaces_exactly_the_rules_block(
+    around: tuple[str, str], indent: int, rate: int
+) -> None:
+    before, after = around
+    pad = " " * indent
+    old = (
+        "RulesVersion: 2\nSamplers:\n  __default__:\n    DeterministicSampler:\n      SampleRate: 7"
+    )
+    block = "".join(f"{pad}{line}\n" for line in old.split("\n"))
+    text = before + "rules:\n" + block + after
+    loaded = read_rules_text(text, "values.yaml")
+    assert loaded.container is not None
+    new = write_rules(
+        read_rules_text(
+            f"RulesVersion: 2\nSamplers:\n  __default__:\n    DeterministicSampler:\n"
+            f"      SampleRate: {rate}\n"
+        ).rules_file
+    )
+    out = splice_rules(text, loaded.container, new, "values.yaml")
+    body = "".join(f"{pad}{line}\n" for line in new.rstrip("\n").split("\n"))
+    assert out == before + "rules:\n" + body + after
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_around(), st.sampled_from(["|", "|-"]), st.integers(1, 30))
+def test_splice_replaces_exactly_the_configmap_text(
+    around: tuple[str, str], style: str, rate: int
+) -> None:
+    before, after = around
+    nested = [f"  {line}" if line else "" for line in after.split("\n")]
+    inner = (
+        "RulesVersion: 2\nSamplers:\n  __default__:\n    DeterministicSampler:\n      SampleRate: 1"
+    )
+    head = "apiVersion: v1\nkind: ConfigMap\n" + before + "data:\n"
+    body = "".join(f"    {line}\n" for line in inner.split("\n"))
+    text = head + f"  rules.yaml: {style}\n" + body + "\n".join(nested)
+    loaded = read_rules_text(text, "cm.yaml")
+    assert loaded.container is not None and loaded.container.kind == "configmap"
+    new = inner.replace("SampleRate: 1", f"SampleRate: {rate}") + "\n"
+    out = splice_rules(text, loaded.container, new, "cm.yaml")
+    replaced = "".join(f"    {line}\n" for line in new.rstrip("\n").split("\n"))
+    assert out == head + f"  rules.yaml: {style}\n" + replaced + "\n".join(nested)
