@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("realdata")
 REFUSED = {
     "helmcharts-sample-configs-rules_complete.v1.yaml": "Refinery's converter refuses this "
     "1.x rules file: dataset4 rule 1 ('drop healthchecks'): json: cannot unmarshal object "
-    "into Go struct field RulesBasedSamplerRule.condition",
+    "into Go struct field RulesBasedSamplerRule.rule.condition",
     "hpsf-04-specify-environment-refinery.yaml": "RulesVersion is required",
     "hpsf-translator-fieldexistscondition_all.yaml": "field Conditions.Operator "
     "(does-not-exist) must be one of",

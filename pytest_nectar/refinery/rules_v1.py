@@ -50,6 +50,7 @@ from pytest_nectar.refinery.rules_v1_go import (
     Refused,
     go_duration,
     go_g,
+    json_kind,
     struct,
     typed,
 )
@@ -155,12 +156,13 @@ def _rules_based(m: Mapping[str, Any], where: str, changes: list[str]) -> dict[s
     rules = m.get("rule")
     if rules is not None:
         if not isinstance(rules, list) or not all(isinstance(r, Mapping) for r in rules):
+            bad = rules if not isinstance(rules, list) else []
             raise Refused(
-                "json: cannot unmarshal object into Go struct field "
+                f"json: cannot unmarshal {json_kind(bad)} into Go struct field "
                 "RulesBasedSamplerConfig.rule of type []*config.RulesBasedSamplerRule"
             )
         out["Rules"] = [_rule(r, f"{where} rule {i + 1}", changes) for i, r in enumerate(rules)]
-    if typed(m.get("checknestedfields"), BOOL, "RulesBasedSamplerConfig.CheckNestedFields"):
+    if typed(m.get("checknestedfields"), BOOL, "RulesBasedSamplerConfig.checknestedfields"):
         out["CheckNestedFields"] = True
     return out
 
@@ -172,14 +174,15 @@ def _rule(r: Mapping[str, Any], where: str, changes: list[str]) -> dict[str, Any
         "drop": ("Drop", BOOL),
         "scope": ("Scope", STR),
     }
-    out = struct(r, fields, "RulesBasedSamplerRule")
+    out = struct(r, fields, "RulesBasedSamplerRule", "rule.")
     name = out.get("Name", "")
     conds = r.get("condition")
     if conds is not None:
         if not isinstance(conds, list) or not all(isinstance(c, Mapping) for c in conds):
             raise Refused(
-                f"{where} ({name!r}): json: cannot unmarshal object into Go struct field "
-                "RulesBasedSamplerRule.condition of type []*config.RulesBasedSamplerCondition"
+                f"{where} ({name!r}): json: cannot unmarshal {json_kind(conds)} into Go struct "
+                "field RulesBasedSamplerRule.rule.condition of type "
+                "[]*config.RulesBasedSamplerCondition"
             )
         if conds:
             out["Conditions"] = [_condition(c, f"{where} ({name!r})", changes) for c in conds]
@@ -189,13 +192,17 @@ def _rule(r: Mapping[str, Any], where: str, changes: list[str]) -> dict[str, Any
         for kind in _DOWNSTREAM:
             if kind.lower() in sampler and isinstance(sampler[kind.lower()], Mapping):
                 fields_of = STRUCTS[kind]
-                chosen[kind] = struct(sampler[kind.lower()], fields_of, f"{kind}Config")
+                path = f"rule.sampler.{kind.lower()}."
+                chosen[kind] = struct(sampler[kind.lower()], fields_of, f"{kind}Config", path)
                 if kind == "DeterministicSampler" and "SampleRate" not in chosen[kind]:
                     chosen[kind]["SampleRate"] = 1
         if chosen:
             out["Sampler"] = chosen
     elif sampler is not None:
-        raise Refused(f"{where}: json: cannot unmarshal {sampler!r} into the rule's Sampler")
+        raise Refused(
+            f"{where}: json: cannot unmarshal {json_kind(sampler)} into Go struct field "
+            "RulesBasedSamplerRule.rule.sampler of type config.RulesBasedDownstreamSampler"
+        )
     return out
 
 
@@ -218,7 +225,7 @@ def _condition(c: Mapping[str, Any], where: str, changes: list[str]) -> dict[str
     }
     out: dict[str, Any] = {}
     for tag, (key, gotype) in fields.items():
-        value = typed(c.get(tag), gotype, f"RulesBasedSamplerCondition.{key}")
+        value = typed(c.get(tag), gotype, f"RulesBasedSamplerCondition.rule.condition.{tag}")
         if key == "Value":
             if isinstance(value, float):
                 value = _yaml_number(value, where, changes)

@@ -9,6 +9,7 @@ get float64 numbers; the YAML encoder then omits zero values (``omitempty``), wr
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -27,6 +28,7 @@ __all__ = [
     "Refused",
     "go_duration",
     "go_g",
+    "json_kind",
     "struct",
     "typed",
 ]
@@ -125,8 +127,21 @@ def _json(value: Any) -> Any:
     return str(value)
 
 
+_JSON_KINDS: Final = {str: "string", int: "number", float: "number", list: "array"}
+
+
+def json_kind(value: Any) -> str:
+    """How Go's JSON errors name a value: ``string``, ``number``, ``bool``, ``array``..."""
+    if isinstance(value, bool):
+        return "bool"
+    return _JSON_KINDS.get(type(value), "object")
+
+
 def typed(value: Any, gotype: str, where: str) -> Any:
-    """``value`` unmarshalled into a Go field of ``gotype``, or the tool's error."""
+    """``value`` unmarshalled into a Go field of ``gotype``, or the tool's error.
+
+    ``where`` is Go's ``Struct.jsonpath`` (e.g. ``DynamicSamplerConfig.fieldlist``).
+    """
     if value is None:
         return None  # JSON null leaves the zero value
     if gotype == ANY:
@@ -153,7 +168,11 @@ def typed(value: Any, gotype: str, where: str) -> Any:
         if seconds is not None:
             nanos = round(seconds * 1e9)
             return go_duration(nanos) if nanos else None  # omitempty: 0 is not written
-    raise Refused(f"json: cannot unmarshal {value!r} into Go struct field {where} of type {gotype}")
+    if gotype == DUR and isinstance(value, str):
+        raise Refused(f"{where}: time: invalid duration {json.dumps(value)}")
+    kind = json_kind(value)
+    shown = {DUR: "config.Duration", UINT: "uint"}.get(gotype, gotype)
+    raise Refused(f"json: cannot unmarshal {kind} into Go struct field {where} of type {shown}")
 
 
 def _zero(value: Any) -> bool:
@@ -166,12 +185,13 @@ def _zero(value: Any) -> bool:
 
 
 def struct(
-    m: Mapping[str, Any], fields: Mapping[str, tuple[str, str]], where: str
+    m: Mapping[str, Any], fields: Mapping[str, tuple[str, str]], where: str, path: str = ""
 ) -> dict[str, Any]:
+    """``m`` decoded into the Go struct ``where`` (``path``: its JSON path from the root)."""
     out: dict[str, Any] = {}
     for tag, (key, gotype) in fields.items():
         if tag in m:
-            value = typed(m[tag], gotype, f"{where}.{key}")
+            value = typed(m[tag], gotype, f"{where}.{path}{tag}")
             if not _zero(value):
                 out[key] = value  # omitempty: zero values are not written
     return out
