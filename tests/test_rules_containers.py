@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_nectar.cli import main
+from pytest_nectar.errors import RulesError
 from pytest_nectar.refinery.rules_reader import read_rules_text
 from pytest_nectar.refinery.rules_splice import splice_rules
 from pytest_nectar.refinery.rules_v1 import convert_v1, is_v1
@@ -421,3 +422,28 @@ def test_splice_replaces_exactly_the_configmap_text(
     out = splice_rules(text, loaded.container, new, "cm.yaml")
     replaced = "".join(f"    {line}\n" for line in new.rstrip("\n").split("\n"))
     assert out == head + f"  rules.yaml: {style}\n" + replaced + "\n".join(nested)
+
+
+@pytest.mark.parametrize(
+    ("v1", "why"),
+    [
+        (
+            "Sampler: DynamicSampler\nSampleRate: 2\nFieldList: '[a, b]'\n",
+            "json: cannot unmarshal string into Go struct field DynamicSamplerConfig.fieldlist "
+            "of type []string",
+        ),
+        (
+            "Sampler: EMADynamicSampler\nGoalSampleRate: 2\nAdjustmentInterval: soon\n",
+            'EMADynamicSamplerConfig.adjustmentinterval: time: invalid duration "soon"',
+        ),
+        ("Sampler: EMAThroughputSampler\n", "__default__: EMAThroughputSampler: no sampler found"),
+    ],
+    ids=["wrong-type", "bad-duration", "not-convertible"],
+)
+def test_the_converter_refuses_what_refinerys_tool_refuses(v1: str, why: str) -> None:
+    with pytest.raises(RulesError) as info:
+        convert_v1(read_rules_text(v1, "v1.yaml"))
+    assert info.value.message == (
+        f"v1.yaml: Refinery's converter refuses this 1.x rules file: {why}; fix the 1.x file so "
+        "that `refinery convert rules` accepts it"
+    )
