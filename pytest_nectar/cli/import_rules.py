@@ -70,8 +70,14 @@ def _traces(paths: list[str] | None) -> Any:
     return load_corpus([str(p) for p in configured]) if configured else None
 
 
+def _rule_names(rules_file: Any, env: str) -> list[str]:
+    entry = rules_file.samplers.get(env)
+    chosen = entry.select() if entry is not None else None
+    return [r.name for r in getattr(chosen, "rules", None) or ()]
+
+
 def run(args: argparse.Namespace) -> int:
-    from pytest_nectar.compiler.compile import compile_policies
+    from pytest_nectar.compiler.compile import CATCH_ALL_NAME, compile_policies
     from pytest_nectar.compiler.importer import import_rules
     from pytest_nectar.errors import Position, UsageError
     from pytest_nectar.fileio import write_atomic
@@ -161,10 +167,11 @@ def run(args: argparse.Namespace) -> int:
             for trace_id, a, b in differ[:5]:
                 out(f"  {trace_id}: original {a.reason}, imported {b.reason}\n")
             failed = failed or bool(differ)
-    out(
-        "accepted difference: a trace no original rule matches is kept at rate 1 by the "
-        "compiled catch-all nectar-default-keep-unmatched (reason text only)\n"
-    )
+    if any(CATCH_ALL_NAME in _rule_names(compiled, env) for env in original.samplers):
+        out(
+            f"accepted difference: a trace no original rule matches is kept at rate 1 by the "
+            f"compiled catch-all {CATCH_ALL_NAME} (reason text only)\n"
+        )
     if changes:
         out("what the 1.x conversion changed:\n")
         for change in changes:
