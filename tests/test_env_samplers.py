@@ -211,3 +211,17 @@ def test_budget_bound_and_simulation_apply_to_environment_samplers(
     assert main([args[0], str(sampled), *args[1:]]) == 1  # error traces dropped by trace id
     out = capsys.readouterr().out
     assert "VIOLATION error-kept" in out and "replay: nectar vopr" in out
+
+
+def test_an_environment_sampler_in_a_rule_says_where_it_belongs() -> None:
+    text = (
+        "nectar_policy:\n  version: 1\n  name: p\n"
+        "  rules[1]{name,match,action,priority}:\n    a,true,deterministic(1/10),1\n"
+    )
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text, path="p.toon")
+    assert info.value.message == (
+        "p.toon:5:12: invalid action; got 'deterministic(1/10)'; deterministic(...) is an "
+        "environment sampler, not a rule action: write it as the policy's sampler setting "
+        "instead of a rules table"
+    )

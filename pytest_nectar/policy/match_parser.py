@@ -71,6 +71,12 @@ _ACTIONS_HINT: Final = (
     "or dynamic(N by FIELD, ...)"
 )
 _K = TypeVar("_K", Throughput, Dynamic, AvgDynamic, WindowedThroughput, TotalThroughput)
+_ENVIRONMENT_ONLY: Final = (
+    "deterministic",
+    "avg_dynamic",
+    "windowed_throughput",
+    "total_throughput",
+)
 _PER_SECOND_GOAL: Final = "a throughput goal (traces per second)"
 _SAMPLERS_HINT: Final = (
     "expected deterministic(1/N), dynamic(N by FIELD, ...), throughput(N/s by FIELD, ...), "
@@ -531,6 +537,13 @@ def _syntax_error(err: UnexpectedInput, text: str, src: SourceMap, kind: str) ->
         expected = set(err.expected)
         offset = len(text)
     if kind == "action":
+        word = text.strip().split("(")[0].strip()
+        if word in _ENVIRONMENT_ONLY:
+            hint = (
+                f"{word}(...) is an environment sampler, not a rule action: write it as the "
+                "policy's sampler setting instead of a rules table"
+            )
+            return src.error("invalid action", offset, got=text.strip(), hint=hint)
         return src.error("invalid action", offset, got=text.strip(), hint=_ACTIONS_HINT)
     if kind == "sampler":
         return src.error("invalid sampler", offset, got=text.strip(), hint=_SAMPLERS_HINT)
