@@ -447,3 +447,19 @@ def test_the_converter_refuses_what_refinerys_tool_refuses(v1: str, why: str) ->
         f"v1.yaml: Refinery's converter refuses this 1.x rules file: {why}; fix the 1.x file so "
         "that `refinery convert rules` accepts it"
     )
+
+
+def test_a_configmap_syntax_error_is_located_in_the_configmap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cm = tmp_path / "cm.yaml"
+    cm.write_text(
+        "kind: ConfigMap\ndata:\n  rules.yaml: |\n    RulesVersion: 2\n    Samplers: [a\n"
+    )
+    assert main(["import", str(cm), "-o", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.startswith(f"{cm}:6:5: YAML syntax error: ")
+    (tmp_path / "file").write_text("")
+    assert main(["import", str(cm), "-o", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"{tmp_path / 'file'}: -o must be a folder; policies go in a folder"
+    )

@@ -96,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             "import reads a Refinery rules file, not a policy", position=Position(args.rules)
         )
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        raise UsageError(
+            "-o must be a folder", position=Position(args.output), hint="policies go in a folder"
+        )
     loaded = read_rules(args.rules)
     changes: tuple[str, ...] = ()
     if loaded.container is not None:

@@ -107,13 +107,23 @@ def _configmap(root: Node, text: str, path: str) -> tuple[Node | None, str, Cont
                 got=value.kind,
                 hint=f"write it as a block: {key}: |-",
             )
-        inner = read_rules_text(value.value, path, fmt)
         lines = text.splitlines()
         at = value.position.line  # the line of the | indicator; the block starts below
         block = at < len(lines) and lines[at - 1].rstrip().endswith(("|", "|-", "|+"))
+        body = next((ln for ln in lines[at:] if ln.strip()), "")
+        indent = len(body) - len(body.lstrip(" "))
+        try:
+            inner = read_rules_text(value.value, path, fmt)
+        except RulesError as err:
+            d, p = err.diagnostic, err.position
+            if not block or p is None or not p.line:
+                raise
+            moved = Position(p.path, p.line + at, p.column + indent if p.column else 0)
+            raise RulesError(
+                d.what, position=moved, got=d.got, hint=d.hint, source_line=d.source_line
+            ) from None
         if inner.root is not None and block:
-            body = next((ln for ln in lines[at:] if ln.strip()), "")
-            _shift(inner.root, at, len(body) - len(body.lstrip(" ")))
+            _shift(inner.root, at, indent)
         return inner.root, fmt, Container("configmap", key, value.position)
     keys = ", ".join(k for k, _, _ in data.entries) or "none"
     raise RulesError(
