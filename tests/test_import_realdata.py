@@ -86,7 +86,11 @@ def test_corpus_replay_equality_on_a_real_capture(
         capsys,
     )
     assert code == 0
-    assert "demo: corpus: pass: 141 of 141 traces alike" in out.splitlines()
+    lines = out.splitlines()
+    assert "demo: corpus: pass: 141 of 141 traces alike" in lines
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    shown = [line for line in lines if line.startswith("demo: ")]
+    assert "\n".join(shown) in readme  # the README's example output is this run's
 
 
 @pytest.mark.parametrize("name", names("*", "otel-tailsampling"))
