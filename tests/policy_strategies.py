@@ -143,6 +143,9 @@ actions = st.one_of(
     st.builds(lambda n: Sample(denominator=n), st.integers(1, 10**6)),
     st.builds(Throughput, st.integers(1, 10**5), keys, params),
     st.builds(Dynamic, st.integers(1, 1000), keys, params),
+    st.builds(AvgDynamic, st.integers(1, 1000), keys, params),
+    st.builds(WindowedThroughput, st.integers(1, 10**5), keys, params),
+    st.builds(TotalThroughput, st.integers(1, 10**5), keys, params),
 )
 names = safe_text.filter(lambda s: s.strip() != "")
 #: A policy's environment sampler, any kind (parameters any, the round trip is syntactic).

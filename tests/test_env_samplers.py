@@ -225,3 +225,60 @@ def test_an_environment_sampler_in_a_rule_says_where_it_belongs() -> None:
         "environment sampler, not a rule action: write it as the policy's sampler setting "
         "instead of a rules table"
     )
+
+
+def test_keyed_samplers_are_rule_actions_too() -> None:
+    text = (
+        "nectar_policy:\n  version: 1\n  name: p\n"
+        "  rules[3]{name,match,action,priority}:\n"
+        '    a,service.name = "a","windowed_throughput(50/s by x, update=2s)",3\n'
+        '    b,service.name = "b","total_throughput(5/s, clear=10s)",2\n'
+        '    c,true,"avg_dynamic(10 by http.route, max_keys=9)",1\n'
+    )
+    policy = parse_policy(text)
+    assert format_policy(parse_policy(format_policy(policy))) == format_policy(policy)
+    rules = compile_policies([policy]).rules_file.samplers["__default__"].samplers[0].rules  # type: ignore[attr-defined]
+    assert [r.downstream for r in rules] == [
+        rm.WindowedThroughputSamplerConfig(
+            goal_throughput_per_sec=50, update_frequency="2s", field_list=("x",)
+        ),
+        rm.TotalThroughputSamplerConfig(
+            goal_throughput_per_sec=5, clear_frequency="10s", field_list=()
+        ),
+        rm.DynamicSamplerConfig(sample_rate=10, field_list=("http.route",), max_keys=9),
+    ]
+
+
+def test_rules_with_any_downstream_sampler_import_and_are_proven(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_nectar.cli import main
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "RulesVersion: 2\nSamplers:\n  __default__:\n    RulesBasedSampler:\n      Rules:\n"
+        "        - Name: w\n          Conditions: [{Field: a, Operator: exists}]\n"
+        "          Sampler:\n            WindowedThroughputSampler:\n"
+        "              {GoalThroughputPerSec: 9, LookbackFrequency: 1m0s, FieldList: [a]}\n"
+        "        - Name: d\n          Sampler:\n"
+        "            DynamicSampler: {SampleRate: 4, ClearFrequency: 15s, FieldList: [b]}\n"
+    )
+    assert main(["import", str(rules), "-o", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "__default__: all traces: pass: proven for all traces (2 rules against 2" in out
+    policy = (tmp_path / "out" / "__default__.toon").read_text()
+    assert '"windowed_throughput(9/s by a, lookback=1m)"' in policy
+    assert '"avg_dynamic(4 by b, clear=15s)"' in policy
+
+
+def test_avg_dynamic_rules_share_a_sampler_only_with_the_same_rate() -> None:
+    rows = (
+        '    a,service.name = "a","avg_dynamic(10 by x, max_keys=5)",2\n'
+        '    b,true,"avg_dynamic(20 by x, max_keys=9)",1\n'
+    )
+    text = "nectar_policy:\n  version: 1\n  name: p\n  rules[2]{name,match,action,priority}:\n"
+    compile_policies([parse_policy(text + rows)])  # different rates: two samplers
+    same = rows.replace("avg_dynamic(20", "avg_dynamic(10")
+    with pytest.raises(CompileError) as info:
+        compile_policies([parse_policy(text + same, path="p.toon")])
+    assert "Refinery would share one sampler with an earlier rule" in info.value.message

@@ -133,7 +133,7 @@ EXPECTED = [
     ),
     (
         "bad_action",
-        "p.toon:6:13: invalid action; got 'kep'; expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...) or dynamic(N by FIELD, ...)",
+        "p.toon:6:13: invalid action; got 'kep'; expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...), dynamic(N by FIELD, ...), avg_dynamic(N by FIELD, ...), windowed_throughput(N/s by FIELD, ...) or total_throughput(N/s by FIELD, ...)",
     ),
     (
         "tab_indent",

@@ -41,7 +41,6 @@ from pytest_nectar.policy.model import (
     Deterministic,
     Drop,
     Duration,
-    Dynamic,
     EnvironmentSampler,
     Expr,
     FieldName,
@@ -59,7 +58,6 @@ from pytest_nectar.policy.model import (
     Sample,
     SamplerParam,
     SpanScope,
-    Throughput,
 )
 from pytest_nectar.refinery import rules_model as rm
 from pytest_nectar.refinery.values import to_bool, to_float, to_int
@@ -225,9 +223,13 @@ def _keyed(config: rm.SamplerConfig, allowed: tuple[str, ...]) -> KeyedSampler:
 
 
 def _sampler_action(config: rm.SamplerConfig) -> Action:
-    action = _keyed(config, ("throughput", "dynamic"))
-    assert isinstance(action, Throughput | Dynamic)
-    return action
+    if isinstance(config, rm.DeterministicSamplerConfig):
+        raise _Unrepresentable(
+            "a rule's DeterministicSampler has no policy form (Refinery's validation refuses "
+            "it in a rule)",
+            config.position,
+        )
+    return _keyed(config, _ENV_WORDS)  # every keyed sampler is a rule action too
 
 
 def _action(rule: rm.Rule) -> Action:

@@ -23,6 +23,7 @@ from pytest_nectar.policy.model import (
     SAMPLER_PARAMETERS,
     Action,
     And,
+    AvgDynamic,
     Clause,
     Condition,
     Datatype,
@@ -44,6 +45,8 @@ from pytest_nectar.policy.model import (
     Scope,
     SpanScope,
     Throughput,
+    TotalThroughput,
+    WindowedThroughput,
     sampler_word,
 )
 from pytest_nectar.policy.printer import format_match
@@ -635,7 +638,9 @@ def _check_sampler(action: EnvironmentSampler, found: _Findings) -> None:
 def _check_action(action: Action, found: _Findings) -> None:
     if isinstance(action, Sample):
         _check_sample(action, found)
-    elif isinstance(action, Throughput | Dynamic):
+    elif isinstance(
+        action, AvgDynamic | Dynamic | Throughput | WindowedThroughput | TotalThroughput
+    ):
         _check_sampler(action, found)
 
 

@@ -67,16 +67,12 @@ _INT64 = 2**63
 _DATATYPES: Final = {"string": Datatype.STRING, "int": Datatype.INT, "float": Datatype.FLOAT}
 _DATATYPES["bool"] = Datatype.BOOL
 _ACTIONS_HINT: Final = (
-    "expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...) "
-    "or dynamic(N by FIELD, ...)"
+    "expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...), "
+    "dynamic(N by FIELD, ...), avg_dynamic(N by FIELD, ...), windowed_throughput(N/s by "
+    "FIELD, ...) or total_throughput(N/s by FIELD, ...)"
 )
 _K = TypeVar("_K", Throughput, Dynamic, AvgDynamic, WindowedThroughput, TotalThroughput)
-_ENVIRONMENT_ONLY: Final = (
-    "deterministic",
-    "avg_dynamic",
-    "windowed_throughput",
-    "total_throughput",
-)
+_ENVIRONMENT_ONLY: Final = ("deterministic",)
 _PER_SECOND_GOAL: Final = "a throughput goal (traces per second)"
 _SAMPLERS_HINT: Final = (
     "expected deterministic(1/N), dynamic(N by FIELD, ...), throughput(N/s by FIELD, ...), "

@@ -518,16 +518,13 @@ class Dynamic:
     position: Position = dc_field(default=_NOWHERE, compare=False)
 
 
-Action: TypeAlias = Keep | Drop | Sample | Throughput | Dynamic
-
-
 # --- environment samplers -----------------------------------------------------------------
 #
 # A policy may set ``sampler`` instead of ``rules``: its environment then uses that one
-# Refinery sampler directly (no RulesBasedSampler).  ``dynamic(...)`` and ``throughput(...)``
-# are the same EMA samplers as the rule actions; the others exist only here, because
-# Refinery's rule ``Sampler`` refuses DeterministicSampler and a rule's ``SampleRate`` keeps
-# at random, not by trace id.
+# Refinery sampler directly (no RulesBasedSampler).  The keyed samplers are also rule actions
+# (a rule's downstream ``Sampler``); ``deterministic`` exists only here, because Refinery's
+# rule ``Sampler`` refuses DeterministicSampler and a rule's ``SampleRate`` keeps at random,
+# not by trace id.
 
 
 @dataclass(frozen=True, slots=True)
@@ -577,6 +574,9 @@ EnvironmentSampler: TypeAlias = (
     Deterministic | AvgDynamic | Dynamic | Throughput | WindowedThroughput | TotalThroughput
 )
 KeyedSampler: TypeAlias = AvgDynamic | Dynamic | Throughput | WindowedThroughput | TotalThroughput
+#: A rule's action: keep, drop, a fixed rate, or a keyed sampler (Refinery's downstream
+#: ``Sampler``; Refinery refuses a DeterministicSampler there, so ``deterministic`` is not one).
+Action: TypeAlias = Keep | Drop | Sample | KeyedSampler
 
 #: The policy word of each sampler class, and the Refinery sampler it is.
 SAMPLER_WORDS: Final[dict[type, tuple[str, str]]] = {

@@ -52,7 +52,6 @@ from pytest_nectar.policy.model import (
     Sample,
     SamplerParam,
     SpanScope,
-    Throughput,
     infer_datatype,
     sampler_goal,
     sampler_word,
@@ -213,21 +212,15 @@ def format_action(action: Action) -> str:
             return f"sample(1/{action.denominator})"
         assert action.probability is not None
         return f"sample({format(action.probability.normalize(), 'f')})"
-    if isinstance(action, Throughput):
-        args = _sampler_args(action.keys, action.params)
-        return f"throughput({action.per_second}/s{args})"
-    assert isinstance(action, Dynamic)
-    return f"dynamic({action.goal_sample_rate}{_sampler_args(action.keys, action.params)})"
+    return format_sampler(action)
 
 
 def format_sampler(sampler: EnvironmentSampler) -> str:
     """The canonical spelling of a policy's environment sampler."""
     if isinstance(sampler, Deterministic):
         return f"deterministic(1/{sampler.sample_rate})"
-    if isinstance(sampler, Throughput | Dynamic):
-        return format_action(sampler)
     args = _sampler_args(sampler.keys, sampler.params)
-    per = "" if isinstance(sampler, AvgDynamic) else "/s"
+    per = "" if isinstance(sampler, AvgDynamic | Dynamic) else "/s"
     return f"{sampler_word(sampler)}({sampler_goal(sampler)}{per}{args})"
 
 
