@@ -14,10 +14,10 @@ import argparse
 import os
 import time
 
-from pytest_nectar.compiler import compile_policies
-from pytest_nectar.importer import import_rules
-from pytest_nectar.policy_parser import parse_policy
-from pytest_nectar.printer import format_policy
+from pytest_nectar.compiler.compile import compile_policies
+from pytest_nectar.compiler.importer import import_rules
+from pytest_nectar.policy.parser import parse_policy
+from pytest_nectar.policy.printer import format_policy
 from pytest_nectar.prover.import_proof import prove_equivalent
 from pytest_nectar.refinery.rules_reader import read_rules_text
 

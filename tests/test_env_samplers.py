@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from pytest_nectar.compiler import compile_policies
+from pytest_nectar.compiler.compile import compile_policies
 from pytest_nectar.errors import CompileError, PolicyError
-from pytest_nectar.policy_check import check_policy
-from pytest_nectar.policy_eval import decide as policy_decide
-from pytest_nectar.policy_parser import parse_policy
-from pytest_nectar.printer import format_policy
+from pytest_nectar.policy.check import check_policy
+from pytest_nectar.policy.interpreter import interpret as policy_decide
+from pytest_nectar.policy.parser import parse_policy
+from pytest_nectar.policy.printer import format_policy
 from pytest_nectar.prover import prove
 from pytest_nectar.refinery import rules_model as rm
 from pytest_nectar.refinery.reference import Evaluator
-from pytest_nectar.trace_model import Span, Trace
+from pytest_nectar.trace import Span, Trace
 from tests.policy_strategies import sampler_policies
 from tests.realdata import REALDATA
 

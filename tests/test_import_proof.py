@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
-from pytest_nectar.compiler import compile_policies
+from pytest_nectar.compiler.compile import compile_policies
+from pytest_nectar.compiler.importer import import_rules
 from pytest_nectar.errors import CompileError
-from pytest_nectar.importer import import_rules
-from pytest_nectar.model import Policy
-from pytest_nectar.policy_parser import parse_policy
-from pytest_nectar.printer import format_policy
+from pytest_nectar.policy.model import Policy
+from pytest_nectar.policy.parser import parse_policy
+from pytest_nectar.policy.printer import format_policy
 from pytest_nectar.prover.import_proof import corpus_differences, prove_equivalent, same_decision
 from pytest_nectar.prover.properties import Verdict
 from pytest_nectar.refinery import rules_model as rm

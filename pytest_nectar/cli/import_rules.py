@@ -61,8 +61,8 @@ def _show_trace(trace: Any) -> str:
 
 
 def _traces(paths: list[str] | None) -> Any:
-    from pytest_nectar.project.config import load_config
     from pytest_nectar.corpus import load_corpus
+    from pytest_nectar.project.config import load_config
 
     if paths:
         return load_corpus(paths)

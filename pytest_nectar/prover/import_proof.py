@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from pytest_nectar.compiler import CATCH_ALL_NAME
+from pytest_nectar.compiler.compile import CATCH_ALL_NAME
 from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import RulesError
 from pytest_nectar.prover.properties import Verdict
@@ -36,7 +36,7 @@ from pytest_nectar.prover.solver import Shape, Solver
 from pytest_nectar.prover.universal import DEFAULT_SEED, RANDOM_TRIES, rule_shapes
 from pytest_nectar.refinery import rules_model as rm
 from pytest_nectar.refinery.reference import Decision, Evaluator
-from pytest_nectar.trace_model import Trace
+from pytest_nectar.trace import Trace
 
 __all__ = ["Equivalence", "corpus_differences", "prove_equivalent", "same_decision"]
 
