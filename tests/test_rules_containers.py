@@ -463,3 +463,21 @@ def test_a_configmap_syntax_error_is_located_in_the_configmap(
     assert capsys.readouterr().err.strip() == (
         f"{tmp_path / 'file'}: -o must be a folder; policies go in a folder"
     )
+
+
+def test_helm_values_with_1x_rules_convert_and_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        "replicaCount: 2\nrules:\n  Sampler: DeterministicSampler\n  SampleRate: 4\n"
+        "  api:\n    Sampler: DeterministicSampler\n    SampleRate: 8\n"
+    )
+    assert main(["import", str(values), "-o", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == [
+        "reading the rules of a Refinery Helm chart values (rules under the rules: key)",
+        "converted a Refinery 1.x rules file as Refinery's `convert rules` tool does",
+    ]
+    assert (tmp_path / "out" / "api.toon").read_text().endswith("  deterministic(1/8)\n")
+    assert (tmp_path / "out" / "__default__.toon").read_text().endswith("  deterministic(1/4)\n")

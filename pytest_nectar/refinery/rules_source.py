@@ -59,6 +59,11 @@ def _is_rules(node: Node | None) -> bool:
     return node is not None and node.kind == "map" and any(node.get(k) for k in _RULES_KEYS)
 
 
+def _is_v1_rules(node: Node) -> bool:
+    """Refinery 1.x rules under ``rules:`` (the chart's values before Refinery 2)."""
+    return any(k.lower() in ("sampler", "samplerate") for k, _, _ in node.entries)
+
+
 def _shift(node: Node, lines: int, columns: int) -> None:
     """Move positions of text embedded in a block scalar to where they are in the file."""
     p = node.position
@@ -146,7 +151,7 @@ def unwrap(root: Node | None, text: str, path: str) -> tuple[Node | None, str, C
     if found is not None:
         return found
     rules = root.get("rules")
-    if rules is not None and rules.kind == "map" and _is_rules(rules):
+    if rules is not None and rules.kind == "map" and (_is_rules(rules) or _is_v1_rules(rules)):
         added = _with_default(rules)
         return rules, "yaml", Container("helm", "rules", rules.position, added)
     if rules is not None and (rules.value is None and not rules.entries and not rules.items):

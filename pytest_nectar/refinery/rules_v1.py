@@ -101,8 +101,10 @@ def is_v1(loaded: LoadedRules) -> bool:
     at the top or in a dataset table (a TOML file without them is Refinery 1's ``rules.toml``).
     """
     root = loaded.root
-    if loaded.container is not None or (root is not None and root.kind != "map"):
-        return False
+    if (loaded.container is not None and loaded.container.kind != "helm") or (
+        root is not None and root.kind != "map"
+    ):
+        return False  # a ConfigMap holds what Refinery 2 loads; Helm values may be 1.x
     keys = _keys(root)
     if keys & {"RulesVersion", "Samplers"}:
         return False
