@@ -481,3 +481,19 @@ def test_helm_values_with_1x_rules_convert_and_import(
     ]
     assert (tmp_path / "out" / "api.toon").read_text().endswith("  deterministic(1/8)\n")
     assert (tmp_path / "out" / "__default__.toon").read_text().endswith("  deterministic(1/4)\n")
+
+
+def test_helm_templates_in_rules_are_refused_with_their_position(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        "rules:\n  RulesVersion: 2\n  Samplers:\n    __default__:\n      DeterministicSampler:\n"
+        '        SampleRate: "{{ .Values.rate }}"\n'
+    )
+    assert main(["validate", str(values)]) == 1
+    assert capsys.readouterr().out.startswith(
+        f"{values}:6:21: a Helm template in the rules: the chart renders it at install (tpl), "
+        "so the rules Refinery gets are not known here; got '{{ .Values.rate }}'; render the "
+        "chart (helm template) and import the rules ConfigMap it writes"
+    )

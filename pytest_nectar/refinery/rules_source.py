@@ -4,7 +4,8 @@ A rules file is read from one of three places, told apart by content (never by n
 
 * a plain rules file (``RulesVersion``/``Samplers`` at the top);
 * Refinery's Helm chart values (``charts/refinery/values.yaml``): the rules are the map under
-  the top-level ``rules:`` key.  The chart renders them into the rules ConfigMap after adding
+  the top-level ``rules:`` key (a ``{{ ... }}`` template in them is refused: the chart renders
+  the rules with ``tpl`` at install).  The chart renders them into the rules ConfigMap after adding
   ``__default__: {DeterministicSampler: {SampleRate: 1}}`` when ``Samplers`` has none
   (``refinery.rules`` in the chart's ``_helpers.tpl``), so that default is added here too and
   reported;
@@ -152,6 +153,7 @@ def unwrap(root: Node | None, text: str, path: str) -> tuple[Node | None, str, C
         return found
     rules = root.get("rules")
     if rules is not None and rules.kind == "map" and (_is_rules(rules) or _is_v1_rules(rules)):
+        _no_templates(rules)
         added = _with_default(rules)
         return rules, "yaml", Container("helm", "rules", rules.position, added)
     if rules is not None and (rules.value is None and not rules.entries and not rules.items):
@@ -170,6 +172,31 @@ def unwrap(root: Node | None, text: str, path: str) -> tuple[Node | None, str, C
             "collector's policies are a different sampler and are not converted",
         )
     return root, "yaml", None
+
+
+def _no_templates(rules: Node) -> None:
+    """The chart renders its rules with ``tpl``: a ``{{ ... }}`` is only known at install."""
+    for node in _scalars(rules, 0):
+        if isinstance(node.value, str) and "{{" in node.value:
+            raise RulesError(
+                "a Helm template in the rules: the chart renders it at install (tpl), so the "
+                "rules Refinery gets are not known here",
+                position=node.position,
+                got=node.value,
+                hint="render the chart (helm template) and import the rules ConfigMap it writes",
+            )
+
+
+def _scalars(node: Node, depth: int) -> Iterator[Node]:
+    if depth > 64:
+        return
+    if node.kind == "scalar":
+        yield node
+    for _, key, value in node.entries:
+        yield key
+        yield from _scalars(value, depth + 1)
+    for item in node.items:
+        yield from _scalars(item, depth + 1)
 
 
 def _walk(node: Node, depth: int) -> Iterator[tuple[str, Node, Node]]:
