@@ -109,20 +109,12 @@ def _configmap(text: str, root: Any, key: str, rules_text: str, path: str) -> st
     return text[: value.start_mark.index] + "|-\n" + body + text[value.end_mark.index :]
 
 
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
-
-
 def _load(text: str) -> Any:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     try:
-        return _plain(YAML(typ="safe", pure=True).load(text))
+        return YAML(typ="safe", pure=True).load(text)  # plain dicts and lists
     except YAMLError as err:  # pragma: no cover - a splice bug, never a user error
         raise RulesError(f"writing the rules would break the file's YAML: {err}") from None
 
