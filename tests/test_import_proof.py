@@ -143,3 +143,19 @@ def test_replay_equality_names_the_traces_decided_differently() -> None:
         assert (a.rule_name, a.rate, b.rule_name, b.rate) == ("rest", 10, "rest", 20)
         index = corpus.trace_ids.index(trace_id)
         assert left.decide(corpus.trace(index)) == a  # the reference evaluator agrees
+
+
+def test_renamed_rules_are_compared_under_their_original_names() -> None:
+    original = read_rules_text(
+        HEAD + "        - Name: ''\n          SampleRate: 3\n          Conditions:\n"
+        "            - {Field: a, Operator: exists}\n"
+        "        - Name: rule-1\n          SampleRate: 5\n          Conditions:\n"
+        "            - {Field: b, Operator: exists}\n"
+    ).rules_file
+    imported, renamed = _imported(original)
+    assert renamed["__default__"] == {"rule-1": "", "rule-1 (2)": "rule-1"}
+    proof = prove_equivalent(original, imported, "__default__", renamed=renamed["__default__"])
+    assert proof.verdict is Verdict.PASS, proof
+    swapped = {"rule-1": "rule-1", "rule-1 (2)": ""}  # a wrong map is caught
+    wrong = prove_equivalent(original, imported, "__default__", renamed=swapped)
+    assert wrong.verdict is Verdict.FAIL

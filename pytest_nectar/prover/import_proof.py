@@ -90,17 +90,14 @@ def _outcome(rule: rm.Rule | None) -> object:
     return ("static", rate % (1 << 64), not rule.drop and rate > 0)
 
 
-def _name(rule: rm.Rule | None, renamed: Mapping[str, str]) -> str | None:
-    if rule is None:
-        return None
-    return renamed.get(rule.name, rule.name)
-
-
 def _differs(a: rm.Rule | None, b: rm.Rule | None, renamed: Mapping[str, str]) -> bool:
+    """Whether rule ``a`` (original) and ``b`` (imported; ``renamed`` maps its name back)
+    decide differently; None is "no rule matched"."""
     if _outcome(a) != _outcome(b):
         return True
-    na, nb = _name(a, renamed), _name(b, renamed)
-    return not (na == nb or (na is None and nb == CATCH_ALL_NAME))
+    na = a.name if a is not None else None
+    nb = renamed.get(b.name, b.name) if b is not None else None
+    return not (na == nb or (a is None and b is not None and b.name == CATCH_ALL_NAME))
 
 
 def _typed(value: object) -> object:
