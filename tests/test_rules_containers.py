@@ -341,7 +341,7 @@ def test_replay_prove_and_import_read_helm_values_and_configmaps(
     assert main(["import", str(cm), "-o", str(tmp_path / "out"), "--corpus", corpus]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0] == (
-        "reading the rules of a Kubernetes ConfigMap (rules file under data: rules.yaml)"
+        "reading the rules from a Kubernetes ConfigMap (under data: rules.yaml)"
     )
     assert "prod: corpus: pass: 141 of 141 traces alike" in out
     assert (tmp_path / "out" / "prod.toon").exists()
@@ -476,7 +476,7 @@ def test_helm_values_with_1x_rules_convert_and_import(
     assert main(["import", str(values), "-o", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[:2] == [
-        "reading the rules of a Refinery Helm chart values (rules under the rules: key)",
+        "reading the rules from Refinery's Helm chart values (under rules:)",
         "converted a Refinery 1.x rules file as Refinery's `convert rules` tool does",
     ]
     assert (tmp_path / "out" / "api.toon").read_text().endswith("  deterministic(1/8)\n")

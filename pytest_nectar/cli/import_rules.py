@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = read_rules(args.rules)
     changes: tuple[str, ...] = ()
     if loaded.container is not None:
-        out(f"reading the rules of a {loaded.container.describe()}\n")
+        out(f"reading the rules from {loaded.container.describe()}\n")
         if loaded.container.added_default:
             out(
                 "note: Samplers has no __default__; Refinery's Helm chart adds "

@@ -52,8 +52,8 @@ class Container:
 
     def describe(self) -> str:
         if self.kind == "helm":
-            return "Refinery Helm chart values (rules under the rules: key)"
-        return f"Kubernetes ConfigMap (rules file under data: {self.key})"
+            return "Refinery's Helm chart values (under rules:)"
+        return f"a Kubernetes ConfigMap (under data: {self.key})"
 
 
 def _is_rules(node: Node | None) -> bool:
