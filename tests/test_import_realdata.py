@@ -110,3 +110,22 @@ def test_collector_tail_sampling_config_gets_one_clear_message(
         "are not converted"
     )
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "envs"),
+    [
+        ("refinery-rules.json", ["TheNewWorld", "__default__"]),
+        ("hpsf-04-specify-environment-refinery.yaml", ["MyEnvironment"]),
+    ],
+)
+def test_no_validate_imports_what_refinery_decodes_with_that_flag(
+    name: str, envs: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["import", str(RULES_DIR / name), "-o", str(tmp_path / "out"), "--no-validate"]
+    code, out, err = _run(args, capsys)
+    assert code == 0, out + err
+    assert "unless started with --no-validate; importing what it decodes then" in out
+    verdicts = [line for line in out.splitlines() if ": all traces: " in line]
+    assert [line.split(":")[0] for line in verdicts] == envs
+    assert all(": all traces: pass: proven" in line for line in verdicts)

@@ -14,7 +14,8 @@ environment's compiled rules are proven to decide exactly as the original: for a
 Exit 0 when everything imported and no environment was shown to differ; 1 when an
 environment cannot be stated exactly or decides differently (nothing is written: a partial
 import would send that environment's traffic to ``__default__``); 2 for bad input, including
-a file Refinery refuses (its messages are printed, nothing is written).
+a file Refinery refuses (its messages are printed, nothing is written).  ``--no-validate``
+imports such a file as Refinery decodes it when started with that flag.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ def register(subparsers: Any) -> None:
         "--corpus", action="append", metavar="PATH", help="also check replay equality on it"
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing policy files")
+    parser.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="import what Refinery loads when started with --no-validate",
+    )
     parser.set_defaults(func=run)
 
 
@@ -74,6 +80,17 @@ def _rule_names(rules_file: Any, env: str) -> list[str]:
     entry = rules_file.samplers.get(env)
     chosen = entry.select() if entry is not None else None
     return [r.name for r in getattr(chosen, "rules", None) or ()]
+
+
+def _decoded(loaded: Any) -> Any:
+    """The rules as Refinery decodes them under ``--no-validate`` (no validation)."""
+    from pytest_nectar.refinery.rules_decode import go_decode
+    from pytest_nectar.refinery.rules_decode_json import go_decode_json
+    from pytest_nectar.refinery.rules_reader import build_rules_file
+
+    if loaded.format == "json":
+        return build_rules_file(go_decode_json(loaded.text, loaded.path), loaded.path)
+    return build_rules_file(go_decode(loaded.root, loaded.path, loaded.format), loaded.path)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,6 +131,14 @@ def run(args: argparse.Namespace) -> int:
         loaded, changes = conversion.loaded, conversion.changes
         out("converted a Refinery 1.x rules file as Refinery's `convert rules` tool does\n")
     errors = validate_loaded(loaded).errors
+    original = loaded.rules_file
+    if errors and args.no_validate:
+        original = _decoded(loaded)
+        out(
+            f"note: Refinery refuses this file ({len(errors)} error(s)) unless started with "
+            "--no-validate; importing what it decodes then\n"
+        )
+        errors = ()
     if errors:
         for d in errors:
             sys.stderr.write(terminal(d.render() + "\n"))
@@ -125,8 +150,13 @@ def run(args: argparse.Namespace) -> int:
             "nothing written\n"
         )
         return 2
-    original = loaded.rules_file
     result = import_rules(original)
+    if "__default__" not in original.samplers:
+        out(
+            "note: the file has no __default__: Refinery stops when a trace of any other "
+            "environment arrives; the compiled rules keep those traces (DeterministicSampler "
+            "SampleRate 1), which is no decision of the original\n"
+        )
     for note in result.notes:
         out(f"note: {note}\n")
     if result.problems:
