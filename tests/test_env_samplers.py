@@ -282,3 +282,18 @@ def test_avg_dynamic_rules_share_a_sampler_only_with_the_same_rate() -> None:
     with pytest.raises(CompileError) as info:
         compile_policies([parse_policy(text + same, path="p.toon")])
     assert "Refinery would share one sampler with an earlier rule" in info.value.message
+
+
+def test_determinism_campaign_mutates_an_environment_sampler() -> None:
+    import numpy as np
+
+    from pytest_nectar.vopr.replays import mutate_policy
+
+    policy = parse_policy(_policy("windowed_throughput(20/s by a)"))
+    seen = set()
+    for seed in range(12):
+        mutated = mutate_policy(policy, np.random.default_rng(seed))
+        assert mutated.rules == () and mutated.sampler is not None
+        compile_policies([mutated])  # every variant compiles
+        seen.add(type(mutated.sampler).__name__)
+    assert seen == {"Deterministic", "WindowedThroughput"}
