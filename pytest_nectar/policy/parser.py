@@ -452,6 +452,42 @@ def _rule(
     )
 
 
+#: (present, absent, where, what, hint): the field combinations a policy may not have.
+_EXCLUSIVE: Final = (
+    (
+        ("rules", "sampler"),
+        (),
+        "sampler",
+        "a policy has rules or a sampler, not both",
+        "an environment uses either a RulesBasedSampler (rules) or one sampler",
+    ),
+    (
+        (),
+        ("rules", "sampler"),
+        "",
+        "missing required policy field",
+        "a policy needs version, name and rules (or a sampler, e.g. deterministic(1/10))",
+    ),
+    (
+        ("sampler", "check_nested_fields"),
+        (),
+        "check_nested_fields",
+        "check_nested_fields needs rules",
+        "only a RulesBasedSampler reads CheckNestedFields; remove it",
+    ),
+)
+
+
+def _check_sampler_or_rules(
+    reader: _Reader, seen: dict[str, tuple[Position, _Value]], head: Position
+) -> None:
+    """A policy has rules or an environment sampler: exactly one, and no rules-only fields."""
+    for present, absent, field, what, hint in _EXCLUSIVE:
+        if all(f in seen for f in present) and not any(f in seen for f in absent):
+            where = seen[field][0] if field else head
+            raise reader.error(what, where, got=field or "rules", hint=hint)
+
+
 def _assemble(reader: _Reader, head: Any, fields: list[tuple[str, Position, _Value]]) -> Policy:
     seen: dict[str, tuple[Position, _Value]] = {}
     for name, where, piece in fields:
@@ -473,27 +509,7 @@ def _assemble(reader: _Reader, head: Any, fields: list[tuple[str, Position, _Val
                 got=name,
                 hint="a policy needs version, name and rules",
             )
-    if "rules" in seen and "sampler" in seen:
-        raise reader.error(
-            "a policy has rules or a sampler, not both",
-            seen["sampler"][0],
-            got="sampler",
-            hint="an environment uses either a RulesBasedSampler (rules) or one sampler",
-        )
-    if "rules" not in seen and "sampler" not in seen:
-        raise reader.error(
-            "missing required policy field",
-            head_pos,
-            got="rules",
-            hint="a policy needs version, name and rules (or a sampler, e.g. deterministic(1/10))",
-        )
-    if "sampler" in seen and "check_nested_fields" in seen:
-        raise reader.error(
-            "check_nested_fields needs rules",
-            seen["check_nested_fields"][0],
-            got="check_nested_fields",
-            hint="only a RulesBasedSampler reads CheckNestedFields; remove it",
-        )
+    _check_sampler_or_rules(reader, seen, head_pos)
     version = _int(reader, "version", seen["version"][1])
     if version != SUPPORTED_VERSION:
         raise reader.error(
