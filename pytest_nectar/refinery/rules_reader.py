@@ -117,7 +117,7 @@ def read_rules_text(text: str, path: str = "<rules>", fmt: str = "yaml") -> Load
         raise RulesError("rules file is too large", position=Position(path), got=len(text))
     container = None
     if fmt == "yaml":
-        root, fmt, container = unwrap(load_yaml(text, path), text, path)
+        root, fmt, container = unwrap(load_yaml(text, path), text, path, _embedded_root)
     elif fmt == "json":
         root = _load_json(text, path)
     elif fmt == "toml":
@@ -132,6 +132,11 @@ def read_rules_text(text: str, path: str = "<rules>", fmt: str = "yaml") -> Load
             hint="start with 'RulesVersion: 2' and 'Samplers:'",
         )
     return LoadedRules(path, fmt, text, root, build_rules_file(root, path), container)
+
+
+def _embedded_root(text: str, path: str, fmt: str) -> Node | None:
+    """The root of a rules file held inside another file (a ConfigMap's data)."""
+    return read_rules_text(text, path, fmt).root
 
 
 def rules_from_data(data: Any, path: str = "<rules>") -> LoadedRules:

@@ -19,9 +19,9 @@ refused with one message saying what it is.  Everything else is left to validati
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeAlias
 
 from pytest_nectar.errors import Position, RulesError
 from pytest_nectar.refinery.yaml_loader import Node
@@ -95,9 +95,14 @@ def _with_default(rules: Node) -> bool:
     return True
 
 
-def _configmap(root: Node, text: str, path: str) -> tuple[Node | None, str, Container] | None:
-    from pytest_nectar.refinery.rules_reader import read_rules_text
+#: Decodes an embedded rules file: (text, path, format) -> its root (the reader's own decoder,
+#: passed in so that this module does not import the reader back).
+Decode: TypeAlias = Callable[[str, str, str], "Node | None"]
 
+
+def _configmap(
+    root: Node, text: str, path: str, decode: Decode
+) -> tuple[Node | None, str, Container] | None:
     kind = root.get("kind")
     data = root.get("data")
     if kind is None or kind.value != "ConfigMap" or data is None or data.kind != "map":
@@ -119,7 +124,7 @@ def _configmap(root: Node, text: str, path: str) -> tuple[Node | None, str, Cont
         body = next((ln for ln in lines[at:] if ln.strip()), "")
         indent = len(body) - len(body.lstrip(" "))
         try:
-            inner = read_rules_text(value.value, path, fmt)
+            inner = decode(value.value, path, fmt)
         except RulesError as err:
             d, p = err.diagnostic, err.position
             if not block or p is None or not p.line:
@@ -128,9 +133,9 @@ def _configmap(root: Node, text: str, path: str) -> tuple[Node | None, str, Cont
             raise RulesError(
                 d.what, position=moved, got=d.got, hint=d.hint, source_line=d.source_line
             ) from None
-        if inner.root is not None and block:
-            _shift(inner.root, at, indent)
-        return inner.root, fmt, Container("configmap", key, value.position)
+        if inner is not None and block:
+            _shift(inner, at, indent)
+        return inner, fmt, Container("configmap", key, value.position)
     keys = ", ".join(k for k, _, _ in data.entries) or "none"
     raise RulesError(
         "ConfigMap holds no rules file",
@@ -140,15 +145,18 @@ def _configmap(root: Node, text: str, path: str) -> tuple[Node | None, str, Cont
     )
 
 
-def unwrap(root: Node | None, text: str, path: str) -> tuple[Node | None, str, Container | None]:
-    """The rules node inside ``root``, its format and its container (None: a plain file).
+def unwrap(
+    root: Node | None, text: str, path: str, decode: Decode
+) -> tuple[Node | None, str, Container | None]:
+    """The rules node inside ``root``, its format and its container (None: a plain file);
+    ``decode`` reads the rules file a ConfigMap holds.
 
     Raises:
         RulesError: a ConfigMap without rules, or a collector ``tail_sampling`` config.
     """
     if root is None or root.kind != "map" or _is_rules(root):
         return root, "yaml", None
-    found = _configmap(root, text, path)
+    found = _configmap(root, text, path, decode)
     if found is not None:
         return found
     rules = root.get("rules")
