@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from pytest_nectar.policy.model import (
     And,
+    AvgDynamic,
     Condition,
     Datatype,
     Drop,
@@ -32,6 +33,8 @@ from pytest_nectar.policy.model import (
     Sample,
     SpanScope,
     Throughput,
+    TotalThroughput,
+    WindowedThroughput,
     infer_datatype,
 )
 from pytest_nectar.trace import Span, Trace
@@ -189,6 +192,9 @@ actions = st.one_of(
     st.builds(lambda n: Sample(denominator=n), st.integers(1, 50)),
     st.builds(Throughput, st.sampled_from([1, 50]), _keys),
     st.builds(Dynamic, st.sampled_from([1, 20]), _keys),
+    st.builds(AvgDynamic, st.sampled_from([1, 20]), _keys),
+    st.builds(WindowedThroughput, st.sampled_from([1, 50]), _keys),
+    st.builds(TotalThroughput, st.sampled_from([1, 50]), _keys),
 )
 
 

@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 from pytest_nectar.policy.model import (
     SAMPLER_PARAMETERS,
     And,
+    AvgDynamic,
     CommentLine,
     Condition,
     Datatype,
+    Deterministic,
     Drop,
     Duration,
     Dynamic,
@@ -35,11 +37,14 @@ from pytest_nectar.policy.model import (
     SamplerParam,
     SpanScope,
     Throughput,
+    TotalThroughput,
+    WindowedThroughput,
 )
 
 KEYWORDS = {
     "and", "or", "not", "in", "exists", "contains", "matches", "true", "false", "span",
     "has_root", "first", "as", "keep", "drop", "sample", "throughput", "dynamic", "by",
+    "deterministic", "avg_dynamic", "windowed_throughput", "total_throughput",
     "not-in", "not-exists", "does-not-contain", "starts-with",
 }  # fmt: skip
 
@@ -138,8 +143,20 @@ actions = st.one_of(
     st.builds(lambda n: Sample(denominator=n), st.integers(1, 10**6)),
     st.builds(Throughput, st.integers(1, 10**5), keys, params),
     st.builds(Dynamic, st.integers(1, 1000), keys, params),
+    st.builds(AvgDynamic, st.integers(1, 1000), keys, params),
+    st.builds(WindowedThroughput, st.integers(1, 10**5), keys, params),
+    st.builds(TotalThroughput, st.integers(1, 10**5), keys, params),
 )
 names = safe_text.filter(lambda s: s.strip() != "")
+#: A policy's environment sampler, any kind (parameters any, the round trip is syntactic).
+environment_samplers = st.one_of(
+    st.builds(Deterministic, st.integers(1, 10**6)),
+    st.builds(AvgDynamic, st.integers(1, 1000), keys, params),
+    st.builds(Dynamic, st.integers(1, 1000), keys, params),
+    st.builds(Throughput, st.integers(1, 10**5), keys, params),
+    st.builds(WindowedThroughput, st.integers(1, 10**5), keys, params),
+    st.builds(TotalThroughput, st.integers(1, 10**5), keys, params),
+)
 
 
 @st.composite
@@ -167,6 +184,21 @@ def policies(draw: st.DrawFn) -> Policy:
         error=draw(st.one_of(st.none(), exprs)),
         must_keep=draw(st.one_of(st.none(), st.lists(exprs, max_size=3).map(tuple))),
         check_nested_fields=draw(st.one_of(st.none(), st.booleans())),
+    )
+
+
+@st.composite
+def sampler_policies(draw: st.DrawFn) -> Policy:
+    """A policy whose environment uses one sampler and no rules."""
+    return Policy(
+        version=1,
+        name=draw(names),
+        rules=(),
+        budget_per_second=draw(st.one_of(st.none(), st.integers(1, 10**7))),
+        environment=draw(st.one_of(st.none(), names)),
+        error=draw(st.one_of(st.none(), exprs)),
+        must_keep=draw(st.one_of(st.none(), st.lists(exprs, max_size=3).map(tuple))),
+        sampler=draw(environment_samplers),
     )
 
 

@@ -98,7 +98,7 @@ NOT_FROM_EVALUATION: Final = ("vopr", "pytest_plugin", "cli", "github", "__main_
 
 #: Third-party modules too slow to import when pytest loads the plugin or the CLI starts.
 HEAVY: Final = frozenset(
-    {"numpy", "lark", "yaml", "re2", "anthropic", "matplotlib", "rich", "randomgen"}
+    {"numpy", "lark", "yaml", "re2", "anthropic", "matplotlib", "rich", "randomgen", "ruamel"}
 )
 #: Module-level import closures that must stay free of HEAVY modules.
 LIGHT_ENTRY_POINTS: Final = (

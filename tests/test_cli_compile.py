@@ -167,19 +167,12 @@ def test_config_keys_and_warnings(project: Path) -> None:
 def test_import_then_compile_then_decide(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = REALDATA / "refinery-rules" / "refinery-rules_complete.yaml"
     code, out, err = run(capsys, "import", str(src), "-o", "imported")
-    assert code == 1  # env1 (DynamicSampler) and env3 (Deterministic 10) cannot be stated
-    assert out.splitlines() == [
-        "wrote imported/env2.toon",
-        "wrote imported/env4.toon",
-        "wrote imported/env5.toon",
-        "note: __default__: DeterministicSampler SampleRate 1 is Nectar's compiled default",
+    assert code == 0 and err == ""  # every environment, each proven equivalent (issue 17)
+    lines = out.splitlines()
+    assert [line for line in lines if line.startswith("wrote ")] == [
+        f"wrote imported/{env}.toon" for env in ("env1", "env2", "env3", "env4", "env5")
     ]
-    assert err.splitlines() == [
-        f"not imported: {src}:33:13: env1: DynamicSampler has no policy action (throughput is "
-        "EMAThroughputSampler, dynamic is EMADynamicSampler)",
-        f"not imported: {src}:55:13: env3: DeterministicSampler SampleRate 10 keeps by trace-id "
-        "hash; the policy language has no deterministic action",
-    ]
+    assert "env3: all traces: pass: proven: the same DeterministicSampler with the same " in (out)
     assert run(capsys, "compile", "imported/*.toon", "-o", "r.yaml")[0] == 0
     trace = project / "t.json"
     trace.write_text(json.dumps([{"trace.trace_id": "a", "http.route": "/health-check"}]))

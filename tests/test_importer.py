@@ -120,13 +120,14 @@ def test_unrepresentable_parts_are_reported_with_their_line() -> None:
         HEAD
         + "      Rules:\n        - Name: a\n          Scope: span\n          SampleRate: 1\n"
         + "          Conditions:\n            - {Operator: has-root-span, Value: true}\n"
-        + "  other:\n    DynamicSampler: {SampleRate: 5, FieldList: [a]}\n"
+        + "  other:\n    RulesBasedSampler:\n      Rules:\n        - Name: d\n"
+        + "          Sampler:\n            DeterministicSampler: {SampleRate: 5}\n"
     )
     result = import_rules(read_rules_text(src, "r.yaml").rules_file)
     assert [p.render() for p in result.problems] == [
         "r.yaml:10:15: __default__: has-root-span never matches in a span-scope rule",
-        "r.yaml:12:21: other: DynamicSampler has no policy action (throughput is "
-        "EMAThroughputSampler, dynamic is EMADynamicSampler)",
+        "r.yaml:16:35: other: a rule's DeterministicSampler has no policy form (Refinery's "
+        "validation refuses it in a rule)",
     ]
     assert result.policies == {}
 

@@ -84,15 +84,15 @@ MATCH_ERRORS = [
 ACTION_ERRORS = [
     (
         "",
-        "m.toon:7:10: empty action; got ''; expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...) or dynamic(N by FIELD, ...)",
+        "m.toon:7:10: empty action; got ''; expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...), dynamic(N by FIELD, ...), avg_dynamic(N by FIELD, ...), windowed_throughput(N/s by FIELD, ...) or total_throughput(N/s by FIELD, ...)",
     ),
     (
         "kep",
-        "m.toon:7:10: invalid action; got 'kep'; expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...) or dynamic(N by FIELD, ...)",
+        "m.toon:7:10: invalid action; got 'kep'; expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...), dynamic(N by FIELD, ...), avg_dynamic(N by FIELD, ...), windowed_throughput(N/s by FIELD, ...) or total_throughput(N/s by FIELD, ...)",
     ),
     (
         "sample(0.5s)",
-        "m.toon:7:17: sample rate must be a number; got '0.5s'; expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...) or dynamic(N by FIELD, ...)",
+        "m.toon:7:17: sample rate must be a number; got '0.5s'; expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...), dynamic(N by FIELD, ...), avg_dynamic(N by FIELD, ...), windowed_throughput(N/s by FIELD, ...) or total_throughput(N/s by FIELD, ...)",
     ),
     (
         "sample(2/3)",
@@ -101,7 +101,7 @@ ACTION_ERRORS = [
     ("sample(1/0)", "m.toon:7:19: the N of sample(1/N) must be a whole number >= 1; got '0'"),
     (
         "keep(",
-        "m.toon:7:14: invalid action; got 'keep('; expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...) or dynamic(N by FIELD, ...)",
+        "m.toon:7:14: invalid action; got 'keep('; expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...), dynamic(N by FIELD, ...), avg_dynamic(N by FIELD, ...), windowed_throughput(N/s by FIELD, ...) or total_throughput(N/s by FIELD, ...)",
     ),
     (
         "throughput(1.5/s)",
@@ -114,7 +114,7 @@ ACTION_ERRORS = [
     ("dynamic(0)", "m.toon:7:18: a dynamic goal sample rate must be a whole number >= 1; got '0'"),
     (
         "throughput(5 by a)",
-        "m.toon:7:23: invalid action; got 'throughput(5 by a)'; expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...) or dynamic(N by FIELD, ...)",
+        "m.toon:7:23: invalid action; got 'throughput(5 by a)'; expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...), dynamic(N by FIELD, ...), avg_dynamic(N by FIELD, ...), windowed_throughput(N/s by FIELD, ...) or total_throughput(N/s by FIELD, ...)",
     ),
 ]
 

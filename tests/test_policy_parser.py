@@ -80,11 +80,11 @@ EXPECTED = [
     ),
     (
         "unknown_top",
-        "p.toon:1:23: unknown policy field; got 'nmae'; did you mean name? known: version, name, budget_per_second, environment, error, must_keep, check_nested_fields, rules",
+        "p.toon:1:23: unknown policy field; got 'nmae'; did you mean name? known: version, name, budget_per_second, environment, error, must_keep, check_nested_fields, sampler, rules",
     ),
     (
         "unknown_keyed",
-        "p.toon:4:3: unknown policy field; got 'budget'; known: version, name, budget_per_second, environment, error, must_keep, check_nested_fields, rules",
+        "p.toon:4:3: unknown policy field; got 'budget'; known: version, name, budget_per_second, environment, error, must_keep, check_nested_fields, sampler, rules",
     ),
     (
         "unknown_column",
@@ -133,7 +133,7 @@ EXPECTED = [
     ),
     (
         "bad_action",
-        "p.toon:6:13: invalid action; got 'kep'; expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...) or dynamic(N by FIELD, ...)",
+        "p.toon:6:13: invalid action; got 'kep'; expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...), dynamic(N by FIELD, ...), avg_dynamic(N by FIELD, ...), windowed_throughput(N/s by FIELD, ...) or total_throughput(N/s by FIELD, ...)",
     ),
     (
         "tab_indent",

@@ -23,7 +23,7 @@ from pathlib import Path, PosixPath, WindowsPath
 
 from pytest_nectar.claude.verify import ProjectCheck
 from pytest_nectar.compiler.lockfile import policy_sha256
-from pytest_nectar.compiler.outputs import Outputs, build_outputs, show_path
+from pytest_nectar.compiler.outputs import Outputs, build_outputs, rules_file_text, show_path
 from pytest_nectar.errors import NectarError, UsageError
 from pytest_nectar.fileio import write_atomic
 from pytest_nectar.policy.parser import parse_policy
@@ -151,7 +151,8 @@ def apply_plan(plan: WritePlan) -> list[Path]:
     """Write policy, rules and lock; on a failed write, restore what was written before."""
     files = [
         (plan.policy_path, plan.policy_text),
-        (plan.rules_path, plan.outputs.rules_text),
+        # into Helm values or a ConfigMap only the rules go (compile -o does the same)
+        (plan.rules_path, rules_file_text(plan.rules_path, plan.outputs.rules_text)),
         (plan.lock_path, plan.outputs.lock_text),
     ]
     before = [(path, _old(path)) for path, _ in files]

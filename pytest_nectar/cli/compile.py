@@ -4,6 +4,8 @@ Without POLICY, the ``policies`` globs of ``[tool.nectar]`` (pyproject.toml or n
 ``-o`` and ``--lock`` default to its ``rules`` and ``lock`` (``rules.yaml``, ``nectar.lock``).
 Writes the rules file and the lock, each atomically (rules first: a crash in between leaves
 a lock that ``--check`` reports as stale).  ``-o -`` prints the rules and writes no lock.
+When ``-o`` names Refinery's Helm chart values or a ConfigMap holding the rules file, only
+the rules in it are replaced; every other byte (comments included) stays as it was.
 
 ``--check`` writes nothing: exit 0 when the rules file and lock are what compiling gives now,
 1 with one line per problem (missing, stale, edited by hand), 2 for bad input.
@@ -65,7 +67,12 @@ def _deployed_problems(url: str, outputs: Any, lock_path: Path) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_nectar.compiler.outputs import build_outputs, check_outputs, show_path
+    from pytest_nectar.compiler.outputs import (
+        build_outputs,
+        check_outputs,
+        rules_file_text,
+        show_path,
+    )
     from pytest_nectar.escape import terminal
     from pytest_nectar.fileio import write_atomic_all
     from pytest_nectar.project.config import expand_policies, load_config
@@ -105,7 +112,12 @@ def run(args: argparse.Namespace) -> int:
     if to_stdout:
         sys.stdout.write(outputs.rules_text)
         return 0
-    write_atomic_all([(rules_path, outputs.rules_text), (lock_path, outputs.lock_text)])
+    write_atomic_all(
+        [
+            (rules_path, rules_file_text(rules_path, outputs.rules_text)),
+            (lock_path, outputs.lock_text),
+        ]
+    )
     envs = ", ".join(outputs.compilation.environments)
     sys.stdout.write(
         f"wrote {show_path(rules_path)} ({envs}; md5 {outputs.lock.rules_md5}) "

@@ -26,6 +26,17 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _is_v1(path: str) -> bool:
+    from pytest_nectar.errors import RulesError
+    from pytest_nectar.refinery.rules_reader import read_rules
+    from pytest_nectar.refinery.rules_v1 import is_v1
+
+    try:
+        return is_v1(read_rules(path))
+    except RulesError:
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
     from pytest_nectar.refinery.rules_validate import validate_path
 
@@ -42,4 +53,9 @@ def run(args: argparse.Namespace) -> int:
                 f"{report.path}: {status}; {len(report.errors)} error(s), "
                 f"{len(report.warnings)} warning(s)\n"
             )
+            if not report.ok and _is_v1(report.path):
+                sys.stdout.write(
+                    f"{report.path}: this is a Refinery 1.x rules file; 'nectar import "
+                    f"{report.path} -o DIR' converts it as Refinery's convert tool does\n"
+                )
     return 0 if all(r.ok for r in reports) else 1

@@ -12,6 +12,11 @@ Each policy becomes the ``RulesBasedSampler`` of its environment (``Samplers.<en
 * ``and`` becomes one rule's ``Conditions``, a ``span(...)`` group a ``Scope: span`` rule,
   an alias a ``Fields`` list, a duration literal a ``duration_ms`` number of milliseconds;
   every condition keeps the model's ``Datatype`` (inferred from the literal unless ``as``);
+* a policy with ``sampler`` instead of rules becomes exactly that sampler (no
+  RulesBasedSampler): ``deterministic(1/N)`` a ``DeterministicSampler``, ``avg_dynamic``,
+  ``dynamic``, ``throughput``, ``windowed_throughput``, ``total_throughput`` the Dynamic,
+  EMADynamic, EMAThroughput, WindowedThroughput and TotalThroughput samplers, every parameter
+  written;
 * ``keep`` is ``SampleRate: 1``, ``drop`` is ``Drop: true``, ``sample(1/N)`` is
   ``SampleRate: N``, ``throughput``/``dynamic`` are downstream ``EMAThroughputSampler`` /
   ``EMADynamicSampler`` with ``FieldList`` and parameters;
@@ -36,14 +41,19 @@ from pytest_nectar.policy.check import check_policy, normal_form
 from pytest_nectar.policy.model import (
     DEFAULT_ENVIRONMENT,
     SAMPLER_PARAMETERS,
+    SAMPLER_WORDS,
     Action,
+    AvgDynamic,
     Clause,
     Condition,
+    Deterministic,
     Drop,
     Duration,
     Dynamic,
+    EnvironmentSampler,
     HasRootSpan,
     Keep,
+    KeyedSampler,
     ListLiteral,
     Literal,
     Policy,
@@ -51,8 +61,9 @@ from pytest_nectar.policy.model import (
     Sample,
     SamplerParam,
     Scope,
-    Throughput,
     refinery_value,
+    sampler_goal,
+    sampler_word,
 )
 from pytest_nectar.refinery import rules_model as rm
 from pytest_nectar.refinery.rules_writer import format_scalar, write_rules
@@ -65,6 +76,7 @@ __all__ = [
     "compile_file",
     "compile_policies",
     "compile_policy",
+    "environment_sampler",
     "load_rules_or_policy",
     "split_name",
     "to_refinery_condition",
@@ -175,9 +187,10 @@ def _param_value(param: SamplerParam) -> object:
     return v.go_string() if isinstance(v, Duration) else v
 
 
-def _downstream(action: Throughput | Dynamic) -> rm.SamplerConfig:
-    kind = "throughput" if isinstance(action, Throughput) else "dynamic"
-    goal = action.per_second if isinstance(action, Throughput) else action.goal_sample_rate
+def _keyed_config(action: KeyedSampler) -> rm.SamplerConfig:
+    """A keyed sampler as its Refinery config: goal, ``FieldList`` and every parameter."""
+    kind = sampler_word(action)
+    goal = sampler_goal(action)
     if goal < 1:
         raise _fail(
             f"{kind} goal must be at least 1",
@@ -193,9 +206,20 @@ def _downstream(action: Throughput | Dynamic) -> rm.SamplerConfig:
         if spec.kind.value == "float" and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         settings[_SNAKE[spec.refinery_key]] = value
-    if isinstance(action, Throughput):
-        return rm.EMAThroughputSamplerConfig(goal_throughput_per_sec=goal, **settings)  # type: ignore[arg-type]
-    return rm.EMADynamicSamplerConfig(goal_sample_rate=goal, **settings)  # type: ignore[arg-type]
+    cls = rm.SAMPLER_CLASSES[SAMPLER_WORDS[type(action)][1]]
+    goal_field = (
+        "sample_rate"
+        if isinstance(action, AvgDynamic)
+        else ("goal_sample_rate" if isinstance(action, Dynamic) else "goal_throughput_per_sec")
+    )
+    return cls(**{goal_field: goal}, **settings)
+
+
+def environment_sampler(sampler: EnvironmentSampler) -> rm.SamplerConfig:
+    """A policy's ``sampler`` as exactly that Refinery sampler, with every parameter."""
+    if isinstance(sampler, Deterministic):
+        return rm.DeterministicSamplerConfig(sample_rate=sampler.sample_rate)
+    return _keyed_config(sampler)
 
 
 _SNAKE: Final = {
@@ -208,6 +232,9 @@ _SNAKE: Final = {
     "UseTraceLength": "use_trace_length",
     "UseClusterSize": "use_cluster_size",
     "InitialSampleRate": "initial_sample_rate",
+    "ClearFrequency": "clear_frequency",
+    "UpdateFrequency": "update_frequency",
+    "LookbackFrequency": "lookback_frequency",
 }
 
 
@@ -220,7 +247,7 @@ def _rule(name: str, action: Action, clause: Clause) -> rm.Rule:
         return rm.Rule(name, drop=True, scope=scope, conditions=conditions)
     if isinstance(action, Sample):
         return rm.Rule(name, sample_rate=action.sample_rate, scope=scope, conditions=conditions)
-    entry = rm.SamplerEntry((_downstream(action),))
+    entry = rm.SamplerEntry((_keyed_config(action),))
     return rm.Rule(name, sampler=entry, scope=scope, conditions=conditions)
 
 
@@ -251,12 +278,15 @@ MAX_YAML_KEY: Final = 1024
 
 
 def compile_policy(policy: Policy, *, source: str | None = None) -> CompiledEnvironment:
-    """One policy -> its environment's ``RulesBasedSampler`` entry.
+    """One policy -> its environment's ``RulesBasedSampler`` entry (or its one sampler).
 
     Raises:
         CompileError: the policy has an error, or something Refinery cannot express exactly.
     """
     notes = _validated(policy, source)
+    if policy.sampler is not None:
+        entry = rm.SamplerEntry((environment_sampler(policy.sampler),))
+        return CompiledEnvironment(policy.effective_environment, policy, entry, (), tuple(notes))
     rules: list[rm.Rule] = []
     origins: list[str | None] = []
     taken: dict[str, Rule] = {}

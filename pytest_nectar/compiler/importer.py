@@ -7,39 +7,47 @@ that are aliases or not plain are backquoted (never aliased), ``root.`` is kept,
 (priorities count down).  A rules-based environment whose rules never match everything
 gets no extra rule: the compiler's explicit catch-all keeps at rate 1, as Refinery does.
 
-Non-rules samplers import as the corresponding action (one ``true`` rule): ``EMADynamicSampler``
-as ``dynamic``, ``EMAThroughputSampler`` as ``throughput``, ``DeterministicSampler`` with
-``SampleRate <= 1`` as ``keep``; a ``__default__`` of ``DeterministicSampler: {SampleRate: 1}``
-is the compiler's own default and needs no policy.  Whatever the language cannot state
-exactly is reported as a :class:`Problem` (located), never dropped or approximated: the
-environment is then not imported.
+Every other environment sampler imports as a policy whose ``sampler`` is exactly that sampler,
+every parameter kept: ``DeterministicSampler`` as ``deterministic(1/N)``, ``DynamicSampler``
+as ``avg_dynamic``, ``EMADynamicSampler`` as ``dynamic``, ``EMAThroughputSampler`` as
+``throughput``, ``WindowedThroughputSampler`` as ``windowed_throughput`` and
+``TotalThroughputSampler`` as ``total_throughput``.  A ``__default__`` of
+``DeterministicSampler: {SampleRate: 1}`` is the compiler's own default and needs no policy.
+Whatever the language cannot state exactly is reported as a :class:`Problem` (located), never
+dropped or approximated: the environment is then not imported.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
+from pytest_nectar.compiler.compile import CATCH_ALL_NAME
 from pytest_nectar.errors import Position
 from pytest_nectar.policy.aliases import resolve_field
 from pytest_nectar.policy.model import (
     DEFAULT_ENVIRONMENT,
+    DURATION_UNITS,
     SAMPLER_PARAMETERS,
+    SAMPLER_WORDS,
     Action,
     And,
     Condition,
     Datatype,
+    Deterministic,
     Drop,
     Duration,
-    Dynamic,
+    EnvironmentSampler,
     Expr,
     FieldName,
     FieldRef,
     HasRootSpan,
     Keep,
+    KeyedSampler,
     KeyField,
     ListLiteral,
     Literal,
@@ -50,7 +58,6 @@ from pytest_nectar.policy.model import (
     Sample,
     SamplerParam,
     SpanScope,
-    Throughput,
 )
 from pytest_nectar.refinery import rules_model as rm
 from pytest_nectar.refinery.values import to_bool, to_float, to_int
@@ -60,6 +67,9 @@ __all__ = ["ImportResult", "Problem", "import_rules"]
 _PLAIN: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*\Z")
 _PARAM_BY_KEY: Final = {spec.refinery_key: name for name, spec in SAMPLER_PARAMETERS.items()}
 _DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)")
+_GOAL_KEYS: Final = ("GoalThroughputPerSec", "GoalSampleRate", "SampleRate")
+_WORD_CLASSES: Final = {word: cls for cls, (word, _) in SAMPLER_WORDS.items()}
+_ENV_WORDS: Final = tuple(w for w in _WORD_CLASSES if w != "deterministic")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +92,8 @@ class ImportResult:
     policies: Mapping[str, Policy]
     problems: tuple[Problem, ...]
     notes: tuple[str, ...]
+    #: per environment, imported rule name -> the original's (renamed rules only)
+    renamed: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
 
 
 class _Unrepresentable(Exception):
@@ -175,35 +187,54 @@ def _duration(text: str, where: Position | None) -> Duration:
     m = _DURATION.fullmatch(text)
     if m:
         return Duration(Decimal(m.group(1)).normalize(), m.group(2))
-    millis = Decimal(repr(seconds * 1000)).normalize()
-    return Duration(millis, "ms")
+    nanos = Decimal(round(seconds * 1e9))  # e.g. "1m30s": the largest unit that divides it
+    for unit in ("h", "m", "s", "ms", "us", "ns"):
+        size = DURATION_UNITS[unit] * 1000000
+        if nanos % size == 0:
+            return Duration((nanos / size).normalize(), unit)
+    raise AssertionError("every whole number of nanoseconds divides by 1ns")  # pragma: no cover
 
 
-def _sampler_action(config: rm.SamplerConfig) -> Action:
+_SAMPLER_BY_KIND: Final = {kind: cls for cls, (_, kind) in SAMPLER_WORDS.items()}
+
+
+def _keyed(config: rm.SamplerConfig, allowed: tuple[str, ...]) -> KeyedSampler:
+    """A keyed Refinery sampler as the policy sampler of the same kind, every parameter kept."""
     where: Position | None = getattr(config, "position", None)
-    if not isinstance(config, rm.EMAThroughputSamplerConfig | rm.EMADynamicSamplerConfig):
-        raise _Unrepresentable(
-            f"{config.KIND} has no policy action (throughput is EMAThroughputSampler, "
-            "dynamic is EMADynamicSampler)",
-            where,
-        )
+    cls = _SAMPLER_BY_KIND.get(config.KIND)
+    if cls is None or SAMPLER_WORDS[cls][0] not in allowed:
+        words = ", ".join(f"{w} is {SAMPLER_WORDS[_WORD_CLASSES[w]][1]}" for w in allowed)
+        raise _Unrepresentable(f"{config.KIND} has no policy form here ({words})", where)
+    word = SAMPLER_WORDS[cls][0]
     params: list[SamplerParam] = []
     keys: tuple[KeyField, ...] = ()
+    goal: object = None
     for key, value in config.params().items():
         if key == "FieldList":
             keys = tuple(KeyField(str(v)) for v in value)  # type: ignore[attr-defined]
-        elif key in ("GoalThroughputPerSec", "GoalSampleRate"):
-            continue
-        elif key in _PARAM_BY_KEY:
+        elif key in _GOAL_KEYS:
+            goal = value
+        elif key in _PARAM_BY_KEY and word in SAMPLER_PARAMETERS[_PARAM_BY_KEY[key]].samplers:
             lit = _duration(value, where) if isinstance(value, str) else value
             params.append(SamplerParam(_PARAM_BY_KEY[key], Literal(lit)))  # type: ignore[arg-type]
         else:
             raise _Unrepresentable(f"{config.KIND} parameter {key} has no policy form", where)
-    if isinstance(config, rm.EMAThroughputSamplerConfig) and config.goal_throughput_per_sec:
-        return Throughput(config.goal_throughput_per_sec, keys, tuple(params))
-    if isinstance(config, rm.EMADynamicSamplerConfig) and config.goal_sample_rate:
-        return Dynamic(config.goal_sample_rate, keys, tuple(params))
-    raise _Unrepresentable(f"{config.KIND} without a goal >= 1 (Refinery uses 10)", where)
+    if not isinstance(goal, int) or isinstance(goal, bool) or goal < 1:
+        raise _Unrepresentable(
+            f"{config.KIND} without a whole goal >= 1 (Refinery then uses its default)", where
+        )
+    sampler: KeyedSampler = cls(goal, keys, tuple(params))
+    return sampler
+
+
+def _sampler_action(config: rm.SamplerConfig) -> Action:
+    if isinstance(config, rm.DeterministicSamplerConfig):
+        raise _Unrepresentable(
+            "a rule's DeterministicSampler has no policy form (Refinery's validation refuses "
+            "it in a rule)",
+            config.position,
+        )
+    return _keyed(config, _ENV_WORDS)  # every keyed sampler is a rule action too
 
 
 def _action(rule: rm.Rule) -> Action:
@@ -222,20 +253,47 @@ def _action(rule: rm.Rule) -> Action:
     return Keep() if rate == 1 else Sample(denominator=rate)
 
 
-def _rules_policy(env: str, config: rm.RulesBasedSamplerConfig) -> Policy:
+def _policy_name(name: str, index: int, seen: set[str]) -> str:
+    """A name the policy language can hold: non-empty, trimmed, unique in the policy."""
+    base = name.strip() or f"rule-{index + 1}"
+    out, n = base, 2
+    while out in seen:
+        out, n = f"{base} ({n})", n + 1
+    return out
+
+
+def _is_compiled_catch_all(rule: rm.Rule) -> bool:
+    return (
+        rule.name == CATCH_ALL_NAME
+        and not rule.conditions
+        and rule.sampler is None
+        and not rule.drop
+        and rule.sample_rate == 1
+        and (rule.scope or "trace") in ("trace", "span")
+    )
+
+
+def _rules_policy(
+    env: str, config: rm.RulesBasedSamplerConfig, notes: list[str], renamed: dict[str, str]
+) -> Policy:
     rules = config.rules or ()
-    seen: set[str] = set()
+    if rules and _is_compiled_catch_all(rules[-1]):
+        rules = rules[:-1]  # Nectar's own catch-all: compiling the policy adds it back
+        notes.append(f"{env}: the final rule {CATCH_ALL_NAME!r} is the compiler's own catch-all")
+    seen: set[str] = {CATCH_ALL_NAME}  # reserved by the compiler
     out = []
     for i, rule in enumerate(rules):
-        if not rule.name.strip() or rule.name != rule.name.strip():
-            raise _Unrepresentable(
-                f"rule name {rule.name!r} cannot be a policy rule name", rule.position
+        name = _policy_name(rule.name, i, seen)
+        if name != rule.name:
+            renamed[name] = rule.name
+            notes.append(
+                f"{env}: rule {i + 1} named {rule.name!r} is imported as {name!r} (policy rule "
+                f"names are unique, trimmed and non-empty); Refinery's reason text then reads "
+                f"rules/trace/{name} where it read rules/trace/{rule.name}"
             )
-        if rule.name in seen:
-            raise _Unrepresentable(f"duplicate rule name {rule.name!r}", rule.position)
-        seen.add(rule.name)
+        seen.add(name)
         priority = (len(rules) - i) * 10
-        out.append(Rule(rule.name, None, _match(rule), _action(rule), priority))
+        out.append(Rule(name, None, _match(rule), _action(rule), priority))
     return Policy(
         1,
         env,
@@ -245,7 +303,9 @@ def _rules_policy(env: str, config: rm.RulesBasedSamplerConfig) -> Policy:
     )
 
 
-def _entry_policy(env: str, entry: rm.SamplerEntry, notes: list[str]) -> Policy | None:
+def _entry_policy(
+    env: str, entry: rm.SamplerEntry, notes: list[str], renamed: dict[str, str]
+) -> Policy | None:
     chosen = entry.select()
     if chosen is None:
         raise _Unrepresentable("the entry names no known sampler", entry.position)
@@ -253,23 +313,27 @@ def _entry_policy(env: str, entry: rm.SamplerEntry, notes: list[str]) -> Policy 
         ignored = ", ".join(s.KIND for s in entry.samplers if s is not chosen)
         notes.append(f"{env}: Refinery uses {chosen.KIND} and ignores {ignored}")
     if isinstance(chosen, rm.RulesBasedSamplerConfig):
-        return _rules_policy(env, chosen)
+        return _rules_policy(env, chosen, notes, renamed)
+    environment = None if env == DEFAULT_ENVIRONMENT else env
     if isinstance(chosen, rm.DeterministicSamplerConfig):
         rate = chosen.sample_rate or 0
         if rate == 1 and env == DEFAULT_ENVIRONMENT:
             return None  # exactly the compiler's default
-        if not 0 < rate <= 1:
+        if rate & 0xFFFFFFFF == 0:  # Refinery divides MaxUint32 by uint32(SampleRate)
             raise _Unrepresentable(
-                f"DeterministicSampler SampleRate {rate} keeps by trace-id hash; the policy "
-                "language has no deterministic action",
+                f"DeterministicSampler SampleRate {rate} makes Refinery panic "
+                "(integer divide by zero)",
                 chosen.position,
             )
-        action: Action = Keep()
+        if rate < 0:
+            notes.append(
+                f"{env}: DeterministicSampler SampleRate {rate} behaves like 1 (keeps every "
+                "trace, reports rate 1); imported as deterministic(1/1)"
+            )
+        sampler: EnvironmentSampler = Deterministic(max(rate, 1))
     else:
-        action = _sampler_action(chosen)
-    environment = None if env == DEFAULT_ENVIRONMENT else env
-    rule = Rule(f"{env}-{chosen.KIND}", None, MatchAll(), action, 0)
-    return Policy(1, env, (rule,), environment=environment)
+        sampler = _keyed(chosen, _ENV_WORDS)
+    return Policy(1, env, (), environment=environment, sampler=sampler)
 
 
 def import_rules(rules_file: rm.RulesFile) -> ImportResult:
@@ -277,9 +341,12 @@ def import_rules(rules_file: rm.RulesFile) -> ImportResult:
     policies: dict[str, Policy] = {}
     problems: list[Problem] = []
     notes: list[str] = []
+    renamed: dict[str, dict[str, str]] = {}
     for env in sorted(rules_file.samplers):
         try:
-            policy = _entry_policy(env, rules_file.samplers[env], notes)
+            policy = _entry_policy(
+                env, rules_file.samplers[env], notes, renamed.setdefault(env, {})
+            )
         except _Unrepresentable as err:
             problems.append(Problem(env, err.what, err.position))
             continue
@@ -287,4 +354,5 @@ def import_rules(rules_file: rm.RulesFile) -> ImportResult:
             notes.append(f"{env}: DeterministicSampler SampleRate 1 is Nectar's compiled default")
         else:
             policies[env] = policy
-    return ImportResult(policies, tuple(problems), tuple(notes))
+    kept = {env: names for env, names in renamed.items() if names and env in policies}
+    return ImportResult(policies, tuple(problems), tuple(notes), kept)

@@ -27,9 +27,16 @@ from pytest_nectar.compiler.lockfile import (
     render_lock,
     sha256_hex,
 )
-from pytest_nectar.errors import EmptyCorpusError, PolicyError, Position, UsageError
+from pytest_nectar.errors import EmptyCorpusError, PolicyError, Position, RulesError, UsageError
 
-__all__ = ["Outputs", "build_outputs", "check_outputs", "corpus_digest_of", "show_path"]
+__all__ = [
+    "Outputs",
+    "build_outputs",
+    "check_outputs",
+    "corpus_digest_of",
+    "rules_file_text",
+    "show_path",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +140,39 @@ def _read(path: Path) -> bytes | None:
         ) from None
 
 
+def rules_file_text(rules_path: Path, rules_text: str) -> str:
+    """What ``nectar compile`` writes to ``rules_path``: the rules file, or, when that file is
+    Refinery's Helm values or a ConfigMap holding the rules, that file with only its rules
+    replaced (everything else byte for byte, see :mod:`.refinery.rules_splice`)."""
+    from pytest_nectar.refinery.rules_reader import format_for, read_rules_text
+    from pytest_nectar.refinery.rules_splice import splice_rules
+    from pytest_nectar.refinery.yaml_loader import load_yaml
+
+    existing = _read(rules_path)
+    if existing is None or format_for(str(rules_path)) != "yaml":
+        return rules_text
+    text = existing.decode("utf-8", "replace")
+    try:
+        container = read_rules_text(text, str(rules_path)).container
+    except RulesError:
+        if any(line.startswith(("rules:", "kind: ConfigMap")) for line in text.splitlines()):
+            raise  # never replace Helm values or a ConfigMap that cannot be read
+        return rules_text
+    if container is None:
+        root = load_yaml(text, str(rules_path))
+        keys = {k for k, _, _ in root.entries} if root is not None and root.kind == "map" else set()
+        if keys and not keys & {"RulesVersion", "Samplers"}:
+            raise UsageError(
+                "refusing to overwrite a file that is not a rules file",
+                position=Position(str(rules_path)),
+                got=", ".join(sorted(keys)[:5]),
+                hint="-o takes a rules file, Refinery's Helm values (rules:) or a ConfigMap "
+                "holding rules.yaml; choose another path",
+            )
+        return rules_text
+    return splice_rules(text, container, rules_text, str(rules_path))
+
+
 def show_path(path: Path) -> str:
     """``path`` relative to the working folder when it is below it (for messages)."""
     rel = os.path.relpath(path)
@@ -151,10 +191,13 @@ def check_outputs(outputs: Outputs, rules_path: Path, lock_path: Path) -> list[s
     else:
         recorded = parse_lock(lock_now.decode("utf-8", "replace"), str(lock_path))
     wanted = outputs.rules_text.encode("utf-8")
+    if rules_now is not None:
+        wanted = rules_file_text(rules_path, outputs.rules_text).encode("utf-8")
+    plain = wanted == outputs.rules_text.encode("utf-8")
     if rules_now is None:
         problems.append(f"{rules_shown}: missing; run 'nectar compile' to write it")
     elif rules_now != wanted:
-        if recorded is not None and md5_hex(rules_now) != recorded.rules_md5:
+        if plain and recorded is not None and md5_hex(rules_now) != recorded.rules_md5:
             problems.append(
                 f"{rules_shown}: edited by hand (md5 {md5_hex(rules_now)}, the lock records "
                 f"{recorded.rules_md5}); change the policies instead and run 'nectar compile'"

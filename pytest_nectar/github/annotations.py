@@ -179,7 +179,8 @@ class PolicyLines:
         from pytest_nectar.prover.properties import KNOWN_PROPERTIES, Property
 
         field = Property(property_id).spec.policy_field if property_id in KNOWN_PROPERTIES else ""
-        return self.fields.get(field) or self.fields.get("rules") or self.header
+        rules = self.fields.get("rules") or self.fields.get("sampler")  # a sampler-only policy
+        return self.fields.get(field) or rules or self.header
 
 
 def read_policy_lines(path: str) -> PolicyLines | None:

@@ -23,11 +23,14 @@ from pytest_nectar.policy.model import (
     SAMPLER_PARAMETERS,
     Action,
     And,
+    AvgDynamic,
     Clause,
     Condition,
     Datatype,
+    Deterministic,
     Duration,
     Dynamic,
+    EnvironmentSampler,
     Expr,
     HasRootSpan,
     ListLiteral,
@@ -42,6 +45,9 @@ from pytest_nectar.policy.model import (
     Scope,
     SpanScope,
     Throughput,
+    TotalThroughput,
+    WindowedThroughput,
+    sampler_word,
 )
 from pytest_nectar.policy.printer import format_match
 from pytest_nectar.policy.slips import regex_hint
@@ -560,8 +566,18 @@ def _check_sample(action: Sample, found: _Findings) -> None:
         )
 
 
-def _check_sampler(action: Throughput | Dynamic, found: _Findings) -> None:
-    kind = "throughput" if isinstance(action, Throughput) else "dynamic"
+def _check_sampler(action: EnvironmentSampler, found: _Findings) -> None:
+    kind = sampler_word(action)
+    if isinstance(action, Deterministic):
+        if action.sample_rate & 0xFFFFFFFF == 0:
+            found.error(
+                "sampler-goal",
+                "deterministic rate makes Refinery panic",
+                action.position,
+                action.sample_rate,
+                "Refinery divides 2**32-1 by the rate as a uint32, which is 0 here",
+            )
+        return
     seen: set[str] = set()
     for param in action.params:
         spec = SAMPLER_PARAMETERS.get(param.name)
@@ -623,7 +639,9 @@ def _check_sampler(action: Throughput | Dynamic, found: _Findings) -> None:
 def _check_action(action: Action, found: _Findings) -> None:
     if isinstance(action, Sample):
         _check_sample(action, found)
-    elif isinstance(action, Throughput | Dynamic):
+    elif isinstance(
+        action, AvgDynamic | Dynamic | Throughput | WindowedThroughput | TotalThroughput
+    ):
         _check_sampler(action, found)
 
 
@@ -699,7 +717,9 @@ def check_policy(policy: Policy, *, source: str | None = None) -> list[Diagnosti
             )
         elif clauses is not None and any(not c.conditions for c in clauses):
             catch_all = rule.name
-    if not policy.rules:
+    if policy.sampler is not None:
+        _check_sampler(policy.sampler, found)
+    elif not policy.rules:
         found.warn(
             "no-rules",
             "policy has no rules",

@@ -13,7 +13,9 @@ rules decide like the policy" (:mod:`pytest_nectar.compiler.compile` against
   plain logic over those facts, ``has_root`` looks at the root span, and ``span(...)`` holds
   when one span satisfies its whole body, where ``and``/``or``/``not`` are logic on that span;
 * actions: keep (rate 1), drop (rate 0), ``sample(1/N)`` (rate N, keep with probability 1/N),
-  throughput/dynamic through a fresh Refinery sampler (its first-call rate and trace key).
+  throughput/dynamic through a fresh Refinery sampler (its first-call rate and trace key);
+* a policy with ``sampler`` instead of rules: ``deterministic(1/N)`` by the SHA-1 of the trace
+  id, the keyed samplers through a fresh Refinery sampler of that kind (no rule, rule None).
 """
 
 from __future__ import annotations
@@ -24,15 +26,18 @@ from typing import Any
 
 from pytest_nectar.policy.model import (
     SAMPLER_PARAMETERS,
+    SAMPLER_WORDS,
     Action,
     And,
     Condition,
+    Deterministic,
     Drop,
     Duration,
-    Dynamic,
+    EnvironmentSampler,
     Expr,
     HasRootSpan,
     Keep,
+    KeyedSampler,
     ListLiteral,
     Literal,
     MatchAll,
@@ -42,7 +47,7 @@ from pytest_nectar.policy.model import (
     Rule,
     Sample,
     SpanScope,
-    Throughput,
+    sampler_goal,
 )
 from pytest_nectar.refinery import rules_model as rm
 from pytest_nectar.refinery.conditions import CompiledCondition, compile_condition
@@ -143,6 +148,8 @@ class PolicyEvaluator:
         return any(self.span_holds(expr.body, trace, s) for s in trace.spans)
 
     def decide(self, trace: Trace) -> PolicyDecision:
+        if self.policy.sampler is not None:
+            return _environment(self.policy.sampler, trace, self.policy.effective_environment)
         for rule in self.rules:
             if self.holds(rule.match, trace):
                 return _act(rule.name, rule.action, trace, self.policy.effective_environment)
@@ -153,20 +160,44 @@ def _chance(rate: int) -> tuple[bool | None, float]:
     return (True, 1.0) if rate <= 1 else (None, 1.0 / rate)
 
 
-def _sampler_params(action: Throughput | Dynamic) -> tuple[str, dict[str, Any]]:
+def _sampler_params(action: KeyedSampler) -> tuple[str, dict[str, Any]]:
+    """The Refinery sampler kind and parameters, built here from the model's own tables."""
+    kind = SAMPLER_WORDS[type(action)][1]
     params: dict[str, Any] = {"FieldList": [k.name for k in action.keys]}
-    if isinstance(action, Throughput):
-        kind = "EMAThroughputSampler"
-        params["GoalThroughputPerSec"] = action.per_second
-    else:
-        kind = "EMADynamicSampler"
-        params["GoalSampleRate"] = action.goal_sample_rate
+    goal_key = {
+        "DynamicSampler": "SampleRate",
+        "EMADynamicSampler": "GoalSampleRate",
+    }.get(kind, "GoalThroughputPerSec")
+    params[goal_key] = sampler_goal(action)
     for p in action.params:
         v = p.value.value
         params[SAMPLER_PARAMETERS[p.name].refinery_key] = (
             v.go_string() if isinstance(v, Duration) else v
         )
     return kind, params
+
+
+def _environment(sampler: EnvironmentSampler, trace: Trace, env: str) -> PolicyDecision:
+    """The environment's one sampler: deterministic by trace id, or a fresh keyed sampler."""
+    if isinstance(sampler, Deterministic):
+        from pytest_nectar.refinery.deterministic import deterministic_sample
+
+        rate, kept, _, _ = deterministic_sample(trace.trace_id, sampler.sample_rate)
+        return PolicyDecision(None, rate, kept, 1.0 if kept else 0.0, "")
+    return _keyed(None, sampler, trace, env, downstream=False)
+
+
+def _keyed(
+    name: str | None, action: KeyedSampler, trace: Trace, env: str, *, downstream: bool
+) -> PolicyDecision:
+    from pytest_nectar.refinery.samplers import build_sampler
+
+    kind, params = _sampler_params(action)
+    sampler = build_sampler(kind, params, destination=env, downstream=downstream)
+    rate, key = sampler.sample_rate(trace, 0.0)
+    rate = max(rate, 1)
+    keep, prob = _chance(rate)
+    return PolicyDecision(name, rate, keep, prob, key)
 
 
 def _act(name: str, action: Action, trace: Trace, env: str) -> PolicyDecision:
@@ -177,14 +208,7 @@ def _act(name: str, action: Action, trace: Trace, env: str) -> PolicyDecision:
     if isinstance(action, Sample):
         keep, prob = _chance(action.sample_rate)
         return PolicyDecision(name, action.sample_rate, keep, prob, "")
-    from pytest_nectar.refinery.samplers import build_sampler
-
-    kind, params = _sampler_params(action)
-    sampler = build_sampler(kind, params, destination=env, downstream=True)
-    rate, key = sampler.sample_rate(trace, 0.0)
-    rate = max(rate, 1)
-    keep, prob = _chance(rate)
-    return PolicyDecision(name, rate, keep, prob, key)
+    return _keyed(name, action, trace, env, downstream=True)
 
 
 def interpret(policy: Policy, trace: Trace) -> PolicyDecision:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from importlib import resources
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from lark import Lark, Token, Tree
 from lark.exceptions import (
@@ -31,11 +31,14 @@ from pytest_nectar.policy.model import (
     KEYWORD_NAMES,
     Action,
     And,
+    AvgDynamic,
     Condition,
     Datatype,
+    Deterministic,
     Drop,
     Duration,
     Dynamic,
+    EnvironmentSampler,
     Expr,
     FieldName,
     FieldRef,
@@ -53,6 +56,8 @@ from pytest_nectar.policy.model import (
     Scalar,
     SpanScope,
     Throughput,
+    TotalThroughput,
+    WindowedThroughput,
     infer_datatype,
 )
 from pytest_nectar.policy.slips import Slip, match_slip, percent_sample
@@ -64,6 +69,7 @@ __all__ = [
     "decode_string",
     "parse_action",
     "parse_match",
+    "parse_sampler",
 ]
 
 _INT64 = 2**63
@@ -81,8 +87,17 @@ _MAX_DIGITS: Final = 40
 _DATATYPES: Final = {"string": Datatype.STRING, "int": Datatype.INT, "float": Datatype.FLOAT}
 _DATATYPES["bool"] = Datatype.BOOL
 _ACTIONS_HINT: Final = (
-    "expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...) "
-    "or dynamic(N by FIELD, ...)"
+    "expected keep, drop, sample(P), sample(1/N), throughput(N/s by FIELD, ...), "
+    "dynamic(N by FIELD, ...), avg_dynamic(N by FIELD, ...), windowed_throughput(N/s by "
+    "FIELD, ...) or total_throughput(N/s by FIELD, ...)"
+)
+_K = TypeVar("_K", Throughput, Dynamic, AvgDynamic, WindowedThroughput, TotalThroughput)
+_ENVIRONMENT_ONLY: Final = ("deterministic",)
+_PER_SECOND_GOAL: Final = "a throughput goal (traces per second)"
+_SAMPLERS_HINT: Final = (
+    "expected deterministic(1/N), dynamic(N by FIELD, ...), throughput(N/s by FIELD, ...), "
+    "avg_dynamic(N by FIELD, ...), windowed_throughput(N/s by FIELD, ...) "
+    "or total_throughput(N/s by FIELD, ...)"
 )
 
 #: How syntax errors name the grammar's terminals.
@@ -121,6 +136,10 @@ _DESCRIBE: Final = {
     "SAMPLE": "'sample'",
     "THROUGHPUT": "'throughput'",
     "DYNAMIC": "'dynamic'",
+    "DETERMINISTIC": "'deterministic'",
+    "AVG_DYNAMIC": "'avg_dynamic'",
+    "WINDOWED_THROUGHPUT": "'windowed_throughput'",
+    "TOTAL_THROUGHPUT": "'total_throughput'",
     "BY": "'by'",
     "PER_SECOND": "'/s'",
     "LPAR": "'('",
@@ -206,7 +225,11 @@ def _lark() -> Lark:
     )
     # cache=True: see policy.parser._lark (the LALR tables load from a per-user temp file).
     return Lark(
-        grammar, parser="lalr", start=["match", "action"], propagate_positions=True, cache=True
+        grammar,
+        parser="lalr",
+        start=["match", "action", "sampler"],
+        propagate_positions=True,
+        cache=True,
     )
 
 
@@ -358,26 +381,46 @@ class _Builder:
             )
         return Sample(Decimal(str(token)).normalize(), None, self._at(ch[0]))
 
-    def b_sample_reciprocal(self, tree: Tree[Any], ch: list[Any]) -> Action:
+    def _reciprocal(self, ch: list[Any], word: str, hint: str) -> int:
+        """The N of ``word(1/N)``."""
         one, denominator = ch[1], ch[2]
         if str(one) != "1":
             raise self.src.error(
-                "sample(A/N) needs 1 as the numerator",
-                _offset(one),
-                got=str(one),
-                hint="write sample(1/N) to keep 1 trace in N",
+                f"{word}(A/N) needs 1 as the numerator", _offset(one), got=str(one), hint=hint
             )
-        return Sample(None, self._whole(denominator, "the N of sample(1/N)"), self._at(ch[0]))
+        return self._whole(denominator, f"the N of {word}(1/N)")
+
+    def _keyed(self, ch: list[Any], cls: type[_K], what: str, *, per_second: bool) -> _K:
+        """``word(GOAL[/s] [by keys] [, params])``: the goal, then the key fields and params."""
+        goal = self._whole(ch[1], what)
+        at = 3 if per_second else 2
+        keys, params = ch[at] if len(ch) > at else ((), ())
+        return cls(goal, keys, params, self._at(ch[0]))
+
+    def b_sample_reciprocal(self, tree: Tree[Any], ch: list[Any]) -> Action:
+        rate = self._reciprocal(ch, "sample", "write sample(1/N) to keep 1 trace in N")
+        return Sample(None, rate, self._at(ch[0]))
 
     def b_throughput(self, tree: Tree[Any], ch: list[Any]) -> Action:
-        goal = self._whole(ch[1], "a throughput goal (traces per second)")
-        keys, params = ch[3] if len(ch) > 3 else ((), ())
-        return Throughput(goal, keys, params, self._at(ch[0]))
+        return self._keyed(ch, Throughput, _PER_SECOND_GOAL, per_second=True)
 
     def b_dynamic(self, tree: Tree[Any], ch: list[Any]) -> Action:
-        goal = self._whole(ch[1], "a dynamic goal sample rate")
-        keys, params = ch[2] if len(ch) > 2 else ((), ())
-        return Dynamic(goal, keys, params, self._at(ch[0]))
+        return self._keyed(ch, Dynamic, "a dynamic goal sample rate", per_second=False)
+
+    # --- environment samplers ---
+    def b_deterministic(self, tree: Tree[Any], ch: list[Any]) -> EnvironmentSampler:
+        hint = "write deterministic(1/N) to keep 1 trace in N, chosen by trace id"
+        return Deterministic(self._reciprocal(ch, "deterministic", hint), self._at(ch[0]))
+
+    def b_avg_dynamic(self, tree: Tree[Any], ch: list[Any]) -> EnvironmentSampler:
+        what = "an avg_dynamic goal sample rate"
+        return self._keyed(ch, AvgDynamic, what, per_second=False)
+
+    def b_windowed_throughput(self, tree: Tree[Any], ch: list[Any]) -> EnvironmentSampler:
+        return self._keyed(ch, WindowedThroughput, _PER_SECOND_GOAL, per_second=True)
+
+    def b_total_throughput(self, tree: Tree[Any], ch: list[Any]) -> EnvironmentSampler:
+        return self._keyed(ch, TotalThroughput, _PER_SECOND_GOAL, per_second=True)
 
     def b_keyed_args(
         self, tree: Tree[Any], ch: list[Any]
@@ -537,7 +580,16 @@ def _syntax_error(err: UnexpectedInput, text: str, src: SourceMap, kind: str) ->
         expected = set(err.expected)
         offset = len(text)
     if kind == "action":
+        word = text.strip().split("(")[0].strip()
+        if word in _ENVIRONMENT_ONLY:
+            hint = (
+                f"{word}(...) is an environment sampler, not a rule action: write it as the "
+                "policy's sampler setting instead of a rules table"
+            )
+            return src.error("invalid action", offset, got=text.strip(), hint=hint)
         return src.error("invalid action", offset, got=text.strip(), hint=_ACTIONS_HINT)
+    if kind == "sampler":
+        return src.error("invalid sampler", offset, got=text.strip(), hint=_SAMPLERS_HINT)
     ends = {"$END", "RPAR", "_OR", "_AND", "_OR_SYMBOL", "_AND_SYMBOL"}
     before = (
         _trailing_name(text[:offset])
@@ -568,8 +620,8 @@ def _syntax_error(err: UnexpectedInput, text: str, src: SourceMap, kind: str) ->
 
 def _parse(text: str, start: str, src: SourceMap, kind: str) -> Any:
     if not text.strip():
-        hint = "write true to match every trace" if kind == "match expression" else _ACTIONS_HINT
-        raise src.error(f"empty {kind}", 0, got=text, hint=hint)
+        hints = {"match expression": "write true to match every trace", "sampler": _SAMPLERS_HINT}
+        raise src.error(f"empty {kind}", 0, got=text, hint=hints.get(kind, _ACTIONS_HINT))
     if len(text) > MAX_EXPR_CHARS:
         raise src.error(
             f"{kind} is too long",
@@ -664,3 +716,17 @@ def default_errors_expr(position: Position = _CRITERIA_AT) -> Expr:
 
     operands = tuple(criterion_expr(c.text) for c in DEFAULT_CRITERIA)
     return Or(operands, position, label=DEFAULT_KEYWORD)
+
+
+def parse_sampler(
+    text: str,
+    *,
+    position: Position,
+    columns: Sequence[int] | None = None,
+    source_line: str | None = None,
+) -> EnvironmentSampler:
+    """Parse a policy's ``sampler`` value (``deterministic(1/100)``, ``dynamic(...)``, ...)."""
+    result: EnvironmentSampler = _parse(
+        text, "sampler", SourceMap(position, columns, source_line), "sampler"
+    )
+    return result

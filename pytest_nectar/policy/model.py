@@ -37,23 +37,28 @@ __all__ = [
     "DURATION_UNITS",
     "KEYWORD_NAMES",
     "SAMPLER_PARAMETERS",
+    "SAMPLER_WORDS",
     "Action",
     "And",
     "Atom",
+    "AvgDynamic",
     "Clause",
     "CommentLine",
     "Commentary",
     "Condition",
     "Datatype",
+    "Deterministic",
     "Drop",
     "Duration",
     "Dynamic",
+    "EnvironmentSampler",
     "Expr",
     "FieldName",
     "FieldRef",
     "HasRootSpan",
     "Keep",
     "KeyField",
+    "KeyedSampler",
     "ListLiteral",
     "Literal",
     "MatchAll",
@@ -71,8 +76,12 @@ __all__ = [
     "Scope",
     "SpanScope",
     "Throughput",
+    "TotalThroughput",
+    "WindowedThroughput",
     "infer_datatype",
     "refinery_value",
+    "sampler_goal",
+    "sampler_word",
 ]
 
 #: The Refinery ``Samplers`` key a policy compiles into unless ``environment`` says otherwise.
@@ -442,30 +451,43 @@ class SamplerParamSpec:
     name: str
     refinery_key: str
     kind: ParamKind
-    samplers: frozenset[str]  # "throughput", "dynamic"
+    samplers: frozenset[str]  # the sampler words that take it: "throughput", "dynamic", ...
     minimum: float | None = None
     maximum: float | None = None
 
 
-_BOTH: Final = frozenset({"throughput", "dynamic"})
+_EMA: Final = frozenset({"throughput", "dynamic"})
+_THROUGHPUTS: Final = frozenset({"throughput", "windowed_throughput", "total_throughput"})
+_KEYED: Final = frozenset({*_EMA, *_THROUGHPUTS, "avg_dynamic"})
 
-#: Named parameters of ``throughput(...)`` and ``dynamic(...)``; ranges from Refinery's
-#: rulesMeta validation (refinery-semantics.md section 2).
+#: Named parameters of the keyed samplers (``throughput(...)``, ``dynamic(...)`` and the
+#: environment-only ``avg_dynamic``, ``windowed_throughput``, ``total_throughput``); ranges
+#: from Refinery's rulesMeta validation (refinery-semantics.md section 2).
 SAMPLER_PARAMETERS: Final[dict[str, SamplerParamSpec]] = {
     spec.name: spec
     for spec in (
-        SamplerParamSpec("adjust", "AdjustmentInterval", ParamKind.DURATION, _BOTH),
-        SamplerParamSpec("weight", "Weight", ParamKind.FLOAT, _BOTH, 0.0, 1.0),
-        SamplerParamSpec("age_out", "AgeOutValue", ParamKind.FLOAT, _BOTH, 0.0, 1.0),
-        SamplerParamSpec("burst_multiple", "BurstMultiple", ParamKind.FLOAT, _BOTH),
-        SamplerParamSpec("burst_delay", "BurstDetectionDelay", ParamKind.INT, _BOTH, 0.0),
-        SamplerParamSpec("max_keys", "MaxKeys", ParamKind.INT, _BOTH),
-        SamplerParamSpec("use_trace_length", "UseTraceLength", ParamKind.BOOL, _BOTH),
-        SamplerParamSpec(
-            "use_cluster_size", "UseClusterSize", ParamKind.BOOL, frozenset({"throughput"})
-        ),
+        SamplerParamSpec("adjust", "AdjustmentInterval", ParamKind.DURATION, _EMA),
+        SamplerParamSpec("weight", "Weight", ParamKind.FLOAT, _EMA, 0.0, 1.0),
+        SamplerParamSpec("age_out", "AgeOutValue", ParamKind.FLOAT, _EMA, 0.0, 1.0),
+        SamplerParamSpec("burst_multiple", "BurstMultiple", ParamKind.FLOAT, _EMA),
+        SamplerParamSpec("burst_delay", "BurstDetectionDelay", ParamKind.INT, _EMA, 0.0),
+        SamplerParamSpec("max_keys", "MaxKeys", ParamKind.INT, _KEYED),
+        SamplerParamSpec("use_trace_length", "UseTraceLength", ParamKind.BOOL, _KEYED),
+        SamplerParamSpec("use_cluster_size", "UseClusterSize", ParamKind.BOOL, _THROUGHPUTS),
         SamplerParamSpec(
             "initial_rate", "InitialSampleRate", ParamKind.INT, frozenset({"throughput"})
+        ),
+        SamplerParamSpec(
+            "clear",
+            "ClearFrequency",
+            ParamKind.DURATION,
+            frozenset({"avg_dynamic", "total_throughput"}),
+        ),
+        SamplerParamSpec(
+            "update", "UpdateFrequency", ParamKind.DURATION, frozenset({"windowed_throughput"})
+        ),
+        SamplerParamSpec(
+            "lookback", "LookbackFrequency", ParamKind.DURATION, frozenset({"windowed_throughput"})
         ),
     )
 }
@@ -503,7 +525,89 @@ class Dynamic:
     position: Position = dc_field(default=_NOWHERE, compare=False)
 
 
-Action: TypeAlias = Keep | Drop | Sample | Throughput | Dynamic
+# --- environment samplers -----------------------------------------------------------------
+#
+# A policy may set ``sampler`` instead of ``rules``: its environment then uses that one
+# Refinery sampler directly (no RulesBasedSampler).  The keyed samplers are also rule actions
+# (a rule's downstream ``Sampler``); ``deterministic`` exists only here, because Refinery's
+# rule ``Sampler`` refuses DeterministicSampler and a rule's ``SampleRate`` keeps at random,
+# not by trace id.
+
+
+@dataclass(frozen=True, slots=True)
+class Deterministic:
+    """``deterministic(1/N)``: Refinery ``DeterministicSampler`` with ``SampleRate: N``.
+
+    Keeps a trace when the SHA-1 of its trace id falls in the first ``1/N`` of the range, so
+    the same trace is always kept or always dropped (refinery-semantics.md section 7).
+    """
+
+    sample_rate: int
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AvgDynamic:
+    """``avg_dynamic(20 by a, b, ...)``: Refinery ``DynamicSampler`` (``SampleRate``: the goal)."""
+
+    sample_rate: int
+    keys: tuple[KeyField, ...] = ()
+    params: tuple[SamplerParam, ...] = ()
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowedThroughput:
+    """``windowed_throughput(500/s by a, ...)``: Refinery ``WindowedThroughputSampler``."""
+
+    per_second: int
+    keys: tuple[KeyField, ...] = ()
+    params: tuple[SamplerParam, ...] = ()
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TotalThroughput:
+    """``total_throughput(500/s by a, ...)``: Refinery ``TotalThroughputSampler``."""
+
+    per_second: int
+    keys: tuple[KeyField, ...] = ()
+    params: tuple[SamplerParam, ...] = ()
+    position: Position = dc_field(default=_NOWHERE, compare=False)
+
+
+#: What ``sampler`` may hold: one Refinery sampler for the whole environment.
+EnvironmentSampler: TypeAlias = (
+    Deterministic | AvgDynamic | Dynamic | Throughput | WindowedThroughput | TotalThroughput
+)
+KeyedSampler: TypeAlias = AvgDynamic | Dynamic | Throughput | WindowedThroughput | TotalThroughput
+#: A rule's action: keep, drop, a fixed rate, or a keyed sampler (Refinery's downstream
+#: ``Sampler``; Refinery refuses a DeterministicSampler there, so ``deterministic`` is not one).
+Action: TypeAlias = Keep | Drop | Sample | KeyedSampler
+
+#: The policy word of each sampler class, and the Refinery sampler it is.
+SAMPLER_WORDS: Final[dict[type, tuple[str, str]]] = {
+    Deterministic: ("deterministic", "DeterministicSampler"),
+    AvgDynamic: ("avg_dynamic", "DynamicSampler"),
+    Dynamic: ("dynamic", "EMADynamicSampler"),
+    Throughput: ("throughput", "EMAThroughputSampler"),
+    WindowedThroughput: ("windowed_throughput", "WindowedThroughputSampler"),
+    TotalThroughput: ("total_throughput", "TotalThroughputSampler"),
+}
+
+
+def sampler_word(sampler: EnvironmentSampler) -> str:
+    """The policy word of a sampler (``deterministic``, ``dynamic``, ``throughput``, ...)."""
+    return SAMPLER_WORDS[type(sampler)][0]
+
+
+def sampler_goal(sampler: KeyedSampler) -> int:
+    """The sampler's goal: a sample rate (dynamic kinds) or traces per second (throughput)."""
+    if isinstance(sampler, AvgDynamic):
+        return sampler.sample_rate
+    if isinstance(sampler, Dynamic):
+        return sampler.goal_sample_rate
+    return sampler.per_second
 
 
 # --- comments ---------------------------------------------------------------------------
@@ -592,6 +696,8 @@ class Policy:
     error: Expr | None = None
     must_keep: tuple[Expr, ...] | None = None
     check_nested_fields: bool | None = None
+    #: the environment's one sampler instead of rules (then ``rules`` is empty)
+    sampler: EnvironmentSampler | None = None
     position: Position = dc_field(default=_NOWHERE, compare=False)
     #: where each top-level field's value was written (for diagnostics)
     field_positions: tuple[tuple[str, Position], ...] = dc_field(default=(), compare=False)

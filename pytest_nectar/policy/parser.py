@@ -24,7 +24,12 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from lark.lark import PostLex
 
 from pytest_nectar.errors import PolicyError, Position
-from pytest_nectar.policy.match_parser import decode_string, parse_action, parse_match
+from pytest_nectar.policy.match_parser import (
+    decode_string,
+    parse_action,
+    parse_match,
+    parse_sampler,
+)
 from pytest_nectar.policy.model import Commentary, CommentLine, Expr, Policy, PolicyComments, Rule
 from pytest_nectar.policy.slips import row_slip
 
@@ -39,9 +44,10 @@ POLICY_FIELDS: Final = (
     "error",
     "must_keep",
     "check_nested_fields",
+    "sampler",
     "rules",
 )
-_REQUIRED: Final = ("version", "name", "rules")
+_REQUIRED: Final = ("version", "name")
 RULE_COLUMNS: Final = ("name", "description", "match", "action", "priority")
 _REQUIRED_COLUMNS: Final = ("name", "match", "action", "priority")
 _CELL_ESCAPES: Final = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
@@ -469,6 +475,42 @@ def _rule(
     )
 
 
+#: (present, absent, where, what, hint): the field combinations a policy may not have.
+_EXCLUSIVE: Final = (
+    (
+        ("rules", "sampler"),
+        (),
+        "sampler",
+        "a policy has rules or a sampler, not both",
+        "an environment uses either a RulesBasedSampler (rules) or one sampler",
+    ),
+    (
+        (),
+        ("rules", "sampler"),
+        "",
+        "missing required policy field",
+        "a policy needs version, name and rules (or a sampler, e.g. deterministic(1/10))",
+    ),
+    (
+        ("sampler", "check_nested_fields"),
+        (),
+        "check_nested_fields",
+        "check_nested_fields needs rules",
+        "only a RulesBasedSampler reads CheckNestedFields; remove it",
+    ),
+)
+
+
+def _check_sampler_or_rules(
+    reader: _Reader, seen: dict[str, tuple[Position, _Value]], head: Position
+) -> None:
+    """A policy has rules or an environment sampler: exactly one, and no rules-only fields."""
+    for present, absent, field, what, hint in _EXCLUSIVE:
+        if all(f in seen for f in present) and not any(f in seen for f in absent):
+            where = seen[field][0] if field else head
+            raise reader.error(what, where, got=field or "rules", hint=hint)
+
+
 def _assemble(reader: _Reader, head: Any, fields: list[tuple[str, Position, _Value]]) -> Policy:
     seen: dict[str, tuple[Position, _Value]] = {}
     for name, where, piece in fields:
@@ -490,6 +532,7 @@ def _assemble(reader: _Reader, head: Any, fields: list[tuple[str, Position, _Val
                 got=name,
                 hint="a policy needs version, name and rules",
             )
+    _check_sampler_or_rules(reader, seen, head_pos)
     version = _int(reader, "version", seen["version"][1])
     if version != SUPPORTED_VERSION:
         raise reader.error(
@@ -524,15 +567,25 @@ def _assemble(reader: _Reader, head: Any, fields: list[tuple[str, Position, _Val
                 "check_nested_fields must be true or false", flag.position, got=flag.text, hint=""
             )
         nested = flag.text == "true"
+    sampler = None
+    if "sampler" in seen:
+        text = _scalar(reader, "sampler", seen["sampler"][1])
+        sampler = parse_sampler(
+            text.text,
+            position=text.position,
+            columns=text.columns,
+            source_line=reader.line(text.position),
+        )
     return Policy(
         version=version,
         name=name_text.text,
-        rules=_rules(reader, seen["rules"][1]),
+        rules=_rules(reader, seen["rules"][1]) if "rules" in seen else (),
         budget_per_second=budget,
         environment=environment,
         error=error,
         must_keep=must_keep,
         check_nested_fields=nested,
+        sampler=sampler,
         position=head_pos,
         field_positions=tuple((name, piece.position) for name, (_, piece) in seen.items()),
     )

@@ -29,11 +29,14 @@ from pytest_nectar.policy.model import (
     KEYWORD_NAMES,
     Action,
     And,
+    AvgDynamic,
     Commentary,
     Condition,
+    Deterministic,
     Drop,
     Duration,
     Dynamic,
+    EnvironmentSampler,
     Expr,
     FieldName,
     FieldRef,
@@ -50,12 +53,20 @@ from pytest_nectar.policy.model import (
     Sample,
     SamplerParam,
     SpanScope,
-    Throughput,
     infer_datatype,
+    sampler_goal,
+    sampler_word,
 )
 from pytest_nectar.policy.parser import POLICY_FIELDS, RULE_COLUMNS
 
-__all__ = ["format_action", "format_match", "format_policy", "quote_cell", "quote_value"]
+__all__ = [
+    "format_action",
+    "format_match",
+    "format_policy",
+    "format_sampler",
+    "quote_cell",
+    "quote_value",
+]
 
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*\Z")
 _ARRAY_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\[")
@@ -198,11 +209,16 @@ def format_action(action: Action) -> str:
             return f"sample(1/{action.denominator})"
         assert action.probability is not None
         return f"sample({format(action.probability.normalize(), 'f')})"
-    if isinstance(action, Throughput):
-        args = _sampler_args(action.keys, action.params)
-        return f"throughput({action.per_second}/s{args})"
-    assert isinstance(action, Dynamic)
-    return f"dynamic({action.goal_sample_rate}{_sampler_args(action.keys, action.params)})"
+    return format_sampler(action)
+
+
+def format_sampler(sampler: EnvironmentSampler) -> str:
+    """The canonical spelling of a policy's environment sampler."""
+    if isinstance(sampler, Deterministic):
+        return f"deterministic(1/{sampler.sample_rate})"
+    args = _sampler_args(sampler.keys, sampler.params)
+    per = "" if isinstance(sampler, AvgDynamic | Dynamic) else "/s"
+    return f"{sampler_word(sampler)}({sampler_goal(sampler)}{per}{args})"
 
 
 # --- policies ---------------------------------------------------------------------------
@@ -241,7 +257,10 @@ def format_policy(policy: Policy, layout: Layout | None = None) -> str:
         values["must_keep"] = f"[{len(policy.must_keep)}]: {items}".rstrip()
     if policy.check_nested_fields is not None:
         values["check_nested_fields"] = "true" if policy.check_nested_fields else "false"
-    fields = [f for f in POLICY_FIELDS if f in values or f == "rules"]
+    if policy.sampler is not None:
+        values["sampler"] = quote_value(format_sampler(policy.sampler))
+    has_rules = policy.sampler is None
+    fields = [f for f in POLICY_FIELDS if f in values or (f == "rules" and has_rules)]
     notes = policy.comments
     lines = _commentary(notes.header, "", opens_block=True)
     lines.append("nectar_policy:" if style.keyed else "nectar_policy{" + ",".join(fields) + "}:")
@@ -256,7 +275,8 @@ def format_policy(policy: Policy, layout: Layout | None = None) -> str:
         else:
             lines.append(f"  {name}: {values[name]}")
     ordered = sorted(policy.rules, key=lambda r: -r.priority)
-    lines.append(f"  rules[{len(ordered)}]{{{','.join(RULE_COLUMNS)}}}:")
+    if has_rules:
+        lines.append(f"  rules[{len(ordered)}]{{{','.join(RULE_COLUMNS)}}}:")
     for index, rule in enumerate(ordered):
         lines.extend(_commentary(rule.comments, "    ", opens_block=index == 0))
         cells = [

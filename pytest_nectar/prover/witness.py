@@ -14,6 +14,7 @@ from pytest_nectar.prover.properties import Because, SpanMatch, Witness
 from pytest_nectar.prover.target import Probe
 from pytest_nectar.refinery.conditions import CompiledCondition
 from pytest_nectar.refinery.reference import Decision, Evaluator, extract_value
+from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig
 from pytest_nectar.trace import Trace
 
 __all__ = ["because_of", "describe_condition", "explain", "make_witness", "trace_spans"]
@@ -135,7 +136,7 @@ def make_witness(
     """A witness for one trace with its decision (``spans``: include the trace itself)."""
     return Witness(
         trace_id=trace.trace_id,
-        rule=decision.rule_name,
+        rule=decider(evaluator, decision),
         rule_index=decision.rule_index,
         decision=describe_decision(decision),
         matches=explain(evaluator, trace, decision.rule_index),
@@ -144,6 +145,13 @@ def make_witness(
         note=note,
         because=because,
     )
+
+
+def decider(evaluator: Evaluator, decision: Decision) -> str | None:
+    """The deciding rule's name; an environment sampler decides without a rule."""
+    if decision.rule_name is None and not isinstance(evaluator.sampler, RulesBasedSamplerConfig):
+        return f"the environment's {evaluator.sampler.KIND}"
+    return decision.rule_name
 
 
 def trace_spans(trace: Trace) -> tuple[dict[str, Any], ...]:

@@ -1,10 +1,12 @@
 """Read a Refinery rules file (YAML, JSON or TOML, chosen by the extension as Refinery does).
 
-Decoding follows Go: YAML as yaml.v3 (:mod:`.yaml_loader`), JSON numbers as float64 and TOML
-integers as int64, so that validation sees what Refinery's validator sees (a JSON or TOML
-``RulesVersion: 2`` is not a Go ``int``).  The typed model is then built leniently: a value of
-the wrong type is left unset, because :mod:`.rules_validate` reports it.  JSON and TOML nodes
-carry the file path but no line (the standard decoders do not report positions).
+A YAML file may also be Refinery's Helm chart values or a ConfigMap holding the rules
+(:mod:`.rules_source`); positions stay those of the file read. Decoding follows Go: YAML as
+yaml.v3 (:mod:`.yaml_loader`), JSON numbers as float64 and TOML integers as int64, so that
+validation sees what Refinery's validator sees (a JSON or TOML ``RulesVersion: 2`` is not a Go
+``int``). The typed model is then built leniently: a value of the wrong type is left unset,
+because :mod:`.rules_validate` reports it. JSON and TOML nodes carry the file path but no line
+(the standard decoders do not report positions).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pytest_nectar.refinery.rules_model import (
     SamplerEntry,
     ValueItem,
 )
+from pytest_nectar.refinery.rules_source import Container, unwrap
 from pytest_nectar.refinery.values import GoInt64, GoMap
 from pytest_nectar.refinery.yaml_loader import Node, load_yaml
 
@@ -57,6 +60,8 @@ class LoadedRules:
     text: str
     root: Node | None
     rules_file: RulesFile
+    #: the Helm values or ConfigMap the rules were read from (None: a plain rules file)
+    container: Container | None = None
 
 
 def format_for(path: str) -> str | None:
@@ -111,8 +116,9 @@ def read_rules_text(text: str, path: str = "<rules>", fmt: str = "yaml") -> Load
     """Decode rules text in format ``fmt`` (``yaml``, ``json`` or ``toml``)."""
     if len(text) > MAX_RULES_BYTES:
         raise RulesError("rules file is too large", position=Position(path), got=len(text))
+    container = None
     if fmt == "yaml":
-        root = load_yaml(text, path)
+        root, fmt, container = unwrap(load_yaml(text, path), text, path, _embedded_root)
     elif fmt == "json":
         root = _load_json(text, path)
     elif fmt == "toml":
@@ -126,7 +132,12 @@ def read_rules_text(text: str, path: str = "<rules>", fmt: str = "yaml") -> Load
             got=root.to_python() if root.kind == "scalar" else root.kind,
             hint="start with 'RulesVersion: 2' and 'Samplers:'",
         )
-    return LoadedRules(path, fmt, text, root, build_rules_file(root, path))
+    return LoadedRules(path, fmt, text, root, build_rules_file(root, path), container)
+
+
+def _embedded_root(text: str, path: str, fmt: str) -> Node | None:
+    """The root of a rules file held inside another file (a ConfigMap's data)."""
+    return read_rules_text(text, path, fmt).root
 
 
 def rules_from_data(data: Any, path: str = "<rules>") -> LoadedRules:

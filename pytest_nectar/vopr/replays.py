@@ -12,7 +12,18 @@ import hashlib
 
 import numpy as np
 
-from pytest_nectar.policy.model import And, Drop, Keep, Or, Policy, Sample
+from pytest_nectar.policy.model import (
+    And,
+    AvgDynamic,
+    Deterministic,
+    Drop,
+    Dynamic,
+    EnvironmentSampler,
+    Keep,
+    Or,
+    Policy,
+    Sample,
+)
 from pytest_nectar.vopr.campaign_setup import Setup
 from pytest_nectar.vopr.clock import DAY, HOUR, Timeline
 from pytest_nectar.vopr.evolutions import random_evolutions
@@ -36,9 +47,26 @@ def determinism_scenario(setup: Setup, seed: int) -> Scenario:
     return Scenario("determinism", seed, timeline, setup.rate, evolutions, random_faults(gen, 3))
 
 
+def _mutate_sampler(sampler: EnvironmentSampler, gen: np.random.Generator) -> EnvironmentSampler:
+    """Another goal for the environment's sampler, or a deterministic one instead."""
+    if isinstance(sampler, Deterministic) or int(gen.integers(2)) == 0:
+        return Deterministic(int(gen.choice([1, 2, 10, 100])))
+    goal = int(gen.integers(1, 1000))
+    if isinstance(sampler, AvgDynamic):
+        return dataclasses.replace(sampler, sample_rate=goal)
+    if isinstance(sampler, Dynamic):
+        return dataclasses.replace(sampler, goal_sample_rate=goal)
+    return dataclasses.replace(sampler, per_second=goal)
+
+
 def mutate_policy(policy: Policy, gen: np.random.Generator) -> Policy:
-    """A random variant of ``policy``: priorities, actions, rules removed, copied, combined."""
+    """A random variant of ``policy``: priorities, actions, rules removed, copied, combined
+    (for a policy with an environment sampler and no rules: that sampler changed)."""
+    if policy.sampler is not None:
+        return dataclasses.replace(policy, sampler=_mutate_sampler(policy.sampler, gen))
     rules = list(policy.rules)
+    if not rules:
+        return policy
     for n in range(1 + int(gen.integers(3))):
         i = int(gen.integers(len(rules)))
         j = int(gen.integers(len(rules)))
