@@ -334,6 +334,7 @@ def check_vopr(item: NectarItem) -> None:
         seed,
         window_s=settings.window_s,
         traffic=settings.project.traffic if settings.project is not None else None,
+        settings=item.session_state.project().settings,  # the error as the prover reads it
     )
     passed = bool(getattr(result, "passed", False))
     problem = result.evidence()
