@@ -10,7 +10,8 @@ hides a dependency from start-up time, not from the design), under ``TYPE_CHECKI
 1. model and errors: the standard library only.
 2. parsing and the corpus: the policy parsers, printer and checker, the corpus, Refinery's
    rules file (YAML, model, reader, validation, warnings, writer, values, Go regexps, gjson
-   paths, router metadata), the project configuration and the lockfile.
+   paths, router metadata), TRACE JSON (``trace_json``), the project configuration and the
+   lockfile.
 3. Refinery evaluation and compilation.  The compiler sits here, not with the reports: every
    verdict is computed on the *compiled* rules, so the prover and VOPR consume its output;
    compilation is a pure model-to-model transformation over layer 2.
@@ -18,8 +19,7 @@ hides a dependency from start-up time, not from the design), under ``TYPE_CHECKI
 5. what a project writes and explains: project outputs and rules import, reports, Claude.
 6. the project session: settings, policies, corpus and expectations resolved and evaluated
    once for every front end (Claude's verification of a proposal reads it too).
-7. front ends: the pytest plugin, the CLI, the GitHub annotations (and, until the TRACE JSON
-   reader moves below the CLI, the expectations, which read it).
+7. front ends: the pytest plugin, the CLI, the GitHub annotations.
 
 A package's ``__init__`` runs before any of its modules, so it sits in the lowest layer of
 its modules.  The package root is the public facade (PEP 562): it imports nothing at run time,
@@ -74,6 +74,7 @@ PACKAGES: Final[dict[str, Placement]] = {
     "trace": Placement(1),
     "fileio": Placement(1),
     "limits": Placement(1),
+    "trace_json": Placement(2),
     "policy": Placement(2, {"model": 1, "aliases": 1, "interpreter": 3}),
     "corpus": Placement(2),
     "refinery": Placement(
@@ -86,7 +87,7 @@ PACKAGES: Final[dict[str, Placement]] = {
     "synth": Placement(4),
     "report": Placement(5),
     "claude": Placement(5, {"verify": 6, "change": 6, "project": 6}),
-    "project": Placement(6, {"config": 2, "settings": 2, "expectations": 7}),
+    "project": Placement(6, {"config": 2, "settings": 2}),
     "github": Placement(7),
     "pytest_plugin": Placement(7),
     "cli": Placement(7),

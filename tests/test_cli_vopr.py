@@ -98,3 +98,58 @@ def test_bad_campaign_and_seed_are_usage_errors(
 def test_missing_corpus_is_a_usage_error(policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["vopr", str(policy), "--campaign", "chaos"]) == 2
     assert "no corpus to learn traffic from" in capsys.readouterr().err
+
+
+#: A policy without its own ``error``: the project's ``[tool.nectar] error`` is in force.
+NO_ERROR_POLICY = (
+    "nectar_policy{version,name,budget_per_second,rules}:\n  1\n  vopr-error\n  1000\n"
+    "  rules[2]{name,description,match,action,priority}:\n"
+    "    keep-5xx,Server errors,http.status >= 500,keep,100\n"
+    "    sample-rest,Rest,true,sample(1/100),0\n"
+)
+SHOP = Path(__file__).parent.parent / "examples" / "quickstart" / "corpus" / "shop.jsonl"
+
+
+def _no_error_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: str) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(f'[tool.nectar]\nerror = "{error}"\n')
+    path = tmp_path / "p.toon"
+    path.write_text(NO_ERROR_POLICY, encoding="utf-8")
+    return path
+
+
+def _chaos(policy: Path, *extra: str) -> list[str]:
+    return ["vopr", policy.name, "--corpus", str(SHOP), "--campaign", "chaos", *extra]
+
+
+def test_vopr_judges_by_the_project_error_expression(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The policy keeps every 5xx: with that as the project's error, nothing is lost (the
+    # default error criteria, which the policy's rules do not cover, are not in force).
+    policy = _no_error_project(tmp_path, monkeypatch, "http.status >= 500")
+    assert main([*_chaos(policy, "--iterations", "5", "--workers", "1", "--json")]) == 0
+    assert _json(capsys.readouterr().out)[0]["violations"] == []
+    # 4xx are errors too: the policy samples them at 1/100, and VOPR must say so.
+    policy = _no_error_project(tmp_path, monkeypatch, "http.status >= 400")
+    assert main([*_chaos(policy, "--iterations", "5", "--workers", "1")]) == 1
+    text = capsys.readouterr().out
+    assert "VIOLATION error-kept" in text
+    replay = next(line for line in text.splitlines() if line.strip().startswith("replay:"))
+    words = shlex.split(replay.split("replay:", 1)[1])
+    assert main([*words[1:], "--json", "--no-shrink"]) == 1
+    again = _json(capsys.readouterr().out)[0]["violations"]
+    assert [v["invariant"] for v in again] == ["error-kept"]  # type: ignore[index,union-attr]
+
+
+def test_vopr_error_option_wins_and_its_replay_line_carries_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = _no_error_project(tmp_path, monkeypatch, "http.status >= 500")
+    args = _chaos(policy, "--iterations", "5", "--workers", "1", "--error", "http.status >= 400")
+    assert main(args) == 1
+    text = capsys.readouterr().out
+    replay = next(line for line in text.splitlines() if line.strip().startswith("replay:"))
+    words = shlex.split(replay.split("replay:", 1)[1])
+    assert words[words.index("--error") + 1] == "http.status >= 400"
+    assert main([*words[1:], "--json", "--no-shrink"]) == 1

@@ -184,3 +184,21 @@ def test_a_failing_seed_prints_the_run_and_its_replay_line(
             "rerun: pytest --nectar-seed=0x2a 'policies/shop.toon::vopr[evolution-0x2a]'",
         ]
     )
+
+
+def test_vopr_items_judge_by_the_project_error_expression(pytester: pytest.Pytester) -> None:
+    """A policy without its own ``error``: the vopr items use ``[tool.nectar] error``, as
+    the prover does, not the default error criteria."""
+    from tests.test_cli_vopr import NO_ERROR_POLICY, SHOP
+
+    shop = SHOP.read_text(encoding="utf-8")
+    pyproject = '[tool.nectar]\npolicies = ["policies/*.toon"]\ncorpus = "corpus/"\n'
+    seeds = ("--nectar-campaigns=chaos", "--nectar-seed=0x2a", "-m", "nectar_vopr")
+    kept = pyproject + 'error = "http.status >= 500"\n'
+    extra = {"corpus/shop.jsonl": shop}
+    make_project(pytester, policy=NO_ERROR_POLICY, pyproject=kept, corpus=False, extra=extra)
+    run(pytester, *seeds).assert_outcomes(passed=1)
+    (pytester.path / "pyproject.toml").write_text(pyproject + 'error = "http.status >= 400"\n')
+    lost = run(pytester, *seeds)
+    lost.assert_outcomes(failed=1)
+    lost.stdout.fnmatch_lines(["*VIOLATION error-kept*"])

@@ -133,6 +133,7 @@ def _write_witnesses(report: Any, folder: str, expectations: bool = False) -> No
     from pathlib import Path
 
     from pytest_nectar.prover.witness import decide_command, trace_spans
+    from pytest_nectar.trace_json import write_trace_file
 
     stem = Path(report.target.name).stem
     added: list[dict[str, Any]] = []
@@ -146,9 +147,8 @@ def _write_witnesses(report: Any, folder: str, expectations: bool = False) -> No
             if spans is None:
                 witnesses.append(w)
                 continue
-            doc = {"trace_id": w.trace_id, "spans": [_plain(s) for s in spans]}
             path = Path(folder) / f"{stem}-{pid}-{n}.json"
-            _write_json(path, doc)
+            doc = write_trace_file(path, w.trace_id, spans)
             rules = report.target.rules_path or report.target.name
             command = decide_command(rules, report.target.env, None, w.trace_id, str(path))
             witnesses.append(dataclasses.replace(w, command=command))
@@ -157,21 +157,6 @@ def _write_witnesses(report: Any, folder: str, expectations: bool = False) -> No
         report.results[pid] = dataclasses.replace(result, witnesses=tuple(witnesses))
     if added:
         _append_expectations(report, added)
-
-
-def _plain(span: dict[str, Any]) -> dict[str, Any]:
-    from pytest_nectar.prover.properties import jsonable
-
-    return {"root": bool(span["root"]), "data": {k: jsonable(v) for k, v in span["data"].items()}}
-
-
-def _write_json(path: Any, doc: Any) -> None:
-    import json
-
-    from pytest_nectar.fileio import write_atomic
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
 def _append_expectations(report: Any, lines: list[dict[str, Any]]) -> None:

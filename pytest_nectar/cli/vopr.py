@@ -7,7 +7,8 @@ violations) with a one-line replay command per violation.  ``--seed`` replays ex
 every invariant held, 1 on a violation or a simulation of no trace (and, with ``--strict``
 or ``strict``, of fewer traces than the stated minimum), 2 on a usage or input error.  The
 policy and corpus default to ``[tool.nectar]`` (the first policy, every configured corpus
-path), as do the window and ``traffic``.
+path), as do the window, ``traffic`` and the error expression (resolved as ``nectar prove``
+resolves it: ``--error``, the policy's own, ``[tool.nectar] error``, the default).
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ def register(subparsers: Any) -> None:
         metavar="RATE",
         help='production rate the corpus stands for, e.g. "2000 traces/s" (default: traffic)',
     )
+    p.add_argument(
+        "--error",
+        help="error expression (default: the policy's, else [tool.nectar] error, else the "
+        "default error criteria), as nectar prove takes it",
+    )
     p.add_argument("--strict", action="store_true", help="too little simulated traffic fails")
     p.add_argument("--window", type=float, help="budget window in seconds (default 60)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
@@ -60,12 +66,12 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _inputs(args: argparse.Namespace) -> tuple[str, list[str], float, Any, bool]:
+def _inputs(args: argparse.Namespace) -> tuple[str, list[str], float, Any, bool, Any]:
     from pytest_nectar.errors import UsageError
     from pytest_nectar.project.config import expand_policies, load_config
     from pytest_nectar.project.settings import parse_traffic
 
-    config = load_config()
+    config = load_config().with_options(error=args.error)
     traffic = config.traffic
     if args.traffic is not None:
         traffic = parse_traffic(args.traffic)
@@ -89,7 +95,7 @@ def _inputs(args: argparse.Namespace) -> tuple[str, list[str], float, Any, bool]
         corpus = [os.fspath(p) for p in config.corpus]
     window = args.window if args.window is not None else config.window_s
     strict = bool(args.strict) or config.strict
-    return policy, list(corpus), window, traffic, strict
+    return policy, list(corpus), window, traffic, strict, config
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,9 +111,15 @@ def run(args: argparse.Namespace) -> int:
     if len(names) > 1 and (args.step is not None or args.iterations or args.days):
         raise UsageError("--step, --iterations and --days need a single --campaign")
     seed = parse_seed(args.seed) if args.seed is not None else _DEFAULT_SEED
-    policy, corpus, window, traffic, strict = _inputs(args)
+    policy, corpus, window, traffic, strict, settings = _inputs(args)
     setup = Setup.build(
-        policy, corpus, budget=args.budget, window_s=window, rate=args.rate, traffic=traffic
+        policy,
+        corpus,
+        budget=args.budget,
+        window_s=window,
+        rate=args.rate,
+        traffic=traffic,
+        settings=settings,
     )
     sizes: dict[str, int] = {}
     size = args.days if names[0] == "evolution" else args.iterations

@@ -155,7 +155,7 @@ def decision_word(keep: bool | None) -> str:
 
 def trace_of(expectation: Expectation) -> Trace:
     """The expectation's trace, read exactly as ``nectar decide`` reads a TRACE file."""
-    from pytest_nectar.cli.decide import trace_from_json
+    from pytest_nectar.trace_json import trace_from_json
 
     try:
         return trace_from_json(expectation.trace_doc, str(expectation.position))

@@ -13,6 +13,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from pytest_nectar.trace_json import jsonable
+
 __all__ = [
     "ALL_PROPERTIES",
     "CORPUS_PROPERTIES",
@@ -171,15 +173,6 @@ class Because:
             "criterion": self.criterion,
             "matches": [m.to_json() for m in self.matches],
         }
-
-
-def jsonable(value: object) -> object:
-    """A field value as JSON can hold it (non-finite floats and other types as repr)."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else repr(value)
-    return repr(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,14 +86,13 @@ def _witness_file(item: NectarItem, witness: Witness, spans: Sequence[Any] | Non
     """Write a counterexample's trace where ``nectar decide`` can read it; its display path."""
     if spans is None:
         return None
-    from pytest_nectar.fileio import write_atomic
+    from pytest_nectar.trace_json import write_trace_file
 
     settings = item.session_state.settings
     name = _SAFE.sub("_", f"{Path(item.path).stem}-{witness.trace_id or 'counterexample'}")
     path = settings.root / _WITNESS_DIR / f"{name[:120]}.json"
-    doc = {"trace_id": witness.trace_id, "spans": list(spans)}
     try:
-        write_atomic(path, json.dumps(doc, sort_keys=True, indent=1, default=repr) + "\n")
+        write_trace_file(path, witness.trace_id, spans)
     except OSError:
         return None
     return settings.display(path)
@@ -335,6 +334,7 @@ def check_vopr(item: NectarItem) -> None:
         seed,
         window_s=settings.window_s,
         traffic=settings.project.traffic if settings.project is not None else None,
+        settings=item.session_state.project().settings,  # the error as the prover reads it
     )
     passed = bool(getattr(result, "passed", False))
     problem = result.evidence()

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pytest_nectar.corpus.captures import learn_rate
 from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import UsageError
-from pytest_nectar.policy.error_criteria import error_match
 from pytest_nectar.policy.model import Policy
-from pytest_nectar.project.settings import Traffic
+from pytest_nectar.project.settings import ProjectSettings, Source, Traffic, resolve_error
 from pytest_nectar.trace import Trace
 from pytest_nectar.vopr.clock import RateProcess
 from pytest_nectar.vopr.refinery_sim import SimTarget
@@ -53,7 +52,10 @@ class Setup:
         window_s: float = 60.0,
         rate: float | None = None,
         traffic: Traffic | None = None,
+        settings: ProjectSettings | None = None,
     ) -> Setup:
+        """``settings`` supply the error expression as ``prove`` resolves it (None: the
+        policy's own, else the default error criteria)."""
         from pytest_nectar.compiler.compile import compile_policies
         from pytest_nectar.corpus.load import load_corpus
         from pytest_nectar.policy.interpreter import PolicyEvaluator
@@ -81,12 +83,16 @@ class Setup:
         env = policy.effective_environment
         if budget is not None:
             args += ["--budget", repr(float(budget))]
+        error, origin = resolve_error(settings, policy)
+        if origin.source is Source.COMMAND_LINE and settings is not None and settings.error:
+            args += ["--error", settings.error]  # a replay line must judge by the same error
         target = SimTarget(
             policy,
             compiled.rules_file,
             env,
             float(budget) if budget is not None else _budget(policy),
             compiled.text,
+            error,
         )
         if rate is None:
             rate, note = traffic_rate(corpus, traffic)
@@ -98,7 +104,6 @@ class Setup:
         if window_s != 60.0:
             args += ["--window", repr(float(window_s))]
         holds = PolicyEvaluator(policy).holds
-        error = error_match(policy)
         ids = {*DEFAULT_FIELDS.trace_id, "meta.trace_id"}
         model = TrafficModel.from_corpus(
             corpus,

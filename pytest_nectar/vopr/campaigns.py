@@ -27,7 +27,7 @@ from typing import Any
 from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import UsageError
 from pytest_nectar.policy.model import Policy
-from pytest_nectar.project.settings import Traffic
+from pytest_nectar.project.settings import ProjectSettings, Traffic
 from pytest_nectar.vopr import runs
 from pytest_nectar.vopr.campaign_setup import Setup
 from pytest_nectar.vopr.invariants import Finding
@@ -414,12 +414,14 @@ def run_seed(
     window_s: float = 60.0,
     rate: float | None = None,
     traffic: Traffic | None = None,
+    settings: ProjectSettings | None = None,
 ) -> CampaignResult:
     """A short campaign for one seed, as a pytest ``vopr[<campaign>-<seed>]`` item runs it.
 
     ``iterations`` (chaos, determinism, storm probes) or ``days`` (evolution) override the
     short defaults; ``budget`` overrides the policy's ``budget_per_second``; ``rate`` the
-    traces per second learned from the corpus.  Raises ``UsageError`` for an unknown campaign.
+    traces per second learned from the corpus; ``settings`` the error expression (as
+    ``prove`` resolves it).  Raises ``UsageError`` for an unknown campaign.
     """
     if corpus is None:
         raise UsageError(
@@ -427,7 +429,13 @@ def run_seed(
             hint="set corpus in [tool.nectar] or pass --corpus",
         )
     setup = Setup.build(
-        policy_path_or_policy, corpus, budget=budget, window_s=window_s, rate=rate, traffic=traffic
+        policy_path_or_policy,
+        corpus,
+        budget=budget,
+        window_s=window_s,
+        rate=rate,
+        traffic=traffic,
+        settings=settings,
     )
     size = days if campaign == "evolution" else iterations
     if size is None:

@@ -42,7 +42,7 @@ __all__ = [
 
 #: Invariant ids and what each means (the order of reports).
 INVARIANTS: dict[str, str] = {
-    "error-kept": "every error trace (the policy's error expression) is kept",
+    "error-kept": "every error trace (the error expression in force, as prove reads it) is kept",
     "must-keep": "every trace matching a must_keep expression is kept",
     "budget": "kept events/s stay within budget_per_second over every window",
     "determinism": "the same seed gives the same traffic and decision digests",

@@ -79,10 +79,13 @@ class SimTarget:
     env: str
     budget: float | None
     rules_text: str
+    #: the error expression in force (``resolve_error``: the command line, the policy's own,
+    #: ``[tool.nectar] error``, the default); None: the policy's own, else the default
+    error_expr: Expr | None = None
 
     @property
     def error(self) -> Expr:
-        return error_match(self.policy)
+        return self.error_expr if self.error_expr is not None else error_match(self.policy)
 
     @property
     def must_keep(self) -> tuple[Expr, ...]:
