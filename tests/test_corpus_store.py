@@ -36,12 +36,13 @@ def _same(a: Corpus, b: Corpus) -> None:
 
 
 def test_digest_is_stable_across_runs_and_machines() -> None:
-    # Content + options + store version only: these values go into lockfiles.
+    # Content + options + store version only: these values go into lockfiles (store version 3:
+    # Jaeger log times in microseconds, router metadata, Go-typed number ranges).
     assert load_corpus(PROTO, cache=False).digest == (
-        "f1d2563a1a9b1ad9ac1f57b8911a84cabf5598c752f71d6543bceecdb971582f"
+        "c42f303cb938ad6fb34fd0e2123f2ec9bb5b7daade0e16d4a724590ffae2479a"
     )
     assert load_corpus(EVENTS, cache=False).digest == (
-        "8ffa59e2ccb0b661a3ed896d15565fca5dd29e797f6c216d01105a01ead586a9"
+        "1c20d096fb6a2e95722793c2c1d20c69b271bf5e98a45fa2591a25ceee1bf118"
     )
     assert (
         load_corpus(EVENTS, cache=False, json_ints=True).digest

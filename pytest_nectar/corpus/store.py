@@ -31,7 +31,7 @@ from pytest_nectar.errors import CorpusError, Position
 
 __all__ = ["STORE_VERSION", "StoreError", "load_store", "save_store", "store_path"]
 
-STORE_VERSION: Final = "nectar-corpus-2"
+STORE_VERSION: Final = "nectar-corpus-3"
 _ROW_ARRAYS: Final = (
     "trace_offsets",
     "row_trace",
