@@ -30,9 +30,9 @@ def test_a_dropped_error_fails_error_preservation_with_witness_and_replay(
             "  property: every error trace is kept with probability 1 (on the corpus)",
             "  verdict: *",
             "  witnesses (1 of 1):",
-            "  trace health-err: drop (rate 0), rule drop-health",
-            "      matched http.route = '/health'* on span 1, value '/health'",
-            "      replay: nectar decide policies/shop.toon --corpus corpus --trace-id "
+            "    - trace health-err: rule 'drop-health' -> drop (rate 0)",
+            "        http.route = '/health'*: met by span 1 with \"/health\"",
+            "        replay: nectar decide policies/shop.toon --corpus corpus --trace-id "
             "health-err --env __default__",
             "rerun: pytest policies/shop.toon::error-preservation",
         ]
@@ -49,9 +49,9 @@ def test_an_all_traces_failure_shows_the_counterexample_and_writes_it(
     result.stdout.fnmatch_lines(
         [
             "error-preservation-all: FAIL for policy 'shop' (policies/shop.toon)",
-            "      counterexample trace:",
-            "        span 1*http.route='/health'*",
-            "      replay: nectar decide policies/shop.toon .nectar-cache/witnesses/*.json "
+            "        counterexample trace:",
+            '          span 1*http.route="/health"*',
+            "        replay: nectar decide policies/shop.toon .nectar-cache/witnesses/*.json "
             "--env __default__",
         ]
     )

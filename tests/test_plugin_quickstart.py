@@ -67,7 +67,7 @@ def test_a_broken_error_rule_fails_error_preservation_with_witnesses(tmp_path: P
     assert done.returncode == pytest.ExitCode.TESTS_FAILED, out + done.stderr
     assert "FAILED policies/production.toon::error-preservation - " in out
     assert "error-preservation: FAIL for policy 'production-sampling'" in out
-    assert "rule sample-rest" in out
+    assert "rule 'sample-rest' -> " in out
     assert "replay: nectar decide policies/production.toon --corpus corpus --trace-id " in out
     assert "rerun: pytest policies/production.toon::error-preservation" in out
     # the committed rules no longer match the policy: reported, not crashed

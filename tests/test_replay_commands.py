@@ -84,7 +84,7 @@ def test_every_command_prove_prints_replays_its_witness(project: Path) -> None:
     ]
     assert witnesses, "the careless policy samples error traces"
     text = _run([*args, "--corpus", "corpus-b"], project).stdout
-    commands = _printed(text, "show:")
+    commands = _printed(text, "replay:")
     assert len(commands) == len(witnesses)
     for words, w in zip(commands, witnesses, strict=True):
         assert words.count("--corpus") == 2  # both paths, so the trace is found
@@ -98,10 +98,10 @@ def test_saved_counterexamples_replay_and_become_passing_expectations(project: P
     args = ["nectar", "prove", "policies/careless.toon", "--property", "error-preservation-all"]
     plain = _run(args, project).stdout
     assert "save it with --save-witnesses DIR to replay it with nectar decide" in plain
-    assert "show:" not in plain  # no command that could not run
+    assert "replay:" not in plain  # no command that could not run
     done = _run([*args, "--save-witnesses", "witnesses", "--add-expectations"], project)
     assert done.returncode == 1, done.stdout + done.stderr
-    [words] = _printed(done.stdout, "show:")
+    [words] = _printed(done.stdout, "replay:")
     assert words[:3] == ["nectar", "decide", "policies/careless.toon"]
     assert (project / words[3]).is_file()
     replay = _run(words, project)
@@ -201,3 +201,50 @@ def test_decide_explain_prints_the_whole_evaluation(tmp_path: Path) -> None:
     done = _run(["nectar", "decide", "small.toon", "t.json", "--explain"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout == EXPLAINED
+
+
+def _witness_blocks(out: str) -> list[str]:
+    """Each witness as printed (``- trace ...`` and the lines under it), without its indent."""
+    blocks: list[list[str]] = []
+    indent = 0
+    for line in out.splitlines():
+        text = line.lstrip()
+        if text.startswith("- trace "):
+            indent = len(line) - len(text)
+            blocks.append([text])
+        elif blocks and len(line) - len(text) > indent and text:
+            blocks[-1].append(line[indent:])
+        else:
+            indent = 1 << 30  # the block ended: nothing more belongs to it
+    return ["\n".join(b) for b in blocks]
+
+
+def _without_replay(block: str) -> str:
+    return "\n".join(x for x in block.splitlines() if not x.startswith("    replay: "))
+
+
+def test_prove_and_pytest_print_the_same_witnesses(project: Path) -> None:
+    (project / "pyproject.toml").write_text(
+        '[tool.nectar]\npolicies = ["policies/*.toon"]\ncorpus = ["corpus-a", "corpus-b"]\n'
+        "seeds = 0\nwitnesses = 3\n",
+        encoding="utf-8",
+    )
+    prove = _run(
+        ["nectar", "prove", "policies/careless.toon", "--property", "error-preservation"], project
+    )
+    assert prove.returncode == 1, prove.stdout + prove.stderr
+    pytest_run = _run(
+        [
+            *[sys.executable, "-m", "pytest", "-p", "no:cacheprovider"],
+            *["-k", "error-preservation and not all"],
+        ],
+        project,
+    )
+    assert pytest_run.returncode == 1, pytest_run.stdout
+    from_cli, from_pytest = _witness_blocks(prove.stdout), _witness_blocks(pytest_run.stdout)
+    assert from_cli and from_pytest, prove.stdout + pytest_run.stdout
+    # the replay lines both run (tested above); the CLI names the corpus by its resolved path
+    assert all("\n    replay: nectar decide " in block for block in from_cli + from_pytest)
+    assert [_without_replay(b) for b in from_pytest] == [
+        _without_replay(b) for b in from_cli[: len(from_pytest)]
+    ]

@@ -12,7 +12,7 @@ from typing import Any
 from pytest_nectar.prover.engine import ProofReport
 from pytest_nectar.prover.properties import PropertyResult, SpanMatch, Verdict, Witness
 
-__all__ = ["match_lines", "render_json", "render_text", "to_json"]
+__all__ = ["match_lines", "render_json", "render_text", "to_json", "witness_lines"]
 
 _MARK = {
     Verdict.PASS: "PASS",
@@ -42,31 +42,43 @@ def match_lines(matches: Sequence[SpanMatch]) -> list[str]:
     return out
 
 
-def _witness_lines(w: Witness) -> list[str]:
-    rule = w.rule if w.rule is not None else "(no rule matched)"
-    lines = [f"    - trace {w.trace_id}: rule {rule!r} -> {w.decision}"]
-    lines.extend(f"        {line}" for line in match_lines(w.matches))
-    for b in w.because:
-        lines.append(f"        {b.what}: {b.criterion}")
-        lines.extend(f"          {line}" for line in match_lines(b.matches))
-    if w.spans is not None:
-        for i, span in enumerate(w.spans):
-            root = " (root)" if span["root"] else ""
-            fields = ", ".join(f"{k}={_value(v)}" for k, v in span["data"].items())
-            lines.append(f"        span {i}{root}: {fields}")
-    if w.note:
-        lines.append(f"        ({w.note})")
-    if w.command:
-        lines.append(f"        show: {w.command}")
-    elif w.spans is not None:
-        lines.append("        (save it with --save-witnesses DIR to replay it with nectar decide)")
+def witness_lines(witness: Witness, *, replay: str | None = None) -> list[str]:
+    """A witness as text, the same under ``nectar prove`` and pytest; indent it to place it.
+
+    The trace and the rule that decided it, each condition that rule met (span and value),
+    why the trace is an error or must-keep trace, a constructed counterexample's spans, and the
+    command that replays the decision: ``replay`` if given, else the witness's own command.
+    """
+    trace = witness.trace_id or "(constructed)"
+    rule = "no rule matched" if witness.rule is None else f"rule {witness.rule!r}"
+    lines = [f"- trace {trace}: {rule} -> {witness.decision}"]
+    lines.extend(f"    {line}" for line in match_lines(witness.matches))
+    for because in witness.because:
+        lines.append(f"    {because.what}: {because.criterion}")
+        lines.extend(f"      {line}" for line in match_lines(because.matches))
+    if witness.note:
+        lines.append(f"    ({witness.note})")
+    if witness.spans is not None:
+        lines.append("    counterexample trace:")
+        for i, span in enumerate(witness.spans):
+            root = " (root)" if span.get("root") else ""
+            data = sorted(span["data"].items())
+            fields = ", ".join(f"{k}={_value(v)}" for k, v in data) or "(no fields)"
+            lines.append(f"      span {i}{root}: {fields}")
+    command = replay if replay is not None else witness.command
+    if command:
+        lines.append(f"    replay: {command}")
     return lines
 
 
 def _result_lines(r: PropertyResult) -> list[str]:
     lines = [f"  {_MARK[r.verdict]:<7} {r.id}: {r.summary}"]
     for w in r.witnesses:
-        lines.extend(_witness_lines(w))
+        lines.extend(f"    {line}" for line in witness_lines(w))
+        if not w.command and w.spans is not None:
+            lines.append(
+                "        (save it with --save-witnesses DIR to replay it with nectar decide)"
+            )
     if r.total_failing > len(r.witnesses) and r.witnesses:
         lines.append(f"    ({r.total_failing - len(r.witnesses)} more not shown; see --json)")
     return lines

@@ -103,33 +103,12 @@ def _show_value(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _witness_lines(item: NectarItem, witness: Witness, env: str) -> list[str]:
+def _replay(item: NectarItem, witness: Witness, env: str) -> str:
+    """The ``nectar decide`` command that replays a witness, with paths as the user sees them."""
     analysis = _analysis(item)
     settings = item.session_state.settings
-    rule = witness.rule if witness.rule is not None else "(none: Refinery keeps it at rate 1)"
-    lines = [f"  trace {witness.trace_id or '(constructed)'}: {witness.decision}, rule {rule}"]
-    for match in witness.matches:
-        if match.span is None and match.value is None:
-            lines.append(f"      {match.condition}")  # a rule without conditions
-            continue
-        where = "the trace" if match.span is None else f"span {match.span}"
-        lines.append(
-            f"      matched {match.condition} on {where}, value {_show_value(match.value)}"
-        )
-    for because in witness.because:
-        lines.append(f"      {because.what}: {because.criterion}")
-        for match in because.matches:
-            where = "the trace" if match.span is None else f"span {match.span}"
-            lines.append(f"        {match.condition} on {where}, value {_show_value(match.value)}")
-    if witness.note:
-        lines.append(f"      note: {witness.note}")
     words = ["nectar", "decide", analysis.display]
     if witness.spans is not None:
-        lines.append("      counterexample trace:")
-        for i, span in enumerate(witness.spans):
-            data = ", ".join(f"{k}={_show_value(v)}" for k, v in sorted(span["data"].items()))
-            root = " (root)" if span.get("root") else ""
-            lines.append(f"        span {i}{root}: {data or '(no fields)'}")
         shown = _witness_file(item, witness, witness.spans)
         words += [shown] if shown is not None else ["TRACE.json"]
     else:
@@ -137,13 +116,14 @@ def _witness_lines(item: NectarItem, witness: Witness, env: str) -> list[str]:
             words += ["--corpus", settings.display(path)]
         words += ["--trace-id", witness.trace_id]
     words += ["--env", env]
-    lines.append(f"      replay: {shlex.join(words)}")
-    return lines
+    return shlex.join(words)
 
 
 def _property_failure(item: NectarItem, result: PropertyResult) -> PolicyFailure:
     analysis = _analysis(item)
     policy = analysis.require()
+    from pytest_nectar.prover.proof_report import witness_lines
+
     limit = _limit(item)
     env = policy.effective_environment
     head = [
@@ -157,7 +137,8 @@ def _property_failure(item: NectarItem, result: PropertyResult) -> PolicyFailure
         total = max(result.total_failing, len(result.witnesses))
         head.append(f"  witnesses ({len(shown)} of {total}):")
         for witness in shown:
-            head += _witness_lines(item, witness, env)
+            replay = _replay(item, witness, env)
+            head += [f"    {line}" for line in witness_lines(witness, replay=replay)]
     detail = [f"  {k}: {v}" for k, v in sorted(result.figures.items())]
     return _fail(item, head, ["figures:", *detail] if detail else [])
 
