@@ -72,11 +72,13 @@ class KeyValue(Struct, gc=False):
 
 
 class ArrayValue(Struct, gc=False):
-    values: list[AnyValue] | None = None
+    # UNSET, not None: `arrayValue: {}` must reach Husky's functions without a `values` key,
+    # as the exact reader sees it (an explicit null falls back to the exact reader).
+    values: list[AnyValue] | UnsetType = UNSET
 
 
 class KeyValueList(Struct, gc=False):
-    values: list[KeyValue] | None = None
+    values: list[KeyValue] | UnsetType = UNSET
 
 
 class Scope(Struct, gc=False):
@@ -309,8 +311,9 @@ def _flatten_plain(
         rate = 1.0
     else:
         rate = sample_rate_of((span_rate, scope_rate, resource_rate), trace_state)
-    if not reserved.isdisjoint(fields):
-        # An attribute shadows an intrinsic or shared field (rare): husky decides which wins.
+    if not reserved.isdisjoint(fields) or not _INTRINSIC.isdisjoint(shared_fields):
+        # An attribute shadows an intrinsic or shared field, or a resource or scope field
+        # shadows an intrinsic (rare): husky decides which wins.
         flatten_span(_to_builtins(span), shared, scope_rate, resource_rate, emit)
         return
     # No attribute shadows an intrinsic or shared field: husky's first-wins checks would all
