@@ -13,6 +13,7 @@ import json
 import sys
 from typing import Any
 
+from pytest_nectar.cli.options import add_no_validate_option
 from pytest_nectar.errors import UsageError
 from pytest_nectar.trace_json import load_trace_file
 
@@ -31,11 +32,7 @@ def register(subparsers: Any) -> None:
         "--env", help="environment (destination) name; default: the policy's own, else __default__"
     )
     parser.add_argument("--json", action="store_true", help="print the decision as JSON")
-    parser.add_argument(
-        "--no-validate",
-        action="store_true",
-        help="load a rules file as Refinery started with --no-validate does",
-    )
+    add_no_validate_option(parser)
     parser.add_argument(
         "--explain",
         action="store_true",

@@ -13,23 +13,13 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from pytest_nectar.cli.options import add_cluster_option
 from pytest_nectar.errors import UsageError
 
 if TYPE_CHECKING:
     from pytest_nectar.project.session import ProjectSession
 
-__all__ = ["add_cluster_option", "add_report_options", "register", "report_session", "run"]
-
-
-def add_cluster_option(parser: argparse.ArgumentParser) -> None:
-    """``--cluster``: replay, prove, explain and diff evaluate the corpus on Dask."""
-    parser.add_argument(
-        "--cluster",
-        metavar="ADDRESS",
-        help="evaluate the corpus on a Dask cluster: local:N worker processes here, or a "
-        "scheduler such as tcp://host:8786 (default: [tool.nectar] cluster; needs "
-        "pytest-nectar[cluster])",
-    )
+__all__ = ["add_report_options", "register", "report_session", "run"]
 
 
 def add_report_options(parser: argparse.ArgumentParser) -> None:

@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pytest_nectar.cli.options import add_no_validate_option
 from pytest_nectar.escape import terminal
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
@@ -45,10 +46,8 @@ def register(subparsers: Any) -> None:
         "--corpus", action="append", metavar="PATH", help="also check replay equality on it"
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing policy files")
-    parser.add_argument(
-        "--no-validate",
-        action="store_true",
-        help="import what Refinery loads when started with --no-validate",
+    add_no_validate_option(
+        parser, help="import what Refinery loads when started with --no-validate"
     )
     parser.set_defaults(func=run)
 

@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import Any
 
-from pytest_nectar.cli.explain import add_cluster_option
+from pytest_nectar.cli.options import add_cluster_option, add_no_validate_option
 from pytest_nectar.errors import UsageError
 
 __all__ = ["register", "run"]
@@ -29,11 +29,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--corpus", action="append", help="trace file or folder (repeatable)")
     parser.add_argument("--env", help="environment of a rules file (default __default__)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument(
-        "--no-validate",
-        action="store_true",
-        help="load a rules file as Refinery started with --no-validate does",
-    )
+    add_no_validate_option(parser)
     parser.add_argument(
         "--property", action="append", dest="properties", metavar="ID", help="only this property"
     )

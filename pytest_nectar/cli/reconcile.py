@@ -16,6 +16,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from pytest_nectar.cli.options import add_no_validate_option
+
 if TYPE_CHECKING:
     from pytest_nectar.refinery.reconcile import Mismatch, Reconciliation
 
@@ -40,11 +42,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="keep integers of Honeycomb JSON events as int64 (as the spans had them)",
     )
-    parser.add_argument(
-        "--no-validate",
-        action="store_true",
-        help="load a rules file as Refinery started with --no-validate does",
-    )
+    add_no_validate_option(parser)
     parser.set_defaults(func=run)
 
 

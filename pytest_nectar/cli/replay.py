@@ -14,7 +14,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from pytest_nectar.cli.explain import add_cluster_option
+from pytest_nectar.cli.options import add_cluster_option, add_no_validate_option
 
 if TYPE_CHECKING:
     from pytest_nectar.corpus.table import Corpus
@@ -34,11 +34,7 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     parser.add_argument("--env", help="environment (destination) name; default __default__")
     parser.add_argument("--json", action="store_true", help="print decisions and totals as JSON")
-    parser.add_argument(
-        "--no-validate",
-        action="store_true",
-        help="load a rules file as Refinery started with --no-validate does",
-    )
+    add_no_validate_option(parser)
     parser.add_argument("--totals-only", action="store_true", help="print only the totals per rule")
     add_cluster_option(parser)
     parser.set_defaults(func=run)
