@@ -28,6 +28,7 @@ from pytest_nectar.limits import MAX_DATA_DEPTH
 
 __all__ = [
     "SPAN_KINDS",
+    "STATUS_CODES",
     "BadRecord",
     "Event",
     "flatten_span",
@@ -56,7 +57,7 @@ SPAN_KINDS: Final[dict[object, str]] = {
     "SPAN_KIND_PRODUCER": "producer",
     "SPAN_KIND_CONSUMER": "consumer",
 }
-_STATUS_CODES: Final[dict[object, int]] = {
+STATUS_CODES: Final[dict[object, int]] = {
     0: 0,
     1: 1,
     2: 2,
@@ -587,7 +588,7 @@ def flatten_span(
     if not isinstance(status, dict):
         raise BadRecord("status must be an object", status)
     code_raw = status.get("code", 0)
-    code = _STATUS_CODES.get(code_raw) if _enum_value(code_raw) else None
+    code = STATUS_CODES.get(code_raw) if _enum_value(code_raw) else None
     if code is None:
         if _enum_value(code_raw) and isinstance(code_raw, int):
             code = code_raw

@@ -31,6 +31,7 @@ from msgspec import UNSET, Struct, UnsetType
 from pytest_nectar.corpus.context import FMT_OTLP, ReadContext
 from pytest_nectar.corpus.husky import (
     SPAN_KINDS,
+    STATUS_CODES,
     _is_decimal,
     _marshallable,
     _put_value,
@@ -42,14 +43,6 @@ from pytest_nectar.corpus.husky import (
 
 __all__ = ["FastOtlp"]
 
-_STATUS_CODES: Final[dict[object, int]] = {
-    0: 0,
-    1: 1,
-    2: 2,
-    "STATUS_CODE_UNSET": 0,
-    "STATUS_CODE_OK": 1,
-    "STATUS_CODE_ERROR": 2,
-}
 _CAMEL: Final = "camel"
 # gc=False: decoded structs never form cycles, and millions of GC-tracked objects per file
 # would make every collection walk them all.
@@ -291,7 +284,7 @@ def _flatten_plain(
     end = _nanos(span.end_time_unix_nano)
     status = span.status
     code_raw = 0 if status is None else status.code
-    code = _STATUS_CODES.get(code_raw)
+    code = STATUS_CODES.get(code_raw)
     if code is None:
         if type(code_raw) is not int or code_raw not in _INT32:  # a protobuf enum is int32
             raise ValueError("status.code")
