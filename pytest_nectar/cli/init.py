@@ -176,7 +176,7 @@ def _git_init(root: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pytest_nectar.errors import Position, UsageError
-    from pytest_nectar.fileio import write_atomic
+    from pytest_nectar.fileio import write_atomic, write_atomic_all
 
     root = Path(args.directory)
     files = {
@@ -209,8 +209,7 @@ def run(args: argparse.Namespace) -> int:
         outputs = build_outputs(
             [root / "policies" / "production.toon"], rules, lock, [root / "corpus"]
         )
-        write_atomic(rules, outputs.rules_text)
-        write_atomic(lock, outputs.lock_text)
+        write_atomic_all([(rules, outputs.rules_text), (lock, outputs.lock_text)])
         sys.stdout.write(f"wrote {rules}\nwrote {lock}\n")
     if git:
         _git_init(root)
