@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_nectar.cli.options import add_cluster_option, add_no_validate_option
 
 if TYPE_CHECKING:
-    from pytest_nectar.corpus.table import Corpus
+    from pytest_nectar.corpus.table import TraceTable
     from pytest_nectar.refinery.vector import CorpusDecisions, RuleTotals
 
 __all__ = ["register", "run"]
@@ -53,7 +53,7 @@ def _number(x: float) -> int | float:
 def _write_json(
     decisions: CorpusDecisions,
     totals: tuple[RuleTotals, ...],
-    corpus: Corpus,
+    corpus: TraceTable,
     head: dict[str, Any],
     totals_only: bool,
 ) -> None:
@@ -79,7 +79,7 @@ def _write_json(
 def _write_tables(
     decisions: CorpusDecisions,
     totals: tuple[RuleTotals, ...],
-    corpus: Corpus,
+    corpus: TraceTable,
     head: dict[str, Any],
     totals_only: bool,
 ) -> None:
@@ -136,18 +136,13 @@ def run(args: argparse.Namespace) -> int:
     from pytest_nectar.compiler.compile import load_rules_or_policy
     from pytest_nectar.corpus import load_corpus
     from pytest_nectar.project.settings import load_settings
+    from pytest_nectar.prover.corpus_proofs import evaluate_pass
     from pytest_nectar.refinery.rules_model import select_sampler
-    from pytest_nectar.refinery.vector import evaluate_corpus
 
     cluster = load_settings().with_options(cluster=args.cluster).cluster
     rules = load_rules_or_policy(args.rules, validate=not args.no_validate)
     corpus = load_corpus(args.corpus)
-    if cluster is not None:
-        from pytest_nectar.prover.distributed import evaluate_on_cluster
-
-        decisions = evaluate_on_cluster(cluster, rules, corpus, args.env).decisions
-    else:
-        decisions = evaluate_corpus(rules, corpus, args.env)
+    decisions = evaluate_pass(rules, corpus, args.env, cluster=cluster).decisions
     totals = decisions.rule_totals(corpus)
     destination, _ = select_sampler(rules, args.env)
     head: dict[str, Any] = {

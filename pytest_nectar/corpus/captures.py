@@ -24,7 +24,7 @@ from typing import Final
 
 import numpy as np
 
-from pytest_nectar.corpus.table import Corpus
+from pytest_nectar.corpus.table import TraceTable
 from pytest_nectar.project.settings import Traffic
 
 __all__ = ["CAPTURE_GAP_S", "MIN_CAPTURE_S", "Capture", "CorpusRate", "learn_rate"]
@@ -70,18 +70,13 @@ class CorpusRate:
         return traffic.amount / own
 
 
-def _captures(corpus: Corpus) -> tuple[Capture, ...]:
+def _captures(corpus: TraceTable) -> tuple[Capture, ...]:
     start = np.asarray(corpus.trace_start, dtype=np.float64)
     timed = np.flatnonzero(~np.isnan(start))
     if timed.size == 0:
         return ()
     rows = np.diff(corpus.trace_offsets).astype(np.float64)
-    times = corpus.row_time
-    # a trace's last event time (NaN-free: fmax skips NaN)
-    ends = np.full(corpus.n_traces, np.nan)
-    nonempty = np.flatnonzero(np.diff(corpus.trace_offsets) > 0)
-    if nonempty.size:
-        ends[nonempty] = np.fmax.reduceat(times, corpus.trace_offsets[nonempty])
+    ends = corpus.trace_end
     order = timed[np.argsort(start[timed], kind="stable")]
     s = start[order]
     e = np.where(np.isnan(ends[order]), s, np.fmax(ends[order], s))
@@ -102,7 +97,7 @@ def _captures(corpus: Corpus) -> tuple[Capture, ...]:
     return tuple(out)
 
 
-def learn_rate(corpus: Corpus) -> CorpusRate:
+def learn_rate(corpus: TraceTable) -> CorpusRate:
     """Traces and events per second while recording, over the corpus's captures."""
     captures = _captures(corpus)
     if not captures:

@@ -40,7 +40,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Final, overload
+from typing import Any, Final, Protocol, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -59,6 +59,7 @@ __all__ = [
     "Corpus",
     "Skipped",
     "StringPool",
+    "TraceTable",
 ]
 
 KIND_NULL: Final = 1
@@ -214,6 +215,29 @@ class Column:
         return {KIND_NAMES[k]: int(counts[k]) for k in KIND_NAMES if counts[k]}
 
 
+class _KindCounts(Mapping[str, Mapping[str, int]]):
+    """Column kind counts by field name, each computed on first use (lints read a few)."""
+
+    def __init__(self, columns: Mapping[str, Column]) -> None:
+        self._columns = columns
+        self._counted: dict[str, Mapping[str, int]] = {}
+
+    def __getitem__(self, name: str) -> Mapping[str, int]:
+        found = self._counted.get(name)
+        if found is None:
+            found = self._counted[name] = self._columns[name].kind_counts()
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._columns
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+
 @dataclass(frozen=True, slots=True)
 class Skipped:
     """A record that is not in the corpus, and why (never a silent drop)."""
@@ -225,6 +249,52 @@ class Skipped:
     def __str__(self) -> str:
         where = f"{self.path}:{self.record}" if self.record else self.path
         return f"{where}: {self.reason}"
+
+
+class TraceTable(Protocol):
+    """A corpus as the proofs read it: per trace and per field, never per row.
+
+    :class:`Corpus` (rows in memory or memory-mapped) and
+    :class:`~pytest_nectar.corpus.parts.PartedCorpus` (rows in partitions on disk, read one
+    partition at a time) both are one; arrays are in corpus order.
+    """
+
+    @property
+    def trace_ids(self) -> tuple[str, ...]: ...
+    @property
+    def trace_offsets(self) -> Int64Array: ...
+    @property
+    def trace_start(self) -> Float64Array: ...
+    @property
+    def trace_end(self) -> Float64Array: ...
+    @property
+    def weight(self) -> Float64Array: ...
+    @property
+    def must_keep(self) -> BoolArray: ...
+    @property
+    def must_keep_reasons(self) -> Mapping[int, str]: ...
+    @property
+    def has_root(self) -> BoolArray: ...
+    @property
+    def field_kinds(self) -> Mapping[str, Mapping[str, int]]: ...
+    @property
+    def digest(self) -> str: ...
+    @property
+    def skipped(self) -> tuple[Skipped, ...]: ...
+    @property
+    def sources(self) -> tuple[str, ...]: ...
+    @property
+    def formats(self) -> Mapping[str, int]: ...
+    @property
+    def must_keep_unmatched(self) -> tuple[str, ...]: ...
+    @property
+    def n_traces(self) -> int: ...
+    @property
+    def n_rows(self) -> int: ...
+    @property
+    def duration_s(self) -> float: ...
+    def trace(self, index: int) -> Trace: ...
+    def trace_index(self, trace_id: str) -> int: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -262,10 +332,34 @@ class Corpus:
     @property
     def duration_s(self) -> float:
         """Seconds between the first and the last event timestamp (NaN without any)."""
-        known = self.row_time[~np.isnan(self.row_time)]
-        if known.size == 0:
+        if self.row_time.size == 0:
             return math.nan
-        return float(known.max() - known.min())
+        # fmax/fmin skip NaN in one pass, without a filtered copy (NaN when all are NaN).
+        return float(np.fmax.reduce(self.row_time) - np.fmin.reduce(self.row_time))
+
+    # What follows is per trace or per field, never per row: a corpus stored in partitions
+    # (:class:`~pytest_nectar.corpus.parts.PartedCorpus`) has the same attributes, held in
+    # memory while its rows stay on disk, so the proofs read either.
+
+    @cached_property
+    def trace_end(self) -> Float64Array:
+        """Each trace's last event time (NaN: none of its events has a time)."""
+        ends = np.full(self.n_traces, np.nan)
+        nonempty = np.flatnonzero(np.diff(self.trace_offsets) > 0)
+        if nonempty.size:
+            ends[nonempty] = np.fmax.reduceat(self.row_time, self.trace_offsets[nonempty])
+        return ends
+
+    @cached_property
+    def has_root(self) -> BoolArray:
+        """Whether each trace has a root span."""
+        return np.asarray(self.root_row >= 0, dtype=np.bool_)
+
+    @cached_property
+    def field_kinds(self) -> Mapping[str, Mapping[str, int]]:
+        """Per field name, how many entries have each kind (kind name -> count), counted
+        when first asked for."""
+        return _KindCounts(self.columns)
 
     def field_names(self) -> tuple[str, ...]:
         """All field names, sorted."""

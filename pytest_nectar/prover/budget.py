@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pytest_nectar.corpus.captures import CorpusRate, learn_rate
-from pytest_nectar.corpus.table import Corpus
+from pytest_nectar.corpus.table import TraceTable
 from pytest_nectar.project.settings import Traffic
 from pytest_nectar.prover.corpus_proofs import CorpusContext
 from pytest_nectar.prover.properties import PropertyResult, Verdict
@@ -101,13 +101,6 @@ def _groups(ctx: CorpusContext) -> tuple[npt.NDArray[np.int32], list[float]]:
     return group, goals
 
 
-def _duration(corpus: Corpus) -> float:
-    """``corpus.duration_s`` in one pass (fmax/fmin skip NaN without a filtered copy)."""
-    if corpus.row_time.size == 0:
-        return math.nan
-    return float(np.fmax.reduce(corpus.row_time) - np.fmin.reduce(corpus.row_time))
-
-
 class BudgetWindows:
     """Sums over the sliding windows ``[t, t + width)``, for every sorted trace start ``t``.
 
@@ -141,13 +134,13 @@ class BudgetWindows:
         return float(cum[self.hi[i]] - cum[i])
 
 
-def prepare_windows(corpus: Corpus, window_s: float) -> tuple[BudgetWindows, float] | str:
+def prepare_windows(corpus: TraceTable, window_s: float) -> tuple[BudgetWindows, float] | str:
     """The windows and the seconds recorded, or why there are none (no decisions needed)."""
     if corpus.n_traces == 0:
         return "the corpus has no traces"
     start = np.asarray(corpus.trace_start, dtype=np.float64)
     timed = ~np.isnan(start)
-    duration = _duration(corpus)
+    duration = corpus.duration_s
     if not timed.any() or math.isnan(duration) or duration <= 0:
         return "the corpus has no usable timestamps (events per second need a time span)"
     rate = learn_rate(corpus)

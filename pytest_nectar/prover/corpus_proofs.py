@@ -19,13 +19,13 @@ from operator import itemgetter
 import numpy as np
 import numpy.typing as npt
 
-from pytest_nectar.corpus.table import Corpus
+from pytest_nectar.corpus.table import Corpus, TraceTable
 from pytest_nectar.prover.properties import Because, PropertyResult, Verdict, Witness
 from pytest_nectar.prover.target import Target
 from pytest_nectar.prover.witness import because_of, decide_command, make_witness
 from pytest_nectar.refinery.reference import Evaluator
-from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig
-from pytest_nectar.refinery.vector import CorpusDecisions, evaluate_with_probes
+from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, RulesFile
+from pytest_nectar.refinery.vector import CorpusDecisions, ProbedDecisions, evaluate_with_probes
 from pytest_nectar.refinery.vector_outcomes import RuleTotals
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "check_fallback",
     "check_must_keep",
     "error_counts",
+    "evaluate_pass",
 ]
 
 #: Witnesses shown per failing property (the total is always reported).
@@ -42,12 +43,36 @@ MAX_WITNESSES = 5
 BoolArray = npt.NDArray[np.bool_]
 
 
+def evaluate_pass(
+    rules_file: RulesFile,
+    corpus: TraceTable,
+    env: str | None,
+    *,
+    probes: Sequence[RulesFile] = (),
+    cluster: str | None = None,
+) -> ProbedDecisions:
+    """The one evaluation of a corpus, wherever it runs: in memory, streamed partition by
+    partition from disk (a corpus stored in partitions), or on a Dask cluster."""
+    if cluster is not None:
+        from pytest_nectar.prover.distributed import evaluate_on_cluster
+
+        return evaluate_on_cluster(cluster, rules_file, corpus, env, probes=probes)
+    if isinstance(corpus, Corpus):
+        return evaluate_with_probes(rules_file, corpus, env, probes=probes)
+    from pytest_nectar.corpus.parts import PartedCorpus
+    from pytest_nectar.refinery.vector_parts import evaluate_parted
+
+    assert isinstance(corpus, PartedCorpus)
+    return evaluate_parted(rules_file, corpus, env, probes=probes)
+
+
 @dataclass
 class CorpusContext:
     """One corpus evaluated once against one target's compiled rules."""
 
     target: Target
-    corpus: Corpus
+    #: the corpus in memory (:class:`Corpus`) or in partitions on disk (``PartedCorpus``)
+    corpus: TraceTable
     #: where the corpus was read from (one path or several): replay commands name them all
     corpus_path: str | Sequence[str] | None
     decisions: CorpusDecisions
@@ -56,12 +81,14 @@ class CorpusContext:
     #: computed them (else :attr:`error_mask` and :attr:`must_keep_mask` evaluate them).
     probed_error: BoolArray | None = None
     probed_must_keep: tuple[BoolArray, ...] | None = None
+    #: Per named error criterion, its corpus mask, when the evaluation computed them.
+    probed_criteria: tuple[BoolArray, ...] | None = None
 
     @classmethod
     def evaluate(
         cls,
         target: Target,
-        corpus: Corpus,
+        corpus: TraceTable,
         corpus_path: str | Sequence[str] | None,
         *,
         error: bool = True,
@@ -70,20 +97,24 @@ class CorpusContext:
     ) -> CorpusContext:
         """One pass: the decisions, and the probes the properties need (``error``...).
 
-        ``cluster``: run the pass on that Dask cluster (:mod:`.distributed`); the merged
-        arrays equal the single-process ones, so nothing read off them differs.
+        The error criteria ride along with the error probe (their rules are the error
+        expression's own, so the pass shares their condition masks).  ``cluster``: run the
+        pass on that Dask cluster (:mod:`.distributed`); a corpus in partitions is streamed
+        one partition at a time.  The merged arrays equal the in-memory ones, so nothing
+        read off them differs.
         """
-        probes = ([target.error] if error else []) + (list(target.must_keep) if must_keep else [])
+        criteria = [p for _, p in target.error_criteria] if error else []
+        probes = (
+            ([target.error] if error else [])
+            + (list(target.must_keep) if must_keep else [])
+            + criteria
+        )
         probe_rules = [p.rules_file for p in probes]
-        if cluster is not None:
-            from pytest_nectar.prover.distributed import evaluate_on_cluster
-
-            probed = evaluate_on_cluster(
-                cluster, target.rules_file, corpus, target.env, probes=probe_rules
-            )
-        else:
-            probed = evaluate_with_probes(target.rules_file, corpus, target.env, probes=probe_rules)
+        probed = evaluate_pass(
+            target.rules_file, corpus, target.env, probes=probe_rules, cluster=cluster
+        )
         masks = probed.probes
+        n_keep = len(target.must_keep) if must_keep else 0
         return cls(
             target,
             corpus,
@@ -91,7 +122,8 @@ class CorpusContext:
             probed.decisions,
             Evaluator(target.rules_file, target.env),
             probed_error=masks[0] if error else None,
-            probed_must_keep=masks[int(error) :] if must_keep else None,
+            probed_must_keep=masks[int(error) : int(error) + n_keep] if must_keep else None,
+            probed_criteria=masks[int(error) + n_keep :] if error else None,
         )
 
     @property
@@ -202,9 +234,14 @@ def check_fallback(ctx: CorpusContext) -> PropertyResult:
     )
 
 
-def error_counts(target: Target, corpus: Corpus) -> dict[str, int]:
+def error_counts(ctx: CorpusContext) -> dict[str, int]:
     """Corpus traces per named error criterion (a trace counts under every one it meets)."""
-    return {name: int(p.corpus_mask(corpus).sum()) for name, p in target.error_criteria}
+    criteria = ctx.target.error_criteria
+    if ctx.probed_criteria is not None:
+        masks = ctx.probed_criteria
+    else:
+        masks = tuple(p.corpus_mask(ctx.corpus) for _, p in criteria)
+    return {name: int(mask.sum()) for (name, _), mask in zip(criteria, masks, strict=True)}
 
 
 def check_error_preservation(ctx: CorpusContext) -> PropertyResult:
@@ -224,7 +261,7 @@ def check_error_preservation(ctx: CorpusContext) -> PropertyResult:
         f"all {n} error traces ({ctx.target.error.text}) are kept with probability 1",
         why="error",
     )
-    by_criterion = error_counts(ctx.target, ctx.corpus) if n else {}
+    by_criterion = error_counts(ctx) if n else {}
     figures = {**res.figures, "traces": ctx.corpus.n_traces, "error_traces": n}
     if by_criterion:
         figures["error_traces_by_criterion"] = by_criterion

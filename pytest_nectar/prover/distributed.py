@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from pytest_nectar.corpus.partition import Partition, split
-from pytest_nectar.corpus.table import Corpus
+from pytest_nectar.corpus.table import Corpus, TraceTable
 from pytest_nectar.errors import CorpusError, Position, UsageError
 from pytest_nectar.refinery.rules_model import RulesFile
-from pytest_nectar.refinery.vector import CorpusDecisions, ProbedDecisions, evaluate_with_probes
+from pytest_nectar.refinery.vector import ProbedDecisions, evaluate_with_probes
+from pytest_nectar.refinery.vector_parts import merge_probed
 
 __all__ = ["LOCAL", "evaluate_on_cluster", "evaluate_partition", "merge", "store_of"]
 
@@ -127,62 +129,49 @@ def evaluate_partition(
     return replace(probed, decisions=replace(probed.decisions, trace_ids=()))
 
 
-def _recode(codes: np.ndarray[Any, Any], table: tuple[str, ...], merged: dict[str, int]) -> Any:
-    remap = np.array([merged.setdefault(v, len(merged)) for v in table], dtype=np.int32)
-    return remap[codes] if len(table) else codes
-
-
 def merge(parts: Sequence[ProbedDecisions], trace_ids: tuple[str, ...]) -> ProbedDecisions:
-    """Partition results, in corpus order, as one corpus's decisions and probe masks."""
-    reasons: dict[str, int] = {}
-    keys: dict[str, int] = {}
-    reason_code = [_recode(p.decisions.reason_code, p.decisions.reasons, reasons) for p in parts]
-    key_code = [_recode(p.decisions.key_code, p.decisions.keys, keys) for p in parts]
-    ds = [p.decisions for p in parts]
-
-    def cat(name: str) -> Any:
-        return np.concatenate([getattr(d, name) for d in ds])
-
-    decisions = CorpusDecisions(
-        trace_ids=trace_ids,
-        rule_names=ds[0].rule_names,
-        rule_index=cat("rule_index"),
-        rate=cat("rate"),
-        keep=cat("keep"),
-        keep_probability=cat("keep_probability"),
-        reason_code=np.concatenate(reason_code).astype(np.int32),
-        reasons=tuple(reasons),
-        key_code=np.concatenate(key_code).astype(np.int32),
-        keys=tuple(keys),
-        fallback=cat("fallback"),
-    )
-    n_probes = len(parts[0].probes)
-    masks = tuple(np.concatenate([p.probes[i] for p in parts]) for i in range(n_probes))
-    return ProbedDecisions(decisions, masks)
+    """Contiguous partition results, in corpus order, as one corpus's decisions and masks."""
+    return merge_probed(parts, trace_ids)
 
 
 def evaluate_on_cluster(
     address: str,
     rules_file: RulesFile,
-    corpus: Corpus,
+    corpus: TraceTable,
     env: str | None = None,
     *,
     probes: Sequence[RulesFile] = (),
     partitions: int | None = None,
 ) -> ProbedDecisions:
     """:func:`~pytest_nectar.refinery.vector.evaluate_with_probes` on the cluster at
-    ``address``: one task per partition (default: one per worker thread), merged exactly.
+    ``address``: one task per partition, merged exactly.
+
+    A corpus in memory is written to (or found in) its store and split into ``partitions``
+    trace ranges (default: one per worker thread); a corpus stored in partitions
+    (``PartedCorpus``) gives one task per stored partition, read by the worker from its
+    path, so the client never holds any rows.
 
     Raises:
         UsageError: no ``distributed``, or the cluster cannot be reached.
         NectarError: what the single-process evaluation raises (a worker's error, re-raised).
     """
-    if corpus.n_traces == 0:
-        return evaluate_with_probes(rules_file, corpus, env, probes=probes)
-    made = client(address)
-    if partitions is None:
-        partitions = max(1, sum(made.nthreads().values()))
-    parts = split(store_of(corpus), corpus.n_traces, partitions)
+    members: list[npt.NDArray[np.int64]] | None = None
+    if isinstance(corpus, Corpus):
+        if corpus.n_traces == 0:
+            return evaluate_with_probes(rules_file, corpus, env, probes=probes)
+        made = client(address)
+        if partitions is None:
+            partitions = max(1, sum(made.nthreads().values()))
+        parts = split(store_of(corpus), corpus.n_traces, partitions)
+    else:
+        from pytest_nectar.corpus.parts import PartedCorpus
+
+        assert isinstance(corpus, PartedCorpus)
+        made = client(address)
+        members = [corpus.members(k) for k in range(corpus.n_parts)]
+        parts = [
+            Partition(str(path), 0, len(m)) for path, m in zip(corpus.parts, members, strict=True)
+        ]
     futures = made.map(
         evaluate_partition,
         parts,
@@ -199,4 +188,4 @@ def evaluate_on_cluster(
             got=f"{address}: {type(err).__name__}: {err}",
             hint="check the workers' logs (memory limits) and that they run pytest-nectar",
         ) from None
-    return merge(done, corpus.trace_ids)
+    return merge_probed(done, corpus.trace_ids, members)

@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from pytest_nectar.corpus.table import Corpus
+from pytest_nectar.corpus.table import TraceTable
 from pytest_nectar.errors import UsageError
 from pytest_nectar.policy.error_criteria import default_error_match, error_match
 from pytest_nectar.policy.model import Expr, Policy
@@ -53,7 +53,7 @@ class ProofReport:
     target: Target
     results: dict[str, PropertyResult]
     decisions: CorpusDecisions | None = None
-    corpus: Corpus | None = None
+    corpus: TraceTable | None = None
     corpus_path: str | None = None
     notes: list[str] = field(default_factory=list)
     #: The one corpus evaluation: decisions and the error and must-keep masks.
@@ -149,7 +149,7 @@ def load_target(
 def prove(
     target: str | os.PathLike[str] | Target,
     *,
-    corpus: Corpus | str | os.PathLike[str] | None = None,
+    corpus: TraceTable | str | os.PathLike[str] | None = None,
     env: str | None = None,
     properties: Sequence[str] | None = None,
     budget: float | None = None,
@@ -184,14 +184,14 @@ def prove(
         else load_target(os.fspath(target), env=env, error=_expression(error), budget=budget)
     )
     corpus_path: str | None = ", ".join(corpus_paths) if corpus_paths else None
-    loaded: Corpus | None = None
-    if isinstance(corpus, Corpus):
-        loaded = corpus
-    elif corpus is not None:
+    loaded: TraceTable | None = None
+    if isinstance(corpus, (str, os.PathLike)):
         from pytest_nectar.corpus import load_corpus
 
         corpus_path = os.fspath(corpus)
         loaded = load_corpus(corpus_path)
+    else:
+        loaded = corpus  # in memory, or in partitions on disk
     report = ProofReport(tgt, {}, corpus=loaded, corpus_path=corpus_path, notes=list(tgt.notes))
     ctx: corpus_mod.CorpusContext | None = None
     windows: Future[tuple[budget_mod.BudgetWindows, float] | str] | None = None

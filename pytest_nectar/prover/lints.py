@@ -16,7 +16,6 @@ from pytest_nectar.prover.witness import describe_condition
 from pytest_nectar.refinery.conditions import NUM_DESCENDANTS, CompiledCondition
 from pytest_nectar.refinery.metadata import DERIVED_META
 from pytest_nectar.refinery.reference import Evaluator
-from pytest_nectar.refinery.vector_conditions import column_kinds
 
 __all__ = [
     "check_mixed_types",
@@ -80,7 +79,7 @@ def check_unknown_fields(ctx: CorpusContext) -> PropertyResult:
     in OpenTelemetry's semantic conventions, not Refinery's own (typos), with suggestions."""
     from pytest_nectar.policy.known_fields import is_known, suggest
 
-    columns = ctx.corpus.columns
+    columns = ctx.corpus.field_kinds
     items: list[str] = []
     seen: set[tuple[str, ...]] = set()
     for name, _, cc in _conditions(ctx.evaluator):
@@ -105,7 +104,7 @@ def check_unknown_fields(ctx: CorpusContext) -> PropertyResult:
 
 def check_mixed_types(ctx: CorpusContext) -> PropertyResult:
     """Fields read by conditions without a Datatype whose corpus values have several types."""
-    columns = ctx.corpus.columns
+    fields = ctx.corpus.field_kinds
     # A condition with a Datatype converts every value before comparing (Refinery's
     # Matches), and existence tests compare nothing: only untyped comparisons can be
     # surprised by a second type.  A field read only by those is no hazard.
@@ -120,11 +119,7 @@ def check_mixed_types(ctx: CorpusContext) -> PropertyResult:
     )
     items = []
     for key in keys:
-        column = columns.get(key)
-        # One kind (the usual case) is an O(n) check; only mixed columns are counted.
-        if column is None or len(column_kinds(column)) < 2:
-            continue
-        counts = {k: v for k, v in column.kind_counts().items() if k in _VALUE_KINDS}
+        counts = {k: v for k, v in fields.get(key, {}).items() if k in _VALUE_KINDS}
         if len(counts) > 1:
             items.append(
                 key + " (" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")"

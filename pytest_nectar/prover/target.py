@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pytest_nectar.compiler.compile import CompiledEnvironment, to_refinery_condition
-from pytest_nectar.corpus.table import Corpus
+from pytest_nectar.corpus.table import Corpus, TraceTable
 from pytest_nectar.policy.check import normal_form
 from pytest_nectar.policy.model import Expr, Policy
 from pytest_nectar.policy.printer import format_match
@@ -63,10 +63,17 @@ class Probe:
         """The reference evaluator's answer on one trace."""
         return self.evaluator.decide(trace).rule_index is not None
 
-    def corpus_mask(self, corpus: Corpus) -> npt.NDArray[np.bool_]:
-        """Which corpus traces satisfy the expression (vectorised, Refinery's semantics)."""
+    def corpus_mask(self, corpus: TraceTable) -> npt.NDArray[np.bool_]:
+        """Which corpus traces satisfy the expression (vectorised, Refinery's semantics;
+        a corpus in partitions is read one partition at a time)."""
         from pytest_nectar.refinery.vector import rule_matches
 
+        if not isinstance(corpus, Corpus):
+            from pytest_nectar.corpus.parts import PartedCorpus
+            from pytest_nectar.refinery.vector_parts import match_parted
+
+            assert isinstance(corpus, PartedCorpus)
+            return match_parted(self.rules_file, corpus)
         out = np.zeros(corpus.n_traces, dtype=np.bool_)
         for matched in rule_matches(self.rules_file, corpus):
             out |= matched

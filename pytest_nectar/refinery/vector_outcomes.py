@@ -15,7 +15,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from pytest_nectar.corpus.table import Corpus
+from pytest_nectar.corpus.table import Corpus, TraceTable
 from pytest_nectar.errors import RulesError
 from pytest_nectar.refinery.deterministic import DeterministicSamplerCrash, deterministic_sample
 from pytest_nectar.refinery.reference import Decision, Evaluator
@@ -111,7 +111,7 @@ class CorpusDecisions:
             self.key(index),
         )
 
-    def rule_totals(self, corpus: Corpus) -> tuple[RuleTotals, ...]:
+    def rule_totals(self, corpus: TraceTable) -> tuple[RuleTotals, ...]:
         """One entry per rule (file order), then the undecided traces (if any)."""
         bins = len(self.rule_names) + 1
         slot = self.rule_index.astype(np.int64) + 1
