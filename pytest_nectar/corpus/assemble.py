@@ -32,7 +32,7 @@ from pytest_nectar.corpus.buffer import PartialColumn, PartialTable
 from pytest_nectar.corpus.context import FMT_NAMES
 from pytest_nectar.corpus.table import KIND_BOOL, KIND_STRING, Column, Skipped, StringPool
 
-__all__ = ["Assembled", "assemble"]
+__all__ = ["Assembled", "Identified", "assemble", "identify"]
 
 _TRACE_NAMES = ("meta.trace_id", "trace.trace_id", "traceId")
 _PARENT_NAMES = ("trace.parent_id", "parentId")
@@ -53,6 +53,20 @@ class Assembled:
     columns: dict[str, Column]
     skipped: tuple[Skipped, ...]
     formats: dict[str, int]
+    #: Per row, the input row (over the chunks concatenated) it came from.
+    source_row: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Identified:
+    """The trace of every row of one chunk, as :func:`assemble` decides it."""
+
+    #: Per row, an index into ``names``; -1: not in any trace (skipped, see below).
+    row_tid: npt.NDArray[np.int64]
+    names: list[str]
+    #: Rows without a trace id, and Refinery probes, with their skip records.
+    no_id: list[Skipped]
+    probes: list[Skipped]
 
 
 @dataclass
@@ -203,8 +217,14 @@ def assemble(
     *,
     scale: float = 1.0,
     skipped: Sequence[Skipped] = (),
+    arrival: npt.NDArray[np.int64] | None = None,
 ) -> Assembled:
-    """Merge ``chunks`` (in input order; ``chunk_files[i]`` names chunk i's file)."""
+    """Merge ``chunks`` (in input order; ``chunk_files[i]`` names chunk i's file).
+
+    ``arrival`` (per row of the chunks concatenated) orders rows and traces instead of the
+    concatenation: a partition built from spilled pieces of many chunks passes the rows'
+    sequence numbers in the whole input.
+    """
     merged, offsets = _merge(chunks)
     n = offsets[-1]
     row_time = _cat([c.row_time for c in chunks], np.float64)
@@ -216,30 +236,15 @@ def assemble(
     for file, chunk in zip(chunk_files, chunks, strict=True):
         all_skipped.extend(Skipped(file, r, reason) for r, reason in chunk.skipped)
 
-    row_tid, names = _row_trace_ids(merged, n)
-    orphan = np.flatnonzero(row_tid < 0)
-    for row in orphan.tolist():
-        all_skipped.append(
-            Skipped(
-                chunk_files[int(row_chunk[row])],
-                int(row_record[row]),
-                "event has no trace id (no non-empty string trace.trace_id or traceId)",
-            )
-        )
-    probes = _bool_rows(merged, "meta.refinery.probe", True)
-    probes = probes[row_tid[probes] >= 0]
-    row_tid[probes] = -1
-    for row in probes.tolist():
-        all_skipped.append(
-            Skipped(
-                chunk_files[int(row_chunk[row])],
-                int(row_record[row]),
-                "event is a Refinery probe (meta.refinery.probe: true): Refinery drops it",
-            )
-        )
+    found = _identify(merged, n, row_record, row_chunk, chunk_files)
+    row_tid, names = found.row_tid, found.names
+    all_skipped.extend(found.no_id)
+    all_skipped.extend(found.probes)
     file_order = {name: i for i, name in reversed(list(enumerate(chunk_files)))}
     all_skipped.sort(key=lambda s: (file_order.get(s.path, -1), s.record))
     kept = np.flatnonzero(row_tid >= 0)
+    if arrival is not None:  # rows of several chunks interleaved: arrival order decides
+        kept = kept[np.argsort(arrival[kept], kind="stable")]
     tids = row_tid[kept]
     uniq, first = np.unique(tids, return_index=True)
     order = np.argsort(first, kind="stable")
@@ -291,4 +296,38 @@ def assemble(
         columns=columns,
         skipped=tuple(all_skipped),
         formats=formats,
+        source_row=perm,
     )
+
+
+_NO_ID = "event has no trace id (no non-empty string trace.trace_id or traceId)"
+_PROBE = "event is a Refinery probe (meta.refinery.probe: true): Refinery drops it"
+
+
+def identify(chunk: PartialTable, file: str) -> Identified:
+    """Each row's trace in one chunk of ``file``: the rules :func:`assemble` applies."""
+    merged, _ = _merge([chunk])
+    row_chunk = np.zeros(chunk.n_rows, dtype=np.int64)
+    return _identify(merged, chunk.n_rows, chunk.row_record, row_chunk, [file])
+
+
+def _identify(
+    merged: dict[str, _Merged],
+    n: int,
+    row_record: npt.NDArray[np.int64],
+    row_chunk: npt.NDArray[np.int64],
+    chunk_files: Sequence[str],
+) -> Identified:
+    row_tid, names = _row_trace_ids(merged, n)
+
+    def skips(rows: npt.NDArray[np.int64], reason: str) -> list[Skipped]:
+        return [
+            Skipped(chunk_files[int(row_chunk[row])], int(row_record[row]), reason)
+            for row in rows.tolist()
+        ]
+
+    no_id = skips(np.flatnonzero(row_tid < 0), _NO_ID)
+    probes = _bool_rows(merged, "meta.refinery.probe", True)
+    probes = probes[row_tid[probes] >= 0]
+    row_tid[probes] = -1
+    return Identified(row_tid, names, no_id, skips(probes, _PROBE))

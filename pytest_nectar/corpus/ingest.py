@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -26,8 +26,10 @@ from pytest_nectar.corpus.arrow_table import TableError, read_table
 from pytest_nectar.corpus.buffer import PartialTable, RowBuffer
 from pytest_nectar.corpus.containers import (
     ARROW,
+    GZIP,
     PARQUET,
     PROTO,
+    ZSTD,
     ProtoError,
     open_decompressed,
     proto_messages,
@@ -49,7 +51,7 @@ from pytest_nectar.corpus.zipkin import looks_like_zipkin, read_zipkin
 from pytest_nectar.errors import CorpusError, Position
 from pytest_nectar.limits import MAX_DATA_DEPTH, nesting_position
 
-__all__ = ["FORMATS", "IngestOptions", "read_file"]
+__all__ = ["FORMATS", "IngestOptions", "iter_chunks", "read_file"]
 
 FORMATS: Final = ("otlp", "jaeger", "zipkin", "honeycomb")
 _EXPECTED: Final = "expected OTLP JSON, Jaeger JSON, Zipkin v2 JSON or Honeycomb events"
@@ -215,10 +217,7 @@ def _json_column(err: ValueError | RecursionError, raw: bytes) -> int:
 
 
 def _chunk_job(path: str, start: int, stop: int, display: str, opts: IngestOptions) -> PartialTable:
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        data = fh.read(stop - start)
-    return _read_lines(data, display, opts, 1)
+    return _read_lines(_read_span(Path(path), start, stop), display, opts, 1)
 
 
 def _chunk_bounds(path: Path, size: int, pieces: int) -> list[tuple[int, int]]:
@@ -303,6 +302,10 @@ def _read_jsonl(
 
 def _finish_lines(chunks: list[PartialTable], display: str) -> FileResult:
     """Number the chunks' records as lines of the whole file; the first error stops the read."""
+    return FileResult(list(_numbered(chunks, display)), lines=True)
+
+
+def _numbered(chunks: Iterable[PartialTable], display: str) -> Iterator[PartialTable]:
     line = 0
     for chunk in chunks:
         if chunk.error is not None:
@@ -322,7 +325,57 @@ def _finish_lines(chunks: list[PartialTable], display: str) -> FileResult:
         chunk.skipped = [(line + r, reason) for r, reason in chunk.skipped]
         chunk.row_record += line
         line += chunk.records
-    return FileResult(chunks, lines=True)
+        yield chunk
+
+
+def iter_chunks(
+    path: Path, display: str, opts: IngestOptions, *, chunk_bytes: int | None = None
+) -> Iterator[PartialTable]:
+    """The chunks :func:`read_file` gives (one worker), read and parsed one at a time.
+
+    JSON Lines, plain or compressed, is read ``chunk_bytes`` (plain) or one block
+    (compressed) at a time, so only one chunk is ever in memory: what a build with bounded
+    memory (``parts_build.py``) reads.  Other files (one JSON document, protobuf, Parquet)
+    are read whole, as :func:`read_file` reads them.
+    """
+    blocks = _line_blocks(path, chunk_bytes or PARALLEL_BYTES)
+    if blocks is None:
+        yield from read_file(path, display, opts, workers=1, chunk_bytes=chunk_bytes).chunks
+        return
+    yield from _numbered((_read_lines(block, display, opts, 1) for block in blocks), display)
+
+
+def _line_blocks(path: Path, chunk_bytes: int) -> Iterator[bytes] | None:
+    """Blocks of whole lines of a JSON Lines file (None: not JSON Lines, read it whole)."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(min(size, 1 << 20))
+    container = sniff(head, size)
+    if container in (GZIP, ZSTD):
+        with open_decompressed(path, container) as stream:
+            first = stream.read(1 << 20)
+        if sniff(first, 1 << 62) or not _first_value_then_more(
+            first if len(first) < 1 << 20 else first + b"\n"
+        ):
+            return None
+        return _decompressed_blocks(path, container)
+    if container or head.lstrip()[:1] not in (b"{", b"["):
+        return None
+    if not _first_value_then_more(head if size <= len(head) else head + b"\n"):
+        return None
+    bounds = _chunk_bounds(path, size, max(1, -(-size // chunk_bytes)))
+    return (_read_span(path, a, b) for a, b in bounds)
+
+
+def _read_span(path: Path, start: int, stop: int) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        return fh.read(stop - start)
+
+
+def _decompressed_blocks(path: Path, kind: str) -> Iterator[bytes]:
+    with open_decompressed(path, kind) as stream:
+        yield from read_blocks(stream)
 
 
 def _read_document(path: Path, display: str, opts: IngestOptions) -> FileResult:

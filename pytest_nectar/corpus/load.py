@@ -20,6 +20,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,7 +39,16 @@ from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import CorpusError, EmptyCorpusError, Position, UsageError
 from pytest_nectar.fileio import write_atomic
 
-__all__ = ["TRACE_SUFFIXES", "corpus_digest", "load_corpus", "resolve_inputs"]
+__all__ = [
+    "TRACE_SUFFIXES",
+    "CorpusRequest",
+    "corpus_digest",
+    "corpus_request",
+    "load_corpus",
+    "read_index",
+    "resolve_inputs",
+    "save_index",
+]
 
 #: Files of a folder that are corpus inputs; other files (notes, licences) are not.
 #: Names a folder's trace files have: JSON, the file exporter's protobuf, compressed ones
@@ -136,7 +146,7 @@ def corpus_digest(
     return h.hexdigest()
 
 
-def _read_index(cache: Path) -> dict[str, Any]:
+def read_index(cache: Path) -> dict[str, Any]:
     try:
         data = json.loads((cache / "index.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -144,12 +154,72 @@ def _read_index(cache: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _save_index(cache: Path, index: dict[str, Any], before: dict[str, Any]) -> None:
+def save_index(cache: Path, index: dict[str, Any], before: dict[str, Any]) -> None:
     if index == before:
         return  # dict equality ignores order: only new or changed digests are written
     recent = dict(list(index.items())[-_INDEX_LIMIT:])
     with contextlib.suppress(OSError):  # a read-only cache only costs re-hashing
         write_atomic(cache / "index.json", json.dumps(recent))
+
+
+@dataclass(frozen=True)
+class CorpusRequest:
+    """What a corpus is made of: its input files and every option that changes it."""
+
+    inputs: tuple[tuple[Path, str], ...]  # (path, display name)
+    opts: IngestOptions
+    scale: float
+    must_keep_file: Path | None
+    must_keep_attribute: str | None
+
+    @property
+    def displays(self) -> tuple[str, ...]:
+        return tuple(d for _, d in self.inputs)
+
+    def digest(self, index: dict[str, Any] | None = None) -> str:
+        return corpus_digest(
+            [p for p, _ in self.inputs],
+            self.opts,
+            scale=self.scale,
+            must_keep_file=self.must_keep_file,
+            must_keep_attribute=self.must_keep_attribute,
+            index=index,
+        )
+
+
+def corpus_request(
+    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    *,
+    fmt: str | None = None,
+    scale: float = 1.0,
+    must_keep_file: str | os.PathLike[str] | None = None,
+    must_keep_attribute: str | None = None,
+    skip_bad: bool = False,
+    json_ints: bool = False,
+    columns: Mapping[str, str] | None = None,
+) -> CorpusRequest:
+    """Check the options and find the input files (what :func:`load_corpus` takes).
+
+    Raises:
+        UsageError: an unknown format or a scale that is not a positive number.
+        CorpusError: a missing input or must-keep file, a folder without trace files.
+    """
+    if fmt is not None and fmt not in FORMATS:
+        raise UsageError("unknown trace format", got=fmt, hint="use one of " + ", ".join(FORMATS))
+    if not (isinstance(scale, int | float) and math.isfinite(scale) and scale > 0):
+        raise UsageError("scale must be a positive number", got=scale)
+    given = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    inputs = resolve_inputs(given)
+    keep_path = Path(must_keep_file) if must_keep_file is not None else None
+    if keep_path is not None and not keep_path.is_file():
+        raise CorpusError("no such must-keep file", position=Position(str(must_keep_file)))
+    opts = IngestOptions(
+        fmt=fmt,
+        skip_bad=skip_bad,
+        json_ints=json_ints,
+        columns=tuple(sorted((columns or {}).items())),
+    )
+    return CorpusRequest(tuple(inputs), opts, float(scale), keep_path, must_keep_attribute)
 
 
 def load_corpus(
@@ -174,51 +244,37 @@ def load_corpus(
     int64 instead of Refinery's float64; ``workers`` (0 = all cores) parse big JSON Lines
     files in parallel.
     """
-    if fmt is not None and fmt not in FORMATS:
-        raise UsageError("unknown trace format", got=fmt, hint="use one of " + ", ".join(FORMATS))
-    if not (isinstance(scale, int | float) and math.isfinite(scale) and scale > 0):
-        raise UsageError("scale must be a positive number", got=scale)
-    given = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-    inputs = resolve_inputs(given)
-    files = [p for p, _ in inputs]
-    displays = tuple(d for _, d in inputs)
-    keep_path = Path(must_keep_file) if must_keep_file is not None else None
-    if keep_path is not None and not keep_path.is_file():
-        raise CorpusError("no such must-keep file", position=Position(str(must_keep_file)))
-    opts = IngestOptions(
+    request = corpus_request(
+        paths,
         fmt=fmt,
+        scale=scale,
+        must_keep_file=must_keep_file,
+        must_keep_attribute=must_keep_attribute,
         skip_bad=skip_bad,
         json_ints=json_ints,
-        columns=tuple(sorted((columns or {}).items())),
+        columns=columns,
     )
     settings = corpus_cache.cache_settings(cache_dir) if cache else None
-    index = _read_index(settings.root) if settings is not None else {}
+    index = read_index(settings.root) if settings is not None else {}
     before = dict(index)
-    digest = corpus_digest(
-        files,
-        opts,
-        scale=scale,
-        must_keep_file=keep_path,
-        must_keep_attribute=must_keep_attribute,
-        index=index,
-    )
+    digest = request.digest(index)
     if settings is not None:
         target = store_path(settings.root, digest)
         if target.is_dir():
             try:
-                corpus = load_store(target, displays, digest=digest)
+                corpus = load_store(target, request.displays, digest=digest)
             except StoreError:
                 corpus_cache.discard(target)  # damaged: rebuilt below
             else:
                 corpus_cache.touch(target)
-                _save_index(settings.root, index, before)
+                save_index(settings.root, index, before)
                 return corpus
     corpus = build_corpus(
-        inputs,
-        opts,
+        request.inputs,
+        request.opts,
         digest,
-        scale=scale,
-        must_keep_file=keep_path,
+        scale=request.scale,
+        must_keep_file=request.must_keep_file,
         must_keep_attribute=must_keep_attribute,
         workers=workers,
     )
@@ -230,7 +286,7 @@ def load_corpus(
             corpus_cache.evict(settings.root, settings.max_bytes, keep=target)
         except OSError:
             pass  # a read-only place only costs the cache
-        _save_index(settings.root, index, before)
+        save_index(settings.root, index, before)
     return corpus
 
 

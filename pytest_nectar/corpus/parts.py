@@ -1,0 +1,467 @@
+"""A corpus partitioned by trace id on disk: per-trace facts in memory, rows on disk.
+
+:class:`PartedCorpus` is what a corpus larger than memory looks like to the evaluation:
+every per-trace array (ids, offsets, start and end times, weights, must-keep labels,
+whether a root arrived) in memory, in the corpus order the in-memory :class:`Corpus` has,
+and the rows in one ordinary store per partition (``store.py``), memory-mapped one at a
+time by :meth:`PartedCorpus.part`.  Trace ``t`` lives whole in partition ``trace_part[t]``
+as its trace ``trace_local[t]``; a partition's traces are in corpus order, so
+:meth:`PartedCorpus.members` is ascending.  The digest is the one :func:`load_corpus` gives
+for the same inputs and options: what is proven is the same corpus, however it is stored.
+
+``parts_build.py`` builds the folder with bounded memory; :func:`load_parted` caches it in
+the user's cache folder like :func:`load_corpus` (an entry per digest and ``part_rows``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pytest_nectar.corpus import cache as corpus_cache
+from pytest_nectar.corpus.load import corpus_request, read_index, save_index
+from pytest_nectar.corpus.parts_build import (
+    END_FILE,
+    MANIFEST,
+    ORDER_FILE,
+    PARTS_VERSION,
+    part_digest,
+    write_parted,
+)
+from pytest_nectar.corpus.store import StoreError, load_store
+from pytest_nectar.corpus.table import Column, Corpus, Skipped, StringPool
+from pytest_nectar.errors import CorpusError, Position, UsageError
+from pytest_nectar.trace import Trace
+
+__all__ = ["PartedCorpus", "build_parted", "load_parted", "open_parted", "parted_path"]
+
+
+@dataclass(frozen=True, eq=False)
+class PartedCorpus:
+    """A corpus stored in partitions by trace id (see the module doc)."""
+
+    folder: Path
+    digest: str
+    part_rows: int
+    parts: tuple[Path, ...]
+    trace_ids: tuple[str, ...]
+    trace_part: npt.NDArray[np.int32]
+    trace_local: npt.NDArray[np.int64]
+    trace_offsets: npt.NDArray[np.int64]
+    trace_start: npt.NDArray[np.float64]
+    trace_end: npt.NDArray[np.float64]
+    weight: npt.NDArray[np.float64]
+    must_keep: npt.NDArray[np.bool_]
+    must_keep_reasons: Mapping[int, str]
+    has_root: npt.NDArray[np.bool_]
+    skipped: tuple[Skipped, ...] = ()
+    sources: tuple[str, ...] = ()
+    must_keep_unmatched: tuple[str, ...] = ()
+    formats: Mapping[str, int] = field(default_factory=dict)
+    field_kinds: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    #: The partition opened last (one at a time: memory stays bounded).
+    _opened: dict[int, Corpus] = field(default_factory=dict, repr=False)
+
+    @property
+    def n_traces(self) -> int:
+        return len(self.trace_ids)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.trace_offsets[-1])
+
+    @property
+    def n_parts(self) -> int:
+        return len(self.parts)
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds between the first and the last event timestamp (NaN without any)."""
+        known = ~np.isnan(self.trace_start)
+        if not known.any():
+            return math.nan
+        return float(np.nanmax(self.trace_end[known]) - self.trace_start[known].min())
+
+    def part(self, k: int) -> Corpus:
+        """Partition ``k``, memory-mapped; its trace ``j`` is global trace ``members(k)[j]``.
+
+        Raises:
+            StoreError: the partition's store is missing or damaged.
+        """
+        found = self._opened.get(k)
+        if found is None:
+            if not 0 <= k < self.n_parts:
+                raise IndexError(f"partition {k} out of range 0..{self.n_parts - 1}")
+            found = load_store(self.parts[k], self.sources, digest=part_digest(self.digest, k))
+            self._opened.clear()
+            self._opened[k] = found
+        return found
+
+    def members(self, k: int) -> npt.NDArray[np.int64]:
+        """Global indices of partition ``k``'s traces, in its local order (ascending)."""
+        return self._members[k]
+
+    def trace(self, t: int) -> Trace:
+        """Trace ``t`` (loads only its partition); equal to ``Corpus.trace(t)``."""
+        if not 0 <= t < self.n_traces:
+            raise IndexError(f"trace index {t} out of range 0..{self.n_traces - 1}")
+        return self.part(int(self.trace_part[t])).trace(int(self.trace_local[t]))
+
+    def trace_index(self, trace_id: str) -> int:
+        """The index of ``trace_id``, or -1."""
+        return self._lookup.get(trace_id, -1)
+
+    def to_corpus(self) -> Corpus:
+        """Every partition in one in-memory corpus, in corpus order (small corpora, tests)."""
+        return _concatenate(self, [self.part_unshared(k) for k in range(self.n_parts)])
+
+    def part_unshared(self, k: int) -> Corpus:
+        """Partition ``k`` opened anew (not kept: for a pass over all partitions)."""
+        return load_store(self.parts[k], self.sources, digest=part_digest(self.digest, k))
+
+    @cached_property
+    def _members(self) -> list[npt.NDArray[np.int64]]:
+        order = np.argsort(self.trace_part, kind="stable")
+        counts = np.bincount(self.trace_part, minlength=self.n_parts)
+        return np.split(order.astype(np.int64), np.cumsum(counts)[:-1])
+
+    @cached_property
+    def _lookup(self) -> dict[str, int]:
+        return {tid: i for i, tid in enumerate(self.trace_ids)}
+
+
+def parted_path(cache_root: Path, digest: str, part_rows: int) -> Path:
+    """The cache entry of a partitioned corpus (an entry like a store: LRU, evicted whole)."""
+    return cache_root / f"{corpus_cache.ENTRY_PREFIX}{digest[:40]}-parts-{part_rows}"
+
+
+def open_parted(folder: Path, sources: tuple[str, ...] | None = None) -> PartedCorpus:
+    """Open a partitioned corpus: the manifest and each partition's per-trace arrays.
+
+    ``sources`` renames the input files (they may have moved since it was built).
+
+    Raises:
+        StoreError: the folder is missing, of another version, truncated or corrupt.
+    """
+    where = Position(str(folder))
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise StoreError("cannot read partitioned corpus", position=where, got=str(err)) from None
+    if not isinstance(manifest, dict) or manifest.get("version") != PARTS_VERSION:
+        raise StoreError(
+            "partitioned corpus has another format version",
+            position=where,
+            got=manifest.get("version") if isinstance(manifest, dict) else manifest,
+            hint=f"expected {PARTS_VERSION}; rebuild it",
+        )
+    try:
+        return _open(folder, manifest, sources)
+    except StoreError:
+        raise
+    except (OSError, KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+        raise StoreError(
+            "partitioned corpus is truncated or corrupt",
+            position=where,
+            got=f"{type(err).__name__}: {err}",
+            hint="a cache entry is rebuilt on the next load; `nectar cache clear` removes all",
+        ) from None
+
+
+def _open(folder: Path, manifest: dict[str, Any], given: tuple[str, ...] | None) -> PartedCorpus:
+    digest = manifest["digest"]
+    if not isinstance(digest, str):
+        raise ValueError("digest is not a string")
+    names = tuple(str(s) for s in manifest["sources"])
+    sources = given if given is not None else names
+    paths: list[Path] = []
+    seqs: list[npt.NDArray[np.int64]] = []
+    ends: list[npt.NDArray[np.float64]] = []
+    ids: list[str] = []
+    per_part = []
+    for k, entry in enumerate(manifest["parts"]):
+        path = folder / str(entry["name"])
+        corpus = load_store(path, sources, digest=part_digest(digest, k))
+        seq = np.load(path / ORDER_FILE, allow_pickle=False)
+        end = np.load(path / END_FILE, allow_pickle=False)
+        n = corpus.n_traces
+        if (n, corpus.n_rows) != (entry["traces"], entry["rows"]):
+            raise ValueError(f"{path.name} holds {n} traces, {corpus.n_rows} rows, not as listed")
+        if seq.shape != (n,) or end.shape != (n,) or seq.dtype != np.int64:
+            raise ValueError(f"{path.name}: order or end arrays do not match its traces")
+        if n > 1 and not bool((np.diff(seq) > 0).all()):
+            raise ValueError(f"{path.name}: trace order is not ascending")
+        paths.append(path)
+        seqs.append(seq)
+        ends.append(end.astype(np.float64))
+        ids.extend(corpus.trace_ids)
+        per_part.append(
+            (
+                np.diff(corpus.trace_offsets),
+                np.asarray(corpus.trace_start, dtype=np.float64),
+                np.asarray(corpus.weight, dtype=np.float64),
+                np.asarray(corpus.must_keep, dtype=bool),
+                np.asarray(corpus.root_row) >= 0,
+                corpus.must_keep_reasons,
+            )
+        )
+    sizes = [len(s) for s in seqs]
+    all_seq = _cat(seqs, np.int64)
+    order = np.argsort(all_seq, kind="stable")
+    if len(order) > 1 and not bool((np.diff(all_seq[order]) > 0).all()):
+        raise ValueError("two traces share a first-appearance sequence number")
+    global_of = np.empty(len(order), dtype=np.int64)
+    global_of[order] = np.arange(len(order))
+    part_of = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+    local_of = _cat([np.arange(n, dtype=np.int64) for n in sizes], np.int64)
+    counts = _cat([p[0] for p in per_part], np.int64)[order]
+    offsets = np.zeros(len(order) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    reasons: dict[int, str] = {}
+    base = 0
+    for size, part in zip(sizes, per_part, strict=True):
+        reasons.update({int(global_of[base + j]): r for j, r in part[5].items()})
+        base += size
+    id_array: npt.NDArray[np.object_] = np.empty(len(ids), dtype=np.object_)
+    id_array[:] = ids
+    skipped = tuple(
+        Skipped(sources[i] if 0 <= i < len(sources) else path, record, reason)
+        for i, path, record, reason in manifest["skipped"]
+    )
+    return PartedCorpus(
+        folder=folder,
+        digest=digest,
+        part_rows=int(manifest["part_rows"]),
+        parts=tuple(paths),
+        trace_ids=tuple(id_array[order].tolist()),
+        trace_part=part_of[order],
+        trace_local=local_of[order],
+        trace_offsets=offsets,
+        trace_start=_cat([p[1] for p in per_part], np.float64)[order],
+        trace_end=_cat(ends, np.float64)[order],
+        weight=_cat([p[2] for p in per_part], np.float64)[order],
+        must_keep=_cat([p[3] for p in per_part], np.bool_)[order],
+        must_keep_reasons=dict(sorted(reasons.items())),
+        has_root=_cat([p[4] for p in per_part], np.bool_)[order],
+        skipped=skipped,
+        sources=sources,
+        must_keep_unmatched=tuple(str(s) for s in manifest["must_keep_unmatched"]),
+        formats={str(k): int(v) for k, v in manifest["formats"].items()},
+        field_kinds={
+            str(name): {str(k): int(v) for k, v in kinds.items()}
+            for name, kinds in manifest["field_kinds"].items()
+        },
+    )
+
+
+def _cat(parts: Sequence[npt.NDArray[Any]], dtype: type) -> npt.NDArray[Any]:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+
+
+def _concatenate(parted: PartedCorpus, parts: Sequence[Corpus]) -> Corpus:
+    """The partitions as one corpus in global trace order (rows and entries renumbered)."""
+    n_traces, n_rows = parted.n_traces, parted.n_rows
+    part_base = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum([c.n_rows for c in parts], out=part_base[1:])
+    local_start = _cat([c.trace_offsets[:-1] for c in parts], np.int64)
+    trace_base = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum([c.n_traces for c in parts], out=trace_base[1:])
+    # Stacked: partition 0's rows, then partition 1's...  Each global trace's stacked start:
+    stacked_start = (
+        part_base[parted.trace_part]
+        + local_start[trace_base[parted.trace_part] + parted.trace_local]
+    )
+    lengths = np.diff(parted.trace_offsets)
+    row_src = np.repeat(stacked_start - parted.trace_offsets[:-1], lengths) + np.arange(n_rows)
+    new_of = np.empty(n_rows, dtype=np.int64)
+    new_of[row_src] = np.arange(n_rows)
+    root_local = _cat([c.root_row for c in parts], np.int64)[
+        trace_base[parted.trace_part] + parted.trace_local
+    ]
+    root_row = np.where(
+        root_local >= 0,
+        root_local + part_base[parted.trace_part] - stacked_start + parted.trace_offsets[:-1],
+        -1,
+    )
+    names = sorted({name for c in parts for name in c.columns})
+    columns = {
+        name: _merge_column(
+            name,
+            [
+                (c.columns[name], int(base))
+                for c, base in zip(parts, part_base[:-1], strict=True)
+                if name in c.columns
+            ],
+            new_of,
+        )
+        for name in names
+    }
+    return Corpus(
+        trace_ids=parted.trace_ids,
+        trace_offsets=parted.trace_offsets.copy(),
+        row_trace=np.repeat(np.arange(n_traces, dtype=np.int32), lengths),
+        is_root=_cat([c.is_root for c in parts], np.bool_)[row_src],
+        root_row=root_row.astype(np.int64),
+        row_time=_cat([c.row_time for c in parts], np.float64)[row_src],
+        trace_start=parted.trace_start.copy(),
+        weight=parted.weight.copy(),
+        must_keep=parted.must_keep.copy(),
+        must_keep_reasons=dict(parted.must_keep_reasons),
+        columns=columns,
+        digest=parted.digest,
+        skipped=parted.skipped,
+        sources=parted.sources,
+        must_keep_unmatched=parted.must_keep_unmatched,
+        formats=dict(parted.formats),
+    )
+
+
+def _merge_column(
+    name: str, pieces: list[tuple[Column, int]], new_of: npt.NDArray[np.int64]
+) -> Column:
+    lookup: dict[str, int] = {}
+    codes = []
+    for column, _ in pieces:
+        mapping = np.fromiter(
+            (lookup.setdefault(s, len(lookup)) for s in column.strings),
+            dtype=np.int32,
+            count=len(column.strings),
+        )
+        own = np.asarray(column.codes, dtype=np.int32)
+        codes.append(np.where(own >= 0, mapping[np.maximum(own, 0)], -1) if len(mapping) else own)
+    rows = new_of[_cat([np.asarray(c.rows) + base for c, base in pieces], np.int64)]
+    order = np.argsort(rows, kind="stable")
+    others: dict[int, object] = {}
+    if any(c.others for c, _ in pieces):
+        where = np.empty(len(order), dtype=np.int64)
+        where[order] = np.arange(len(order))
+        start = 0
+        for column, _ in pieces:
+            others.update({int(where[start + i]): v for i, v in column.others.items()})
+            start += len(column)
+    return Column(
+        name=name,
+        rows=rows[order],
+        kind=_cat([c.kind for c, _ in pieces], np.uint8)[order],
+        ints=_cat([c.ints for c, _ in pieces], np.int64)[order],
+        floats=_cat([c.floats for c, _ in pieces], np.float64)[order],
+        codes=_cat(codes, np.int32)[order],
+        strings=StringPool.from_strings(list(lookup)),
+        others=dict(sorted(others.items())),
+    )
+
+
+def _check_rows(part_rows: int) -> int:
+    if isinstance(part_rows, bool) or not isinstance(part_rows, int) or part_rows < 1:
+        raise UsageError("partition rows must be a whole number >= 1", got=part_rows)
+    return part_rows
+
+
+def build_parted(
+    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    folder: str | os.PathLike[str],
+    *,
+    part_rows: int,
+    fmt: str | None = None,
+    scale: float = 1.0,
+    must_keep_file: str | os.PathLike[str] | None = None,
+    must_keep_attribute: str | None = None,
+    skip_bad: bool = False,
+    json_ints: bool = False,
+    columns: Mapping[str, str] | None = None,
+    chunk_bytes: int | None = None,
+    buckets: int | None = None,
+) -> PartedCorpus:
+    """Build the partitioned corpus of ``paths`` into ``folder`` (no cache), bounded memory.
+
+    The options are :func:`load_corpus`'s; ``part_rows`` is the rows a partition aims at.
+    """
+    request = corpus_request(
+        paths,
+        fmt=fmt,
+        scale=scale,
+        must_keep_file=must_keep_file,
+        must_keep_attribute=must_keep_attribute,
+        skip_bad=skip_bad,
+        json_ints=json_ints,
+        columns=columns,
+    )
+    target = Path(folder)
+    digest = request.digest()
+    extra: dict[str, Any] = {} if buckets is None else {"buckets": buckets}
+    write_parted(
+        request, digest, target, part_rows=_check_rows(part_rows), chunk_bytes=chunk_bytes, **extra
+    )
+    return open_parted(target, request.displays)
+
+
+def load_parted(
+    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    *,
+    part_rows: int,
+    fmt: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    scale: float = 1.0,
+    must_keep_file: str | os.PathLike[str] | None = None,
+    must_keep_attribute: str | None = None,
+    skip_bad: bool = False,
+    json_ints: bool = False,
+    columns: Mapping[str, str] | None = None,
+    chunk_bytes: int | None = None,
+) -> PartedCorpus:
+    """:func:`load_corpus`, partitioned by trace id: built once with bounded memory, then
+    cached in the user's cache folder (an entry per digest and ``part_rows``).
+
+    Raises:
+        CorpusError: bad input, or a cache folder where the partitions cannot be written.
+    """
+    request = corpus_request(
+        paths,
+        fmt=fmt,
+        scale=scale,
+        must_keep_file=must_keep_file,
+        must_keep_attribute=must_keep_attribute,
+        skip_bad=skip_bad,
+        json_ints=json_ints,
+        columns=columns,
+    )
+    settings = corpus_cache.cache_settings(cache_dir)
+    index = read_index(settings.root)
+    before = dict(index)
+    digest = request.digest(index)
+    target = parted_path(settings.root, digest, _check_rows(part_rows))
+    if target.is_dir():
+        try:
+            parted = open_parted(target, request.displays)
+        except StoreError:
+            corpus_cache.discard(target)  # damaged: rebuilt below
+        else:
+            if parted.digest == digest:
+                corpus_cache.touch(target)
+                save_index(settings.root, index, before)
+                return parted
+            corpus_cache.discard(target)
+    try:
+        write_parted(request, digest, target, part_rows=part_rows, chunk_bytes=chunk_bytes)
+    except OSError as err:
+        raise CorpusError(
+            "cannot write the partitioned corpus into the cache",
+            position=Position(str(settings.root)),
+            got=str(err),
+            hint="set NECTAR_CACHE_DIR or [tool.nectar] cache to a writable folder",
+        ) from None
+    corpus_cache.touch(target)
+    with contextlib.suppress(OSError):
+        corpus_cache.evict(settings.root, settings.max_bytes, keep=target)
+    save_index(settings.root, index, before)
+    return open_parted(target, request.displays)
