@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from pytest_nectar.cli.options import add_cluster_option
+from pytest_nectar.cli.options import add_engine_options
 from pytest_nectar.errors import UsageError
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="budget peak window (default: [tool.nectar] window_s, else 60)",
     )
-    add_cluster_option(parser)
+    add_engine_options(parser)
 
 
 def register(subparsers: Any) -> None:
@@ -70,7 +70,10 @@ def report_session(args: argparse.Namespace) -> ProjectSession:
     from pytest_nectar.report.progress import Progress
 
     settings = load_settings().with_options(
-        corpus=args.corpus, window_s=args.window, cluster=args.cluster
+        corpus=args.corpus,
+        window_s=args.window,
+        cluster=args.cluster,
+        partition_rows=args.partition_rows,
     )
     for warning in settings.warnings:
         sys.stderr.write(f"warning: {warning}\n")

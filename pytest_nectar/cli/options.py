@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_cluster_option", "add_no_validate_option"]
+__all__ = ["add_engine_options", "add_no_validate_option"]
 
 
-def add_cluster_option(parser: argparse.ArgumentParser) -> None:
-    """``--cluster``: replay, prove, explain and diff evaluate the corpus on Dask."""
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """Where replay, prove, explain and diff evaluate the corpus: ``--partition-rows`` (a
+    larger corpus is streamed from partitions on disk) and ``--cluster`` (on Dask)."""
+    parser.add_argument(
+        "--partition-rows",
+        metavar="N",
+        type=int,
+        help="events per partition: a corpus estimated larger is read into partitions by "
+        "trace id and streamed from disk (default: [tool.nectar] partition_rows, 5000000)",
+    )
     parser.add_argument(
         "--cluster",
         metavar="ADDRESS",

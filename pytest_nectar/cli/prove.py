@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import Any
 
-from pytest_nectar.cli.options import add_cluster_option, add_no_validate_option
+from pytest_nectar.cli.options import add_engine_options, add_no_validate_option
 from pytest_nectar.errors import UsageError
 
 __all__ = ["register", "run"]
@@ -46,7 +46,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--seed", type=int, help="seed of the bounded random search")
     parser.add_argument("--strict", action="store_true", help="warnings fail the run")
-    add_cluster_option(parser)
+    add_engine_options(parser)
     parser.add_argument(
         "--save-witnesses",
         "--witness-dir",
@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         traffic=args.traffic,
         strict=True if args.strict else None,
         cluster=args.cluster,
+        partition_rows=args.partition_rows,
     )
     for warning in settings.warnings:
         sys.stderr.write(f"warning: {warning}\n")

@@ -14,7 +14,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from pytest_nectar.cli.options import add_cluster_option, add_no_validate_option
+from pytest_nectar.cli.options import add_engine_options, add_no_validate_option
 
 if TYPE_CHECKING:
     from pytest_nectar.corpus.table import TraceTable
@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print decisions and totals as JSON")
     add_no_validate_option(parser)
     parser.add_argument("--totals-only", action="store_true", help="print only the totals per rule")
-    add_cluster_option(parser)
+    add_engine_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -134,14 +134,17 @@ def _write_tables(
 
 def run(args: argparse.Namespace) -> int:
     from pytest_nectar.compiler.compile import load_rules_or_policy
-    from pytest_nectar.corpus import load_corpus
+    from pytest_nectar.corpus.sizing import open_corpus
     from pytest_nectar.project.settings import load_settings
     from pytest_nectar.prover.corpus_proofs import evaluate_pass
     from pytest_nectar.refinery.rules_model import select_sampler
 
-    cluster = load_settings().with_options(cluster=args.cluster).cluster
+    settings = load_settings().with_options(
+        cluster=args.cluster, partition_rows=args.partition_rows
+    )
+    cluster = settings.cluster
     rules = load_rules_or_policy(args.rules, validate=not args.no_validate)
-    corpus = load_corpus(args.corpus)
+    corpus = open_corpus(args.corpus, partition_rows=settings.partition_rows)
     decisions = evaluate_pass(rules, corpus, args.env, cluster=cluster).decisions
     totals = decisions.rule_totals(corpus)
     destination, _ = select_sampler(rules, args.env)

@@ -17,7 +17,7 @@ from pytest_nectar.errors import NectarError
 from pytest_nectar.report.document import ExplainReport, Missing
 
 if TYPE_CHECKING:
-    from pytest_nectar.corpus.table import Corpus
+    from pytest_nectar.corpus.table import TraceTable
     from pytest_nectar.prover import ProofReport
     from pytest_nectar.prover.target import Target
     from pytest_nectar.report.subject import Subject
@@ -44,7 +44,11 @@ class TargetResult:
             raise self.failure
 
     def explain(
-        self, corpus: Corpus | None, *, corpus_label: str | None, missing: Sequence[Missing] = ()
+        self,
+        corpus: TraceTable | None,
+        *,
+        corpus_label: str | None,
+        missing: Sequence[Missing] = (),
     ) -> ExplainReport:
         """The explain report, read off this result."""
         from pytest_nectar.report.explain import build_explain

@@ -30,7 +30,7 @@ from pytest_nectar.project.settings import ProjectSettings, load_settings, resol
 from pytest_nectar.report.document import DiffReport, ExplainReport, Missing, SettingRow
 
 if TYPE_CHECKING:
-    from pytest_nectar.corpus.table import Corpus
+    from pytest_nectar.corpus.table import TraceTable
     from pytest_nectar.policy.model import Expr
     from pytest_nectar.prover import ProofReport
     from pytest_nectar.prover.target import Target
@@ -111,7 +111,7 @@ class ProjectSession:
         if corpus_paths is None:
             corpus_paths = [str(p) for p in self.settings.corpus or ()]
         self.corpus_paths = tuple(corpus_paths)
-        self._corpus: Corpus | None = None
+        self._corpus: TraceTable | None = None
         self._corpus_loaded = False
         self._corpus_error: NectarError | None = None
         self._missing: tuple[Missing, ...] = ()
@@ -125,7 +125,7 @@ class ProjectSession:
     def corpus_label(self) -> str | None:
         return ", ".join(self.corpus_paths) if self.corpus_paths else None
 
-    def corpus(self) -> Corpus | None:
+    def corpus(self) -> TraceTable | None:
         """The corpus, loaded once (None: none configured, or not loadable in REPORT mode).
 
         Raises:
@@ -141,7 +141,7 @@ class ProjectSession:
             raise self._corpus_error
         return self._corpus
 
-    def use_corpus(self, corpus: Corpus | None) -> None:
+    def use_corpus(self, corpus: TraceTable | None) -> None:
         """Evaluate on a corpus the caller already loaded (the Python API, ``propose``)."""
         self._corpus, self._corpus_loaded, self._corpus_error = corpus, True, None
 
@@ -150,21 +150,22 @@ class ProjectSession:
         self.corpus()
         return self._missing
 
-    def _load_corpus(self) -> Corpus | None:
-        from pytest_nectar.corpus import load_corpus
+    def _load_corpus(self) -> TraceTable | None:
+        from pytest_nectar.corpus.sizing import open_corpus
         from pytest_nectar.errors import EmptyCorpusError
 
         paths = list(self.corpus_paths)
         if not paths:
             return None
+        rows = self.settings.partition_rows
         if self.corpus_mode is CorpusMode.REPORT:
             from pytest_nectar.report.analysis import load_report_corpus
 
-            corpus, gaps = load_report_corpus(paths, self.progress)
+            corpus, gaps = load_report_corpus(paths, self.progress, partition_rows=rows)
             self._missing = tuple(gaps)
             return corpus
         if self.corpus_mode is CorpusMode.STRICT:
-            return load_corpus(paths)
+            return open_corpus(paths, partition_rows=rows)
         for path in paths:
             if not Path(path).exists():
                 raise CorpusError(
@@ -175,7 +176,7 @@ class ProjectSession:
         # Bad records are skipped and counted, so the proofs run on what is readable.
         workers = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 0
         try:
-            return load_corpus(paths, skip_bad=True, workers=workers)
+            return open_corpus(paths, partition_rows=rows, skip_bad=True, workers=workers)
         except EmptyCorpusError:
             return None  # a fresh project (nectar init): no traces yet, proofs unknown
 
@@ -266,7 +267,7 @@ class ProjectSession:
             return TargetResult(subject, target, None, err)
         return TargetResult(subject, target, proof)
 
-    def _run(self, target: Target, corpus: Corpus | None, default_seed: int) -> ProofReport:
+    def _run(self, target: Target, corpus: TraceTable | None, default_seed: int) -> ProofReport:
         from pytest_nectar.prover import prove
 
         return prove(
@@ -312,7 +313,7 @@ class ProjectSession:
         gaps = self.corpus_missing()
         return replace(report, missing=gaps + report.missing) if gaps else report
 
-    def _report_corpus(self) -> Corpus | None:
+    def _report_corpus(self) -> TraceTable | None:
         try:
             return self.corpus()
         except NectarError:
@@ -320,7 +321,7 @@ class ProjectSession:
 
 
 def in_memory_session(
-    corpus: Corpus | None,
+    corpus: TraceTable | None,
     corpus_label: str | None,
     window_s: float,
     error: Expr | None = None,
@@ -340,7 +341,7 @@ def in_memory_session(
 
 def explain_subject(
     subject: Subject,
-    corpus: Corpus | None,
+    corpus: TraceTable | None,
     *,
     corpus_label: str | None,
     window_s: float = 60.0,
@@ -355,7 +356,7 @@ def explain_subject(
 def diff_subjects(
     old: Subject,
     new: Subject,
-    corpus: Corpus | None,
+    corpus: TraceTable | None,
     *,
     corpus_label: str | None,
     window_s: float = 60.0,
@@ -367,7 +368,7 @@ def diff_subjects(
 
 
 def describe_policy_change(
-    old_text: str, new_text: str, corpus: Corpus | None = None, *, path: str = "policy.toon"
+    old_text: str, new_text: str, corpus: TraceTable | None = None, *, path: str = "policy.toon"
 ) -> str:
     """One line for a commit or PR: what NEW changes against OLD (on ``corpus`` if given).
 

@@ -139,6 +139,12 @@ def _count(value: object) -> int:
     return value
 
 
+def _rows(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise _Invalid("a whole number of events > 0, e.g. 5000000")
+    return value
+
+
 def _bool(value: object) -> bool:
     if not isinstance(value, bool):
         raise _Invalid("write true or false")
@@ -262,6 +268,10 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             _path(".cache/nectar"), None, None),
     Setting("cache_max_bytes", "whole number or size", None,
             "the corpus cache's size cap (default 2 GiB)", _size, None, None),
+    Setting("partition_rows", "whole number > 0", 5_000_000,
+            "events per partition: a larger corpus is read into partitions by trace id and "
+            "streamed, never held in memory whole", _rows, "--partition-rows", None,
+            in_reports=False),
     Setting("cluster", "address", None,
             "a Dask cluster for the corpus evaluation (local:N or tcp://host:8786)",
             _cluster, "--cluster", None, in_reports=False),
@@ -503,6 +513,10 @@ class ProjectSettings:
     def cluster(self) -> str | None:
         value: str | None = self._get("cluster")
         return value
+
+    @property
+    def partition_rows(self) -> int:
+        return int(self._get("partition_rows"))
 
     @property
     def cache_max_bytes(self) -> int | str | None:

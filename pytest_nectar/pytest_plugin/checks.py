@@ -308,6 +308,7 @@ def check_vopr(item: NectarItem) -> None:
         raise _policy_error(item, err) from None
     if corpus is None:
         _skip("a simulation learns its traffic from the corpus: none configured or empty")
+    corpus = _in_memory(item, corpus, "a simulation learns its traffic from the corpus's rows")
     result = run_seed(
         policy,
         corpus,
@@ -423,7 +424,9 @@ _MAX_REASONS: Final = 10
 
 def check_corpus_roots(item: NectarItem) -> None:
     corpus = _corpus_or_fail(item)
-    rootless = [corpus.trace_ids[i] for i in range(corpus.n_traces) if corpus.root_row[i] < 0]
+    import numpy as np
+
+    rootless = [corpus.trace_ids[i] for i in np.flatnonzero(~corpus.has_root).tolist()]
     item.nectar_facts["rootless"] = len(rootless)
     if rootless:
         shown = ", ".join(rootless[: _limit(item)])
@@ -441,6 +444,19 @@ def _corpus_or_fail(item: NectarItem) -> Any:
         raise _policy_error(item, err) from None
     if corpus is None:
         _skip("the corpus holds no trace files yet")
+    return corpus
+
+
+def _in_memory(item: NectarItem, corpus: Any, why: str) -> Any:
+    """``corpus`` if it is held in memory; a corpus stored in partitions skips ``item``."""
+    from pytest_nectar.corpus.table import Corpus
+
+    if not isinstance(corpus, Corpus):
+        rows = item.session_state.project().settings.partition_rows
+        _skip(
+            f"the corpus holds over {rows} events and is stored in partitions; {why}: raise "
+            "[tool.nectar] partition_rows to hold it in memory"
+        )
     return corpus
 
 
@@ -492,15 +508,15 @@ def check_corpus_fields(item: NectarItem) -> None:
     mixed: dict[str, str] = {}
     for names, users in groups.items():
         who = ", ".join(users)
-        present = [n for n in names if n in corpus.columns]
+        present = [n for n in names if n in corpus.field_kinds]
         if not present:
             shown = names[0] if len(names) == 1 else "none of " + ", ".join(names)
             missing.append(f"  {shown} (read by {who}) never occurs in the corpus")
         for name in present:
-            column = corpus.columns[name]
-            counts = {k: v for k, v in column.kind_counts().items() if k != KIND_NAMES[KIND_NULL]}
+            kinds = corpus.field_kinds[name]
+            counts = {k: v for k, v in kinds.items() if k != KIND_NAMES[KIND_NULL]}
             if len(counts) > 1 and name not in mixed:
-                examples = _type_examples(corpus, column)
+                examples = _type_examples(corpus, name)
                 mixed[name] = (
                     f"  {name} (read by {who}) has several types: "
                     + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
@@ -515,19 +531,28 @@ def check_corpus_fields(item: NectarItem) -> None:
         )
 
 
-def _type_examples(corpus: Any, column: Any) -> str:
-    """One example value (and its trace) per type of a mixed column."""
-    from pytest_nectar.corpus.table import KIND_NAMES, KIND_NULL
+def _type_examples(corpus: Any, name: str) -> str:
+    """One example value (and its trace) per type of a mixed field (the first partition
+    holding each type, for a corpus stored in partitions)."""
+    from pytest_nectar.corpus.table import KIND_NAMES, KIND_NULL, Corpus
 
     seen: dict[int, str] = {}
-    for entry in range(len(column)):
-        kind = int(column.kind[entry])
-        if kind == KIND_NULL or kind in seen:
+    pieces = [corpus] if isinstance(corpus, Corpus) else range(corpus.n_parts)
+    for piece in pieces:
+        part = piece if isinstance(piece, Corpus) else corpus.part(piece)
+        column = part.columns.get(name)
+        if column is None:
             continue
-        trace = corpus.trace_ids[int(corpus.row_trace[int(column.rows[entry])])]
-        seen[kind] = f"{_show_value(column.value_at(entry))} ({KIND_NAMES[kind]}) in trace {trace}"
-        if len(seen) >= 4:
-            break
+        for entry in range(len(column)):
+            kind = int(column.kind[entry])
+            if kind == KIND_NULL or kind in seen:
+                continue
+            trace = part.trace_ids[int(part.row_trace[int(column.rows[entry])])]
+            seen[kind] = (
+                f"{_show_value(column.value_at(entry))} ({KIND_NAMES[kind]}) in trace {trace}"
+            )
+            if len(seen) >= 4:
+                return "; ".join(seen[k] for k in sorted(seen))
     return "; ".join(seen[k] for k in sorted(seen))
 
 
@@ -539,7 +564,9 @@ def corpus_has_decisions(state: Any) -> bool:
         corpus = state.corpus()
     except NectarError:
         return False  # corpus-ingest reports it
-    return corpus is not None and (REASON in corpus.columns or DRYRUN_KEPT in corpus.columns)
+    if corpus is None:
+        return False
+    return REASON in corpus.field_kinds or DRYRUN_KEPT in corpus.field_kinds
 
 
 def check_corpus_reconcile(item: NectarItem) -> None:
@@ -548,7 +575,7 @@ def check_corpus_reconcile(item: NectarItem) -> None:
     from pytest_nectar.refinery.reconcile import reconcile
 
     state = item.session_state
-    corpus = _corpus_or_fail(item)
+    corpus = _in_memory(item, _corpus_or_fail(item), "reconciling reads every event")
     paths = state.policy_paths()
     if len(paths) != 1:
         _skip(

@@ -18,7 +18,7 @@ from pytest_nectar.errors import NectarError, Position, UsageError
 
 if TYPE_CHECKING:
     from pytest_nectar.compiler.compile import Compilation, CompiledEnvironment
-    from pytest_nectar.corpus.table import Corpus
+    from pytest_nectar.corpus.table import TraceTable
     from pytest_nectar.policy.model import Policy
     from pytest_nectar.project.session import ProjectSession
     from pytest_nectar.project.settings import ProjectSettings
@@ -175,7 +175,7 @@ class PolicyAnalysis:
     def rules_file(self) -> RulesFile:
         return self.compilation().rules_file
 
-    def corpus(self) -> Corpus | None:
+    def corpus(self) -> TraceTable | None:
         return self.session.corpus()
 
     def proof(self) -> ProofReport:
@@ -288,7 +288,7 @@ class NectarSession:
             )
         return self._project
 
-    def corpus(self) -> Corpus | None:
+    def corpus(self) -> TraceTable | None:
         """The configured corpus, loaded once (None when none is configured, or a folder
         without trace files yet)."""
         if not self.settings.corpus:

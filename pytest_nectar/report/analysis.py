@@ -16,23 +16,25 @@ from pytest_nectar.report.document import Missing
 from pytest_nectar.report.progress import Progress
 
 if TYPE_CHECKING:
-    from pytest_nectar.corpus.table import Corpus
+    from pytest_nectar.corpus.table import TraceTable
 
 __all__ = ["load_report_corpus"]
 
 
 def load_report_corpus(
-    paths: Sequence[str], progress: Progress | None = None
-) -> tuple[Corpus | None, list[Missing]]:
-    """The corpus, or None and why (an unreadable corpus is reported, not fatal)."""
-    from pytest_nectar.corpus import load_corpus
+    paths: Sequence[str], progress: Progress | None = None, *, partition_rows: int | None = None
+) -> tuple[TraceTable | None, list[Missing]]:
+    """The corpus, or None and why (an unreadable corpus is reported, not fatal); a large
+    one in partitions (``partition_rows``, :mod:`pytest_nectar.corpus.sizing`; None: in
+    memory whatever its size)."""
+    from pytest_nectar.corpus.sizing import open_corpus
 
     if not paths:
         return None, []
     bar = progress or Progress(enabled=False)
     try:
         with bar.step(f"loading corpus {', '.join(paths)}"):
-            corpus = load_corpus(list(paths))
+            corpus = open_corpus(list(paths), partition_rows=partition_rows)
     except NectarError as err:
         return None, [Missing("corpus figures", f"the corpus cannot be loaded: {err.message}")]
     gaps = []

@@ -40,7 +40,7 @@ from pytest_nectar.report.figures import TraceAmounts
 from pytest_nectar.report.subject import Subject
 
 if TYPE_CHECKING:
-    from pytest_nectar.corpus.table import Corpus
+    from pytest_nectar.corpus.table import TraceTable
     from pytest_nectar.prover import ProofReport
 
 __all__ = ["CHANGED_EXAMPLES", "build_diff", "lost_proofs"]
@@ -140,7 +140,7 @@ def _service_deltas(
 def build_diff(
     old: tuple[Subject, ExplainReport, ProofReport | None],
     new: tuple[Subject, ExplainReport, ProofReport | None],
-    corpus: Corpus | None,
+    corpus: TraceTable | None,
     *,
     corpus_label: str | None,
 ) -> DiffReport:

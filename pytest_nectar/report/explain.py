@@ -34,7 +34,7 @@ from pytest_nectar.report.figures import TraceAmounts, corpus_seconds, service_r
 from pytest_nectar.report.subject import Subject
 
 if TYPE_CHECKING:
-    from pytest_nectar.corpus.table import Corpus
+    from pytest_nectar.corpus.table import TraceTable
     from pytest_nectar.prover import ProofReport
     from pytest_nectar.refinery.vector import CorpusDecisions
 
@@ -125,7 +125,7 @@ def _policy_rows_without_numbers(subject: Subject) -> tuple[RuleRow, ...]:
 
 def _rule_rows(
     subject: Subject,
-    corpus: Corpus,
+    corpus: TraceTable,
     proof: ProofReport,
     seconds: float | None,
     shadowed: set[str],
@@ -171,12 +171,12 @@ def _rule_rows(
     return tuple(rows)
 
 
-def _budget(proof: ProofReport, corpus: Corpus, subject: Subject) -> Budget | None:
+def _budget(proof: ProofReport, corpus: TraceTable, subject: Subject) -> Budget | None:
     result = proof.results.get("budget")
     figures: dict[str, Any] = result.figures if result is not None else {}
     if "mean_events_per_second" not in figures:
         return None
-    start = float(np.nanmin(corpus.row_time))
+    start = float(np.nanmin(corpus.trace_start))  # a trace starts at its first event
     mean = float(figures["mean_events_per_second"])
     peak = float(figures["peak_events_per_second"])
     budget = subject.budget
@@ -214,7 +214,7 @@ def _mask_totals(mask: Any, p: Any, w: Any) -> tuple[int, float, int, int]:
 
 
 def _totals(
-    corpus: Corpus, decisions: CorpusDecisions, amounts: TraceAmounts, proof: ProofReport
+    corpus: TraceTable, decisions: CorpusDecisions, amounts: TraceAmounts, proof: ProofReport
 ) -> Totals:
     ctx = proof.context  # the prover's one evaluation: its masks, not a second pass
     assert ctx is not None
@@ -253,7 +253,7 @@ def _origin(proof: ProofReport | None) -> str | None:
 
 def build_explain(
     subject: Subject,
-    corpus: Corpus | None,
+    corpus: TraceTable | None,
     *,
     corpus_label: str | None,
     proof: ProofReport | None,

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
-from pytest_nectar.corpus.table import KIND_STRING, Corpus
+from pytest_nectar.corpus.table import KIND_STRING, Corpus, TraceTable
 from pytest_nectar.report.document import RateTimeline, ServiceRow
 
 __all__ = ["NO_SERVICE", "TraceAmounts", "corpus_seconds", "service_rows", "timeline"]
@@ -38,7 +39,7 @@ class TraceAmounts:
     probability: FloatArray
 
     @classmethod
-    def of(cls, corpus: Corpus, probability: npt.NDArray[np.float64]) -> TraceAmounts:
+    def of(cls, corpus: TraceTable, probability: npt.NDArray[np.float64]) -> TraceAmounts:
         rows = np.diff(corpus.trace_offsets).astype(np.float64)
         weight = np.asarray(corpus.weight, dtype=np.float64)
         return cls(weight, weight * rows, np.asarray(probability, dtype=np.float64))
@@ -52,7 +53,7 @@ class TraceAmounts:
         return self.events * self.probability
 
 
-def corpus_seconds(corpus: Corpus) -> tuple[float | None, str]:
+def corpus_seconds(corpus: TraceTable) -> tuple[float | None, str]:
     """The corpus duration in seconds, or None and why rates cannot be computed."""
     if corpus.n_traces == 0:
         return None, "the corpus has no traces"
@@ -62,6 +63,19 @@ def corpus_seconds(corpus: Corpus) -> tuple[float | None, str]:
     if duration <= 0:
         return None, "every event of the corpus has the same timestamp"
     return duration, ""
+
+
+def _pieces(corpus: TraceTable) -> Iterator[tuple[Corpus, npt.NDArray[np.int64] | None]]:
+    """The corpus's rows, a piece at a time: itself, or each partition with the corpus
+    index of its traces (a corpus in partitions is never held in memory whole)."""
+    if isinstance(corpus, Corpus):
+        yield corpus, None
+        return
+    from pytest_nectar.corpus.parts import PartedCorpus
+
+    assert isinstance(corpus, PartedCorpus)
+    for k in range(corpus.n_parts):
+        yield corpus.part(k), corpus.members(k)
 
 
 def _services(corpus: Corpus) -> tuple[npt.NDArray[np.int32], list[str]]:
@@ -80,38 +94,85 @@ def _services(corpus: Corpus) -> tuple[npt.NDArray[np.int32], list[str]]:
     return codes, [*names, NO_SERVICE]
 
 
+def _pairs(
+    group: npt.NDArray[np.int64], row_trace: npt.NDArray[Any], members: npt.NDArray[np.int64] | None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(group, corpus trace, rows) for every group and trace that share rows."""
+    n = max(int(row_trace.max()) + 1, 1) if row_trace.size else 1
+    keys, counts = np.unique(group * n + row_trace.astype(np.int64), return_counts=True)
+    local = keys % n
+    return keys // n, local if members is None else members[local], counts.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class _GroupSums:
+    """Per group: traces, events, weighted events and expected kept events."""
+
+    traces: npt.NDArray[np.int64]
+    events: npt.NDArray[np.int64]
+    weighted: FloatArray
+    kept: FloatArray
+
+    @classmethod
+    def of(
+        cls,
+        pairs: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+        amounts: TraceAmounts,
+        n_groups: int,
+    ) -> _GroupSums:
+        # Summed trace by trace in corpus order within each group, whatever the pieces: a
+        # corpus in partitions gives the same bits as the corpus in memory.
+        group = np.concatenate([g for g, _, _ in pairs]) if pairs else np.zeros(0, np.int64)
+        trace = np.concatenate([t for _, t, _ in pairs]) if pairs else np.zeros(0, np.int64)
+        count = np.concatenate([c for _, _, c in pairs]) if pairs else np.zeros(0, np.int64)
+        order = np.lexsort((trace, group))
+        group, trace, count = group[order], trace[order], count[order]
+        rows = count.astype(np.float64)
+        weighted = amounts.weight[trace] * rows
+        kept = (amounts.weight * amounts.probability)[trace] * rows
+        out_w, out_k = np.zeros(n_groups), np.zeros(n_groups)
+        if group.size:
+            starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+            out_w[group[starts]] = np.add.reduceat(weighted, starts)
+            out_k[group[starts]] = np.add.reduceat(kept, starts)
+        return cls(
+            np.bincount(group, minlength=n_groups).astype(np.int64),
+            np.bincount(group, weights=count, minlength=n_groups).astype(np.int64),
+            out_w,
+            out_k,
+        )
+
+
 def service_rows(
-    corpus: Corpus, amounts: TraceAmounts, seconds: float | None
+    corpus: TraceTable, amounts: TraceAmounts, seconds: float | None
 ) -> tuple[ServiceRow, ...]:
     """One row per service (events in, expected kept, effective rate), most traffic first."""
     if corpus.n_rows == 0:
         return ()
-    codes, names = _services(corpus)
-    k = len(names)
-    row_trace = corpus.row_trace
-    w = amounts.weight[row_trace]
-    p = amounts.probability[row_trace]
-    events = np.bincount(codes, minlength=k)
-    weighted = np.bincount(codes, weights=w, minlength=k)
-    kept = np.bincount(codes, weights=w * p, minlength=k)
-    pairs = np.unique(codes.astype(np.int64) * max(corpus.n_traces, 1) + row_trace)
-    traces = np.bincount(pairs // max(corpus.n_traces, 1), minlength=k)
+    ids: dict[str, int] = {}
+    pairs = []
+    for part, members in _pieces(corpus):
+        codes, names = _services(part)
+        to_global = np.array([ids.setdefault(n, len(ids)) for n in names], dtype=np.int64)
+        group, trace, count = _pairs(codes.astype(np.int64), part.row_trace, members)
+        pairs.append((to_global[group], trace, count))
+    sums = _GroupSums.of(pairs, amounts, len(ids))
     out = []
-    for i, name in enumerate(names):
-        if events[i] == 0:
+    for name, i in ids.items():
+        if sums.events[i] == 0:
             continue
-        rate = float(kept[i] / weighted[i]) if weighted[i] > 0 else None
+        weighted, kept = float(sums.weighted[i]), float(sums.kept[i])
         out.append(
             ServiceRow(
                 service=name,
-                traces=int(traces[i]),
-                events=int(events[i]),
-                weighted_events=float(weighted[i]),
-                kept_events=float(kept[i]),
-                effective_rate=rate,
-                events_in_per_s=float(weighted[i]) / seconds if seconds else None,
-                events_out_per_s=float(kept[i]) / seconds if seconds else None,
-                loses_all=bool(kept[i] == 0),
+                traces=int(sums.traces[i]),
+                events=int(sums.events[i]),
+                weighted_events=weighted,
+                kept_events=kept,
+                effective_rate=kept / weighted if weighted > 0 else None,
+                events_in_per_s=weighted / seconds if seconds else None,
+                events_out_per_s=kept / seconds if seconds else None,
+                loses_all=kept == 0,
             )
         )
     out.sort(key=lambda r: (-r.weighted_events, r.service))
@@ -160,35 +221,43 @@ def captures(times: FloatArray) -> tuple[list[tuple[float, float]], float]:
     return blocks, width
 
 
-def timeline(corpus: Corpus, amounts: TraceAmounts, seconds: float | None) -> RateTimeline | None:
+def _event_times(corpus: TraceTable) -> FloatArray:
+    """Every distinct event time, sorted (per piece first: one partition's rows at a time)."""
+    found = []
+    for part, _ in _pieces(corpus):
+        times = np.asarray(part.row_time, dtype=np.float64)
+        found.append(np.unique(times[~np.isnan(times)]))
+    return found[0] if len(found) == 1 else np.unique(np.concatenate(found))
+
+
+def timeline(
+    corpus: TraceTable, amounts: TraceAmounts, seconds: float | None
+) -> RateTimeline | None:
     """Incoming and expected kept events/s per bin, by event timestamp (None without times);
     each capture binned on its own (see :class:`RateTimeline`)."""
     if seconds is None:
         return None
-    times = np.asarray(corpus.row_time, dtype=np.float64)
-    timed = ~np.isnan(times)
-    start = float(times[timed].min())
-    blocks, width = captures(np.unique(times[timed]))
-    row_trace = corpus.row_trace[timed]
-    when = times[timed]
-    w = amounts.weight[row_trace]
-    kept_w = w * amounts.probability[row_trace]
+    distinct = _event_times(corpus)
+    start = float(distinct[0])
+    blocks, width = captures(distinct)
+    del distinct
+    n_bins = [max(1, math.ceil((last - first) / width + 1e-9)) for first, last in blocks]
+    first_bins = [0, *itertools.accumulate(n_bins)][:-1]
+    pairs = []
+    for part, members in _pieces(corpus):
+        times = np.asarray(part.row_time, dtype=np.float64)
+        for (first, last), n, offset in zip(blocks, n_bins, first_bins, strict=True):
+            inside = np.flatnonzero((times >= first) & (times <= last))  # NaN is never inside
+            index = np.minimum(((times[inside] - first) / width).astype(np.int64), n - 1)
+            pairs.append(_pairs(index + offset, part.row_trace[inside], members))
+    sums = _GroupSums.of(pairs, amounts, sum(n_bins))
     starts: list[float] = []
-    incoming: list[float] = []
-    kept: list[float] = []
-    first_bins: list[int] = []
-    for first, last in blocks:
-        n_bins = max(1, math.ceil((last - first) / width + 1e-9))
-        inside = (when >= first) & (when <= last)
-        index = np.minimum(((when[inside] - first) / width).astype(np.int64), n_bins - 1)
-        first_bins.append(len(starts))
-        starts += [round(first - start + i * width, 9) for i in range(n_bins)]
-        incoming += (np.bincount(index, weights=w[inside], minlength=n_bins) / width).tolist()
-        kept += (np.bincount(index, weights=kept_w[inside], minlength=n_bins) / width).tolist()
+    for (first, _), n in zip(blocks, n_bins, strict=True):
+        starts += [round(first - start + i * width, 9) for i in range(n)]
     return RateTimeline(
         bin_s=width,
         starts=tuple(starts),
-        incoming_per_s=tuple(float(x) for x in incoming),
-        kept_per_s=tuple(float(x) for x in kept),
+        incoming_per_s=tuple(float(x) for x in (sums.weighted / width).tolist()),
+        kept_per_s=tuple(float(x) for x in (sums.kept / width).tolist()),
         captures=tuple(first_bins),
     )
