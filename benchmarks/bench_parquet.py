@@ -9,6 +9,7 @@ attribute named as Refinery sees it; a null is an absent field).  Then, in the s
 
 * the baseline: ``pyarrow.parquet.read_table`` of the file (best of ``--repeat``);
 * Nectar's first ingest of the file (read, assemble, write the cache: ``load_corpus``);
+* the same ingest with the columnar reader off (every row an event dict, as before it);
 * the cached load of the unchanged file;
 
 and prints spans/s and the ratios.  The Parquet corpus is checked equal, row for row and
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_ingest import generate
 
-from pytest_nectar.corpus import Corpus, load_corpus
+from pytest_nectar.corpus import Corpus, arrow_table, load_corpus
 from pytest_nectar.corpus.table import KIND_BOOL, KIND_FLOAT, KIND_INT, KIND_STRING, Column
 
 
@@ -106,6 +107,10 @@ def same_content(got: Corpus, want: Corpus) -> bool:
     )
 
 
+def _rows_only(self: object, batches: object) -> object:
+    raise arrow_table._RowsNeeded  # the per-event reader, as before the columnar one
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=1_000_000)
@@ -142,7 +147,19 @@ def main() -> int:
         t = time.perf_counter()
         cached = load_corpus(path, cache_dir=cache / "cache")
         cached_s = time.perf_counter() - t
-        same = same_content(corpus, reference) and cached.digest == corpus.digest
+        columnar = arrow_table._Columns.read
+        arrow_table._Columns.read = _rows_only  # type: ignore[method-assign]
+        try:
+            t = time.perf_counter()
+            by_event = load_corpus(path, cache=False)
+            event_s = time.perf_counter() - t
+        finally:
+            arrow_table._Columns.read = columnar  # type: ignore[method-assign]
+        same = (
+            same_content(corpus, reference)
+            and same_content(by_event, reference)
+            and cached.digest == corpus.digest
+        )
 
         n = args.spans
         load = os.getloadavg()[0]
@@ -152,8 +169,10 @@ def main() -> int:
             f"  (best of {[round(r, 3) for r in reads]})"
         )
         print(f"first ingest (+cache)       {first:8.2f} s  {n / first:12,.0f} spans/s")
+        print(f"  columnar reader off       {event_s:8.2f} s  {n / event_s:12,.0f} spans/s")
         print(f"cached load                 {cached_s:8.3f} s  {n / cached_s:12,.0f} spans/s")
         print(f"first ingest / read_table   {first / baseline:8.1f} x")
+        print(f"columnar off / read_table   {event_s / baseline:8.1f} x")
         print(f"cached load / read_table    {cached_s / baseline:8.2f} x")
         print(f"first ingest / cached load  {first / cached_s:8.0f} x")
         print(f"same corpus as from the JSON Lines: {same}")

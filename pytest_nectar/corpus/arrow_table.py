@@ -280,17 +280,20 @@ class _Columns:
             # Strings are numbered as the row buffer numbers them: shape by shape (in order of
             # first appearance), rows in order within a shape.
             values = pa.concat_arrays([p.cast(pa.large_string()) for p in parts])
-            shapes = shape_of_row[rows]
-            perm = np.argsort(shapes, kind="stable") if np.any(np.diff(shapes) < 0) else None
-            if perm is not None:
-                values = values.take(pa.array(perm))
-            encoded = pc.dictionary_encode(values)
-            indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
-            if perm is not None:
-                codes[perm] = indices
-            else:
-                codes = indices
+            encoded = pc.dictionary_encode(values)  # numbered by first appearance by row
+            codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
             strings = encoded.dictionary.to_pylist()
+            shapes = shape_of_row[rows]
+            if np.any(np.diff(shapes) < 0):  # renumber by first appearance in shape order
+                where = np.empty(size, dtype=np.int64)
+                where[np.argsort(shapes, kind="stable")] = np.arange(size)
+                first = np.full(len(strings), size, dtype=np.int64)
+                np.minimum.at(first, codes, where)
+                order = np.argsort(first)
+                renumber = np.empty(len(strings), dtype=np.int32)
+                renumber[order] = np.arange(len(strings), dtype=np.int32)
+                codes = renumber[codes]
+                strings = [strings[i] for i in order.tolist()]
         elif kind == KIND_FLOAT:
             floats = np.concatenate(parts)
         else:
