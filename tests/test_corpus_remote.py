@@ -6,6 +6,7 @@ in-process MemoryFileSystem behind ``memory://`` (no network)."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from pytest_nectar.compiler.compile import load_rules_or_policy
 from pytest_nectar.corpus import load_corpus, partition
 from pytest_nectar.corpus.partition import Partition, slice_corpus, split
+from pytest_nectar.corpus.parts import load_parted
 from pytest_nectar.corpus.remote import is_url
 from pytest_nectar.corpus.store import StoreError, save_store, store_path
 from pytest_nectar.corpus.table import Corpus
@@ -149,7 +151,8 @@ def test_a_url_that_is_not_a_store_folder(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as info:
         Partition(url, 0, 1).load()
     assert str(info.value) == (
-        f"{url}: a shared corpus store is a folder named corpus-<digest>; got 'traces'; "
+        f"{url}: a shared corpus store is a folder named corpus-<digest> (or a part-<k> in "
+        "one); got 'traces'; "
         "give the URL of the store folder itself, as `nectar` wrote it"
     )
 
@@ -222,3 +225,28 @@ def test_a_dask_worker_process_reads_partitions_by_url(
         whole.decisions.decision(i) for i in range(corpus.n_traces)
     ]
     assert _worker_cache(tmp_path) == [shared.name]
+
+
+def test_the_partitions_of_a_parted_corpus_load_by_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A corpus stored in partitions on shared storage: each part-<k> is fetched on its own."""
+    parted = load_parted(QUICKSTART / "corpus", part_rows=500, cache_dir=tmp_path / "client")
+    assert parted.n_parts > 2
+    for k, path in enumerate(parted.parts):
+        got = Partition(path.as_uri(), 0, len(parted.members(k))).load()
+        want = parted.part(k)
+        assert got.trace_ids == want.trace_ids
+        assert [got.trace(i) for i in range(got.n_traces)] == list(want.iter_traces())
+    copies = _worker_cache(tmp_path)
+    assert copies == [f"{parted.parts[0].parent.name}-{p.name}" for p in parted.parts]
+    # A part's copy is checked against the part's own digest: another part's is refused (on
+    # a worker that has no copy yet: one it has is the part, whatever the URL now holds).
+    monkeypatch.setenv("NECTAR_CACHE_DIR", str(tmp_path / "other-worker"))
+    first, second = parted.parts[0], parted.parts[1]
+    wrong = tmp_path / "elsewhere" / first.parent.name / first.name
+    wrong.parent.mkdir(parents=True)
+    shutil.copytree(second, wrong)
+    partition._opened.cache_clear()
+    with pytest.raises(StoreError, match="holds another corpus than its name says"):
+        Partition(wrong.as_uri(), 0, 1).load()

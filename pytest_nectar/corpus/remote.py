@@ -2,10 +2,12 @@
 
 A cluster worker may not share a file system with the client.  It is then given the store
 as an fsspec URL (``s3://bucket/prefix/corpus-<digest>``, ``gs://...``, ``file:///...``,
-any protocol fsspec knows), and copies the store's two files (``meta.json``, ``arrays.bin``)
-into its own cache folder (the one :mod:`.cache` resolves: ``$NECTAR_CACHE_DIR`` or the
-platform's user cache), once: the folder is named by the corpus digest, and a store never
-changes under its digest, so the copy is reused by every later task and run.
+any protocol fsspec knows), or one partition of a corpus stored in partitions
+(``.../corpus-<digest>-parts-<rows>/part-<k>``), and copies the store's two files
+(``meta.json``, ``arrays.bin``) into its own cache folder (the one :mod:`.cache` resolves:
+``$NECTAR_CACHE_DIR`` or the platform's user cache), once: the folder is named by the corpus
+digest, and a store never changes under its digest, so the copy is reused by every later
+task and run.  A ``file://`` URL into the worker's own cache folder is read in place.
 
 The copy is made in a scratch folder and renamed into place, so a concurrent worker or a
 crash never leaves half a store; it is checked before use (the digest its ``meta.json``
@@ -23,6 +25,7 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
@@ -33,9 +36,45 @@ from pytest_nectar.errors import Position, UsageError
 __all__ = ["fetch_store", "is_url"]
 
 _URL: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
-#: A store folder as ``store_path`` names it (one path component, nothing to climb out with).
-_NAME: Final = re.compile(r"^corpus-([A-Za-z0-9][A-Za-z0-9._-]*)$")
+#: A store folder as ``store_path`` names it (one path component, nothing to climb out with),
+#: and a partition of a corpus stored in partitions (``corpus-<digest>-parts-<rows>/part-<k>``).
+_STORE: Final = re.compile(r"^corpus-([A-Za-z0-9][A-Za-z0-9._-]*)$")
+_PARTED: Final = re.compile(r"^corpus-([A-Za-z0-9][A-Za-z0-9._-]*?)-parts-[0-9]+$")
+_PART: Final = re.compile(r"^part-[0-9]+$")
 _FILES: Final = ("meta.json", "arrays.bin")
+
+
+@dataclass(frozen=True, slots=True)
+class _Name:
+    """Where a shared store's copy goes in the cache, and which digest its meta.json must hold."""
+
+    local: str
+    key: str  # the digest's first 40 characters, as the folder's name gives them
+    part: str | None = None  # a partition's folder: its digest is "<corpus digest>/<part>"
+
+    def holds(self, digest: object) -> bool:
+        if not isinstance(digest, str):
+            return False
+        if self.part is None:
+            return digest[:40] == self.key
+        corpus, _, part = digest.rpartition("/")
+        return part == self.part and corpus[:40] == self.key
+
+
+def _name(remote: str, url: str) -> _Name:
+    path = PurePosixPath(remote)
+    store = _STORE.match(path.name)
+    if store is not None:
+        return _Name(path.name, store.group(1))
+    parted = _PARTED.match(path.parent.name)
+    if parted is not None and _PART.match(path.name):
+        return _Name(f"{path.parent.name}-{path.name}", parted.group(1), path.name)
+    raise StoreError(
+        "a shared corpus store is a folder named corpus-<digest> (or a part-<k> in one)",
+        position=Position(url),
+        got=path.name,
+        hint="give the URL of the store folder itself, as `nectar` wrote it",
+    )
 
 
 def is_url(store: str) -> bool:
@@ -67,7 +106,7 @@ def _filesystem(url: str) -> tuple[Any, str]:
     return fs, str(path).rstrip("/")
 
 
-def _check(folder: Path, name: str, url: str) -> None:
+def _check(folder: Path, name: _Name, url: str) -> None:
     """Refuse a copy whose meta.json is unreadable, of another digest, or whose arrays are cut."""
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
@@ -77,8 +116,7 @@ def _check(folder: Path, name: str, url: str) -> None:
         raise StoreError(
             "shared corpus store is unreadable", position=Position(url), got=str(err)
         ) from None
-    match = _NAME.match(name)
-    if match is None or not isinstance(digest, str) or digest[:40] != match.group(1):
+    if not name.holds(digest):
         raise StoreError(
             "shared corpus store holds another corpus than its name says",
             position=Position(url),
@@ -93,7 +131,7 @@ def _check(folder: Path, name: str, url: str) -> None:
         )
 
 
-def _copy(fs: Any, remote: str, local: Path, url: str) -> None:
+def _copy(fs: Any, remote: str, local: Path, name: _Name, url: str) -> None:
     """Both files into a scratch folder, checked, then renamed to ``local`` (atomic)."""
     try:
         local.parent.mkdir(parents=True, exist_ok=True)
@@ -106,16 +144,16 @@ def _copy(fs: Any, remote: str, local: Path, url: str) -> None:
             hint="set NECTAR_CACHE_DIR to a writable folder",
         ) from None
     try:
-        for name in _FILES:
+        for file in _FILES:
             try:
-                fs.get_file(f"{remote}/{name}", str(scratch / name))
+                fs.get_file(f"{remote}/{file}", str(scratch / file))
             except (OSError, ValueError) as err:
                 raise StoreError(
                     "cannot read the shared corpus store",
                     position=Position(url),
-                    got=f"{name}: {type(err).__name__}: {err}",
+                    got=f"{file}: {type(err).__name__}: {err}",
                 ) from None
-        _check(scratch, local.name, url)
+        _check(scratch, name, url)
         try:
             os.rename(scratch, local)
         except OSError:
@@ -135,18 +173,11 @@ def fetch_store(url: str) -> Path:
         StoreError: the URL is not a store folder, cannot be read, or its store is damaged.
     """
     fs, remote = _filesystem(url)
-    name = PurePosixPath(remote).name
-    if _NAME.match(name) is None:
-        raise StoreError(
-            "a shared corpus store is a folder named corpus-<digest>",
-            position=Position(url),
-            got=name,
-            hint="give the URL of the store folder itself, as `nectar` wrote it",
-        )
+    name = _name(remote, url)
     settings = cache.cache_settings(None)
-    local = settings.root / name
-    if "file" in fs.protocol and Path(remote).resolve() == local.resolve():
-        return local  # a file:// URL into this very cache: nothing to copy (nor to discard)
+    if "file" in fs.protocol and Path(remote).resolve().is_relative_to(settings.root.resolve()):
+        return Path(remote)  # a file:// URL into this very cache: read in place, never discarded
+    local = settings.root / name.local
     if local.is_dir():
         try:
             _check(local, name, url)
@@ -155,7 +186,7 @@ def fetch_store(url: str) -> Path:
         else:
             cache.touch(local)
             return local
-    _copy(fs, remote, local, url)
+    _copy(fs, remote, local, name, url)
     cache.touch(local)
     cache.evict(settings.root, settings.max_bytes, keep=local)
     return local
