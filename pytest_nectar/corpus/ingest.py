@@ -534,7 +534,7 @@ def _read_table(path: Path, display: str, opts: IngestOptions, kind: str) -> Fil
             hint="pip install 'pytest-nectar[tables]'",
         )
     try:
-        rows = read_table(path, kind, ctx, dict(opts.columns))
+        table = read_table(path, kind, ctx, dict(opts.columns))
     except TableError as err:
         raise CorpusError(
             str(err),
@@ -543,4 +543,4 @@ def _read_table(path: Path, display: str, opts: IngestOptions, kind: str) -> Fil
         ) from None
     except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
         raise CorpusError(f"unreadable {kind} file: {err}", position=Position(display)) from None
-    return FileResult([buffer.finish(rows)], lines=False)
+    return FileResult([table], lines=False)

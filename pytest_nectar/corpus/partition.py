@@ -1,8 +1,10 @@
 """Corpus partitions: the unit of work a distributed evaluation hands to one worker.
 
-A :class:`Partition` says where a worker finds its traces, by path, so that only a few
-bytes travel to it: today a trace-index range ``[start, stop)`` of one columnar store
-(:mod:`.store`, memory-mapped, so a worker reads only its range's pages).  A corpus store
+A :class:`Partition` says where a worker finds its traces, by path or URL, so that only a
+few bytes travel to it: today a trace-index range ``[start, stop)`` of one columnar store
+(:mod:`.store`, memory-mapped, so a worker reads only its range's pages).  A store on shared
+storage (an fsspec URL such as ``s3://bucket/prefix/corpus-<digest>``) is copied once into
+the worker's own cache and mapped from there (:mod:`.remote`).  A corpus store
 split by trace id on disk gives one partition per part, the same way.  Partitions are
 contiguous and in corpus order, so results concatenated in partition order are in the
 corpus's own order: merging is exact, never a re-sort.
@@ -26,7 +28,8 @@ __all__ = ["Partition", "slice_corpus", "split"]
 
 @dataclass(frozen=True, slots=True)
 class Partition:
-    """Traces ``[start, stop)`` of the corpus store at ``store`` (a path workers can read)."""
+    """Traces ``[start, stop)`` of the corpus store at ``store``: a path workers can read, or
+    an fsspec URL of the store folder (``s3://bucket/prefix/corpus-<digest>``)."""
 
     store: str
     start: int
@@ -37,6 +40,7 @@ class Partition:
 
         Raises:
             StoreError: the store is missing, truncated or of another version.
+            UsageError: a URL that cannot be read here (fsspec or its protocol missing).
         """
         return slice_corpus(_opened(self.store), self.start, self.stop)
 
@@ -45,9 +49,10 @@ class Partition:
 def _opened(store: str) -> Corpus:
     # A worker runs many tasks on one store: open (map) it once.  A store never changes
     # under its path (its folder is named by the corpus's content digest).
+    from pytest_nectar.corpus.remote import fetch_store, is_url
     from pytest_nectar.corpus.store import load_store
 
-    return load_store(Path(store))
+    return load_store(fetch_store(store) if is_url(store) else Path(store))
 
 
 def split(store: str | os.PathLike[str], n_traces: int, count: int) -> list[Partition]:
