@@ -7,9 +7,11 @@ the in-memory corpus of the same files.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -264,3 +266,34 @@ def test_partition_rows_must_be_positive(spread_files: list[Path], tmp_path: Pat
 
     with pytest.raises(UsageError, match="partition rows must be a whole number >= 1; got 0"):
         build_parted(spread_files[:1], tmp_path / "p", part_rows=0, skip_bad=True)
+
+
+def _scale_module() -> Any:
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "scale_corpus.py"
+    spec = importlib.util.spec_from_file_location("scale_corpus", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_day_is_a_valid_corpus_whatever_its_partitions(tmp_path: Path) -> None:
+    generate = _scale_module().generate_parted
+    many = generate(tmp_path / "many", 30_000, 3, 4_000, base_spans=3_000, log=False)
+    few = generate(tmp_path / "few", 30_000, 3, 20_000, base_spans=3_000, log=False)
+    assert many.n_parts > few.n_parts >= 2
+    assert 29_000 < many.n_rows <= 30_000 and many.digest == few.digest
+    assert len(set(many.trace_ids)) == many.n_traces
+    assert 0.9 * 86_400 < many.duration_s < 1.1 * 86_400
+    assert many.must_keep.any() and not many.must_keep.all()
+    one, other = many.to_corpus(), few.to_corpus()
+    assert_same_corpus(one, other)
+    # Well-formed: every row names its own trace; times inside the trace's span.
+    column = one.columns["trace.trace_id"]
+    assert np.array_equal(column.rows, np.arange(one.n_rows))
+    assert [column.value_at(i) for i in range(0, one.n_rows, 997)] == [
+        one.trace_ids[int(one.row_trace[r])] for r in range(0, one.n_rows, 997)
+    ]
+    assert np.array_equal(many.has_root, one.root_row >= 0) and many.has_root.mean() > 0.5
+    for t in range(0, many.n_traces, 101):
+        assert many.trace(t) == one.trace(t)
