@@ -260,7 +260,9 @@ class _Spill:
             dtype=np.int64,
             count=len(names),
         )
-        row_bucket = np.where(row_tid >= 0, (hashes % self.buckets)[np.maximum(row_tid, 0)], -1)
+        row_bucket = np.full(len(row_tid), -1, dtype=np.int64)
+        named = row_tid >= 0
+        row_bucket[named] = (hashes % self.buckets)[row_tid[named]]
         for bucket, rows, piece in _split(chunk, row_bucket, self.buckets):
             pickle.dump((seq0 + rows, piece), self.files[bucket], protocol=5)
             self.rows[bucket] += len(rows)

@@ -43,6 +43,8 @@ _ROW_ARRAYS: Final = (
     "must_keep",
 )
 _COLUMN_ARRAYS: Final = ("rows", "kind", "ints", "floats", "codes")
+#: Zero arrays at least this big are not written but skipped over (a hole in a sparse file).
+_HOLE_BYTES: Final = 1 << 16
 
 
 def store_path(cache_dir: Path, digest: str) -> Path:
@@ -68,7 +70,12 @@ class _Writer:
             self.fh.write(b"\0" * pad)
             self.offset += pad
         self.index[key] = [data.dtype.str, self.offset, list(data.shape)]
-        self.fh.write(data.tobytes())
+        if data.nbytes >= _HOLE_BYTES and not data.any():
+            # All zeros (the ints and floats of a string column): left as a hole, so the
+            # file is sparse on disk and reads back the same (close() sets its length).
+            self.fh.seek(data.nbytes, os.SEEK_CUR)
+        else:
+            self.fh.write(data.tobytes())
         self.offset += data.nbytes
 
     def add_strings(self, stem: str, pool: StringPool) -> None:
@@ -76,7 +83,10 @@ class _Writer:
         self.add(f"{stem}.off", pool.offsets)
 
     def close(self) -> None:
-        self.fh.close()
+        try:
+            self.fh.truncate(self.offset)
+        finally:
+            self.fh.close()
 
 
 class _Reader:
