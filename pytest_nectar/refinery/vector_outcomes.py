@@ -244,24 +244,31 @@ class _Filler:
                     raise RulesError(str(err), position=config.position) from None
                 self.set(t, rate, kept, 1.0 if kept else 0.0, prefix + reason)
             return
-        from pytest_nectar.refinery.samplers import build_sampler
+        from pytest_nectar.refinery.samplers.pool import SamplerPool
+        from pytest_nectar.refinery.samplers.settings import parse_settings
+        from pytest_nectar.refinery.samplers.trace_key import TraceKey
 
-        def fresh() -> Any:
-            return build_sampler(
-                config.KIND,
-                config.params(),
-                destination=evaluator.destination,
-                downstream=downstream,
-            )
-
-        builder = fresh().key_builder
+        settings = parse_settings(config.KIND, config.params())  # once, not per trace
+        builder = TraceKey.from_field_list(settings.field_list, settings.use_trace_length)
         light = _KeyTraces(self.corpus, set(builder.fields) | set(builder.root_fields))
+        # A fresh sampler's first call reads the trace only through its key and span count
+        # (DynSampler.sample_rate), so traces that share both share the answer.
+        first_call: dict[tuple[str, int], int] = {}
         for t in traces.tolist():
-            sampler = fresh()
-            rate, key = sampler.sample_rate(light.trace(t), now)
-            rate = max(rate, 1)
-            random = rate > 1
-            self.set(t, rate, None if random else True, 1.0 / rate, prefix + sampler.reason)
+            trace = light.trace(t)
+            key, _ = builder.build(trace)
+            found = first_call.get((key, len(trace.spans)))
+            if found is None:
+                sampler = SamplerPool().get_parsed(
+                    settings,
+                    destination=evaluator.destination,
+                    downstream=downstream,
+                    key_builder=builder,
+                )
+                found, _ = sampler.sample_rate(trace, now)
+                found = first_call[(key, len(trace.spans))] = max(found, 1)
+            random = found > 1
+            self.set(t, found, None if random else True, 1.0 / found, prefix + settings.reason)
             self.key[t] = self.keys.code(key)
 
 
