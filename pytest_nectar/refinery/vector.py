@@ -60,7 +60,12 @@ from pytest_nectar.refinery.vector_explain import (
     MatchExplanation,
     explain_match,
 )
-from pytest_nectar.refinery.vector_outcomes import CorpusDecisions, RuleTotals, decide_outcomes
+from pytest_nectar.refinery.vector_outcomes import (
+    CorpusDecisions,
+    FirstCalls,
+    RuleTotals,
+    decide_outcomes,
+)
 
 __all__ = [
     "ConditionWitness",
@@ -584,6 +589,7 @@ def evaluate_with_probes(
     probes: Sequence[RulesFile] = (),
     now: float = 0.0,
     threads: int = 2,
+    first_calls: FirstCalls | None = None,
 ) -> ProbedDecisions:
     """:func:`evaluate_corpus`, and in the same pass which traces each probe matches.
 
@@ -613,7 +619,7 @@ def evaluate_with_probes(
                 undecided &= ~won
             if evaluator.sampler.check_nested_fields:
                 fallback[:] = _nested_traces(ctx, evaluator)
-        decided.append(decide_outcomes(evaluator, corpus, rule_index, fallback, now))
+        decided.append(decide_outcomes(evaluator, corpus, rule_index, fallback, now, first_calls))
 
     all_jobs = [*jobs, *(job for pj in probe_jobs for job in pj)]
     results = _run_jobs(ctx, all_jobs, threads, decide, n_first=len(jobs))

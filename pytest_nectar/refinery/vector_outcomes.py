@@ -26,7 +26,7 @@ from pytest_nectar.refinery.rules_model import (
 )
 from pytest_nectar.trace import Span, Trace
 
-__all__ = ["NO_RULE_MATCHED", "CorpusDecisions", "RuleTotals", "decide_outcomes"]
+__all__ = ["NO_RULE_MATCHED", "CorpusDecisions", "FirstCalls", "RuleTotals", "decide_outcomes"]
 
 NO_RULE_MATCHED: Final = "no rule matched"
 _U64: Final = 1 << 64
@@ -190,9 +190,17 @@ class _KeyTraces:
         return Trace(corpus.trace_ids[index], spans)
 
 
+#: A fresh downstream sampler's first answers, by (rule slot, sample key, span count): shared
+#: by the partitions of one corpus evaluated with the same rules and ``now``.
+FirstCalls = dict[tuple[int, str, int], int]
+
+
 class _Filler:
-    def __init__(self, corpus: Corpus, rule_index: npt.NDArray[np.int32]) -> None:
+    def __init__(
+        self, corpus: Corpus, rule_index: npt.NDArray[np.int32], first_calls: FirstCalls
+    ) -> None:
         n = corpus.n_traces
+        self.first_calls = first_calls
         self.corpus = corpus
         self.rule_index = rule_index
         self.rate = np.ones(n, dtype=np.int64)
@@ -234,6 +242,7 @@ class _Filler:
         prefix: str,
         downstream: bool,
         now: float,
+        slot: int,
     ) -> None:
         ids = self.corpus.trace_ids
         if isinstance(config, DeterministicSamplerConfig):
@@ -253,11 +262,11 @@ class _Filler:
         light = _KeyTraces(self.corpus, set(builder.fields) | set(builder.root_fields))
         # A fresh sampler's first call reads the trace only through its key and span count
         # (DynSampler.sample_rate), so traces that share both share the answer.
-        first_call: dict[tuple[str, int], int] = {}
+        first_call = self.first_calls
         for t in traces.tolist():
             trace = light.trace(t)
             key, _ = builder.build(trace)
-            found = first_call.get((key, len(trace.spans)))
+            found = first_call.get((slot, key, len(trace.spans)))
             if found is None:
                 sampler = SamplerPool().get_parsed(
                     settings,
@@ -266,7 +275,7 @@ class _Filler:
                     key_builder=builder,
                 )
                 found, _ = sampler.sample_rate(trace, now)
-                found = first_call[(key, len(trace.spans))] = max(found, 1)
+                found = first_call[(slot, key, len(trace.spans))] = max(found, 1)
             random = found > 1
             self.set(t, found, None if random else True, 1.0 / found, prefix + settings.reason)
             self.key[t] = self.keys.code(key)
@@ -278,13 +287,18 @@ def decide_outcomes(
     rule_index: npt.NDArray[np.int32],
     fallback: npt.NDArray[np.bool_],
     now: float,
+    first_calls: FirstCalls | None = None,
 ) -> CorpusDecisions:
-    """The decisions, given the deciding rule of each trace (``fallback`` traces excepted)."""
-    fill = _Filler(corpus, rule_index)
+    """The decisions, given the deciding rule of each trace (``fallback`` traces excepted).
+
+    ``first_calls``: answers of fresh downstream samplers already known (filled in here),
+    for the partitions of one corpus evaluated one after another with these rules.
+    """
+    fill = _Filler(corpus, rule_index, {} if first_calls is None else first_calls)
     rules = evaluator.compiled_rules
     if not isinstance(evaluator.sampler, RulesBasedSamplerConfig):
         everything = np.arange(corpus.n_traces, dtype=np.int64)
-        fill.run_sampler(evaluator, evaluator.sampler, everything, "", False, now)
+        fill.run_sampler(evaluator, evaluator.sampler, everything, "", False, now, -1)
     else:
         # Static outcomes by table lookup (slot 0: no rule matched); samplers per trace.
         n_slots = len(rules) + 1
@@ -327,7 +341,7 @@ def decide_outcomes(
         for i, prefix, config in sampled:
             sel = np.flatnonzero(live == i)
             if len(sel):
-                fill.run_sampler(evaluator, config, sel, prefix, True, now)
+                fill.run_sampler(evaluator, config, sel, prefix, True, now, i)
     for t in np.flatnonzero(fallback).tolist():
         d = evaluator.decide(corpus.trace(t), now)
         rule_index[t] = -1 if d.rule_index is None else d.rule_index

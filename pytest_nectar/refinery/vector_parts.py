@@ -25,6 +25,7 @@ from pytest_nectar.refinery.vector import (
     evaluate_with_probes,
     rule_matches,
 )
+from pytest_nectar.refinery.vector_outcomes import FirstCalls
 
 if TYPE_CHECKING:
     from pytest_nectar.corpus.parts import PartedCorpus
@@ -110,10 +111,11 @@ def evaluate_parted(
     """
     done: list[ProbedDecisions] = []
     members = []
+    first_calls: FirstCalls = {}  # one evaluation: the same rules and now for every part
     for k in range(corpus.n_parts):
         part = corpus.part(k)
         probed = evaluate_with_probes(
-            rules_file, part, env, probes=probes, now=now, threads=threads
+            rules_file, part, env, probes=probes, now=now, threads=threads, first_calls=first_calls
         )
         # Keep numbers only: the partition's ids (and its mapped rows) can go.
         done.append(ProbedDecisions(_without_ids(probed.decisions), probed.probes))
