@@ -297,3 +297,25 @@ def test_generated_day_is_a_valid_corpus_whatever_its_partitions(tmp_path: Path)
     assert np.array_equal(many.has_root, one.root_row >= 0) and many.has_root.mean() > 0.5
     for t in range(0, many.n_traces, 101):
         assert many.trace(t) == one.trace(t)
+
+
+def test_corpus_ingest_writes_partitions_on_request(
+    spread_files: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_nectar.cli import main
+
+    a, b, _ = spread_files
+    out = tmp_path / "out"
+    args = ["corpus", "ingest", str(a), str(b), "-o", str(out), "--skip-bad"]
+    assert main([*args, "--partition-rows", "100"]) == 0
+    want = load_corpus([a, b], skip_bad=True, cache=False)
+    folder = parted_path(out, want.digest, 100)
+    assert capsys.readouterr().out.startswith(
+        f"{folder}: {want.n_rows} events, {want.n_traces} traces in "
+    )
+    assert_same_corpus(open_parted(folder, (str(a), str(b))).to_corpus(), want)
+    assert sorted(p.name for p in out.iterdir()) == [folder.name]  # no cache index beside it
+    assert main([*args, "--partition-rows", "0"]) == 2
+    assert "--partition-rows has a wrong value; got 0; a whole number of events > 0" in (
+        capsys.readouterr().err
+    )

@@ -67,6 +67,13 @@ def register(subparsers: Any) -> None:
     ingest = sub.add_parser("ingest", help="build the columnar store of a corpus")
     _add_input_options(ingest)
     ingest.add_argument("-o", "--output", required=True, metavar="DIR", help="store folder")
+    ingest.add_argument(
+        "--partition-rows",
+        type=int,
+        metavar="N",
+        help="write the corpus partitioned by trace id, about N events a partition, reading "
+        "the input with bounded memory (default: one store)",
+    )
     ingest.set_defaults(func=run)
     _register_synth(sub)
 
@@ -182,6 +189,8 @@ def run(args: argparse.Namespace) -> int:
     from pytest_nectar.corpus import load_corpus, summarize
     from pytest_nectar.report.progress import Progress
 
+    if args.corpus_command == "ingest" and args.partition_rows is not None:
+        return _ingest_parted(args)
     with Progress().step(f"reading {', '.join(args.paths)}"):
         corpus = load_corpus(
             args.paths,
@@ -255,6 +264,34 @@ def _ingest(corpus: Any, output: str) -> int:
     sys.stdout.write(
         f"{target}: {corpus.n_rows} events, {corpus.n_traces} traces, "
         f"{len(corpus.skipped)} skipped; digest {corpus.digest}\n"
+    )
+    return 0
+
+
+def _ingest_parted(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pytest_nectar.corpus.load import corpus_request
+    from pytest_nectar.corpus.parts import parted_in
+    from pytest_nectar.project.settings import load_settings
+    from pytest_nectar.report.progress import Progress
+
+    rows = load_settings().with_options(partition_rows=args.partition_rows).partition_rows
+    request = corpus_request(
+        args.paths,
+        fmt=args.fmt,
+        scale=args.scale,
+        must_keep_file=args.must_keep_file,
+        must_keep_attribute=args.must_keep_attribute,
+        skip_bad=args.skip_bad,
+        json_ints=args.json_ints,
+        columns=args.columns,
+    )
+    with Progress().step(f"reading {', '.join(args.paths)} into partitions"):
+        parted = parted_in(request, Path(args.output), rows)
+    sys.stdout.write(
+        f"{parted.folder}: {parted.n_rows} events, {parted.n_traces} traces in "
+        f"{parted.n_parts} partitions, {len(parted.skipped)} skipped; digest {parted.digest}\n"
     )
     return 0
 

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pytest_nectar.corpus import cache as corpus_cache
-from pytest_nectar.corpus.load import corpus_request, read_index, save_index
+from pytest_nectar.corpus.load import CorpusRequest, corpus_request, read_index, save_index
 from pytest_nectar.corpus.parts_build import (
     END_FILE,
     MANIFEST,
@@ -43,7 +43,14 @@ from pytest_nectar.corpus.table import Column, Corpus, Skipped, StringPool
 from pytest_nectar.errors import CorpusError, Position, UsageError
 from pytest_nectar.trace import Trace
 
-__all__ = ["PartedCorpus", "build_parted", "load_parted", "open_parted", "parted_path"]
+__all__ = [
+    "PartedCorpus",
+    "build_parted",
+    "load_parted",
+    "open_parted",
+    "parted_in",
+    "parted_path",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -417,7 +424,6 @@ def load_parted(
     skip_bad: bool = False,
     json_ints: bool = False,
     columns: Mapping[str, str] | None = None,
-    chunk_bytes: int | None = None,
 ) -> PartedCorpus:
     """:func:`load_corpus`, partitioned by trace id: built once with bounded memory, then
     cached in the user's cache folder (an entry per digest and ``part_rows``).
@@ -436,10 +442,29 @@ def load_parted(
         columns=columns,
     )
     settings = corpus_cache.cache_settings(cache_dir)
-    index = read_index(settings.root)
+    return parted_in(request, settings.root, part_rows, max_bytes=settings.max_bytes)
+
+
+def parted_in(
+    request: CorpusRequest,
+    root: Path,
+    part_rows: int,
+    *,
+    max_bytes: int | None = None,
+    chunk_bytes: int | None = None,
+) -> PartedCorpus:
+    """The partitioned corpus of ``request`` in folder ``root`` (reused when it is there and
+    whole, else built); ``max_bytes``: ``root`` is a cache (with its file-digest index),
+    kept within that size.
+
+    Raises:
+        CorpusError: bad input, or a folder where the partitions cannot be written.
+    """
+    cache = max_bytes is not None
+    index = read_index(root) if cache else {}
     before = dict(index)
     digest = request.digest(index)
-    target = parted_path(settings.root, digest, _check_rows(part_rows))
+    target = parted_path(root, digest, _check_rows(part_rows))
     if target.is_dir():
         try:
             parted = open_parted(target, request.displays)
@@ -448,20 +473,22 @@ def load_parted(
         else:
             if parted.digest == digest:
                 corpus_cache.touch(target)
-                save_index(settings.root, index, before)
+                if cache:
+                    save_index(root, index, before)
                 return parted
             corpus_cache.discard(target)
     try:
         write_parted(request, digest, target, part_rows=part_rows, chunk_bytes=chunk_bytes)
     except OSError as err:
         raise CorpusError(
-            "cannot write the partitioned corpus into the cache",
-            position=Position(str(settings.root)),
+            "cannot write the partitioned corpus",
+            position=Position(str(root)),
             got=str(err),
             hint="set NECTAR_CACHE_DIR or [tool.nectar] cache to a writable folder",
         ) from None
     corpus_cache.touch(target)
-    with contextlib.suppress(OSError):
-        corpus_cache.evict(settings.root, settings.max_bytes, keep=target)
-    save_index(settings.root, index, before)
+    if max_bytes is not None:
+        with contextlib.suppress(OSError):
+            corpus_cache.evict(root, max_bytes, keep=target)
+        save_index(root, index, before)
     return open_parted(target, request.displays)
