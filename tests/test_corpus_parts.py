@@ -133,7 +133,9 @@ def spread_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 def test_real_captures_partitioned_are_the_in_memory_corpus(realdata: Path, tmp_path: Path) -> None:
     inputs = [REALDATA / name for name in ("otlp", "zipkin", "jaeger", "honeycomb")]
     want = load_corpus(inputs, skip_bad=True, cache=False)
-    parted = build_parted(inputs, tmp_path / "parts", part_rows=50, skip_bad=True, chunk_bytes=4096)
+    parted = build_parted(
+        inputs, tmp_path / "parts", part_rows=50, skip_bad=True, chunk_bytes=4096, batch_rows=1
+    )
     assert parted.n_parts > 20
     assert_consistent(parted, want)
     assert_consistent(open_parted(tmp_path / "parts"), want)
@@ -153,7 +155,9 @@ def test_spread_traces_land_whole_in_one_partition_in_arrival_order(
     assert want.must_keep_unmatched == ("ffffffffffffffff",)
     first = want.trace_index(keep.read_text().split()[0])
     assert want.must_keep_reasons[first].endswith("keep.txt:1: INC-1")
-    parted = build_parted([a, b], tmp_path / "p", part_rows=40, chunk_bytes=2048, **options)
+    parted = build_parted(
+        [a, b], tmp_path / "p", part_rows=40, chunk_bytes=2048, batch_rows=1, **options
+    )
     assert parted.n_parts >= 10
     assert_consistent(parted, want)
     # That trace's spans are scattered over both files and many chunks; the honeycomb
@@ -181,6 +185,7 @@ def spread_corpus(spread_files: list[Path]) -> Corpus:
     chunk=st.integers(min_value=3000, max_value=200_000),
     part_rows=st.integers(min_value=1, max_value=700),
     buckets=st.sampled_from([1, 2, 7, 64, 256]),
+    batch_rows=st.integers(min_value=1, max_value=1_000),
 )
 def test_any_cut_gives_the_same_corpus(
     spread_files: list[Path],
@@ -189,6 +194,7 @@ def test_any_cut_gives_the_same_corpus(
     chunk: int,
     part_rows: int,
     buckets: int,
+    batch_rows: int,
 ) -> None:
     a, b, keep = spread_files
     want = spread_corpus
@@ -201,6 +207,7 @@ def test_any_cut_gives_the_same_corpus(
         must_keep_file=keep,
         chunk_bytes=chunk,
         buckets=buckets,
+        batch_rows=batch_rows,
     )
     assert parted.n_parts <= buckets
     assert_same_corpus(parted.to_corpus(), want)

@@ -32,7 +32,7 @@ from pytest_nectar.corpus.buffer import PartialColumn, PartialTable
 from pytest_nectar.corpus.context import FMT_NAMES
 from pytest_nectar.corpus.table import KIND_BOOL, KIND_STRING, Column, Skipped, StringPool
 
-__all__ = ["Assembled", "Identified", "assemble", "identify"]
+__all__ = ["Assembled", "Identified", "assemble", "concat_tables", "identify"]
 
 _TRACE_NAMES = ("meta.trace_id", "trace.trace_id", "traceId")
 _PARENT_NAMES = ("trace.parent_id", "parentId")
@@ -114,6 +114,32 @@ def _merge(chunks: Sequence[PartialTable]) -> tuple[dict[str, _Merged], list[int
             target.add(part, offsets[-1])
         offsets.append(offsets[-1] + chunk.n_rows)
     return merged, offsets
+
+
+def concat_tables(chunks: Sequence[PartialTable]) -> PartialTable:
+    """Chunks of one file as one table, rows in order (each column's dictionary merged)."""
+    merged, offsets = _merge(chunks)
+    columns = {
+        name: PartialColumn(
+            rows=_cat(col.rows, np.int64),
+            kind=_cat(col.kind, np.uint8),
+            ints=_cat(col.ints, np.int64),
+            floats=_cat(col.floats, np.float64),
+            codes=_cat(col.codes, np.int32),
+            strings=list(col.lookup),
+            others=col.others,
+        )
+        for name, col in merged.items()
+    }
+    return PartialTable(
+        n_rows=offsets[-1],
+        row_time=_cat([c.row_time for c in chunks], np.float64),
+        row_rate=_cat([c.row_rate for c in chunks], np.float64),
+        row_format=_cat([c.row_format for c in chunks], np.uint8),
+        row_record=_cat([c.row_record for c in chunks], np.int64),
+        columns=columns,
+        skipped=[s for c in chunks for s in c.skipped],
+    )
 
 
 def _cat(parts: Sequence[npt.NDArray[Any]], dtype: type) -> npt.NDArray[Any]:

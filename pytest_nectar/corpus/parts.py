@@ -388,10 +388,13 @@ def build_parted(
     columns: Mapping[str, str] | None = None,
     chunk_bytes: int | None = None,
     buckets: int | None = None,
+    batch_rows: int | None = None,
 ) -> PartedCorpus:
     """Build the partitioned corpus of ``paths`` into ``folder`` (no cache), bounded memory.
 
     The options are :func:`load_corpus`'s; ``part_rows`` is the rows a partition aims at.
+    ``chunk_bytes``, ``buckets`` and ``batch_rows`` (rows spilled at once) tune the build;
+    the corpus is the same whatever they are.
     """
     request = corpus_request(
         paths,
@@ -405,7 +408,11 @@ def build_parted(
     )
     target = Path(folder)
     digest = request.digest()
-    extra: dict[str, Any] = {} if buckets is None else {"buckets": buckets}
+    extra: dict[str, Any] = {}
+    if buckets is not None:
+        extra["buckets"] = buckets
+    if batch_rows is not None:
+        extra["batch_rows"] = batch_rows
     write_parted(
         request, digest, target, part_rows=_check_rows(part_rows), chunk_bytes=chunk_bytes, **extra
     )

@@ -38,7 +38,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from pytest_nectar.corpus.assemble import assemble, identify
+from pytest_nectar.corpus.assemble import assemble, concat_tables, identify
 from pytest_nectar.corpus.buffer import PartialColumn, PartialTable
 from pytest_nectar.corpus.context import FMT_NAMES
 from pytest_nectar.corpus.ingest import iter_chunks
@@ -66,6 +66,8 @@ ORDER_FILE: Final = "order.npy"
 END_FILE: Final = "end.npy"
 #: Spill files: enough that a partition of a day of traffic is a few buckets.
 DEFAULT_BUCKETS: Final = 256
+#: Rows spilled at once (parsed chunks joined): about 1,000 rows a bucket, and ~100 MB.
+BATCH_ROWS: Final = 262_144
 
 
 def part_name(k: int) -> str:
@@ -152,6 +154,7 @@ def write_parted(
     part_rows: int,
     chunk_bytes: int | None = None,
     buckets: int = DEFAULT_BUCKETS,
+    batch_rows: int = BATCH_ROWS,
     spill_dir: Path | None = None,
 ) -> None:
     """Read ``request``'s inputs and write them partitioned by trace id into ``folder``."""
@@ -163,7 +166,9 @@ def write_parted(
     try:
         spill = _Spill(spill_root, buckets)
         try:
-            skipped = _spill_inputs(request, spill, chunk_bytes, keep_alive=(tmp, spill_root))
+            skipped = _spill_inputs(
+                request, spill, chunk_bytes, batch_rows, keep_alive=(tmp, spill_root)
+            )
         finally:
             spill.close()
         keep_ids = (
@@ -211,6 +216,7 @@ def _spill_inputs(
     request: CorpusRequest,
     spill: _Spill,
     chunk_bytes: int | None,
+    batch_rows: int,
     *,
     keep_alive: tuple[Path, ...],
 ) -> list[Skipped]:
@@ -220,13 +226,14 @@ def _spill_inputs(
     probes: list[Skipped] = []
     seq = 0
     for path, display in request.inputs:
-        for chunk in iter_chunks(path, display, request.opts, chunk_bytes=chunk_bytes):
-            from_chunks.extend(Skipped(display, r, reason) for r, reason in chunk.skipped)
-            found = identify(chunk, display)
+        chunks = iter_chunks(path, display, request.opts, chunk_bytes=chunk_bytes)
+        for batch in _batches(chunks, batch_rows):
+            from_chunks.extend(Skipped(display, r, reason) for r, reason in batch.skipped)
+            found = identify(batch, display)
             no_id.extend(found.no_id)
             probes.extend(found.probes)
-            spill.add(chunk, found.row_tid, found.names, seq)
-            seq += chunk.n_rows
+            spill.add(batch, found.row_tid, found.names, seq)
+            seq += batch.n_rows
             _touch(*keep_alive)
     first_input: dict[str, int] = {}
     for i, display in enumerate(request.displays):
@@ -234,6 +241,21 @@ def _spill_inputs(
     every = from_chunks + no_id + probes
     every.sort(key=lambda s: (first_input.get(s.path, -1), s.record))
     return every
+
+
+def _batches(chunks: Iterator[PartialTable], batch_rows: int) -> Iterator[PartialTable]:
+    """Chunks joined into batches of at least ``batch_rows`` rows (fewer, bigger pieces to
+    spill: the cost per piece and column dominates small ones)."""
+    pending: list[PartialTable] = []
+    rows = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        rows += chunk.n_rows
+        if rows >= batch_rows:
+            yield pending[0] if len(pending) == 1 else concat_tables(pending)
+            pending, rows = [], 0
+    if pending:
+        yield pending[0] if len(pending) == 1 else concat_tables(pending)
 
 
 class _Spill:
