@@ -130,11 +130,19 @@ def spread_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return [a, b, keep]
 
 
-def test_real_captures_partitioned_are_the_in_memory_corpus(realdata: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch_rows", [1, 300, None])
+def test_real_captures_partitioned_are_the_in_memory_corpus(
+    realdata: Path, tmp_path: Path, batch_rows: int | None
+) -> None:
     inputs = [REALDATA / name for name in ("otlp", "zipkin", "jaeger", "honeycomb")]
     want = load_corpus(inputs, skip_bad=True, cache=False)
     parted = build_parted(
-        inputs, tmp_path / "parts", part_rows=50, skip_bad=True, chunk_bytes=4096, batch_rows=1
+        inputs,
+        tmp_path / "parts",
+        part_rows=50,
+        skip_bad=True,
+        chunk_bytes=4096,
+        batch_rows=batch_rows,
     )
     assert parted.n_parts > 20
     assert_consistent(parted, want)
