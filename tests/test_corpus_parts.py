@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_nectar.corpus import Corpus, load_corpus
+from pytest_nectar.corpus import Corpus, load_corpus, parts_build
 from pytest_nectar.corpus.parts import (
     PartedCorpus,
     build_parted,
@@ -217,9 +217,25 @@ def test_any_cut_gives_the_same_corpus(
         buckets=buckets,
         batch_rows=batch_rows,
     )
-    assert parted.n_parts <= buckets
     assert_same_corpus(parted.to_corpus(), want)
     assert np.array_equal(parted.trace_offsets, want.trace_offsets)
+
+
+def test_buckets_bigger_than_a_partition_are_split(
+    spread_files: list[Path],
+    spread_corpus: Corpus,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b, keep = spread_files
+    monkeypatch.setattr(parts_build, "SPLIT_MIN_ROWS", 0)
+    options: dict[str, Any] = {"skip_bad": True, "must_keep_file": keep, "buckets": 1}
+    parted = build_parted([a, b], tmp_path / "p", part_rows=60, **options)
+    assert parted.n_parts > 4  # one bucket, split by a second (and third) hash
+    assert max(np.diff(parted.trace_offsets)) <= 60 < spread_corpus.n_rows
+    sizes = [int(np.diff(parted.part(k).trace_offsets).sum()) for k in range(parted.n_parts)]
+    assert max(sizes) <= 2 * 60
+    assert_same_corpus(parted.to_corpus(), spread_corpus)
 
 
 def test_load_parted_is_cached_and_rebuilt_when_damaged(

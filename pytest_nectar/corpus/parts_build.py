@@ -66,6 +66,10 @@ ORDER_FILE: Final = "order.npy"
 END_FILE: Final = "end.npy"
 #: Spill files: enough that a partition of a day of traffic is a few buckets.
 DEFAULT_BUCKETS: Final = 256
+#: A bucket is split only above this many rows (and twice ``part_rows``): splitting small
+#: buckets would only make small partitions smaller, never bound memory better.
+SPLIT_MIN_ROWS = 1 << 16
+SPLIT_LEVELS: Final = 3
 #: Rows spilled at once (parsed chunks joined): about 1,000 rows a bucket, and ~100 MB.
 BATCH_ROWS: Final = 262_144
 
@@ -171,6 +175,7 @@ def write_parted(
             )
         finally:
             spill.close()
+        spill.split_big(part_rows)
         keep_ids = (
             [tid for tid, _, _ in read_must_keep_file(request.must_keep_file)]
             if request.must_keep_file is not None
@@ -259,44 +264,94 @@ def _batches(chunks: Iterator[PartialTable], batch_rows: int) -> Iterator[Partia
 
 
 class _Spill:
-    """``buckets`` append-only files of (sequence numbers, rows) pieces, one per chunk."""
+    """Append-only bucket files of (sequence numbers, rows) pieces, a piece per batch.
+
+    Buckets are in a list: a bucket that outgrows a partition is split in place into
+    sub-buckets by another hash of the trace id (:meth:`split_big`), so that no partition
+    needs much more than ``part_rows`` rows of memory however large the input.
+    """
 
     def __init__(self, folder: Path, buckets: int) -> None:
         self.folder = folder
-        self.buckets = buckets
-        self.rows = np.zeros(buckets, dtype=np.int64)
-        self.files = [open(self.path(b), "wb") for b in range(buckets)]  # noqa: SIM115
-
-    def path(self, bucket: int) -> Path:
-        return self.folder / f"bucket-{bucket:05d}"
+        self.paths = [folder / f"bucket-{b:05d}" for b in range(buckets)]
+        self.rows = [0] * buckets
+        self._files = [open(p, "wb") for p in self.paths]  # noqa: SIM115 - closed in close()
 
     def close(self) -> None:
-        for fh in self.files:
+        for fh in self._files:
             fh.close()
+        self._files = []
 
     def add(
-        self, chunk: PartialTable, row_tid: npt.NDArray[np.int64], names: list[str], seq0: int
+        self, table: PartialTable, row_tid: npt.NDArray[np.int64], names: list[str], seq0: int
     ) -> None:
-        hashes = np.fromiter(
-            (zlib.crc32(n.encode("utf-8", "surrogatepass")) for n in names),
-            dtype=np.int64,
-            count=len(names),
-        )
-        row_bucket = np.full(len(row_tid), -1, dtype=np.int64)
-        named = row_tid >= 0
-        row_bucket[named] = (hashes % self.buckets)[row_tid[named]]
-        for bucket, rows, piece in _split(chunk, row_bucket, self.buckets):
-            pickle.dump((seq0 + rows, piece), self.files[bucket], protocol=5)
+        """Route ``table``'s rows (``seq0`` is its first row's sequence number) to buckets."""
+        seq = seq0 + np.arange(table.n_rows, dtype=np.int64)
+        for bucket, rows, piece in _route(table, row_tid, names, len(self.paths), 0):
+            pickle.dump((seq[rows], piece), self._files[bucket], protocol=5)
             self.rows[bucket] += len(rows)
 
     def pieces(self, bucket: int) -> Iterator[tuple[npt.NDArray[np.int64], PartialTable]]:
         # Our own file in a private temporary folder, read back by the process that wrote it.
-        with open(self.path(bucket), "rb") as fh:
+        with open(self.paths[bucket], "rb") as fh:
             while True:
                 try:
                     yield pickle.load(fh)
                 except EOFError:
                     return
+
+    def split_big(self, part_rows: int) -> None:
+        """Split every bucket of more than ``max(2 * part_rows, SPLIT_MIN_ROWS)`` rows (one
+        piece in memory at a time), up to ``SPLIT_LEVELS`` deep (a single huge trace stays
+        whole)."""
+        limit = max(2 * part_rows, SPLIT_MIN_ROWS)
+        for b in reversed(range(len(self.rows))):  # from the end: earlier indices stay valid
+            if self.rows[b] > limit:
+                self._split_deep(b, part_rows, limit, 1)
+
+    def _split_deep(self, bucket: int, part_rows: int, limit: int, level: int) -> None:
+        before = self.rows[bucket]
+        count = min(64, max(2, -(-before // part_rows)))
+        self._split_one(bucket, count, level)
+        if level >= SPLIT_LEVELS:
+            return
+        for b in reversed(range(bucket, bucket + count)):
+            if limit < self.rows[b] < before:
+                self._split_deep(b, part_rows, limit, level + 1)
+
+    def _split_one(self, bucket: int, count: int, level: int) -> None:
+        paths = [
+            self.paths[bucket].with_name(f"{self.paths[bucket].name}-{i:03d}") for i in range(count)
+        ]
+        rows = [0] * count
+        files = [open(p, "wb") for p in paths]  # noqa: SIM115 - closed below
+        try:
+            for seq, piece in self.pieces(bucket):
+                found = identify(piece, "")
+                for sub, picked, part in _route(piece, found.row_tid, found.names, count, level):
+                    pickle.dump((seq[picked], part), files[sub], protocol=5)
+                    rows[sub] += len(picked)
+        finally:
+            for fh in files:
+                fh.close()
+        self.paths[bucket].unlink()
+        self.paths[bucket : bucket + 1] = paths
+        self.rows[bucket : bucket + 1] = rows
+
+
+def _route(
+    table: PartialTable, row_tid: npt.NDArray[np.int64], names: list[str], count: int, level: int
+) -> Iterator[tuple[int, npt.NDArray[np.int64], PartialTable]]:
+    """``table``'s rows by bucket: CRC-32 of the UTF-8 trace id (seeded by the split level)."""
+    hashes = np.fromiter(
+        (zlib.crc32(n.encode("utf-8", "surrogatepass"), level) for n in names),
+        dtype=np.int64,
+        count=len(names),
+    )
+    row_bucket = np.full(len(row_tid), -1, dtype=np.int64)
+    named = row_tid >= 0
+    row_bucket[named] = (hashes % count)[row_tid[named]]
+    return _split(table, row_bucket, count)
 
 
 def _split(
@@ -371,13 +426,14 @@ def _split_column(
     return out
 
 
-def _groups(bucket_rows: npt.NDArray[np.int64], part_rows: int) -> list[list[int]]:
+def _groups(bucket_rows: Sequence[int], part_rows: int) -> list[list[int]]:
     """Contiguous runs of non-empty buckets of about ``part_rows`` rows each."""
     groups: list[list[int]] = []
     current: list[int] = []
     size = 0
-    for b in np.flatnonzero(bucket_rows).tolist():
-        rows = int(bucket_rows[b])
+    for b, rows in enumerate(bucket_rows):
+        if not rows:
+            continue
         if current and size + rows > part_rows:
             groups.append(current)
             current, size = [], 0
