@@ -125,8 +125,12 @@ class PartedCorpus:
         return self.part(int(self.trace_part[t])).trace(int(self.trace_local[t]))
 
     def trace_index(self, trace_id: str) -> int:
-        """The index of ``trace_id``, or -1."""
-        return self._lookup.get(trace_id, -1)
+        """The index of ``trace_id``, or -1 (a scan: no index of every id is kept in memory,
+        which for a day of traffic would cost about as much as the ids themselves)."""
+        try:
+            return self.trace_ids.index(trace_id)
+        except ValueError:
+            return -1
 
     def to_corpus(self) -> Corpus:
         """Every partition in one in-memory corpus, in corpus order (small corpora, tests)."""
@@ -141,10 +145,6 @@ class PartedCorpus:
         order = np.argsort(self.trace_part, kind="stable")
         counts = np.bincount(self.trace_part, minlength=self.n_parts)
         return np.split(order.astype(np.int64), np.cumsum(counts)[:-1])
-
-    @cached_property
-    def _lookup(self) -> dict[str, int]:
-        return {tid: i for i, tid in enumerate(self.trace_ids)}
 
 
 def parted_path(cache_root: Path, digest: str, part_rows: int) -> Path:
