@@ -185,6 +185,19 @@ def run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reading(args: argparse.Namespace) -> dict[str, Any]:
+    """The input options (``_add_input_options``) that change the corpus read."""
+    return {
+        "fmt": args.fmt,
+        "scale": args.scale,
+        "must_keep_file": args.must_keep_file,
+        "must_keep_attribute": args.must_keep_attribute,
+        "skip_bad": args.skip_bad,
+        "json_ints": args.json_ints,
+        "columns": args.columns,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     from pytest_nectar.corpus import load_corpus, summarize
     from pytest_nectar.report.progress import Progress
@@ -193,16 +206,7 @@ def run(args: argparse.Namespace) -> int:
         return _ingest_parted(args)
     with Progress().step(f"reading {', '.join(args.paths)}"):
         corpus = load_corpus(
-            args.paths,
-            fmt=args.fmt,
-            cache_dir=args.cache_dir,
-            scale=args.scale,
-            must_keep_file=args.must_keep_file,
-            must_keep_attribute=args.must_keep_attribute,
-            skip_bad=args.skip_bad,
-            json_ints=args.json_ints,
-            columns=args.columns,
-            cache=not args.no_cache,
+            args.paths, cache_dir=args.cache_dir, cache=not args.no_cache, **_reading(args)
         )
     if args.corpus_command == "ingest":
         return _ingest(corpus, args.output)
@@ -277,16 +281,7 @@ def _ingest_parted(args: argparse.Namespace) -> int:
     from pytest_nectar.report.progress import Progress
 
     rows = load_settings().with_options(partition_rows=args.partition_rows).partition_rows
-    request = corpus_request(
-        args.paths,
-        fmt=args.fmt,
-        scale=args.scale,
-        must_keep_file=args.must_keep_file,
-        must_keep_attribute=args.must_keep_attribute,
-        skip_bad=args.skip_bad,
-        json_ints=args.json_ints,
-        columns=args.columns,
-    )
+    request = corpus_request(args.paths, **_reading(args))
     with Progress().step(f"reading {', '.join(args.paths)} into partitions"):
         parted = parted_in(request, Path(args.output), rows)
     sys.stdout.write(
