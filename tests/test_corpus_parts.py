@@ -143,6 +143,7 @@ def test_real_captures_partitioned_are_the_in_memory_corpus(
         skip_bad=True,
         chunk_bytes=4096,
         batch_rows=batch_rows,
+        workers=1,
     )
     assert parted.n_parts > 20
     assert_consistent(parted, want)
@@ -164,7 +165,13 @@ def test_spread_traces_land_whole_in_one_partition_in_arrival_order(
     first = want.trace_index(keep.read_text().split()[0])
     assert want.must_keep_reasons[first].endswith("keep.txt:1: INC-1")
     parted = build_parted(
-        [a, b], tmp_path / "p", part_rows=40, chunk_bytes=2048, batch_rows=1, **options
+        [a, b],
+        tmp_path / "p",
+        part_rows=40,
+        chunk_bytes=2048,
+        batch_rows=1,
+        workers=2,  # chunks parsed in worker processes, in order
+        **options,
     )
     assert parted.n_parts >= 10
     assert_consistent(parted, want)
@@ -216,6 +223,7 @@ def test_any_cut_gives_the_same_corpus(
         chunk_bytes=chunk,
         buckets=buckets,
         batch_rows=batch_rows,
+        workers=1,
     )
     assert_same_corpus(parted.to_corpus(), want)
     assert np.array_equal(parted.trace_offsets, want.trace_offsets)

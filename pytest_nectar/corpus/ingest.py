@@ -13,10 +13,12 @@ Lines that hold other OTLP signals (metrics, logs, profiles) are skipped and cou
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -329,24 +331,65 @@ def _numbered(chunks: Iterable[PartialTable], display: str) -> Iterator[PartialT
 
 
 def iter_chunks(
-    path: Path, display: str, opts: IngestOptions, *, chunk_bytes: int | None = None
+    path: Path,
+    display: str,
+    opts: IngestOptions,
+    *,
+    chunk_bytes: int | None = None,
+    workers: int = 1,
 ) -> Iterator[PartialTable]:
-    """The chunks :func:`read_file` gives (one worker), read and parsed one at a time.
+    """The chunks :func:`read_file` gives, read and parsed one at a time, in order.
 
     JSON Lines, plain or compressed, is read ``chunk_bytes`` (plain) or one block
-    (compressed) at a time, so only one chunk is ever in memory: what a build with bounded
-    memory (``parts_build.py``) reads.  Other files (one JSON document, protobuf, Parquet)
-    are read whole, as :func:`read_file` reads them.
+    (compressed) at a time, so only a few chunks are ever in memory: what a build with
+    bounded memory (``parts_build.py``) reads.  ``workers`` (0 = all cores) parse a plain
+    file's chunks in worker processes, at most two per worker ahead of the reader.  Other
+    files (one JSON document, protobuf, Parquet) are read whole, as :func:`read_file` does.
     """
-    blocks = _line_blocks(path, chunk_bytes or PARALLEL_BYTES)
-    if blocks is None:
+    chunk_bytes = chunk_bytes or PARALLEL_BYTES
+    kind = _lines_kind(path)
+    if kind is None:
         yield from read_file(path, display, opts, workers=1, chunk_bytes=chunk_bytes).chunks
         return
-    yield from _numbered((_read_lines(block, display, opts, 1) for block in blocks), display)
+    if kind in (GZIP, ZSTD):
+        blocks = _decompressed_blocks(path, kind)
+        yield from _numbered((_read_lines(b, display, opts, 1) for b in blocks), display)
+        return
+    size = path.stat().st_size
+    bounds = _chunk_bounds(path, size, max(1, -(-size // chunk_bytes)))
+    n_workers = min(workers or (os.cpu_count() or 1), len(bounds))
+    parsed: Iterator[PartialTable]
+    if n_workers <= 1:
+        parsed = (_chunk_job(str(path), a, b, display, opts) for a, b in bounds)
+    else:
+        parsed = _parallel_chunks(path, bounds, display, opts, n_workers)
+    yield from _numbered(parsed, display)
 
 
-def _line_blocks(path: Path, chunk_bytes: int) -> Iterator[bytes] | None:
-    """Blocks of whole lines of a JSON Lines file (None: not JSON Lines, read it whole)."""
+def _parallel_chunks(
+    path: Path,
+    bounds: list[tuple[int, int]],
+    display: str,
+    opts: IngestOptions,
+    workers: int,
+) -> Iterator[PartialTable]:
+    """Chunks parsed by ``workers`` processes, in order, with a bounded number in flight."""
+    todo = iter(bounds)
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        pending: deque[Future[PartialTable]] = deque()
+        for a, b in itertools.islice(todo, 2 * workers):
+            pending.append(pool.submit(_chunk_job, str(path), a, b, display, opts))
+        while pending:
+            chunk = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(_chunk_job, str(path), *nxt, display, opts))
+            yield chunk
+
+
+def _lines_kind(path: Path) -> str | None:
+    """``""`` for a plain JSON Lines file, ``gzip``/``zstd`` for a compressed one, None for
+    anything else (read whole)."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
         head = fh.read(min(size, 1 << 20))
@@ -358,13 +401,12 @@ def _line_blocks(path: Path, chunk_bytes: int) -> Iterator[bytes] | None:
             first if len(first) < 1 << 20 else first + b"\n"
         ):
             return None
-        return _decompressed_blocks(path, container)
+        return container
     if container or head.lstrip()[:1] not in (b"{", b"["):
         return None
     if not _first_value_then_more(head if size <= len(head) else head + b"\n"):
         return None
-    bounds = _chunk_bounds(path, size, max(1, -(-size // chunk_bytes)))
-    return (_read_span(path, a, b) for a, b in bounds)
+    return ""
 
 
 def _read_span(path: Path, start: int, stop: int) -> bytes:

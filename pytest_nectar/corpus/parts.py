@@ -389,12 +389,13 @@ def build_parted(
     chunk_bytes: int | None = None,
     buckets: int | None = None,
     batch_rows: int | None = None,
+    workers: int = 0,
 ) -> PartedCorpus:
     """Build the partitioned corpus of ``paths`` into ``folder`` (no cache), bounded memory.
 
     The options are :func:`load_corpus`'s; ``part_rows`` is the rows a partition aims at.
-    ``chunk_bytes``, ``buckets`` and ``batch_rows`` (rows spilled at once) tune the build;
-    the corpus is the same whatever they are.
+    ``chunk_bytes``, ``buckets``, ``batch_rows`` (rows spilled at once) and ``workers``
+    (0 = all cores parse) tune the build; the corpus is the same whatever they are.
     """
     request = corpus_request(
         paths,
@@ -414,7 +415,13 @@ def build_parted(
     if batch_rows is not None:
         extra["batch_rows"] = batch_rows
     write_parted(
-        request, digest, target, part_rows=_check_rows(part_rows), chunk_bytes=chunk_bytes, **extra
+        request,
+        digest,
+        target,
+        part_rows=_check_rows(part_rows),
+        chunk_bytes=chunk_bytes,
+        workers=workers,
+        **extra,
     )
     return open_parted(target, request.displays)
 
@@ -431,6 +438,7 @@ def load_parted(
     skip_bad: bool = False,
     json_ints: bool = False,
     columns: Mapping[str, str] | None = None,
+    workers: int = 0,
 ) -> PartedCorpus:
     """:func:`load_corpus`, partitioned by trace id: built once with bounded memory, then
     cached in the user's cache folder (an entry per digest and ``part_rows``).
@@ -449,7 +457,9 @@ def load_parted(
         columns=columns,
     )
     settings = corpus_cache.cache_settings(cache_dir)
-    return parted_in(request, settings.root, part_rows, max_bytes=settings.max_bytes)
+    return parted_in(
+        request, settings.root, part_rows, max_bytes=settings.max_bytes, workers=workers
+    )
 
 
 def parted_in(
@@ -459,6 +469,7 @@ def parted_in(
     *,
     max_bytes: int | None = None,
     chunk_bytes: int | None = None,
+    workers: int = 0,
 ) -> PartedCorpus:
     """The partitioned corpus of ``request`` in folder ``root`` (reused when it is there and
     whole, else built); ``max_bytes``: ``root`` is a cache (with its file-digest index),
@@ -485,7 +496,9 @@ def parted_in(
                 return parted
             corpus_cache.discard(target)
     try:
-        write_parted(request, digest, target, part_rows=part_rows, chunk_bytes=chunk_bytes)
+        write_parted(
+            request, digest, target, part_rows=part_rows, chunk_bytes=chunk_bytes, workers=workers
+        )
     except OSError as err:
         raise CorpusError(
             "cannot write the partitioned corpus",

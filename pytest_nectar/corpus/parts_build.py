@@ -70,7 +70,7 @@ DEFAULT_BUCKETS: Final = 256
 #: buckets would only make small partitions smaller, never bound memory better.
 SPLIT_MIN_ROWS = 1 << 16
 SPLIT_LEVELS: Final = 3
-#: Rows spilled at once (parsed chunks joined): about 1,000 rows a bucket, and ~100 MB.
+#: Rows spilled at once at most (parsed chunks joined): about 1,000 rows a bucket piece.
 BATCH_ROWS: Final = 262_144
 
 
@@ -158,10 +158,15 @@ def write_parted(
     part_rows: int,
     chunk_bytes: int | None = None,
     buckets: int = DEFAULT_BUCKETS,
-    batch_rows: int = BATCH_ROWS,
+    batch_rows: int | None = None,
+    workers: int = 0,
     spill_dir: Path | None = None,
 ) -> None:
-    """Read ``request``'s inputs and write them partitioned by trace id into ``folder``."""
+    """Read ``request``'s inputs and write them partitioned by trace id into ``folder``;
+    ``workers`` (0 = all cores) parse big JSON Lines files in parallel; ``batch_rows``
+    (default: a quarter partition, at most ``BATCH_ROWS``) are spilled at once."""
+    if batch_rows is None:
+        batch_rows = min(BATCH_ROWS, max(1, part_rows // 4))
     folder.parent.mkdir(parents=True, exist_ok=True)
     scratch = spill_dir if spill_dir is not None else folder.parent
     scratch.mkdir(parents=True, exist_ok=True)
@@ -171,7 +176,7 @@ def write_parted(
         spill = _Spill(spill_root, buckets)
         try:
             skipped = _spill_inputs(
-                request, spill, chunk_bytes, batch_rows, keep_alive=(tmp, spill_root)
+                request, spill, chunk_bytes, batch_rows, workers, keep_alive=(tmp, spill_root)
             )
         finally:
             spill.close()
@@ -222,6 +227,7 @@ def _spill_inputs(
     spill: _Spill,
     chunk_bytes: int | None,
     batch_rows: int,
+    workers: int,
     *,
     keep_alive: tuple[Path, ...],
 ) -> list[Skipped]:
@@ -231,7 +237,7 @@ def _spill_inputs(
     probes: list[Skipped] = []
     seq = 0
     for path, display in request.inputs:
-        chunks = iter_chunks(path, display, request.opts, chunk_bytes=chunk_bytes)
+        chunks = iter_chunks(path, display, request.opts, chunk_bytes=chunk_bytes, workers=workers)
         for batch in _batches(chunks, batch_rows):
             from_chunks.extend(Skipped(display, r, reason) for r, reason in batch.skipped)
             found = identify(batch, display)
