@@ -33,7 +33,7 @@ import tempfile
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -294,7 +294,7 @@ class _Spill:
         """Route ``table``'s rows (``seq0`` is its first row's sequence number) to buckets."""
         seq = seq0 + np.arange(table.n_rows, dtype=np.int64)
         for bucket, rows, piece in _route(table, row_tid, names, len(self.paths), 0):
-            pickle.dump((seq[rows], piece), self._files[bucket], protocol=5)
+            _dump(seq[rows], piece, self._files[bucket])
             self.rows[bucket] += len(rows)
 
     def pieces(self, bucket: int) -> Iterator[tuple[npt.NDArray[np.int64], PartialTable]]:
@@ -302,9 +302,10 @@ class _Spill:
         with open(self.paths[bucket], "rb") as fh:
             while True:
                 try:
-                    yield pickle.load(fh)
+                    seq, packed = pickle.load(fh)
                 except EOFError:
                     return
+                yield seq, _unpack(packed)
 
     def split_big(self, part_rows: int) -> None:
         """Split every bucket of more than ``max(2 * part_rows, SPLIT_MIN_ROWS)`` rows (one
@@ -335,7 +336,7 @@ class _Spill:
             for seq, piece in self.pieces(bucket):
                 found = identify(piece, "")
                 for sub, picked, part in _route(piece, found.row_tid, found.names, count, level):
-                    pickle.dump((seq[picked], part), files[sub], protocol=5)
+                    _dump(seq[picked], part, files[sub])
                     rows[sub] += len(picked)
         finally:
             for fh in files:
@@ -343,6 +344,42 @@ class _Spill:
         self.paths[bucket].unlink()
         self.paths[bucket : bucket + 1] = paths
         self.rows[bucket : bucket + 1] = rows
+
+
+def _dump(seq: npt.NDArray[np.int64], piece: PartialTable, fh: IO[bytes]) -> None:
+    """One spilled piece, compact: arrays of zeros (or of -1 codes) are left out, rows are
+    int32 (a piece is a few thousand rows), so the spill takes about what the store does."""
+    columns = {
+        name: (
+            col.rows.astype(np.int32),
+            col.kind,
+            col.ints if col.ints.any() else None,
+            col.floats if col.floats.any() else None,
+            col.codes if (col.codes >= 0).any() else None,
+            col.strings,
+            col.others,
+        )
+        for name, col in piece.columns.items()
+    }
+    rows = (piece.row_time, piece.row_rate, piece.row_format, piece.row_record)
+    pickle.dump((seq, (piece.n_rows, rows, columns)), fh, protocol=5)
+
+
+def _unpack(packed: tuple[Any, ...]) -> PartialTable:
+    n_rows, (row_time, row_rate, row_format, row_record), columns = packed
+    out = {}
+    for name, (rows, kind, ints, floats, codes, strings, others) in columns.items():
+        n = len(rows)
+        out[name] = PartialColumn(
+            rows=rows.astype(np.int64),
+            kind=kind,
+            ints=np.zeros(n, dtype=np.int64) if ints is None else ints,
+            floats=np.zeros(n, dtype=np.float64) if floats is None else floats,
+            codes=np.full(n, -1, dtype=np.int32) if codes is None else codes,
+            strings=strings,
+            others=others,
+        )
+    return PartialTable(n_rows, row_time, row_rate, row_format, row_record, out)
 
 
 def _route(
