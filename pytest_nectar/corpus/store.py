@@ -20,6 +20,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,7 +31,16 @@ import numpy.typing as npt
 from pytest_nectar.corpus.table import Column, Corpus, Skipped, StringPool
 from pytest_nectar.errors import CorpusError, Position
 
-__all__ = ["STORE_VERSION", "StoreError", "load_store", "save_store", "store_path"]
+__all__ = [
+    "STORE_VERSION",
+    "Pieces",
+    "StoreContent",
+    "StoreError",
+    "load_store",
+    "save_pieces",
+    "save_store",
+    "store_path",
+]
 
 STORE_VERSION: Final = "nectar-corpus-3"
 _ROW_ARRAYS: Final = (
@@ -64,12 +75,31 @@ class _Writer:
         self.offset = 0
 
     def add(self, key: str, array: npt.NDArray[Any]) -> None:
-        data = np.ascontiguousarray(array)
+        self.add_pieces(key, (array,))
+
+    def add_pieces(self, key: str, pieces: Iterable[npt.NDArray[Any]]) -> None:
+        """One array, the concatenation of ``pieces`` (one-dimensional after the first)."""
         pad = -self.offset % 64
         if pad:
             self.fh.write(b"\0" * pad)
             self.offset += pad
-        self.index[key] = [data.dtype.str, self.offset, list(data.shape)]
+        start = self.offset
+        dtype: np.dtype[Any] | None = None
+        shape: list[int] = []
+        for piece in pieces:
+            data = np.ascontiguousarray(piece)
+            if dtype is None:
+                dtype, shape = data.dtype, list(data.shape)
+            else:
+                if data.dtype != dtype:
+                    raise ValueError(f"array {key}: pieces of {dtype} and {data.dtype}")
+                shape[0] += len(data)
+            self._write(data)
+        if dtype is None:
+            raise ValueError(f"array {key}: no pieces")
+        self.index[key] = [dtype.str, start, shape]
+
+    def _write(self, data: npt.NDArray[Any]) -> None:
         if data.nbytes >= _HOLE_BYTES and not data.any():
             # All zeros (the ints and floats of a string column): left as a hole, so the
             # file is sparse on disk and reads back the same (close() sets its length).
@@ -116,41 +146,91 @@ class _Reader:
         return StringPool(self.get(f"{stem}.str"), self.get(f"{stem}.off"))
 
 
+#: An array given as pieces, written one after another (the array is never whole in memory).
+Pieces = Callable[[], Iterable[npt.NDArray[Any]]]
+
+
+@dataclass(frozen=True)
+class StoreContent:
+    """What a store holds, each array as :data:`Pieces` (``save_pieces``): a corpus far
+    larger than memory can be written a slice at a time.  Keys are :class:`Corpus` fields."""
+
+    digest: str
+    arrays: Mapping[str, Pieces]  # trace_offsets, row_trace, is_root, ... must_keep
+    trace_ids: StringPool
+    #: name -> (rows/kind/ints/floats/codes pieces, dictionary, others)
+    columns: Mapping[str, tuple[Mapping[str, Pieces], StringPool, Mapping[int, object]]]
+    must_keep_reasons: Mapping[int, str]
+    skipped: tuple[Skipped, ...] = ()
+    sources: tuple[str, ...] = ()
+    must_keep_unmatched: tuple[str, ...] = ()
+    formats: Mapping[str, int] = field(default_factory=dict)
+
+
+def _whole(array: npt.NDArray[Any]) -> Pieces:
+    return lambda: (array,)
+
+
 def save_store(corpus: Corpus, directory: Path) -> None:
     """Write ``corpus`` to ``directory`` atomically (no-op if another writer got there first)."""
+    content = StoreContent(
+        digest=corpus.digest,
+        arrays={name: _whole(getattr(corpus, name)) for name in _ROW_ARRAYS},
+        trace_ids=StringPool.from_strings(corpus.trace_ids),
+        columns={
+            name: (
+                {part: _whole(getattr(column, part)) for part in _COLUMN_ARRAYS},
+                column.strings,
+                column.others,
+            )
+            for name, column in corpus.columns.items()
+        },
+        must_keep_reasons=corpus.must_keep_reasons,
+        skipped=corpus.skipped,
+        sources=corpus.sources,
+        must_keep_unmatched=corpus.must_keep_unmatched,
+        formats=corpus.formats,
+    )
+    save_pieces(content, directory)
+
+
+def save_pieces(content: StoreContent, directory: Path) -> None:
+    """Write ``content`` to ``directory`` atomically, each array piece by piece."""
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory.parent))
     try:
         writer = _Writer(tmp / "arrays.bin")
         try:
             for name in _ROW_ARRAYS:
-                writer.add(name, getattr(corpus, name))
-            writer.add_strings("trace_ids", StringPool.from_strings(corpus.trace_ids))
+                writer.add_pieces(name, content.arrays[name]())
+            writer.add_strings("trace_ids", content.trace_ids)
             columns_meta = []
-            for index, (name, column) in enumerate(corpus.columns.items()):
+            for index, (name, (arrays, strings, others)) in enumerate(content.columns.items()):
                 stem = f"c{index:05d}"
                 for part in _COLUMN_ARRAYS:
-                    writer.add(f"{stem}.{part}", getattr(column, part))
-                writer.add_strings(stem, column.strings)
+                    writer.add_pieces(f"{stem}.{part}", arrays[part]())
+                writer.add_strings(stem, strings)
                 entry: dict[str, Any] = {"name": name, "stem": stem}
-                if column.others:
-                    entry["others"] = [[int(k), v] for k, v in sorted(column.others.items())]
+                if others:
+                    entry["others"] = [[int(k), v] for k, v in sorted(others.items())]
                 columns_meta.append(entry)
         finally:
             writer.close()
-        sources = {path: i for i, path in enumerate(corpus.sources)}
+        sources = {path: i for i, path in enumerate(content.sources)}
         meta = {
             "version": STORE_VERSION,
-            "digest": corpus.digest,
+            "digest": content.digest,
             "arrays": writer.index,
             "columns": columns_meta,
             "skipped": [
-                [sources.get(s.path, -1), s.path, s.record, s.reason] for s in corpus.skipped
+                [sources.get(s.path, -1), s.path, s.record, s.reason] for s in content.skipped
             ],
-            "must_keep_reasons": [[int(k), v] for k, v in sorted(corpus.must_keep_reasons.items())],
-            "must_keep_unmatched": list(corpus.must_keep_unmatched),
-            "formats": dict(corpus.formats),
-            "n_sources": len(corpus.sources),
+            "must_keep_reasons": [
+                [int(k), v] for k, v in sorted(content.must_keep_reasons.items())
+            ],
+            "must_keep_unmatched": list(content.must_keep_unmatched),
+            "formats": dict(content.formats),
+            "n_sources": len(content.sources),
             "arrays_bytes": writer.offset,
         }
         (tmp / "meta.json").write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
