@@ -10,8 +10,8 @@ hex digits, the same for a seed whatever the partitioning) and its times shifted
 base windows, so the copies fill a day one after another.  Weights, must-keep labels,
 errors and every attribute are those of the base trace.  Copy ``c`` goes to partition
 ``c % P``: every partition spans the whole day, as partitions by trace id do.  Each
-partition is written directly in the store format (``parts_build.write_part``), so memory
-holds the base and one partition (about ``--part-rows`` rows), never the corpus.  The
+partition is written directly in the store format, array by array and copy by copy
+(``store.save_pieces``), so memory holds the base and one copy, never a partition.  The
 corpus order is copy after copy, base order inside a copy; its digest depends on the seed,
 the span count and the base, not on the partitioning, so the same corpus cut in fewer,
 larger partitions must give the same verdicts.
@@ -25,14 +25,17 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import math
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,12 +45,14 @@ from pytest_nectar.corpus.partition import slice_corpus
 from pytest_nectar.corpus.parts import PartedCorpus, open_parted
 from pytest_nectar.corpus.parts_build import (
     part_digest,
+    part_files,
+    part_name,
     publish,
+    trace_end,
     write_manifest,
-    write_part,
 )
-from pytest_nectar.corpus.store import save_store
-from pytest_nectar.corpus.table import KIND_STRING, Column, Corpus, StringPool
+from pytest_nectar.corpus.store import Pieces, StoreContent, save_pieces, save_store
+from pytest_nectar.corpus.table import KIND_STRING, Corpus, StringPool
 from pytest_nectar.synth import shop_model, synthesize
 
 DAY_S = 86_400.0
@@ -77,89 +82,109 @@ def base_corpus(seed: int, spans: int, base_spans: int, scratch: Path) -> tuple[
     return replace(corpus, must_keep=keep, must_keep_reasons=reasons), stride
 
 
-def trace_ids(prefix: str, copy: int, n: int) -> list[str]:
-    head = f"{prefix}{copy:08x}"
-    return [f"{head}{t:016x}" for t in range(n)]
+def id_pool(prefix: str, copies: list[tuple[int, int]]) -> StringPool:
+    """The trace ids of the copies ``(copy, traces)``: ``<prefix><copy><trace>``, 32 hex
+    digits each, as one dictionary (built as bytes: no Python string per trace)."""
+    text = "".join(f"{prefix}{c:08x}{t:016x}" for c, n in copies for t in range(n)).encode("ascii")
+    count = sum(n for _, n in copies)
+    return StringPool(text, np.arange(count + 1, dtype=np.int64) * 32)
 
 
-def tile(
+def _column_pieces(
+    name: str,
+    tiles: list[tuple[int, Corpus]],
+    row_base: npt.NDArray[np.int64],
+    trace_base: npt.NDArray[np.int64],
+) -> dict[str, Pieces]:
+    """Column ``name`` of the tiles, piece by piece; a trace-id field names the row's own
+    trace (its code is the trace's index in the partition's id dictionary)."""
+
+    def pieces(part: str) -> Pieces:
+        def each() -> Iterator[npt.NDArray[Any]]:
+            for i, (_, t) in enumerate(tiles):
+                column = t.columns[name]
+                if part == "rows":
+                    yield column.rows + row_base[i]
+                elif part == "codes" and name in TRACE_ID_FIELDS:
+                    own = t.row_trace[column.rows] + np.int32(trace_base[i])
+                    yield np.where(column.kind == KIND_STRING, own, -1).astype(np.int32)
+                else:
+                    yield getattr(column, part)
+
+        return each
+
+    return {part: pieces(part) for part in ("rows", "kind", "ints", "floats", "codes")}
+
+
+def write_tiles(
+    directory: Path,
     base: Corpus,
     copies: list[tuple[int, int]],
     *,
     prefix: str,
-    window: float,
+    stride: float,
     digest: str,
     sources: tuple[str, ...],
-) -> tuple[Corpus, npt.NDArray[np.int64]]:
-    """The copies ``(copy, traces of the base)`` as one corpus, and each trace's sequence
-    number in the whole corpus (copy-major, as if the copies arrived one after another)."""
-    pieces = [slice_corpus(base, 0, n) for _, n in copies]
-    n_rows = [p.n_rows for p in pieces]
-    n_traces = [p.n_traces for p in pieces]
-    row_base = np.concatenate([[0], np.cumsum(n_rows)]).astype(np.int64)
-    trace_base = np.concatenate([[0], np.cumsum(n_traces)]).astype(np.int64)
-    shifts = [c * window for c, _ in copies]
-    ids: list[str] = []
-    for (c, n), _ in zip(copies, pieces, strict=True):
-        ids.extend(trace_ids(prefix, c, n))
-    offsets = np.concatenate(
-        [p.trace_offsets[:-1] + row_base[i] for i, p in enumerate(pieces)] + [row_base[-1:]]
-    )
-    reasons: dict[int, str] = {}
-    for i, p in enumerate(pieces):
-        reasons.update({int(trace_base[i]) + k: v for k, v in p.must_keep_reasons.items()})
-    columns: dict[str, Column] = {}
-    for name in base.columns:
-        parts = [p.columns[name] for p in pieces]
-        rows = np.concatenate([c.rows + row_base[i] for i, c in enumerate(parts)])
-        codes = np.concatenate([c.codes for c in parts])
-        strings = base.columns[name].strings
-        kind = np.concatenate([c.kind for c in parts])
-        if name in TRACE_ID_FIELDS:
-            local = np.concatenate(
-                [
-                    p.row_trace[c.rows] + trace_base[i]
-                    for i, (p, c) in enumerate(zip(pieces, parts, strict=True))
-                ]
-            )
-            codes = np.where(kind == KIND_STRING, local, -1).astype(np.int32)
-            strings = StringPool.from_strings(ids)
-        columns[name] = Column(
-            name=name,
-            rows=rows,
-            kind=kind,
-            ints=np.concatenate([c.ints for c in parts]),
-            floats=np.concatenate([c.floats for c in parts]),
-            codes=codes,
-            strings=strings,
-            others={},
-        )
-    root = [np.where(p.root_row >= 0, p.root_row + row_base[i], -1) for i, p in enumerate(pieces)]
-    corpus = Corpus(
-        trace_ids=tuple(ids),
-        trace_offsets=offsets.astype(np.int64),
-        row_trace=np.concatenate(
-            [p.row_trace + np.int32(trace_base[i]) for i, p in enumerate(pieces)]
-        ).astype(np.int32),
-        is_root=np.concatenate([p.is_root for p in pieces]),
-        root_row=np.concatenate(root).astype(np.int64),
-        row_time=np.concatenate([p.row_time + s for p, s in zip(pieces, shifts, strict=True)]),
-        trace_start=np.concatenate(
-            [p.trace_start + s for p, s in zip(pieces, shifts, strict=True)]
+) -> dict[str, Any]:
+    """Write the copies ``(copy, traces of the base)`` as one partition's store, copy by
+    copy (memory holds the base, never the partition); returns its manifest entry.
+
+    Copy ``c`` has fresh trace ids, times shifted by ``c * stride``; its traces come in the
+    corpus order copy after copy (sequence numbers ``c * base rows + first row``)."""
+    subs = {n: slice_corpus(base, 0, n) for n in {n for _, n in copies}}
+    tiles = [(c, subs[n]) for c, n in copies]
+    row_base = np.concatenate([[0], np.cumsum([t.n_rows for _, t in tiles])]).astype(np.int64)
+    trace_base = np.concatenate([[0], np.cumsum([t.n_traces for _, t in tiles])]).astype(np.int64)
+    ids = id_pool(prefix, copies)
+
+    def per_tile(make: Callable[[int, int, Corpus], npt.NDArray[Any]]) -> Pieces:
+        return lambda: (make(i, c, t) for i, (c, t) in enumerate(tiles))
+
+    arrays: dict[str, Pieces] = {
+        "trace_offsets": lambda: itertools.chain(
+            (t.trace_offsets[:-1] + row_base[i] for i, (_, t) in enumerate(tiles)),
+            (row_base[-1:],),
         ),
-        weight=np.concatenate([p.weight for p in pieces]),
-        must_keep=np.concatenate([p.must_keep for p in pieces]),
-        must_keep_reasons=reasons,
-        columns=columns,
-        digest=digest,
-        sources=sources,
-        formats={"otlp": int(row_base[-1])},
+        "row_trace": per_tile(lambda i, c, t: t.row_trace + np.int32(trace_base[i])),
+        "is_root": per_tile(lambda i, c, t: t.is_root),
+        "root_row": per_tile(
+            lambda i, c, t: np.where(t.root_row >= 0, t.root_row + row_base[i], -1)
+        ),
+        "row_time": per_tile(lambda i, c, t: t.row_time + c * stride),
+        "trace_start": per_tile(lambda i, c, t: t.trace_start + c * stride),
+        "weight": per_tile(lambda i, c, t: t.weight),
+        "must_keep": per_tile(lambda i, c, t: t.must_keep),
+    }
+    columns: dict[str, tuple[Mapping[str, Pieces], StringPool, Mapping[int, object]]] = {}
+    kinds: dict[str, dict[str, int]] = {}
+    for name in base.columns:
+        parts = _column_pieces(name, tiles, row_base, trace_base)
+        strings = ids if name in TRACE_ID_FIELDS else base.columns[name].strings
+        columns[name] = (parts, strings, {})
+        total: dict[str, int] = {}
+        for _, t in tiles:
+            for kind, count in t.columns[name].kind_counts().items():
+                total[kind] = total.get(kind, 0) + count
+        kinds[name] = total
+    reasons: dict[int, str] = {}
+    for i, (_, t) in enumerate(tiles):
+        reasons.update({int(trace_base[i]) + k: v for k, v in t.must_keep_reasons.items()})
+    save_pieces(
+        StoreContent(
+            digest=digest,
+            arrays=arrays,
+            trace_ids=ids,
+            columns=columns,
+            must_keep_reasons=reasons,
+            sources=sources,
+            formats={"otlp": int(row_base[-1])},
+        ),
+        directory,
     )
     base_rows = base.n_rows
-    first_seq = np.concatenate(
-        [c * base_rows + p.trace_offsets[:-1] for (c, _), p in zip(copies, pieces, strict=True)]
-    ).astype(np.int64)
-    return corpus, first_seq
+    first_seq = np.concatenate([c * base_rows + t.trace_offsets[:-1] for c, t in tiles])
+    end = np.concatenate([trace_end(t) + c * stride for c, t in tiles])
+    return part_files(directory, first_seq.astype(np.int64), end, int(row_base[-1]), kinds)
 
 
 def _disk_bytes(folder: Path) -> int:
@@ -224,20 +249,20 @@ def generate_parted(
         for k in range(n_parts):
             t1 = time.perf_counter()
             mine = copies[k::n_parts]
-            corpus, first_seq = tile(
+            entry = write_tiles(
+                tmp / part_name(k),
                 base,
                 mine,
                 prefix=prefix,
-                window=window,
+                stride=window,
                 digest=part_digest(digest, k),
                 sources=sources,
             )
-            parts.append(write_part(tmp, k, corpus, first_seq))
+            parts.append(entry)
             say(
-                f"partition {k + 1}/{n_parts}: {corpus.n_rows:,} rows, "
-                f"{corpus.n_traces:,} traces ({time.perf_counter() - t1:.1f} s)"
+                f"partition {k + 1}/{n_parts}: {entry['rows']:,} rows, "
+                f"{entry['traces']:,} traces ({time.perf_counter() - t1:.1f} s)"
             )
-            del corpus
         write_manifest(
             tmp,
             digest=digest,

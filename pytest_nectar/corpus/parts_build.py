@@ -53,6 +53,7 @@ __all__ = [
     "ORDER_FILE",
     "PARTS_VERSION",
     "part_digest",
+    "part_files",
     "part_name",
     "trace_end",
     "write_manifest",
@@ -97,10 +98,22 @@ def write_part(
     """Write partition ``k`` into ``root``; returns its manifest entry."""
     directory = root / part_name(k)
     save_store(corpus, directory)
-    np.save(directory / ORDER_FILE, np.ascontiguousarray(first_seq, dtype=np.int64))
-    np.save(directory / END_FILE, trace_end(corpus))
     kinds = {name: column.kind_counts() for name, column in corpus.columns.items()}
-    return {"name": part_name(k), "traces": corpus.n_traces, "rows": corpus.n_rows, "kinds": kinds}
+    return part_files(directory, first_seq, trace_end(corpus), corpus.n_rows, kinds)
+
+
+def part_files(
+    directory: Path,
+    first_seq: npt.NDArray[np.int64],
+    end: npt.NDArray[np.float64],
+    n_rows: int,
+    kinds: Mapping[str, Mapping[str, int]],
+) -> dict[str, Any]:
+    """Beside a partition's store (``directory``): each trace's first-appearance sequence
+    number and last event time; returns the partition's manifest entry."""
+    np.save(directory / ORDER_FILE, np.ascontiguousarray(first_seq, dtype=np.int64))
+    np.save(directory / END_FILE, np.ascontiguousarray(end, dtype=np.float64))
+    return {"name": directory.name, "traces": len(first_seq), "rows": n_rows, "kinds": kinds}
 
 
 def write_manifest(
