@@ -358,3 +358,20 @@ def test_corpus_ingest_writes_partitions_on_request(
     assert "--partition-rows has a wrong value; got 0; a whole number of events > 0" in (
         capsys.readouterr().err
     )
+
+
+def test_compressed_json_lines_are_read_a_block_at_a_time(
+    spread_files: list[Path], spread_corpus: Corpus, tmp_path: Path
+) -> None:
+    import gzip
+
+    a, b, keep = spread_files
+    text = a.read_bytes()
+    packed = tmp_path / "a.jsonl.gz"
+    packed.write_bytes(gzip.compress(text * (1 + (3 << 20) // len(text))))  # 1 MiB blocks
+    options: dict[str, Any] = {"skip_bad": True, "must_keep_file": keep}
+    want = load_corpus([packed, b], cache=False, **options)
+    assert want.trace_ids == spread_corpus.trace_ids  # a's events again and again, then b's
+    assert want.n_rows > 3 * spread_corpus.n_rows
+    parted = build_parted([packed, b], tmp_path / "p", part_rows=400, batch_rows=1, **options)
+    assert_same_corpus(parted.to_corpus(), want)
