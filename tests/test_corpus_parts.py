@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_nectar.corpus import Corpus, load_corpus, parts_build
+from pytest_nectar.corpus import Corpus, load_corpus, parts_spill
 from pytest_nectar.corpus.parts import (
     PartedCorpus,
     build_parted,
@@ -236,7 +236,7 @@ def test_buckets_bigger_than_a_partition_are_split(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     a, b, keep = spread_files
-    monkeypatch.setattr(parts_build, "SPLIT_MIN_ROWS", 0)
+    monkeypatch.setattr(parts_spill, "SPLIT_MIN_ROWS", 0)
     options: dict[str, Any] = {"skip_bad": True, "must_keep_file": keep, "buckets": 1}
     parted = build_parted([a, b], tmp_path / "p", part_rows=60, **options)
     assert parted.n_parts > 4  # one bucket, split by a second (and third) hash

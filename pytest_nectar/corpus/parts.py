@@ -38,8 +38,9 @@ from pytest_nectar.corpus.parts_build import (
     part_digest,
     write_parted,
 )
+from pytest_nectar.corpus.parts_concat import cat, stack_rows
 from pytest_nectar.corpus.store import StoreError, load_store
-from pytest_nectar.corpus.table import Column, Corpus, Skipped, StringPool
+from pytest_nectar.corpus.table import Corpus, Skipped
 from pytest_nectar.errors import CorpusError, Position, UsageError
 from pytest_nectar.trace import Trace
 
@@ -134,7 +135,26 @@ class PartedCorpus:
 
     def to_corpus(self) -> Corpus:
         """Every partition in one in-memory corpus, in corpus order (small corpora, tests)."""
-        return _concatenate(self, [self.part_unshared(k) for k in range(self.n_parts)])
+        parts = [self.part_unshared(k) for k in range(self.n_parts)]
+        rows = stack_rows(parts, self.trace_part, self.trace_local, self.trace_offsets)
+        return Corpus(
+            trace_ids=self.trace_ids,
+            trace_offsets=self.trace_offsets.copy(),
+            row_trace=rows.row_trace,
+            is_root=rows.is_root,
+            root_row=rows.root_row,
+            row_time=rows.row_time,
+            trace_start=self.trace_start.copy(),
+            weight=self.weight.copy(),
+            must_keep=self.must_keep.copy(),
+            must_keep_reasons=dict(self.must_keep_reasons),
+            columns=rows.columns,
+            digest=self.digest,
+            skipped=self.skipped,
+            sources=self.sources,
+            must_keep_unmatched=self.must_keep_unmatched,
+            formats=dict(self.formats),
+        )
 
     def part_unshared(self, k: int) -> Corpus:
         """Partition ``k`` opened anew (not kept: for a pass over all partitions)."""
@@ -223,15 +243,15 @@ def _open(folder: Path, manifest: dict[str, Any], given: tuple[str, ...] | None)
             )
         )
     sizes = [len(s) for s in seqs]
-    all_seq = _cat(seqs, np.int64)
+    all_seq = cat(seqs, np.int64)
     order = np.argsort(all_seq, kind="stable")
     if len(order) > 1 and not bool((np.diff(all_seq[order]) > 0).all()):
         raise ValueError("two traces share a first-appearance sequence number")
     global_of = np.empty(len(order), dtype=np.int64)
     global_of[order] = np.arange(len(order))
     part_of = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
-    local_of = _cat([np.arange(n, dtype=np.int64) for n in sizes], np.int64)
-    counts = _cat([p[0] for p in per_part], np.int64)[order]
+    local_of = cat([np.arange(n, dtype=np.int64) for n in sizes], np.int64)
+    counts = cat([p[0] for p in per_part], np.int64)[order]
     offsets = np.zeros(len(order) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     reasons: dict[int, str] = {}
@@ -254,12 +274,12 @@ def _open(folder: Path, manifest: dict[str, Any], given: tuple[str, ...] | None)
         trace_part=part_of[order],
         trace_local=local_of[order],
         trace_offsets=offsets,
-        trace_start=_cat([p[1] for p in per_part], np.float64)[order],
-        trace_end=_cat(ends, np.float64)[order],
-        weight=_cat([p[2] for p in per_part], np.float64)[order],
-        must_keep=_cat([p[3] for p in per_part], np.bool_)[order],
+        trace_start=cat([p[1] for p in per_part], np.float64)[order],
+        trace_end=cat(ends, np.float64)[order],
+        weight=cat([p[2] for p in per_part], np.float64)[order],
+        must_keep=cat([p[3] for p in per_part], np.bool_)[order],
         must_keep_reasons=dict(sorted(reasons.items())),
-        has_root=_cat([p[4] for p in per_part], np.bool_)[order],
+        has_root=cat([p[4] for p in per_part], np.bool_)[order],
         skipped=skipped,
         sources=sources,
         must_keep_unmatched=tuple(str(s) for s in manifest["must_keep_unmatched"]),
@@ -268,103 +288,6 @@ def _open(folder: Path, manifest: dict[str, Any], given: tuple[str, ...] | None)
             str(name): {str(k): int(v) for k, v in kinds.items()}
             for name, kinds in manifest["field_kinds"].items()
         },
-    )
-
-
-def _cat(parts: Sequence[npt.NDArray[Any]], dtype: type) -> npt.NDArray[Any]:
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
-
-
-def _concatenate(parted: PartedCorpus, parts: Sequence[Corpus]) -> Corpus:
-    """The partitions as one corpus in global trace order (rows and entries renumbered)."""
-    n_traces, n_rows = parted.n_traces, parted.n_rows
-    part_base = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum([c.n_rows for c in parts], out=part_base[1:])
-    local_start = _cat([c.trace_offsets[:-1] for c in parts], np.int64)
-    trace_base = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum([c.n_traces for c in parts], out=trace_base[1:])
-    # Stacked: partition 0's rows, then partition 1's...  Each global trace's stacked start:
-    stacked_start = (
-        part_base[parted.trace_part]
-        + local_start[trace_base[parted.trace_part] + parted.trace_local]
-    )
-    lengths = np.diff(parted.trace_offsets)
-    row_src = np.repeat(stacked_start - parted.trace_offsets[:-1], lengths) + np.arange(n_rows)
-    new_of = np.empty(n_rows, dtype=np.int64)
-    new_of[row_src] = np.arange(n_rows)
-    root_local = _cat([c.root_row for c in parts], np.int64)[
-        trace_base[parted.trace_part] + parted.trace_local
-    ]
-    root_row = np.where(
-        root_local >= 0,
-        root_local + part_base[parted.trace_part] - stacked_start + parted.trace_offsets[:-1],
-        -1,
-    )
-    names = sorted({name for c in parts for name in c.columns})
-    columns = {
-        name: _merge_column(
-            name,
-            [
-                (c.columns[name], int(base))
-                for c, base in zip(parts, part_base[:-1], strict=True)
-                if name in c.columns
-            ],
-            new_of,
-        )
-        for name in names
-    }
-    return Corpus(
-        trace_ids=parted.trace_ids,
-        trace_offsets=parted.trace_offsets.copy(),
-        row_trace=np.repeat(np.arange(n_traces, dtype=np.int32), lengths),
-        is_root=_cat([c.is_root for c in parts], np.bool_)[row_src],
-        root_row=root_row.astype(np.int64),
-        row_time=_cat([c.row_time for c in parts], np.float64)[row_src],
-        trace_start=parted.trace_start.copy(),
-        weight=parted.weight.copy(),
-        must_keep=parted.must_keep.copy(),
-        must_keep_reasons=dict(parted.must_keep_reasons),
-        columns=columns,
-        digest=parted.digest,
-        skipped=parted.skipped,
-        sources=parted.sources,
-        must_keep_unmatched=parted.must_keep_unmatched,
-        formats=dict(parted.formats),
-    )
-
-
-def _merge_column(
-    name: str, pieces: list[tuple[Column, int]], new_of: npt.NDArray[np.int64]
-) -> Column:
-    lookup: dict[str, int] = {}
-    codes = []
-    for column, _ in pieces:
-        mapping = np.fromiter(
-            (lookup.setdefault(s, len(lookup)) for s in column.strings),
-            dtype=np.int32,
-            count=len(column.strings),
-        )
-        own = np.asarray(column.codes, dtype=np.int32)
-        codes.append(np.where(own >= 0, mapping[np.maximum(own, 0)], -1) if len(mapping) else own)
-    rows = new_of[_cat([np.asarray(c.rows) + base for c, base in pieces], np.int64)]
-    order = np.argsort(rows, kind="stable")
-    others: dict[int, object] = {}
-    if any(c.others for c, _ in pieces):
-        where = np.empty(len(order), dtype=np.int64)
-        where[order] = np.arange(len(order))
-        start = 0
-        for column, _ in pieces:
-            others.update({int(where[start + i]): v for i, v in column.others.items()})
-            start += len(column)
-    return Column(
-        name=name,
-        rows=rows[order],
-        kind=_cat([c.kind for c, _ in pieces], np.uint8)[order],
-        ints=_cat([c.ints for c, _ in pieces], np.int64)[order],
-        floats=_cat([c.floats for c, _ in pieces], np.float64)[order],
-        codes=_cat(codes, np.int32)[order],
-        strings=StringPool.from_strings(list(lookup)),
-        others=dict(sorted(others.items())),
     )
 
 
