@@ -105,7 +105,7 @@ class _Writer:
             # file is sparse on disk and reads back the same (close() sets its length).
             self.fh.seek(data.nbytes, os.SEEK_CUR)
         else:
-            self.fh.write(data.tobytes())
+            self.fh.write(data.data)  # the array's own buffer: no copy
         self.offset += data.nbytes
 
     def add_strings(self, stem: str, pool: StringPool) -> None:
