@@ -1,16 +1,16 @@
 """Building a corpus partitioned by trace id, with bounded memory (``parts.py`` reads it).
 
 A day of traffic does not fit in memory, and a trace's spans arrive spread over the whole
-input.  The build therefore reads the input one chunk at a time (``ingest.iter_chunks``),
-finds each row's trace exactly as :func:`~.assemble.assemble` does (``assemble.identify``),
-and routes the rows by a stable hash of their trace id (CRC-32 of its UTF-8 bytes) into
-``buckets`` append-only spill files, each row with its sequence number in the whole input.
-Contiguous bucket ranges then become partitions of about ``part_rows`` rows, and each one
-is assembled from its spilled rows by the same ``assemble`` (ordered by those sequence
-numbers), so roots ("last root wins"), times, weights and must-keep labels come from the
-one code path, and every trace lands whole in one partition with its rows in arrival
-order.  Peak memory: one chunk, then one partition.  A partition holds at least one
-bucket, about ``rows / buckets`` rows.
+input.  The build therefore spills the input to disk by trace id first (``parts_spill.py``:
+a batch of parsed chunks at a time, each row routed by a CRC-32 of its UTF-8 trace id into
+one of ``buckets`` files, with its sequence number in the whole input).  Contiguous bucket
+ranges then become partitions of about ``part_rows`` rows, and each one is assembled from
+its spilled rows by the same :func:`~.assemble.assemble` as an in-memory corpus (ordered by
+those sequence numbers), so roots ("last root wins"), times, weights and must-keep labels
+come from the one code path, and every trace lands whole in one partition with its rows in
+arrival order.  Peak memory: a batch (at most a quarter partition), then one partition
+being assembled (about 2 KB a row: 2,124,504 OTLP spans in partitions of 1,000,000 rows
+peaked at 1.9 GB, against 3.8 GB for ``load_corpus``).
 
 Layout of the folder (written to a temporary sibling, renamed into place whole)::
 
