@@ -110,7 +110,7 @@ class PartedCorpus:
         if found is None:
             if not 0 <= k < self.n_parts:
                 raise IndexError(f"partition {k} out of range 0..{self.n_parts - 1}")
-            found = load_store(self.parts[k], self.sources, digest=part_digest(self.digest, k))
+            found = self._load_part(k)
             self._opened.clear()
             self._opened[k] = found
         return found
@@ -135,7 +135,7 @@ class PartedCorpus:
 
     def to_corpus(self) -> Corpus:
         """Every partition in one in-memory corpus, in corpus order (small corpora, tests)."""
-        parts = [self.part_unshared(k) for k in range(self.n_parts)]
+        parts = [self._load_part(k) for k in range(self.n_parts)]
         rows = stack_rows(parts, self.trace_part, self.trace_local, self.trace_offsets)
         return Corpus(
             trace_ids=self.trace_ids,
@@ -156,7 +156,7 @@ class PartedCorpus:
             formats=dict(self.formats),
         )
 
-    def part_unshared(self, k: int) -> Corpus:
+    def _load_part(self, k: int) -> Corpus:
         """Partition ``k`` opened anew (not kept: for a pass over all partitions)."""
         return load_store(self.parts[k], self.sources, digest=part_digest(self.digest, k))
 
