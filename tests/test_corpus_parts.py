@@ -375,3 +375,20 @@ def test_compressed_json_lines_are_read_a_block_at_a_time(
     assert want.n_rows > 3 * spread_corpus.n_rows
     parted = build_parted([packed, b], tmp_path / "p", part_rows=400, batch_rows=1, **options)
     assert_same_corpus(parted.to_corpus(), want)
+
+
+def test_a_bad_line_fails_as_load_corpus_does_and_leaves_nothing(
+    spread_files: list[Path], tmp_path: Path
+) -> None:
+    from pytest_nectar.errors import CorpusError
+
+    a, b, _ = spread_files
+    with pytest.raises(CorpusError) as want:
+        load_corpus([a, b], cache=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(CorpusError) as got:
+        build_parted([a, b], out / "p", part_rows=40, chunk_bytes=2048, batch_rows=1, workers=1)
+    assert str(got.value) == str(want.value)
+    assert ":" in str(got.value).split(" ")[0]  # file:line of the bad line
+    assert list(out.iterdir()) == []  # no partitions, no spill, no temporary folder
