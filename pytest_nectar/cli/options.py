@@ -15,7 +15,7 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         type=int,
         help="events per partition: a corpus estimated larger is read into partitions by "
-        "trace id and streamed from disk (default: [tool.nectar] partition_rows, 5000000)",
+        "trace id and streamed from disk (default: [tool.nectar] partition_rows, 1000000)",
     )
     parser.add_argument(
         "--cluster",

@@ -141,7 +141,7 @@ def _count(value: object) -> int:
 
 def _rows(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise _Invalid("a whole number of events > 0, e.g. 5000000")
+        raise _Invalid("a whole number of events > 0, e.g. 1000000")
     return value
 
 
@@ -268,7 +268,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             _path(".cache/nectar"), None, None),
     Setting("cache_max_bytes", "whole number or size", None,
             "the corpus cache's size cap (default 2 GiB)", _size, None, None),
-    Setting("partition_rows", "whole number > 0", 5_000_000,
+    Setting("partition_rows", "whole number > 0", 1_000_000,
             "events per partition: a larger corpus is read into partitions by trace id and "
             "streamed, never held in memory whole", _rows, "--partition-rows", None,
             in_reports=False),
