@@ -40,7 +40,7 @@ from pytest_nectar.corpus.parts_build import (
 )
 from pytest_nectar.corpus.parts_concat import cat, stack_rows
 from pytest_nectar.corpus.store import StoreError, load_store
-from pytest_nectar.corpus.table import Corpus, Skipped
+from pytest_nectar.corpus.table import Corpus, Skipped, TraceIds
 from pytest_nectar.errors import CorpusError, Position, UsageError
 from pytest_nectar.trace import Trace
 
@@ -62,7 +62,7 @@ class PartedCorpus:
     digest: str
     part_rows: int
     parts: tuple[Path, ...]
-    trace_ids: tuple[str, ...]
+    trace_ids: Sequence[str]  # packed (TraceIds): a day's ids would cost GBs as strings
     trace_part: npt.NDArray[np.int32]
     trace_local: npt.NDArray[np.int64]
     trace_offsets: npt.NDArray[np.int64]
@@ -138,7 +138,7 @@ class PartedCorpus:
         parts = [self._load_part(k) for k in range(self.n_parts)]
         rows = stack_rows(parts, self.trace_part, self.trace_local, self.trace_offsets)
         return Corpus(
-            trace_ids=self.trace_ids,
+            trace_ids=tuple(self.trace_ids),
             trace_offsets=self.trace_offsets.copy(),
             row_trace=rows.row_trace,
             is_root=rows.is_root,
@@ -214,7 +214,7 @@ def _open(folder: Path, manifest: dict[str, Any], given: tuple[str, ...] | None)
     paths: list[Path] = []
     seqs: list[npt.NDArray[np.int64]] = []
     ends: list[npt.NDArray[np.float64]] = []
-    ids: list[str] = []
+    ids: list[tuple[bytes, npt.NDArray[np.int64]]] = []
     per_part = []
     for k, entry in enumerate(manifest["parts"]):
         path = folder / str(entry["name"])
@@ -231,7 +231,7 @@ def _open(folder: Path, manifest: dict[str, Any], given: tuple[str, ...] | None)
         paths.append(path)
         seqs.append(seq)
         ends.append(end.astype(np.float64))
-        ids.extend(corpus.trace_ids)
+        ids.append(TraceIds.pack(corpus.trace_ids))  # strings of one partition at a time
         per_part.append(
             (
                 np.diff(corpus.trace_offsets),
@@ -259,8 +259,6 @@ def _open(folder: Path, manifest: dict[str, Any], given: tuple[str, ...] | None)
     for size, part in zip(sizes, per_part, strict=True):
         reasons.update({int(global_of[base + j]): r for j, r in part[5].items()})
         base += size
-    id_array: npt.NDArray[np.object_] = np.empty(len(ids), dtype=np.object_)
-    id_array[:] = ids
     skipped = tuple(
         Skipped(sources[i] if 0 <= i < len(sources) else path, record, reason)
         for i, path, record, reason in manifest["skipped"]
@@ -270,7 +268,7 @@ def _open(folder: Path, manifest: dict[str, Any], given: tuple[str, ...] | None)
         digest=digest,
         part_rows=int(manifest["part_rows"]),
         parts=tuple(paths),
-        trace_ids=tuple(id_array[order].tolist()),
+        trace_ids=TraceIds.gather(ids, order),
         trace_part=part_of[order],
         trace_local=local_of[order],
         trace_offsets=offsets,

@@ -59,6 +59,7 @@ __all__ = [
     "Corpus",
     "Skipped",
     "StringPool",
+    "TraceIds",
     "TraceTable",
 ]
 
@@ -167,6 +168,103 @@ class StringPool(Sequence[str]):
         return f"StringPool({len(self)} strings)"
 
 
+class TraceIds(Sequence[str]):
+    """Trace ids in one UTF-8 buffer with ``n + 1`` byte offsets, decoded one at a time.
+
+    A day of traffic holds tens of millions of traces: as Python strings their ids cost
+    about 90 bytes each, packed about 40 (a 32-digit hex id and its offset).  Equal to any
+    sequence of the same strings.
+    """
+
+    __slots__ = ("buffer", "offsets")
+
+    def __init__(self, buffer: bytes, offsets: Int64Array) -> None:
+        self.buffer = buffer
+        self.offsets = offsets
+
+    @staticmethod
+    def pack(ids: Sequence[str]) -> tuple[bytes, Int64Array]:
+        """``ids`` as one UTF-8 buffer and each id's length in bytes (for :meth:`gather`)."""
+        text = "".join(ids)
+        if text.isascii():
+            lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+            return text.encode("ascii"), lengths
+        encoded = [s.encode("utf-8", "surrogatepass") for s in ids]
+        return b"".join(encoded), np.fromiter(map(len, encoded), np.int64, len(encoded))
+
+    @classmethod
+    def gather(cls, pieces: Sequence[tuple[bytes, Int64Array]], order: Int64Array) -> TraceIds:
+        """The ids of the packed ``pieces`` (concatenated) taken in ``order``."""
+        lengths = np.concatenate([n for _, n in pieces]) if pieces else np.zeros(0, dtype=np.int64)
+        offsets = np.zeros(len(order) + 1, dtype=np.int64)
+        np.cumsum(lengths[order], out=offsets[1:])
+        joined = b"".join(b for b, _ in pieces)
+        if len(lengths) and lengths[0] > 0 and bool((lengths == lengths[0]).all()):
+            # One width (hex ids): a row per id, reordered at once.
+            rows = np.frombuffer(joined, dtype=np.uint8).reshape(len(lengths), -1)
+            return cls(rows[order].tobytes(), offsets)
+        starts = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        bounds = starts.tolist()
+        return cls(b"".join([joined[bounds[i] : bounds[i + 1]] for i in order.tolist()]), offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"trace index {index} out of range")
+        lo, hi = int(self.offsets[index]), int(self.offsets[index + 1])
+        return self.buffer[lo:hi].decode("utf-8", "surrogatepass")
+
+    def __iter__(self) -> Iterator[str]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
+        """The position of ``value`` (a scan of the buffer, no index kept)."""
+        needle = str(value).encode("utf-8", "surrogatepass")
+        at = int(self.offsets[start]) if 0 < start < len(self) else 0
+        end = len(self) if stop is None else min(stop, len(self))
+        while True:
+            found = self.buffer.find(needle, at) if needle else -1
+            if found < 0:
+                break
+            i = int(np.searchsorted(self.offsets, found, side="right")) - 1
+            whole = int(self.offsets[i]) == found and int(self.offsets[i + 1]) == found + len(
+                needle
+            )
+            if whole and start <= i < end:
+                return i
+            at = found + 1
+        if not needle:  # an empty id: compare the offsets
+            empty = np.flatnonzero(np.diff(self.offsets) == 0)
+            for i in empty.tolist():
+                if start <= i < end:
+                    return int(i)
+        raise ValueError(f"{value!r} is not a trace id here")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TraceIds):
+            return self.buffer == other.buffer and bool(np.array_equal(self.offsets, other.offsets))
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"TraceIds({len(self)} ids)"
+
+
 @dataclass(frozen=True, eq=False)
 class Column:
     """One field over the whole corpus, sparse: only the rows where the field is present.
@@ -260,7 +358,7 @@ class TraceTable(Protocol):
     """
 
     @property
-    def trace_ids(self) -> tuple[str, ...]: ...
+    def trace_ids(self) -> Sequence[str]: ...
     @property
     def trace_offsets(self) -> Int64Array: ...
     @property

@@ -129,7 +129,7 @@ def evaluate_partition(
     return replace(probed, decisions=replace(probed.decisions, trace_ids=()))
 
 
-def merge(parts: Sequence[ProbedDecisions], trace_ids: tuple[str, ...]) -> ProbedDecisions:
+def merge(parts: Sequence[ProbedDecisions], trace_ids: Sequence[str]) -> ProbedDecisions:
     """Contiguous partition results, in corpus order, as one corpus's decisions and masks."""
     return merge_probed(parts, trace_ids)
 

@@ -9,6 +9,7 @@ the key fields (the key and the span count are all a sampler reads).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -75,7 +76,7 @@ class CorpusDecisions:
     reference evaluator decided (CheckNestedFields).
     """
 
-    trace_ids: tuple[str, ...]
+    trace_ids: Sequence[str]
     rule_names: tuple[str, ...]
     rule_index: npt.NDArray[np.int32]
     rate: npt.NDArray[np.int64]

@@ -12,7 +12,6 @@ renumbered (codes are never shown, only the strings they stand for).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,25 +34,66 @@ __all__ = ["evaluate_parted", "match_parted", "merge_probed"]
 Members = npt.NDArray[np.int64]
 
 
+_ARRAYS = ("rule_index", "rate", "keep", "keep_probability", "fallback")
+
+
+class _Merged:
+    """The corpus's arrays, filled one partition at a time (never a second copy of them)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.filled = 0
+        self.arrays: dict[str, npt.NDArray[Any]] = {}
+        self.masks: list[npt.NDArray[np.bool_]] = []
+        self.reasons: dict[str, int] = {}
+        self.keys: dict[str, int] = {}
+        self.rule_names: tuple[str, ...] = ()
+
+    def add(self, part: ProbedDecisions, where: Members | slice) -> None:
+        d = part.decisions
+        if not self.arrays:
+            self.rule_names = d.rule_names
+            for name in _ARRAYS:
+                self.arrays[name] = np.empty(self.n, dtype=getattr(d, name).dtype)
+            self.arrays["reason_code"] = np.empty(self.n, dtype=np.int32)
+            self.arrays["key_code"] = np.empty(self.n, dtype=np.int32)
+            self.masks = [np.empty(self.n, dtype=np.bool_) for _ in part.probes]
+        for name in _ARRAYS:
+            self.arrays[name][where] = getattr(d, name)
+        self.arrays["reason_code"][where] = _recode(d.reason_code, d.reasons, self.reasons)
+        self.arrays["key_code"][where] = _recode(d.key_code, d.keys, self.keys)
+        for mask, probed in zip(self.masks, part.probes, strict=True):
+            mask[where] = probed
+        self.filled += len(d)
+
+    def result(self, trace_ids: Sequence[str]) -> ProbedDecisions:
+        if self.filled != self.n or not self.arrays:
+            raise ValueError("partition members do not cover the corpus")
+        a = self.arrays
+        decisions = CorpusDecisions(
+            trace_ids=trace_ids,
+            rule_names=self.rule_names,
+            rule_index=a["rule_index"],
+            rate=a["rate"],
+            keep=a["keep"],
+            keep_probability=a["keep_probability"],
+            reason_code=a["reason_code"],
+            reasons=tuple(self.reasons),
+            key_code=a["key_code"],
+            keys=tuple(self.keys),
+            fallback=a["fallback"],
+        )
+        return ProbedDecisions(decisions, tuple(self.masks))
+
+
 def _recode(codes: npt.NDArray[Any], table: tuple[str, ...], merged: dict[str, int]) -> Any:
     remap = np.array([merged.setdefault(v, len(merged)) for v in table], dtype=np.int32)
     return remap[codes] if len(table) else codes
 
 
-def _place(
-    parts: Sequence[npt.NDArray[Any]], members: Sequence[Members] | None, n: int
-) -> npt.NDArray[Any]:
-    if members is None:  # contiguous partitions in corpus order
-        return np.concatenate(parts) if parts else np.empty(0)
-    out = np.empty(n, dtype=parts[0].dtype)
-    for values, where in zip(parts, members, strict=True):
-        out[where] = values
-    return out
-
-
 def merge_probed(
     parts: Sequence[ProbedDecisions],
-    trace_ids: tuple[str, ...],
+    trace_ids: Sequence[str],
     members: Sequence[Members] | None = None,
 ) -> ProbedDecisions:
     """Partition results as one corpus's decisions and probe masks.
@@ -63,36 +103,17 @@ def merge_probed(
     """
     if not parts:
         raise ValueError("no partition results to merge")
-    n = len(trace_ids)
-    if members is not None and sum(len(m) for m in members) != n:
+    if members is not None and len(members) != len(parts):
         raise ValueError("partition members do not cover the corpus")
-    reasons: dict[str, int] = {}
-    keys: dict[str, int] = {}
-    ds = [p.decisions for p in parts]
-
-    def place(name: str) -> Any:
-        return _place([getattr(d, name) for d in ds], members, n)
-
-    reason_code = _place(
-        [_recode(d.reason_code, d.reasons, reasons).astype(np.int32) for d in ds], members, n
-    )
-    key_code = _place([_recode(d.key_code, d.keys, keys).astype(np.int32) for d in ds], members, n)
-    decisions = CorpusDecisions(
-        trace_ids=trace_ids,
-        rule_names=ds[0].rule_names,
-        rule_index=place("rule_index"),
-        rate=place("rate"),
-        keep=place("keep"),
-        keep_probability=place("keep_probability"),
-        reason_code=reason_code,
-        reasons=tuple(reasons),
-        key_code=key_code,
-        keys=tuple(keys),
-        fallback=place("fallback"),
-    )
-    n_probes = len(parts[0].probes)
-    masks = tuple(_place([p.probes[i] for p in parts], members, n) for i in range(n_probes))
-    return ProbedDecisions(decisions, masks)
+    merged = _Merged(len(trace_ids))
+    start = 0
+    for k, part in enumerate(parts):
+        n = len(part.decisions)
+        if members is not None and len(members[k]) != n:
+            raise ValueError("partition members do not cover the corpus")
+        merged.add(part, slice(start, start + n) if members is None else members[k])
+        start += n
+    return merged.result(trace_ids)
 
 
 def evaluate_parted(
@@ -109,23 +130,16 @@ def evaluate_parted(
     One partition is mapped at a time and only its per-trace results are kept, so memory
     holds one partition's rows and the corpus's per-trace arrays, whatever the corpus size.
     """
-    done: list[ProbedDecisions] = []
-    members = []
+    merged = _Merged(corpus.n_traces)
     first_calls: FirstCalls = {}  # one evaluation: the same rules and now for every part
     for k in range(corpus.n_parts):
         part = corpus.part(k)
         probed = evaluate_with_probes(
             rules_file, part, env, probes=probes, now=now, threads=threads, first_calls=first_calls
         )
-        # Keep numbers only: the partition's ids (and its mapped rows) can go.
-        done.append(ProbedDecisions(_without_ids(probed.decisions), probed.probes))
-        members.append(corpus.members(k))
+        merged.add(probed, corpus.members(k))  # placed at once: no list of part results
         del part, probed
-    return merge_probed(done, corpus.trace_ids, members)
-
-
-def _without_ids(decisions: CorpusDecisions) -> CorpusDecisions:
-    return replace(decisions, trace_ids=())
+    return merged.result(corpus.trace_ids)
 
 
 def match_parted(rules_file: RulesFile, corpus: PartedCorpus) -> npt.NDArray[np.bool_]:
