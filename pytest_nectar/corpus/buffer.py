@@ -12,7 +12,9 @@ chunks (possibly built in worker processes) into a corpus.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, count
 from typing import Any
 
 import numpy as np
@@ -42,7 +44,8 @@ _KIND_OF_TYPE: dict[type, int] = {
 
 @dataclass
 class PartialColumn:
-    """One field over one chunk; entries in no particular row order (``rows`` says where)."""
+    """One field over one chunk, entries in row order; strings in the order of their first
+    entry in shape order (rows grouped by field layout, as :class:`RowBuffer` groups them)."""
 
     rows: npt.NDArray[np.int64]
     kind: npt.NDArray[np.uint8]
@@ -51,6 +54,35 @@ class PartialColumn:
     codes: npt.NDArray[np.int32]
     strings: list[str]
     others: dict[int, object] = field(default_factory=dict)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Chunks cross from worker processes: a column of one kind sends its one array of
+        # values (and int32 rows), not five; the other side rebuilds the same arrays.
+        kind = self.kind
+        n = len(kind)
+        if n and not self.others and int(kind.min()) == int(kind.max()) and n < 2**31:
+            only = int(kind[0])
+            payload = {KIND_STRING: self.codes, KIND_FLOAT: self.floats}.get(only, self.ints)
+            rows = self.rows.astype(np.int32) if int(self.rows[-1]) < 2**31 else self.rows
+            return (_one_kind, (rows, only, payload, self.strings))
+        fields = (self.rows, kind, self.ints, self.floats, self.codes, self.strings, self.others)
+        return (PartialColumn, fields)
+
+
+def _one_kind(
+    rows: npt.NDArray[np.integer[Any]], kind: int, payload: npt.NDArray[Any], strings: list[str]
+) -> PartialColumn:
+    n = len(rows)
+    ints = payload if kind in (KIND_INT, KIND_BOOL) else np.zeros(n, dtype=np.int64)
+    if kind == KIND_FLOAT:
+        floats = payload
+    elif kind == KIND_INT:
+        floats = ints.astype(np.float64)
+    else:
+        floats = np.zeros(n, dtype=np.float64)
+    codes = payload if kind == KIND_STRING else np.full(n, -1, dtype=np.int32)
+    kinds = np.full(n, kind, dtype=np.uint8)
+    return PartialColumn(rows.astype(np.int64), kinds, ints, floats, codes, strings)
 
 
 @dataclass
@@ -73,123 +105,154 @@ class PartialTable:
 
 
 class _FieldAccumulator:
-    __slots__ = ("codes", "floats", "ints", "kinds", "lookup", "others", "rows")
+    """One field's entries of one chunk: pieces kept as they come, converted once at the end.
+
+    Converting every value of a field in one pass (rather than per shape or per block) gives
+    the same arrays, kinds and dictionary order, with a few numpy calls per field and chunk.
+    """
+
+    __slots__ = ("rows", "values")
 
     def __init__(self) -> None:
         self.rows: list[npt.NDArray[np.int64]] = []
-        self.kinds: list[npt.NDArray[np.uint8]] = []
-        self.ints: list[npt.NDArray[np.int64]] = []
-        self.floats: list[npt.NDArray[np.float64]] = []
-        self.codes: list[npt.NDArray[np.int32]] = []
-        self.lookup: dict[str, int] = {}
-        self.others: dict[int, object] = {}
+        self.values: list[Sequence[Any]] = []
 
-    @property
-    def size(self) -> int:
-        return sum(len(r) for r in self.rows)
+    def add(self, rows: npt.NDArray[np.int64], values: Sequence[Any]) -> None:
+        self.rows.append(rows)
+        self.values.append(values)
 
-    def add(self, rows: npt.NDArray[np.int64], values: tuple[Any, ...]) -> None:
+    def finish(self) -> PartialColumn:
+        rows = self.rows[0] if len(self.rows) == 1 else np.concatenate(self.rows)
+        values: Sequence[Any]
+        values = self.values[0] if len(self.values) == 1 else list(chain.from_iterable(self.values))
+        # Entries go in row order; the dictionary keeps the order of the values as they
+        # came (shape by shape).
+        order = None if len(rows) < 2 or bool((rows[1:] > rows[:-1]).all()) else rows.argsort()
         n = len(values)
         types = set(map(type, values))
-        zeros_i = np.zeros(n, dtype=np.int64)
-        zeros_f = np.zeros(n, dtype=np.float64)
-        no_codes = np.full(n, -1, dtype=np.int32)
         if len(types) == 1:
             only = next(iter(types))
             if only is str:
-                lookup = self.lookup
-                for s in dict.fromkeys(values):
-                    if s not in lookup:
-                        lookup[s] = len(lookup)
+                lookup = dict(zip(dict.fromkeys(values), count(), strict=False))
                 codes = np.fromiter(map(lookup.__getitem__, values), dtype=np.int32, count=n)
-                self._push(rows, KIND_STRING, zeros_i, zeros_f, codes)
-                return
+                return _typed(rows, order, KIND_STRING, codes=codes, strings=list(lookup))
             if only is float:
-                self._push(rows, KIND_FLOAT, zeros_i, np.array(values, dtype=np.float64), no_codes)
-                return
+                return _typed(rows, order, KIND_FLOAT, floats=np.array(values, dtype=np.float64))
             if only is int:
                 try:
                     ints = np.array(values, dtype=np.int64)
                 except OverflowError:
-                    self._add_mixed(rows, values)
-                    return
-                self._push(rows, KIND_INT, ints, ints.astype(np.float64), no_codes)
-                return
+                    return _in_order(_mixed(rows, values), order)
+                return _typed(rows, order, KIND_INT, ints=ints, floats=ints.astype(np.float64))
             if only is bool:
-                ints = np.array(values, dtype=np.int64)
-                self._push(rows, KIND_BOOL, ints, zeros_f, no_codes)
-                return
-        self._add_mixed(rows, values)
+                return _typed(rows, order, KIND_BOOL, ints=np.array(values, dtype=np.int64))
+        return _in_order(_mixed(rows, values), order)
 
-    def _push(
-        self,
-        rows: npt.NDArray[np.int64],
-        kind: int,
-        ints: npt.NDArray[np.int64],
-        floats: npt.NDArray[np.float64],
-        codes: npt.NDArray[np.int32],
-    ) -> None:
-        self.rows.append(rows)
-        self.kinds.append(np.full(len(rows), kind, dtype=np.uint8))
-        self.ints.append(ints)
-        self.floats.append(floats)
-        self.codes.append(codes)
 
-    def _add_mixed(self, rows: npt.NDArray[np.int64], values: tuple[Any, ...]) -> None:
-        n = len(values)
-        base = self.size
-        kinds = np.zeros(n, dtype=np.uint8)
-        ints = np.zeros(n, dtype=np.int64)
-        floats = np.zeros(n, dtype=np.float64)
-        codes = np.full(n, -1, dtype=np.int32)
-        lookup = self.lookup
-        for i, value in enumerate(values):
-            kind = _KIND_OF_TYPE.get(type(value))
-            if kind is None:
-                raise TypeError(f"unsupported value type {type(value).__name__}")
-            kinds[i] = kind
-            if kind == KIND_STRING:
-                code = lookup.get(value)
-                if code is None:
-                    code = lookup[value] = len(lookup)
-                codes[i] = code
-            elif kind == KIND_INT:
-                if -(2**63) <= value < 2**63:
-                    ints[i] = value
-                    floats[i] = float(value)
-                else:  # an integer beyond int64 can only reach Refinery as a float64
-                    kinds[i] = KIND_FLOAT
-                    floats[i] = float(value)
-            elif kind == KIND_FLOAT:
-                floats[i] = value
-            elif kind == KIND_BOOL:
-                ints[i] = int(value)
-            elif kind == KIND_OTHER:
-                self.others[base + i] = value
-        self.rows.append(rows)
-        self.kinds.append(kinds)
-        self.ints.append(ints)
-        self.floats.append(floats)
-        self.codes.append(codes)
+def _typed(
+    rows: npt.NDArray[np.int64],
+    order: npt.NDArray[np.intp] | None,
+    kind: int,
+    *,
+    ints: npt.NDArray[np.int64] | None = None,
+    floats: npt.NDArray[np.float64] | None = None,
+    codes: npt.NDArray[np.int32] | None = None,
+    strings: list[str] | None = None,
+) -> PartialColumn:
+    """A column of one kind; the value arrays it does not use are zeros (codes -1)."""
+    n = len(rows)
+    if order is not None:
+        rows = rows[order]
+        ints = None if ints is None else ints[order]
+        floats = None if floats is None else floats[order]
+        codes = None if codes is None else codes[order]
+    return PartialColumn(
+        rows,
+        np.full(n, kind, dtype=np.uint8),
+        np.zeros(n, dtype=np.int64) if ints is None else ints,
+        np.zeros(n, dtype=np.float64) if floats is None else floats,
+        np.full(n, -1, dtype=np.int32) if codes is None else codes,
+        strings or [],
+    )
 
-    def finish(self) -> PartialColumn:
-        return PartialColumn(
-            rows=np.concatenate(self.rows),
-            kind=np.concatenate(self.kinds),
-            ints=np.concatenate(self.ints),
-            floats=np.concatenate(self.floats),
-            codes=np.concatenate(self.codes),
-            strings=list(self.lookup),
-            others=self.others,
-        )
+
+def _in_order(column: PartialColumn, order: npt.NDArray[np.intp] | None) -> PartialColumn:
+    if order is None:
+        return column
+    others = column.others
+    if others:
+        where = np.empty(len(order), dtype=np.int64)
+        where[order] = np.arange(len(order))
+        others = {int(where[i]): value for i, value in others.items()}
+    return PartialColumn(
+        column.rows[order],
+        column.kind[order],
+        column.ints[order],
+        column.floats[order],
+        column.codes[order],
+        column.strings,
+        others,
+    )
+
+
+def _mixed(rows: npt.NDArray[np.int64], values: Sequence[Any]) -> PartialColumn:
+    """Entries of several types (or ints beyond int64): one value at a time."""
+    n = len(values)
+    kinds = np.zeros(n, dtype=np.uint8)
+    ints = np.zeros(n, dtype=np.int64)
+    floats = np.zeros(n, dtype=np.float64)
+    codes = np.full(n, -1, dtype=np.int32)
+    lookup: dict[str, int] = {}
+    others: dict[int, object] = {}
+    for i, value in enumerate(values):
+        kind = _KIND_OF_TYPE.get(type(value))
+        if kind is None:
+            raise TypeError(f"unsupported value type {type(value).__name__}")
+        kinds[i] = kind
+        if kind == KIND_STRING:
+            code = lookup.get(value)
+            if code is None:
+                code = lookup[value] = len(lookup)
+            codes[i] = code
+        elif kind == KIND_INT:
+            if -(2**63) <= value < 2**63:
+                ints[i] = value
+                floats[i] = float(value)
+            else:  # an integer beyond int64 can only reach Refinery as a float64
+                kinds[i] = KIND_FLOAT
+                floats[i] = float(value)
+        elif kind == KIND_FLOAT:
+            floats[i] = value
+        elif kind == KIND_BOOL:
+            ints[i] = int(value)
+        elif kind == KIND_OTHER:
+            others[i] = value
+    return PartialColumn(rows, kinds, ints, floats, codes, list(lookup), others)
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """Rows of one shape added a column at a time (see :meth:`RowBuffer.add_block`)."""
+
+    rows: npt.NDArray[np.int64]
+    columns: Sequence[Sequence[Any]]
+
+
+#: Rows of one shape added one at a time: their row numbers and value tuples.
+_Rows = tuple[list[int], list[tuple[Any, ...]]]
 
 
 class RowBuffer:
-    """Collects events (flat dicts) of one chunk and turns them into a :class:`PartialTable`."""
+    """Collects events (flat dicts) of one chunk and turns them into a :class:`PartialTable`.
+
+    Rows are grouped by shape (their field names in order); a shape's rows arrive one at a
+    time (:meth:`add`) or as blocks of columns (:meth:`add_block`, for readers that flatten
+    many events at once), always in row order.
+    """
 
     def __init__(self) -> None:
         self.n = 0
-        self._shapes: dict[tuple[str, ...], tuple[list[int], list[tuple[Any, ...]]]] = {}
+        self._shapes: dict[tuple[str, ...], list[_Rows | _Block]] = {}
         self._times: list[float] = []
         self._rates: list[float] = []
         self._formats: list[int] = []
@@ -200,16 +263,44 @@ class RowBuffer:
         self, fields: dict[str, object], time: float, rate: float, fmt: int, record: int
     ) -> None:
         shape = tuple(fields)
-        group = self._shapes.get(shape)
-        if group is None:
-            group = self._shapes[shape] = ([], [])
-        group[0].append(self.n)
-        group[1].append(tuple(fields.values()))
+        pieces = self._shapes.get(shape)
+        if pieces is None:
+            piece: _Rows = ([], [])
+            self._shapes[shape] = [piece]
+        else:
+            last = pieces[-1]
+            if type(last) is tuple:
+                piece = last
+            else:
+                piece = ([], [])
+                pieces.append(piece)
+        piece[0].append(self.n)
+        piece[1].append(tuple(fields.values()))
         self._times.append(time)
         self._rates.append(rate)
         self._formats.append(fmt)
         self._records.append(record)
         self.n += 1
+
+    def add_rows(self, times: list[float], rates: list[float], fmt: int, record: int) -> int:
+        """Open ``len(times)`` rows at once; returns the first one's number.  Their fields
+        follow with :meth:`add_block`, before any other row is added."""
+        first = self.n
+        n = len(times)
+        self._times.extend(times)
+        self._rates.extend(rates)
+        self._formats.extend([fmt] * n)
+        self._records.extend([record] * n)
+        self.n += n
+        return first
+
+    def add_block(
+        self, shape: tuple[str, ...], rows: npt.NDArray[np.int64], columns: Sequence[Sequence[Any]]
+    ) -> None:
+        """Fields of rows of one ``shape`` (ascending, opened by :meth:`add_rows`), one
+        sequence of values per field name, in row order.  Shapes of one batch of rows are
+        added in the order of their first row."""
+        self._shapes.setdefault(shape, []).append(_Block(rows, columns))
 
     def mark(self) -> int:
         """A point to roll back to if the record being read turns out to be bad."""
@@ -220,11 +311,20 @@ class RowBuffer:
         if mark == self.n:
             return
         for shape in list(self._shapes):
-            rows, values = self._shapes[shape]
-            while rows and rows[-1] >= mark:
-                rows.pop()
-                values.pop()
-            if not rows:
+            pieces = self._shapes[shape]
+            while pieces:
+                last = pieces[-1]
+                if type(last) is tuple:
+                    rows, values = last
+                    while rows and rows[-1] >= mark:
+                        rows.pop()
+                        values.pop()
+                    if rows:
+                        break
+                elif last.rows[0] < mark:  # type: ignore[union-attr]
+                    break  # a block is one record's: all in or all out
+                pieces.pop()
+            if not pieces:
                 del self._shapes[shape]
         del self._times[mark:]
         del self._rates[mark:]
@@ -234,13 +334,19 @@ class RowBuffer:
 
     def finish(self, records: int = 0) -> PartialTable:
         accumulators: dict[str, _FieldAccumulator] = {}
-        for shape, (rows, values) in self._shapes.items():
-            row_array = np.array(rows, dtype=np.int64)
-            for name, column in zip(shape, zip(*values, strict=True), strict=True):
-                acc = accumulators.get(name)
-                if acc is None:
-                    acc = accumulators[name] = _FieldAccumulator()
-                acc.add(row_array, column)
+        for shape, pieces in self._shapes.items():
+            for piece in pieces:
+                if type(piece) is tuple:
+                    rows = np.array(piece[0], dtype=np.int64)
+                    columns: Iterable[Sequence[Any]] = zip(*piece[1], strict=True)
+                else:
+                    rows = piece.rows  # type: ignore[union-attr]
+                    columns = piece.columns  # type: ignore[union-attr]
+                for name, column in zip(shape, columns, strict=True):
+                    acc = accumulators.get(name)
+                    if acc is None:
+                        acc = accumulators[name] = _FieldAccumulator()
+                    acc.add(rows, column)
         times = np.array(self._times, dtype=np.float64) if self._times else np.zeros(0)
         return PartialTable(
             n_rows=self.n,

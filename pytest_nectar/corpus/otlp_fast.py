@@ -23,6 +23,7 @@ produces nothing and the record goes to the exact reader:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Final
 
 import msgspec
@@ -30,15 +31,22 @@ from msgspec import UNSET, Struct, UnsetType
 
 from pytest_nectar.corpus.context import FMT_OTLP, ReadContext
 from pytest_nectar.corpus.husky import (
-    SPAN_KINDS,
-    STATUS_CODES,
-    _is_decimal,
     _marshallable,
     _put_value,
     flatten_span,
-    otlp_id,
     sample_rate_of,
     scope_and_resource_fields,
+)
+from pytest_nectar.corpus.otlp_batch import (
+    COMPLEX,
+    INTRINSIC,
+    ScopeFields,
+    code_of,
+    flatten_spans,
+    id_of,
+    kind_of,
+    nanos,
+    scalar,
 )
 
 __all__ = ["FastOtlp"]
@@ -178,8 +186,7 @@ class FastOtlp:
         mark = ctx.buffer.mark()
         try:
             ctx.fmt = FMT_OTLP
-            for rs in resource_spans or ():
-                _read_resource_spans(rs, ctx)
+            _read_resource_spans(resource_spans or [], ctx)
         except Exception:  # the exact reader decides what is wrong, and says so
             ctx.buffer.rollback(mark)
             return False
@@ -187,33 +194,44 @@ class FastOtlp:
         return True
 
 
-def _read_resource_spans(rs: ResourceSpans, ctx: ReadContext) -> None:
-    scope_spans = rs.scope_spans
-    if scope_spans is UNSET:
-        scope_spans = rs.instrumentation_library_spans
-    if not scope_spans:
-        return
-    resource = None if rs.resource is None else _to_builtins(rs.resource)
-    emit = ctx.emit
-    for ss in scope_spans:
-        scope = ss.scope if ss.scope is not UNSET else ss.instrumentation_library
-        shared, scope_rate, resource_rate = scope_and_resource_fields(
-            None if scope is None or scope is UNSET else _to_builtins(scope),
-            ss.schema_url,
-            resource,
-            rs.schema_url,
-        )
-        # Rates set at scope or resource level: husky's flatten_span picks the span's rate.
-        outer_rate = any(slot is not None for slot in (*scope_rate, *resource_rate))
-        shared_fields = dict(shared)
-        reserved = _INTRINSIC | shared_fields.keys()
-        for span in ss.spans or ():
-            if span.events or span.links or outer_rate:
-                flatten_span(_to_builtins(span), shared, scope_rate, resource_rate, emit)
-            else:
-                _flatten_plain(
-                    span, shared, shared_fields, reserved, scope_rate, resource_rate, emit
-                )
+def _read_resource_spans(resource_spans: list[ResourceSpans], ctx: ReadContext) -> None:
+    """Every span of one request, with the fields of its scope, in order."""
+    spans: list[Span] = []
+    scope_of: list[int] = []
+    scopes: list[ScopeFields] = []
+    for rs in resource_spans:
+        scope_spans = rs.scope_spans
+        if scope_spans is UNSET:
+            scope_spans = rs.instrumentation_library_spans
+        if not scope_spans:
+            continue
+        resource = None if rs.resource is None else _to_builtins(rs.resource)
+        for ss in scope_spans:
+            scope = ss.scope if ss.scope is not UNSET else ss.instrumentation_library
+            shared, scope_rate, resource_rate = scope_and_resource_fields(
+                None if scope is None or scope is UNSET else _to_builtins(scope),
+                ss.schema_url,
+                resource,
+                rs.schema_url,
+            )
+            if not ss.spans:
+                continue
+            outer_rate = any(slot is not None for slot in (*scope_rate, *resource_rate))
+            index = len(scopes)
+            scopes.append(ScopeFields(shared, dict(shared), scope_rate, resource_rate, outer_rate))
+            spans.extend(ss.spans)
+            scope_of.extend([index] * len(ss.spans))
+    flatten_spans(spans, scope_of, scopes, ctx, partial(_flatten_one, emit=ctx.emit))
+
+
+def _flatten_one(
+    span: Span, scope: ScopeFields, emit: Callable[[dict[str, object], float, float], None]
+) -> None:
+    """One span, as husky.flatten_span flattens it."""
+    if span.events or span.links or scope.outer_rate:
+        flatten_span(_to_builtins(span), scope.shared, scope.scope_rate, scope.resource_rate, emit)
+    else:
+        _flatten_plain(span, scope, emit)
 
 
 def _put_attributes(out: dict[str, object], attributes: list[KeyValue], rate: list[object]) -> None:
@@ -230,71 +248,27 @@ def _put_attributes(out: dict[str, object], attributes: list[KeyValue], rate: li
             continue
         if key in out:
             continue
-        s = value.string_value
-        if s is not UNSET:
-            out[key] = s
-            continue
-        i = value.int_value
-        if type(i) is str and _is_decimal(i):
-            i = int(i, 10)
-        if type(i) is int:
-            if not _INT64_MIN <= i <= _INT64_MAX:
-                raise ValueError("intValue beyond int64")
-            out[key] = i
-            continue
-        d = value.double_value
-        b = value.bool_value
-        if type(b) is bool and i is UNSET and d is UNSET and value.kvlist_value is UNSET:
-            out[key] = b
-            continue
-        if type(d) is float:
-            if value.kvlist_value is not UNSET:
-                # 3 and 3.0 decode alike here, and husky ranks them differently against a
-                # kvlist: let the exact reader have the record.
-                raise ValueError("doubleValue beside kvlistValue")
-            out[key] = d
-            continue
-        _put_value(out, key, _to_builtins(value), 0)
+        converted = scalar(value)
+        if converted is COMPLEX:
+            _put_value(out, key, _to_builtins(value), 0)
+        else:
+            out[key] = converted
 
 
 def _flatten_plain(
-    span: Span,
-    shared: list[tuple[str, object]],
-    shared_fields: dict[str, object],
-    reserved: frozenset[str],
-    scope_rate: list[object],
-    resource_rate: list[object],
-    emit: Callable[[dict[str, object], float, float], None],
+    span: Span, scope: ScopeFields, emit: Callable[[dict[str, object], float, float], None]
 ) -> None:
     """husky.flatten_span for a span without events or links (its last part only)."""
-    raw = span.trace_id
-    trace_id = _TRACE_IDS.get(raw)
-    if trace_id is None:
-        trace_id = _remember(_TRACE_IDS, raw, otlp_id(raw, 16, "traceId", trace=True))
-    raw = span.span_id
-    span_id = _SPAN_IDS.get(raw)
-    if span_id is None:
-        span_id = _remember(_SPAN_IDS, raw, otlp_id(raw, 8, "spanId"))
-    raw = span.parent_span_id
-    parent_id = _SPAN_IDS.get(raw)
-    if parent_id is None:
-        parent_id = _remember(_SPAN_IDS, raw, otlp_id(raw, 8, "parentSpanId"))
+    trace_id = id_of(span.trace_id, 16, "traceId")
+    span_id = id_of(span.span_id, 8, "spanId")
+    parent_id = id_of(span.parent_span_id, 8, "parentSpanId")
     name = span.name or ""
-    start = _nanos(span.start_time_unix_nano)
-    end = _nanos(span.end_time_unix_nano)
+    start = nanos(span.start_time_unix_nano)
+    end = nanos(span.end_time_unix_nano)
     status = span.status
-    code_raw = 0 if status is None else status.code
-    code = STATUS_CODES.get(code_raw)
-    if code is None:
-        if type(code_raw) is not int or code_raw not in _INT32:  # a protobuf enum is int32
-            raise ValueError("status.code")
-        code = code_raw
+    code = code_of(0 if status is None else status.code)
     message = "" if status is None else (status.message or "")
-    kind = SPAN_KINDS.get(span.kind)
-    if kind is None:
-        if type(span.kind) is not int or span.kind not in _INT32:
-            raise ValueError("kind")
-        kind = "unspecified"
+    kind = kind_of(span.kind)
     trace_state = span.trace_state or ""
     span_rate: list[object] = [None, None]
     fields: dict[str, object] = {}
@@ -303,11 +277,16 @@ def _flatten_plain(
     if span_rate[0] is None and span_rate[1] is None and not trace_state:
         rate = 1.0
     else:
-        rate = sample_rate_of((span_rate, scope_rate, resource_rate), trace_state)
-    if not reserved.isdisjoint(fields) or not _INTRINSIC.isdisjoint(shared_fields):
+        rate = sample_rate_of((span_rate, scope.scope_rate, scope.resource_rate), trace_state)
+    shared_fields = scope.shared_fields
+    if (
+        not scope.batched
+        or not shared_fields.keys().isdisjoint(fields)
+        or not INTRINSIC.isdisjoint(fields)
+    ):
         # An attribute shadows an intrinsic or shared field, or a resource or scope field
         # shadows an intrinsic (rare): husky decides which wins.
-        flatten_span(_to_builtins(span), shared, scope_rate, resource_rate, emit)
+        flatten_span(_to_builtins(span), scope.shared, scope.scope_rate, scope.resource_rate, emit)
         return
     # No attribute shadows an intrinsic or shared field: husky's first-wins checks would all
     # pass, in this order.
@@ -338,54 +317,3 @@ def _flatten_plain(
 
 
 _NAN: Final = float("nan")
-#: The fields husky adds to a span row: when no attribute has one of these names (or a
-#: scope or resource field's), the row is built without first-wins checks.
-_INTRINSIC: Final = frozenset(
-    {
-        "trace.trace_id",
-        "trace.parent_id",
-        "meta.signal_type",
-        "error",
-        "name",
-        "trace.span_id",
-        "trace.trace_state",
-        "status_code",
-        "status_message",
-        "span.num_events",
-        "span.num_links",
-        "span.kind",
-        "type",
-        "duration_ms",
-        "meta.invalid_duration",
-    }
-)
-_UINT64_LIMIT: Final = 2**64
-_INT32: Final = range(-(2**31), 2**31)
-_INT64_MIN: Final = -(2**63)
-_INT64_MAX: Final = 2**63 - 1
-#: Id text to Husky's hex, per process: spans of a trace share their trace id, children
-#: name their parent's span id.  Bounded: cleared when full.
-_TRACE_IDS: dict[str | None, str] = {}
-_SPAN_IDS: dict[str | None, str] = {}
-_IDS_MAX: Final = 1 << 16
-
-
-def _nanos(raw: int | str | None) -> int:
-    # Only what every reading of OTLP agrees on: a uint64 as a number or plain digits.
-    # Anything else raises, and the exact reader says what is wrong with it.
-    if raw is None:
-        return 0
-    if type(raw) is str:
-        if not (raw.isascii() and raw.isdigit() and len(raw) <= 20):
-            raise ValueError("timestamp")
-        raw = int(raw, 10)
-    if not 0 <= raw < _UINT64_LIMIT:  # type: ignore[operator]
-        raise ValueError("timestamp")
-    return raw  # type: ignore[return-value]
-
-
-def _remember(cache: dict[str | None, str], raw: str | None, value: str) -> str:
-    if len(cache) >= _IDS_MAX:
-        cache.clear()
-    cache[raw] = value
-    return value
