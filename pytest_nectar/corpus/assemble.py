@@ -21,9 +21,11 @@ Traces without a root, orphans, duplicate span ids and clock skew are kept as th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import chain, compress, count, pairwise, repeat
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -71,36 +73,94 @@ class Identified:
 
 @dataclass
 class _Merged:
-    rows: list[npt.NDArray[np.int64]]
-    kind: list[npt.NDArray[np.uint8]]
-    ints: list[npt.NDArray[np.int64]]
-    floats: list[npt.NDArray[np.float64]]
-    codes: list[npt.NDArray[np.int32]]
-    lookup: dict[str, int]
-    others: dict[int, object]
+    """One column over several chunks: arrays kept per chunk until used, dictionaries
+    merged in chunk order (a string keeps the code of its first appearance)."""
+
+    rows: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    kind: list[npt.NDArray[np.uint8]] = field(default_factory=list)
+    ints: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    floats: list[npt.NDArray[np.float64]] = field(default_factory=list)
+    codes: list[npt.NDArray[np.int32]] = field(default_factory=list)
+    #: Per chunk, its dictionary (until :meth:`merge_strings`); then the column's.
+    dictionaries: list[Sequence[str]] = field(default_factory=list)
+    strings: list[str] = field(default_factory=list)
+    others: dict[int, object] = field(default_factory=dict)
     size: int = 0
 
     def add(self, part: PartialColumn, offset: int) -> None:
         if part.others:
             self.others.update({self.size + i: v for i, v in part.others.items()})
-        codes = part.codes
-        if part.strings:
-            if not self.lookup:
-                self.lookup = dict(zip(part.strings, range(len(part.strings)), strict=True))
-            else:
-                lookup = self.lookup
-                mapping = np.fromiter(
-                    (lookup.setdefault(s, len(lookup)) for s in part.strings),
-                    dtype=np.int32,
-                    count=len(part.strings),
-                )
-                codes = np.where(codes >= 0, mapping[np.maximum(codes, 0)], -1).astype(np.int32)
-        self.rows.append(part.rows + offset)
+        self.rows.append(part.rows + offset if offset else part.rows)
         self.kind.append(part.kind)
         self.ints.append(part.ints)
         self.floats.append(part.floats)
-        self.codes.append(codes)
+        self.codes.append(part.codes)
+        self.dictionaries.append(part.strings)
         self.size += len(part.rows)
+
+    def merge_strings(self) -> None:
+        """One dictionary for the column, and every chunk's codes into it."""
+        used = [i for i, strings in enumerate(self.dictionaries) if strings]
+        if len(used) == 1:
+            self.strings = list(self.dictionaries[used[0]])
+        elif used:
+            parts = [self.dictionaries[i] for i in used]
+            merged = _merge_by_hash(parts) if sum(map(len, parts)) >= _BY_HASH else None
+            self.strings, mappings = merged or _merge_by_dict(parts)
+            for i, mapping in zip(used, mappings, strict=True):
+                codes = self.codes[i]
+                self.codes[i] = np.where(codes >= 0, mapping[np.maximum(codes, 0)], -1).astype(
+                    np.int32
+                )
+        self.dictionaries = []
+
+
+#: Dictionaries of this many strings in all are merged by sorting hashes, not in a dict
+#: (a dict of millions of strings misses the cache on every lookup).
+_BY_HASH: Final = 50_000
+_hash: Callable[[object], int] = hash  # a name tests replace to force collisions
+
+
+def _merge_by_dict(
+    parts: Sequence[Sequence[str]],
+) -> tuple[list[str], list[npt.NDArray[np.int32]]]:
+    lookup = dict(zip(parts[0], count()))
+    mappings = [np.arange(len(parts[0]), dtype=np.int32)]
+    for strings in parts[1:]:
+        new = [s for s in strings if s not in lookup]
+        lookup.update(zip(new, count(len(lookup))))
+        mappings.append(
+            np.fromiter(map(lookup.__getitem__, strings), dtype=np.int32, count=len(strings))
+        )
+    return list(lookup), mappings
+
+
+def _merge_by_hash(
+    parts: Sequence[Sequence[str]],
+) -> tuple[list[str], list[npt.NDArray[np.int32]]] | None:
+    """What :func:`_merge_by_dict` gives, from a stable sort of the strings' hashes; None on
+    a hash collision between different strings (then the dict decides)."""
+    every = list(chain.from_iterable(parts))
+    n = len(every)
+    hashes = np.fromiter(map(_hash, every), dtype=np.int64, count=n)
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    # Each string's first occurrence with its hash (the stable sort keeps input order).
+    first = np.empty(n, dtype=np.int64)
+    first[order] = order[starts][np.cumsum(starts) - 1]
+    later = np.flatnonzero(first != np.arange(n))
+    at = every.__getitem__
+    if not all(map(operator.eq, map(at, later.tolist()), map(at, first[later].tolist()))):
+        return None
+    is_first = first == np.arange(n)
+    code = np.cumsum(is_first, dtype=np.int64) - 1
+    final = code[first].astype(np.int32)
+    bounds = np.cumsum([0, *map(len, parts)]).tolist()
+    mappings = [final[a:b] for a, b in pairwise(bounds)]
+    return list(compress(every, is_first.tolist())), mappings
 
 
 def _merge(chunks: Sequence[PartialTable]) -> tuple[dict[str, _Merged], list[int]]:
@@ -110,9 +170,11 @@ def _merge(chunks: Sequence[PartialTable]) -> tuple[dict[str, _Merged], list[int
         for name, part in chunk.columns.items():
             target = merged.get(name)
             if target is None:
-                target = merged[name] = _Merged([], [], [], [], [], {}, {})
+                target = merged[name] = _Merged()
             target.add(part, offsets[-1])
         offsets.append(offsets[-1] + chunk.n_rows)
+    for column in merged.values():
+        column.merge_strings()
     return merged, offsets
 
 
@@ -126,7 +188,7 @@ def concat_tables(chunks: Sequence[PartialTable]) -> PartialTable:
             ints=_cat(col.ints, np.int64),
             floats=_cat(col.floats, np.float64),
             codes=_cat(col.codes, np.int32),
-            strings=list(col.lookup),
+            strings=col.strings,
             others=col.others,
         )
         for name, col in merged.items()
@@ -142,8 +204,11 @@ def concat_tables(chunks: Sequence[PartialTable]) -> PartialTable:
     )
 
 
-def _cat(parts: Sequence[npt.NDArray[Any]], dtype: type) -> npt.NDArray[Any]:
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+def _cat(parts: list[npt.NDArray[Any]], dtype: type) -> npt.NDArray[Any]:
+    """The parts as one array; the list keeps it, so a column is concatenated once."""
+    if len(parts) != 1:
+        parts[:] = [np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)]
+    return parts[0]
 
 
 def _string_rows(
@@ -157,7 +222,7 @@ def _string_rows(
     kind = _cat(col.kind, np.uint8)
     codes = _cat(col.codes, np.int32)
     mask = kind == KIND_STRING
-    return rows[mask], codes[mask], list(col.lookup)
+    return rows[mask], codes[mask], col.strings
 
 
 def _row_trace_ids(merged: dict[str, _Merged], n: int) -> tuple[npt.NDArray[np.int64], list[str]]:
@@ -165,13 +230,13 @@ def _row_trace_ids(merged: dict[str, _Merged], n: int) -> tuple[npt.NDArray[np.i
     row_tid = np.full(n, -1, dtype=np.int64)
     names: list[str] = []
     lookup: dict[str, int] = {}
-    for field in reversed(_TRACE_NAMES):  # the first name wins, so it is written last
-        rows, codes, strings = _string_rows(merged, field)
+    for key in reversed(_TRACE_NAMES):  # the first name wins, so it is written last
+        rows, codes, strings = _string_rows(merged, key)
         # An empty id is no id: Refinery passes such an event through unsampled.
+        new = [s for s in strings if s and s not in lookup]
+        lookup.update(zip(new, count(len(lookup))))
         mapping = np.fromiter(
-            (lookup.setdefault(s, len(lookup)) if s else -1 for s in strings),
-            dtype=np.int64,
-            count=len(strings),
+            map(lookup.get, strings, repeat(-1)), dtype=np.int64, count=len(strings)
         )
         if len(rows):
             values = mapping[codes]
@@ -183,8 +248,8 @@ def _row_trace_ids(merged: dict[str, _Merged], n: int) -> tuple[npt.NDArray[np.i
 
 def _has_parent(merged: dict[str, _Merged], n: int) -> npt.NDArray[np.bool_]:
     out = np.zeros(n, dtype=bool)
-    for field in _PARENT_NAMES:
-        rows, codes, strings = _string_rows(merged, field)
+    for key in _PARENT_NAMES:
+        rows, codes, strings = _string_rows(merged, key)
         nonempty = np.fromiter((len(s) > 0 for s in strings), dtype=bool, count=len(strings))
         if len(rows):
             out[rows[nonempty[codes]]] = True
@@ -207,9 +272,25 @@ def _bool_rows(merged: dict[str, _Merged], name: str, value: bool) -> npt.NDArra
 
 
 def _permute(
-    col: _Merged, name: str, new_index: npt.NDArray[np.int64], n_new: int
+    col: _Merged, name: str, new_index: npt.NDArray[np.int64] | None, n_new: int
 ) -> Column | None:
+    """The column in corpus row order (``new_index`` None: rows stay where they are)."""
     old_rows = _cat(col.rows, np.int64)
+    if new_index is None and bool((old_rows[1:] > old_rows[:-1]).all()):
+        if not len(old_rows):
+            return None
+        return Column(  # chunks hold entries in row order: nothing moves
+            name=name,
+            rows=old_rows,
+            kind=_cat(col.kind, np.uint8),
+            ints=_cat(col.ints, np.int64),
+            floats=_cat(col.floats, np.float64),
+            codes=_cat(col.codes, np.int32),
+            strings=StringPool.from_strings(col.strings),
+            others=col.others,
+        )
+    if new_index is None:
+        new_index = np.arange(n_new, dtype=np.int64)
     new_rows = new_index[old_rows]
     keep = np.flatnonzero(new_rows >= 0)
     if keep.size == 0:
@@ -232,7 +313,7 @@ def _permute(
         ints=_cat(col.ints, np.int64)[order],
         floats=_cat(col.floats, np.float64)[order],
         codes=_cat(col.codes, np.int32)[order],
-        strings=StringPool.from_strings(list(col.lookup)),
+        strings=StringPool.from_strings(col.strings),
         others=others,
     )
 
@@ -277,10 +358,14 @@ def assemble(
     rank = np.full(len(names), -1, dtype=np.int64)
     rank[uniq[order]] = np.arange(len(uniq))
     trace_of = rank[tids]
-    perm = kept[np.argsort(trace_of, kind="stable")]
-    n_new = len(perm)
-    new_index = np.full(n, -1, dtype=np.int64)
-    new_index[perm] = np.arange(n_new)
+    n_new = len(kept)
+    new_index: npt.NDArray[np.int64] | None = None
+    if n_new == n and bool((trace_of[1:] >= trace_of[:-1]).all()):
+        perm = kept  # every row kept, traces already contiguous in order: nothing moves
+    else:
+        perm = kept[np.argsort(trace_of, kind="stable")]
+        new_index = np.full(n, -1, dtype=np.int64)
+        new_index[perm] = np.arange(n_new)
 
     row_trace = rank[row_tid[perm]].astype(np.int32)
     n_traces = len(uniq)

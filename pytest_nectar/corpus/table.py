@@ -37,7 +37,7 @@ Everything here is immutable: arrays may be read-only memory maps of the on-disk
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final, Protocol, overload
@@ -103,11 +103,18 @@ class StringPool(Sequence[str]):
 
     @classmethod
     def from_strings(cls, strings: Sequence[str]) -> StringPool:
-        encoded = [s.encode("utf-8", "surrogatepass") for s in strings]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        if encoded:
-            np.cumsum([len(b) for b in encoded], out=offsets[1:])
-        pool = cls(b"".join(encoded), offsets)
+        offsets = np.zeros(len(strings) + 1, dtype=np.int64)
+        text = "".join(strings)
+        if text.isascii():  # one encode; a character is a byte
+            buffer = text.encode("ascii")
+            lengths: Iterable[int] = map(len, strings)
+        else:
+            encoded = [s.encode("utf-8", "surrogatepass") for s in strings]
+            buffer = b"".join(encoded)
+            lengths = map(len, encoded)
+        if strings:
+            np.cumsum(np.fromiter(lengths, dtype=np.int64, count=len(strings)), out=offsets[1:])
+        pool = cls(buffer, offsets)
         pool.__dict__["values"] = tuple(strings)
         return pool
 
