@@ -12,10 +12,10 @@ chunks (possibly built in worker processes) into a corpus.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, count
-from typing import Any
+from itertools import chain, count, repeat
+from typing import Any, Final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +29,7 @@ from pytest_nectar.corpus.table import (
     KIND_STRING,
 )
 
-__all__ = ["PartialColumn", "PartialTable", "RowBuffer"]
+__all__ = ["PartialColumn", "PartialTable", "Repeat", "RowBuffer"]
 
 _KIND_OF_TYPE: dict[type, int] = {
     str: KIND_STRING,
@@ -115,19 +115,36 @@ class _FieldAccumulator:
 
     def __init__(self) -> None:
         self.rows: list[npt.NDArray[np.int64]] = []
-        self.values: list[Sequence[Any]] = []
+        self.values: list[Piece] = []
 
-    def add(self, rows: npt.NDArray[np.int64], values: Sequence[Any]) -> None:
+    def add(self, rows: npt.NDArray[np.int64], values: Piece) -> None:
         self.rows.append(rows)
         self.values.append(values)
 
     def finish(self) -> PartialColumn:
         rows = self.rows[0] if len(self.rows) == 1 else np.concatenate(self.rows)
-        values: Sequence[Any]
-        values = self.values[0] if len(self.values) == 1 else list(chain.from_iterable(self.values))
         # Entries go in row order; the dictionary keeps the order of the values as they
         # came (shape by shape).
         order = None if len(rows) < 2 or bool((rows[1:] > rows[:-1]).all()) else rows.argsort()
+        pieces = self.values
+        first = pieces[0]
+        if isinstance(first, Repeat) and all(
+            isinstance(p, Repeat) and p.same(first) for p in pieces
+        ):
+            column = _repeated(rows[order] if order is not None else rows, first.value)
+            if column is not None:
+                return column
+        arrays = [p for p in pieces if isinstance(p, np.ndarray)]
+        if len(arrays) == len(pieces) and {a.dtype for a in arrays} in _ONE_NUMERIC:
+            array = np.concatenate(arrays)
+            if array.dtype == np.float64:
+                return _typed(rows, order, KIND_FLOAT, floats=array)
+            return _typed(rows, order, KIND_INT, ints=array, floats=array.astype(np.float64))
+        values: Sequence[Any]
+        if len(pieces) == 1 and not arrays:
+            values = pieces[0]  # type: ignore[assignment]
+        else:
+            values = list(chain.from_iterable(_python(p) for p in pieces))
         n = len(values)
         types = set(map(type, values))
         if len(types) == 1:
@@ -147,6 +164,67 @@ class _FieldAccumulator:
             if only is bool:
                 return _typed(rows, order, KIND_BOOL, ints=np.array(values, dtype=np.int64))
         return _in_order(_mixed(rows, values), order)
+
+
+class Repeat(Sequence[object]):
+    """One value ``n`` times: a column piece of a field every row of a block shares."""
+
+    __slots__ = ("n", "value")
+
+    def __init__(self, value: object, n: int) -> None:
+        self.value = value
+        self.n = n
+
+    def same(self, other: Repeat) -> bool:
+        """The same value, of the same type (1, 1.0 and True are different values)."""
+        value = self.value
+        return type(value) is type(other.value) and value == other.value
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, index: int) -> object: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[object]: ...
+    def __getitem__(self, index: int | slice) -> object | Sequence[object]:
+        if isinstance(index, slice):
+            return Repeat(self.value, len(range(self.n)[index]))
+        range(self.n)[index]  # IndexError out of range
+        return self.value
+
+    def __iter__(self) -> Iterator[object]:
+        return repeat(self.value, self.n)
+
+
+#: A field's values for some rows: Python values, one value repeated, or an int64 or
+#: float64 array (the values' kind).
+Piece = Sequence[Any] | npt.NDArray[Any]
+_ONE_NUMERIC: Final = ({np.dtype(np.int64)}, {np.dtype(np.float64)})
+
+
+def _python(piece: Piece) -> Iterable[Any]:
+    """A piece's values as Python objects (numpy arrays hold numpy scalars)."""
+    if isinstance(piece, np.ndarray):
+        values: list[Any] = piece.tolist()
+        return values
+    return piece
+
+
+def _repeated(rows: npt.NDArray[np.int64], value: object) -> PartialColumn | None:
+    """A column holding one value in every entry (None: not a plain scalar)."""
+    n = len(rows)
+    kind = type(value)
+    if kind is str:
+        return _typed(rows, None, KIND_STRING, codes=np.zeros(n, np.int32), strings=[value])  # type: ignore[list-item]
+    if kind is float:
+        return _typed(rows, None, KIND_FLOAT, floats=np.full(n, value, np.float64))
+    if kind is bool:
+        return _typed(rows, None, KIND_BOOL, ints=np.full(n, int(value), np.int64))  # type: ignore[call-overload]
+    if kind is int and -(2**63) <= value < 2**63:  # type: ignore[operator]
+        ints = np.full(n, value, np.int64)
+        return _typed(rows, None, KIND_INT, ints=ints, floats=ints.astype(np.float64))
+    return None
 
 
 def _typed(
@@ -235,7 +313,7 @@ class _Block:
     """Rows of one shape added a column at a time (see :meth:`RowBuffer.add_block`)."""
 
     rows: npt.NDArray[np.int64]
-    columns: Sequence[Sequence[Any]]
+    columns: Sequence[Piece]
 
 
 #: Rows of one shape added one at a time: their row numbers and value tuples.
@@ -295,7 +373,7 @@ class RowBuffer:
         return first
 
     def add_block(
-        self, shape: tuple[str, ...], rows: npt.NDArray[np.int64], columns: Sequence[Sequence[Any]]
+        self, shape: tuple[str, ...], rows: npt.NDArray[np.int64], columns: Sequence[Piece]
     ) -> None:
         """Fields of rows of one ``shape`` (ascending, opened by :meth:`add_rows`), one
         sequence of values per field name, in row order.  Shapes of one batch of rows are
@@ -338,7 +416,7 @@ class RowBuffer:
             for piece in pieces:
                 if type(piece) is tuple:
                     rows = np.array(piece[0], dtype=np.int64)
-                    columns: Iterable[Sequence[Any]] = zip(*piece[1], strict=True)
+                    columns: Iterable[Piece] = zip(*piece[1], strict=True)
                 else:
                     rows = piece.rows  # type: ignore[union-attr]
                     columns = piece.columns  # type: ignore[union-attr]

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from msgspec import UNSET
 
+from pytest_nectar.corpus.buffer import Piece, Repeat
 from pytest_nectar.corpus.context import ReadContext
 from pytest_nectar.corpus.husky import SPAN_KINDS, STATUS_CODES, _is_decimal, otlp_id
 
@@ -191,11 +192,11 @@ def _ids(raws: list[str | None], nbytes: int, what: str) -> list[str]:
         except ValueError:
             whole = False
         if whole:  # hex in, lowercase hex out; a trace id's zero upper half is dropped
-            if nbytes == 16:
-                return [
-                    (r[16:] if r.startswith(_ZERO_HALF) else r).lower() if r else "" for r in raws
-                ]
-            return [r.lower() if r else "" for r in raws]
+            if joined != joined.lower():
+                raws = [r.lower() if r else r for r in raws]
+            if nbytes == 16 and _ZERO_HALF in joined:
+                raws = [r[16:] if r and r.startswith(_ZERO_HALF) else r for r in raws]
+            return raws if len(present) == len(raws) else [r or "" for r in raws]  # type: ignore[return-value]
     return [id_of(r, nbytes, what) for r in raws]
 
 
@@ -411,12 +412,13 @@ def _emit(
     invalid = both & (end < start)
     elapsed = np.zeros(n, dtype=np.uint64)
     np.subtract(end, start, out=elapsed, where=both & ~invalid)
-    durations: list[float] = (elapsed.astype(np.float64) / 1e6).tolist()
+    durations = elapsed.astype(np.float64) / 1e6
     times: list[float] = np.where(started, start.astype(np.float64) / 1e9, _NAN).tolist()
+    code_array = np.array(codes, dtype=np.int64)
 
     flags = invalid.astype(np.int64) * _INVALID
     flags += np.fromiter(map(bool, parent_ids), dtype=bool, count=n) * _PARENT
-    flags += (np.array(codes, dtype=np.int64) == 2) * _ERROR
+    flags += (code_array == 2) * _ERROR
     flags += np.fromiter(map(bool, messages), dtype=bool, count=n) * _MESSAGE
     key = np.array(attributes.signature_of, dtype=np.int64) * (len(scopes) * 16)
     key += np.array(scope_of, dtype=np.int64) * 16 + flags
@@ -435,6 +437,7 @@ def _emit(
     for shape, where in shapes.items():
         where.sort()
         g = len(where)
+        at = np.array(where, dtype=np.int64)
         first_span = where[0]
         signature = attributes.signature_of[first_span]
         members = attributes.members[signature]
@@ -443,38 +446,38 @@ def _emit(
         else:
             rank = {span: j for j, span in enumerate(members)}
             positions = [rank[i] for i in where]
-        columns: list[Sequence[Any]] = [
+        columns: list[Piece] = [
             _take(column, positions, len(members)) for column in attributes.columns[signature]
         ]
         flag = int(flags[first_span])
         columns.append(_take(trace_ids, where, n))
         if flag & _PARENT:
             columns.append(_take(parent_ids, where, n))
-        columns.append(["trace"] * g)
+        columns.append(Repeat("trace", g))
         if flag & _ERROR:
-            columns.append([True] * g)
+            columns.append(Repeat(True, g))
         columns.append(_take(names, where, n))
         columns.append(_take(span_ids, where, n))
-        columns.append(_take(codes, where, n))
+        columns.append(code_array if g == n else code_array[at])
         if flag & _MESSAGE:
             columns.append(_take(messages, where, n))
-        columns.append([0] * g)
-        columns.append([0] * g)
+        columns.append(Repeat(0, g))
+        columns.append(Repeat(0, g))
         kind = _take(kinds, where, n)
         columns.append(kind)
         columns.append(kind)
-        columns.append(_take(durations, where, n))
+        columns.append(durations if g == n else durations[at])
         if flag & _INVALID:
-            columns.append([True] * g)
+            columns.append(Repeat(True, g))
         in_scopes = {scope_of[i] for i in where}
         if len(in_scopes) == 1:
             for value in scopes[in_scopes.pop()].shared_fields.values():
-                columns.append([value] * g)
+                columns.append(Repeat(value, g))
         else:
             names_of = list(scopes[scope_of[first_span]].shared_fields)
             for name in names_of:
                 columns.append([scopes[scope_of[i]].shared_fields[name] for i in where])
-        rows: npt.NDArray[np.int64] = np.array(where, dtype=np.int64) + base
+        rows: npt.NDArray[np.int64] = at + base
         ctx.buffer.add_block(shape, rows, columns)
 
 

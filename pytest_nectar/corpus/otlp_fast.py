@@ -162,7 +162,7 @@ class FastOtlp:
         self.misses = 0
         self.hits = 0
 
-    def read(self, raw: bytes) -> bool:
+    def read(self, raw: bytes | memoryview) -> bool:
         if self.misses >= _GIVE_UP_AFTER and not self.hits:
             return False
         try:
