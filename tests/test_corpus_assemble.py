@@ -1,9 +1,10 @@
 """Merging the chunks' string dictionaries: by sorting hashes, exactly as a dict merges them.
 
 A column's dictionary over several chunks lists each string once, in order of first
-appearance (chunk by chunk), and every chunk's codes are remapped into it.  Big dictionaries
-are merged from a stable sort of the strings' hashes; equal hashes of different strings
-send the merge back to the dict.
+appearance (chunk by chunk), and every chunk's codes are remapped into it.  Dictionaries
+from worker processes arrive encoded with their strings' hashes and are merged in numpy; big
+ones of Python strings are merged from a stable sort of the hashes; equal hashes of
+different strings send the merge back to the dict.
 """
 
 from __future__ import annotations
@@ -19,18 +20,20 @@ from hypothesis import strategies as st
 
 import pytest_nectar.corpus.assemble as assemble
 from pytest_nectar.corpus import load_corpus
+from pytest_nectar.corpus.buffer import HashedPool
+from pytest_nectar.corpus.table import StringPool
 
 _DICTIONARIES = st.lists(
-    st.lists(st.text(alphabet="abc", max_size=3), unique=True, min_size=1, max_size=12),
+    st.lists(st.text(alphabet="abcé\U0001f600", max_size=3), unique=True, min_size=1, max_size=12),
     min_size=2,
     max_size=5,
 )
 
 
-def _same(a: tuple[list[str], list[Any]], b: tuple[list[str], list[Any]]) -> None:
+def _same(a: Any, b: Any) -> None:
     strings_a, maps_a = a
     strings_b, maps_b = b
-    assert strings_a == strings_b
+    assert list(strings_a) == list(strings_b)
     assert [m.tolist() for m in maps_a] == [m.tolist() for m in maps_b]
 
 
@@ -39,6 +42,31 @@ def test_hash_merge_is_the_dict_merge(parts: list[list[str]]) -> None:
     by_hash = assemble._merge_by_hash(parts)
     assert by_hash is not None
     _same(by_hash, assemble._merge_by_dict(parts))
+
+
+@given(parts=_DICTIONARIES)
+def test_pool_merge_is_the_dict_merge(parts: list[list[str]]) -> None:
+    """Dictionaries from worker processes: encoded, with hashes; merged without decoding."""
+    pools = [HashedPool.of(part) for part in parts]
+    by_pool = assemble._merge_pools(pools)
+    assert by_pool is not None and isinstance(by_pool[0], StringPool)
+    _same(by_pool, assemble._merge_by_dict(parts))
+
+
+@given(parts=_DICTIONARIES)
+def test_pool_merge_refuses_a_hash_collision(parts: list[list[str]]) -> None:
+    """Every string hashed as its length: different strings of one length collide."""
+    pools = [
+        HashedPool(p.buffer, p.offsets, np.array([len(s) for s in part]))
+        for p, part in zip(map(HashedPool.of, parts), parts, strict=True)
+    ]
+    by_pool = assemble._merge_pools(pools)
+    strings = {s for part in parts for s in part}
+    if len({len(s) for s in strings}) < len(strings):
+        assert by_pool is None
+    else:
+        assert by_pool is not None
+        _same(by_pool, assemble._merge_by_dict(parts))
 
 
 @given(parts=_DICTIONARIES)
@@ -76,15 +104,15 @@ def test_big_dictionaries_over_many_chunks(tmp_path: Path, monkeypatch: pytest.M
     one = load_corpus(path, cache=False, workers=1)
     monkeypatch.setattr("pytest_nectar.corpus.ingest.PARALLEL_BYTES", 256 * 1024)
     merged: list[int] = []
-    real = assemble._merge_by_hash
+    real = assemble._merge_pools
 
     def counted(parts: Any) -> Any:
         merged.append(len(parts))
         return real(parts)
 
-    monkeypatch.setattr(assemble, "_merge_by_hash", counted)
+    monkeypatch.setattr(assemble, "_merge_pools", counted)
     many = load_corpus(path, cache=False, workers=2)
-    assert merged and max(merged) >= 8  # span ids of every chunk went through the hash merge
+    assert merged and max(merged) >= 8  # every chunk's dictionary came as a hashed pool
     for name, column in one.columns.items():
         other = many.columns[name]
         assert column.strings.values == other.strings.values, name

@@ -30,7 +30,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from pytest_nectar.corpus.buffer import PartialColumn, PartialTable
+from pytest_nectar.corpus.buffer import HashedPool, PartialColumn, PartialTable
 from pytest_nectar.corpus.context import FMT_NAMES
 from pytest_nectar.corpus.table import KIND_BOOL, KIND_STRING, Column, Skipped, StringPool
 
@@ -83,7 +83,7 @@ class _Merged:
     codes: list[npt.NDArray[np.int32]] = field(default_factory=list)
     #: Per chunk, its dictionary (until :meth:`merge_strings`); then the column's.
     dictionaries: list[Sequence[str]] = field(default_factory=list)
-    strings: list[str] = field(default_factory=list)
+    strings: Sequence[str] = field(default_factory=list)
     others: dict[int, object] = field(default_factory=dict)
     size: int = 0
 
@@ -102,10 +102,16 @@ class _Merged:
         """One dictionary for the column, and every chunk's codes into it."""
         used = [i for i, strings in enumerate(self.dictionaries) if strings]
         if len(used) == 1:
-            self.strings = list(self.dictionaries[used[0]])
+            self.strings = self.dictionaries[used[0]]
         elif used:
             parts = [self.dictionaries[i] for i in used]
-            merged = _merge_by_hash(parts) if sum(map(len, parts)) >= _BY_HASH else None
+            merged: _Merge | None = None
+            if all(isinstance(p, HashedPool) and p.hashes is not None for p in parts):
+                merged = _merge_pools(parts)  # type: ignore[arg-type]
+            if merged is None:
+                parts = [list(p) for p in parts]
+                if sum(map(len, parts)) >= _BY_HASH:
+                    merged = _merge_by_hash(parts)
             self.strings, mappings = merged or _merge_by_dict(parts)
             for i, mapping in zip(used, mappings, strict=True):
                 codes = self.codes[i]
@@ -114,16 +120,22 @@ class _Merged:
                 )
         self.dictionaries = []
 
+    def pool(self) -> StringPool:
+        strings = self.strings
+        if isinstance(strings, StringPool):
+            return StringPool(strings.buffer, strings.offsets)
+        return StringPool.from_strings(strings)
 
+
+#: A merged dictionary, and per chunk its codes' new codes.
+_Merge = tuple[Sequence[str], list[npt.NDArray[np.int32]]]
 #: Dictionaries of this many strings in all are merged by sorting hashes, not in a dict
 #: (a dict of millions of strings misses the cache on every lookup).
 _BY_HASH: Final = 50_000
 _hash: Callable[[object], int] = hash  # a name tests replace to force collisions
 
 
-def _merge_by_dict(
-    parts: Sequence[Sequence[str]],
-) -> tuple[list[str], list[npt.NDArray[np.int32]]]:
+def _merge_by_dict(parts: Sequence[Sequence[str]]) -> _Merge:
     lookup = dict(zip(parts[0], count()))
     mappings = [np.arange(len(parts[0]), dtype=np.int32)]
     for strings in parts[1:]:
@@ -135,32 +147,78 @@ def _merge_by_dict(
     return list(lookup), mappings
 
 
-def _merge_by_hash(
-    parts: Sequence[Sequence[str]],
-) -> tuple[list[str], list[npt.NDArray[np.int32]]] | None:
-    """What :func:`_merge_by_dict` gives, from a stable sort of the strings' hashes; None on
-    a hash collision between different strings (then the dict decides)."""
-    every = list(chain.from_iterable(parts))
-    n = len(every)
-    hashes = np.fromiter(map(_hash, every), dtype=np.int64, count=n)
+def _first_with_hash(hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Per string, the first string with its hash (a stable sort keeps input order)."""
+    n = len(hashes)
     order = np.argsort(hashes, kind="stable")
     ordered = hashes[order]
     starts = np.empty(n, dtype=bool)
     starts[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
-    # Each string's first occurrence with its hash (the stable sort keeps input order).
     first = np.empty(n, dtype=np.int64)
     first[order] = order[starts][np.cumsum(starts) - 1]
-    later = np.flatnonzero(first != np.arange(n))
+    return first
+
+
+def _mappings(
+    first: npt.NDArray[np.int64], sizes: list[int]
+) -> tuple[npt.NDArray[np.bool_], list[npt.NDArray[np.int32]]]:
+    """Which strings are new, and per part its codes in the merged dictionary."""
+    is_first = first == np.arange(len(first))
+    final = (np.cumsum(is_first, dtype=np.int64) - 1)[first].astype(np.int32)
+    bounds = np.cumsum([0, *sizes]).tolist()
+    return is_first, [final[a:b] for a, b in pairwise(bounds)]
+
+
+def _merge_by_hash(parts: Sequence[Sequence[str]]) -> _Merge | None:
+    """What :func:`_merge_by_dict` gives, from a stable sort of the strings' hashes; None on
+    a hash collision between different strings (then the dict decides)."""
+    every = list(chain.from_iterable(parts))
+    first = _first_with_hash(np.fromiter(map(_hash, every), dtype=np.int64, count=len(every)))
+    later = np.flatnonzero(first != np.arange(len(every)))
     at = every.__getitem__
     if not all(map(operator.eq, map(at, later.tolist()), map(at, first[later].tolist()))):
         return None
-    is_first = first == np.arange(n)
-    code = np.cumsum(is_first, dtype=np.int64) - 1
-    final = code[first].astype(np.int32)
-    bounds = np.cumsum([0, *map(len, parts)]).tolist()
-    mappings = [final[a:b] for a, b in pairwise(bounds)]
+    is_first, mappings = _mappings(first, list(map(len, parts)))
     return list(compress(every, is_first.tolist())), mappings
+
+
+def _merge_pools(pools: Sequence[HashedPool]) -> _Merge | None:
+    """:func:`_merge_by_hash` on the chunks' encoded dictionaries, in numpy: strings with
+    equal hashes are compared byte by byte, and the merged pool is cut from the chunks'."""
+    hashes = [p.hashes for p in pools if p.hashes is not None]
+    first = _first_with_hash(np.concatenate(hashes))
+    buffer = np.frombuffer(b"".join(bytes(p.buffer) for p in pools), dtype=np.uint8)
+    bases = np.cumsum([0, *(int(p.offsets[-1]) for p in pools)])
+    starts = np.concatenate([p.offsets[:-1] + base for p, base in zip(pools, bases, strict=False)])
+    lengths = np.concatenate([np.diff(p.offsets) for p in pools])
+    later = np.flatnonzero(first != np.arange(len(first)))
+    if later.size:
+        earlier = first[later]
+        if not np.array_equal(lengths[later], lengths[earlier]):
+            return None
+        here = _byte_positions(starts[later], lengths[later])
+        there = _byte_positions(starts[earlier], lengths[earlier])
+        if not np.array_equal(buffer[here], buffer[there]):
+            return None
+    is_first, mappings = _mappings(first, [len(p) for p in pools])
+    kept = lengths[is_first]
+    offsets = np.zeros(len(kept) + 1, dtype=np.int64)
+    np.cumsum(kept, out=offsets[1:])
+    merged = buffer[np.repeat(is_first, lengths)].tobytes()
+    return StringPool(merged, offsets), mappings
+
+
+def _byte_positions(
+    starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Every byte position of the strings at ``starts`` with ``lengths``, in order."""
+    ends = np.cumsum(lengths)
+    total = int(ends[-1]) if len(ends) else 0
+    positions: npt.NDArray[np.int64] = np.arange(total) + np.repeat(
+        starts - ends + lengths, lengths
+    )
+    return positions
 
 
 def _merge(chunks: Sequence[PartialTable]) -> tuple[dict[str, _Merged], list[int]]:
@@ -213,7 +271,7 @@ def _cat(parts: list[npt.NDArray[Any]], dtype: type) -> npt.NDArray[Any]:
 
 def _string_rows(
     merged: dict[str, _Merged], name: str
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], list[str]]:
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], Sequence[str]]:
     """Rows where ``name`` holds a string, their codes, and the dictionary."""
     col = merged.get(name)
     if col is None:
@@ -286,7 +344,7 @@ def _permute(
             ints=_cat(col.ints, np.int64),
             floats=_cat(col.floats, np.float64),
             codes=_cat(col.codes, np.int32),
-            strings=StringPool.from_strings(col.strings),
+            strings=col.pool(),
             others=col.others,
         )
     if new_index is None:
@@ -313,7 +371,7 @@ def _permute(
         ints=_cat(col.ints, np.int64)[order],
         floats=_cat(col.floats, np.float64)[order],
         codes=_cat(col.codes, np.int32)[order],
-        strings=StringPool.from_strings(col.strings),
+        strings=col.pool(),
         others=others,
     )
 

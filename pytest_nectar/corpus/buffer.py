@@ -27,9 +27,10 @@ from pytest_nectar.corpus.table import (
     KIND_NULL,
     KIND_OTHER,
     KIND_STRING,
+    StringPool,
 )
 
-__all__ = ["PartialColumn", "PartialTable", "Repeat", "RowBuffer"]
+__all__ = ["HashedPool", "PartialColumn", "PartialTable", "Repeat", "RowBuffer"]
 
 _KIND_OF_TYPE: dict[type, int] = {
     str: KIND_STRING,
@@ -45,32 +46,79 @@ _KIND_OF_TYPE: dict[type, int] = {
 @dataclass
 class PartialColumn:
     """One field over one chunk, entries in row order; strings in the order of their first
-    entry in shape order (rows grouped by field layout, as :class:`RowBuffer` groups them)."""
+    entry in shape order (rows grouped by field layout, as :class:`RowBuffer` groups them).
+
+    ``strings`` is a list, or a :class:`HashedPool` in a chunk that came from a worker."""
 
     rows: npt.NDArray[np.int64]
     kind: npt.NDArray[np.uint8]
     ints: npt.NDArray[np.int64]
     floats: npt.NDArray[np.float64]
     codes: npt.NDArray[np.int32]
-    strings: list[str]
+    strings: Sequence[str]
     others: dict[int, object] = field(default_factory=dict)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Chunks cross from worker processes: a column of one kind sends its one array of
-        # values (and int32 rows), not five; the other side rebuilds the same arrays.
+        # values (and int32 rows), not five, and its dictionary as one UTF-8 buffer with
+        # the strings' hashes; the other side rebuilds the same arrays.
         kind = self.kind
         n = len(kind)
+        strings = HashedPool.of(self.strings) if self.strings else []
         if n and not self.others and int(kind.min()) == int(kind.max()) and n < 2**31:
             only = int(kind[0])
             payload = {KIND_STRING: self.codes, KIND_FLOAT: self.floats}.get(only, self.ints)
             rows = self.rows.astype(np.int32) if int(self.rows[-1]) < 2**31 else self.rows
-            return (_one_kind, (rows, only, payload, self.strings))
-        fields = (self.rows, kind, self.ints, self.floats, self.codes, self.strings, self.others)
+            return (_one_kind, (rows, only, payload, strings))
+        fields = (self.rows, kind, self.ints, self.floats, self.codes, strings, self.others)
         return (PartialColumn, fields)
 
 
+class HashedPool(StringPool):
+    """A chunk's dictionary as it crosses processes: a :class:`StringPool` and each string's
+    ``hash()``, so the parent merges dictionaries without building the strings.
+
+    Workers are forked, so they hash as the parent does; a pool from a process that hashes
+    otherwise arrives without hashes (``hashes`` None)."""
+
+    __slots__ = ("hashes",)
+
+    def __init__(
+        self,
+        buffer: bytes | npt.NDArray[np.uint8],
+        offsets: npt.NDArray[np.int64],
+        hashes: npt.NDArray[np.int64] | None,
+    ) -> None:
+        super().__init__(buffer, offsets)
+        self.hashes = hashes
+
+    @classmethod
+    def of(cls, strings: Sequence[str]) -> HashedPool:
+        pool = StringPool.from_strings(strings)
+        hashes = np.fromiter(map(hash, strings), dtype=np.int64, count=len(strings))
+        return cls(pool.buffer, pool.offsets, hashes)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_hashed_pool, (self.buffer, self.offsets, self.hashes, hash(_HASH_PROBE)))
+
+
+_HASH_PROBE: Final = "nectar: same hash()?"
+
+
+def _hashed_pool(
+    buffer: bytes,
+    offsets: npt.NDArray[np.int64],
+    hashes: npt.NDArray[np.int64] | None,
+    probe: int,
+) -> HashedPool:
+    return HashedPool(buffer, offsets, hashes if probe == hash(_HASH_PROBE) else None)
+
+
 def _one_kind(
-    rows: npt.NDArray[np.integer[Any]], kind: int, payload: npt.NDArray[Any], strings: list[str]
+    rows: npt.NDArray[np.integer[Any]],
+    kind: int,
+    payload: npt.NDArray[Any],
+    strings: Sequence[str],
 ) -> PartialColumn:
     n = len(rows)
     ints = payload if kind in (KIND_INT, KIND_BOOL) else np.zeros(n, dtype=np.int64)
