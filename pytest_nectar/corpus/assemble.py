@@ -32,7 +32,15 @@ import numpy.typing as npt
 
 from pytest_nectar.corpus.buffer import HashedPool, PartialColumn, PartialTable
 from pytest_nectar.corpus.context import FMT_NAMES
-from pytest_nectar.corpus.table import KIND_BOOL, KIND_STRING, Column, Skipped, StringPool
+from pytest_nectar.corpus.table import (
+    KIND_BOOL,
+    KIND_FLOAT,
+    KIND_INT,
+    KIND_STRING,
+    Column,
+    Skipped,
+    StringPool,
+)
 
 __all__ = ["Assembled", "Identified", "assemble", "concat_tables", "identify"]
 
@@ -86,8 +94,11 @@ class _Merged:
     strings: Sequence[str] = field(default_factory=list)
     others: dict[int, object] = field(default_factory=dict)
     size: int = 0
+    #: The one kind of every entry of every chunk (0: several, or not known).
+    single: int = 0
 
     def add(self, part: PartialColumn, offset: int) -> None:
+        self.single = part.single if not self.rows or self.single == part.single else 0
         if part.others:
             self.others.update({self.size + i: v for i, v in part.others.items()})
         self.rows.append(part.rows + offset if offset else part.rows)
@@ -120,6 +131,33 @@ class _Merged:
                 )
         self.dictionaries = []
 
+    def settle(self) -> None:
+        """Concatenate the chunks' arrays (of one kind: only the array its values are in)."""
+        if len(self.rows) == 1:
+            return
+        kind, n = self.single, self.size
+        _cat(self.rows, np.int64)
+        if not kind:
+            for parts, dtype in (
+                (self.kind, np.uint8),
+                (self.ints, np.int64),
+                (self.floats, np.float64),
+                (self.codes, np.int32),
+            ):
+                _cat(parts, dtype)
+            return
+        self.kind[:] = [np.full(n, kind, dtype=np.uint8)]
+        numbers = kind in (KIND_INT, KIND_BOOL)
+        self.ints[:] = [_cat(self.ints, np.int64) if numbers else np.zeros(n, dtype=np.int64)]
+        if kind in (KIND_INT, KIND_FLOAT):
+            _cat(self.floats, np.float64)
+        else:
+            self.floats[:] = [np.zeros(n, dtype=np.float64)]
+        if kind == KIND_STRING:
+            _cat(self.codes, np.int32)
+        else:
+            self.codes[:] = [np.full(n, -1, dtype=np.int32)]
+
     def pool(self) -> StringPool:
         strings = self.strings
         if isinstance(strings, StringPool):
@@ -148,15 +186,16 @@ def _merge_by_dict(parts: Sequence[Sequence[str]]) -> _Merge:
 
 
 def _first_with_hash(hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Per string, the first string with its hash (a stable sort keeps input order)."""
+    """Per string, the first string with its hash."""
     n = len(hashes)
-    order = np.argsort(hashes, kind="stable")
+    order = np.argsort(hashes)
     ordered = hashes[order]
     starts = np.empty(n, dtype=bool)
     starts[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    earliest = np.minimum.reduceat(order, np.flatnonzero(starts))
     first = np.empty(n, dtype=np.int64)
-    first[order] = order[starts][np.cumsum(starts) - 1]
+    first[order] = earliest[np.cumsum(starts) - 1]
     return first
 
 
@@ -233,6 +272,7 @@ def _merge(chunks: Sequence[PartialTable]) -> tuple[dict[str, _Merged], list[int
         offsets.append(offsets[-1] + chunk.n_rows)
     for column in merged.values():
         column.merge_strings()
+        column.settle()
     return merged, offsets
 
 

@@ -57,6 +57,9 @@ class PartialColumn:
     codes: npt.NDArray[np.int32]
     strings: Sequence[str]
     others: dict[int, object] = field(default_factory=dict)
+    #: The kind of every entry when they all have one (0: not known): the arrays it does not
+    #: use are zeros (codes -1), and merging chunks need not copy them.
+    single: int = field(default=0, repr=False, compare=False)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Chunks cross from worker processes: a column of one kind sends its one array of
@@ -130,7 +133,7 @@ def _one_kind(
         floats = np.zeros(n, dtype=np.float64)
     codes = payload if kind == KIND_STRING else np.full(n, -1, dtype=np.int32)
     kinds = np.full(n, kind, dtype=np.uint8)
-    return PartialColumn(rows.astype(np.int64), kinds, ints, floats, codes, strings)
+    return PartialColumn(rows.astype(np.int64), kinds, ints, floats, codes, strings, single=kind)
 
 
 @dataclass
@@ -299,6 +302,7 @@ def _typed(
         np.zeros(n, dtype=np.float64) if floats is None else floats,
         np.full(n, -1, dtype=np.int32) if codes is None else codes,
         strings or [],
+        single=kind,
     )
 
 
