@@ -201,9 +201,13 @@ class _FieldAccumulator:
         if len(types) == 1:
             only = next(iter(types))
             if only is str:
-                lookup = dict(zip(dict.fromkeys(values), count(), strict=False))
-                codes = np.fromiter(map(lookup.__getitem__, values), dtype=np.int32, count=n)
-                return _typed(rows, order, KIND_STRING, codes=codes, strings=list(lookup))
+                strings = list(dict.fromkeys(values))
+                if len(strings) == n:  # every value different (span ids): codes in order
+                    codes = np.arange(n, dtype=np.int32)
+                else:
+                    lookup = dict(zip(strings, count()))
+                    codes = np.fromiter(map(lookup.__getitem__, values), dtype=np.int32, count=n)
+                return _typed(rows, order, KIND_STRING, codes=codes, strings=strings)
             if only is float:
                 return _typed(rows, order, KIND_FLOAT, floats=np.array(values, dtype=np.float64))
             if only is int:
@@ -484,10 +488,24 @@ class RowBuffer:
             row_rate=np.array(self._rates, dtype=np.float64),
             row_format=np.array(self._formats, dtype=np.uint8),
             row_record=np.array(self._records, dtype=np.int64),
-            columns={name: acc.finish() for name, acc in accumulators.items()},
+            columns=_finish_all(accumulators),
             skipped=list(self.skipped),
             records=records,
         )
+
+
+def _finish_all(accumulators: dict[str, _FieldAccumulator]) -> dict[str, PartialColumn]:
+    """Every field's column; fields given the very same pieces (``span.kind`` and ``type``
+    of a batch) are converted once."""
+    done: dict[tuple[int, ...], PartialColumn] = {}
+    out: dict[str, PartialColumn] = {}
+    for name, acc in accumulators.items():
+        key = tuple(map(id, acc.values)) + tuple(map(id, acc.rows))
+        column = done.get(key)
+        if column is None:
+            column = done[key] = acc.finish()
+        out[name] = column
+    return out
 
 
 def nan_if_none(value: float | None) -> float:

@@ -200,17 +200,24 @@ def _ids(raws: list[str | None], nbytes: int, what: str) -> list[str]:
     return [id_of(r, nbytes, what) for r in raws]
 
 
-def _all_nanos(raws: list[Any]) -> list[int]:
+def _all_nanos(raws: list[Any]) -> npt.NDArray[np.uint64]:
+    """:func:`nanos` of every timestamp, as uint64; digit strings of one length (today's
+    19-digit nanoseconds) read as a matrix of digits."""
     try:
         joined = "".join(raws)
     except TypeError:  # numbers or nulls among them
-        return list(map(nanos, raws))
-    lengths = list(map(len, raws))
-    if joined.isascii() and joined.isdigit() and min(lengths) > 0 and max(lengths) <= 20:
-        values = list(map(int, raws))
-        if max(values) < _UINT64_LIMIT:
+        return np.array(list(map(nanos, raws)), dtype=np.uint64)
+    if joined.isascii() and joined.isdigit():
+        lengths = set(map(len, raws))
+        width = lengths.pop() if len(lengths) == 1 else 0
+        if 0 < width <= 19:  # below 10**19 < 2**64: no digit string overflows
+            digits = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(-1, width)
+            values: npt.NDArray[np.uint64] = (digits - 48).astype(np.uint64) @ _TENS[-width:]
             return values
-    return list(map(nanos, raws))
+    return np.array(list(map(nanos, raws)), dtype=np.uint64)
+
+
+_TENS: Final = np.array([10**k for k in range(18, -1, -1)], dtype=np.uint64)
 
 
 def _column(values: list[Any]) -> list[object] | None:
@@ -405,8 +412,8 @@ def _emit(
     if None in codes:
         codes = list(map(code_of, codes_raw))
     messages = ["" if st is None else (st.message or "") for st in statuses]
-    start = np.array(_all_nanos([s.start_time_unix_nano for s in spans]), dtype=np.uint64)
-    end = np.array(_all_nanos([s.end_time_unix_nano for s in spans]), dtype=np.uint64)
+    start = _all_nanos([s.start_time_unix_nano for s in spans])
+    end = _all_nanos([s.end_time_unix_nano for s in spans])
     started = start > 0
     both = started & (end > 0)
     invalid = both & (end < start)
