@@ -123,17 +123,22 @@ def _one_kind(
     payload: npt.NDArray[Any],
     strings: Sequence[str],
 ) -> PartialColumn:
+    # The arrays a kind does not use are read-only views of one value (no memory).
     n = len(rows)
-    ints = payload if kind in (KIND_INT, KIND_BOOL) else np.zeros(n, dtype=np.int64)
+    ints = payload if kind in (KIND_INT, KIND_BOOL) else _same(0, np.int64, n)
     if kind == KIND_FLOAT:
         floats = payload
     elif kind == KIND_INT:
         floats = ints.astype(np.float64)
     else:
-        floats = np.zeros(n, dtype=np.float64)
-    codes = payload if kind == KIND_STRING else np.full(n, -1, dtype=np.int32)
-    kinds = np.full(n, kind, dtype=np.uint8)
+        floats = _same(0, np.float64, n)
+    codes = payload if kind == KIND_STRING else _same(-1, np.int32, n)
+    kinds = _same(kind, np.uint8, n)
     return PartialColumn(rows.astype(np.int64), kinds, ints, floats, codes, strings, single=kind)
+
+
+def _same(value: int, dtype: type, n: int) -> npt.NDArray[Any]:
+    return np.broadcast_to(np.array(value, dtype=dtype), (n,))
 
 
 @dataclass
