@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any, Final
 
 import numpy as np
@@ -224,43 +224,49 @@ def _column(values: list[Any]) -> list[object] | None:
     """Every value of one attribute key as :func:`scalar` reads it, when all are one kind of
     the common case (None: read them one by one)."""
     try:
-        strings = list(map(_STRING, values))
+        strings = [v.string_value for v in values]
     except AttributeError:  # a null value
         return None
-    if UNSET not in strings:
+    if _all_str(strings):
         return strings
     n = len(values)
     if strings.count(UNSET) != n:
         return None
-    ints = list(map(_INT, values))
-    if UNSET not in ints:
-        kinds = set(map(type, ints))
-        if kinds == {str}:
-            joined = "".join(ints)
-            if not (joined.isascii() and joined.isdigit() and min(map(len, ints)) > 0):
-                return None
-            ints = list(map(int, ints))
-        elif kinds != {int}:
+    ints = [v.int_value for v in values]
+    if _all_str(ints):
+        joined = "".join(ints)
+        if not (joined.isascii() and joined.isdigit() and min(map(len, ints)) > 0):
             return None
-        if max(ints) > _INT64_MAX or min(ints) < _INT64_MIN:
-            raise ValueError("intValue beyond int64")
-        return ints
-    if ints.count(UNSET) != n or list(map(_KVLIST, values)).count(UNSET) != n:
+        ints = list(map(int, ints))
+    elif ints.count(UNSET) == n:
+        return _float_or_bool_column(values)
+    elif set(map(type, ints)) != {int}:
         return None
-    doubles = list(map(_DOUBLE, values))
+    if max(ints) > _INT64_MAX or min(ints) < _INT64_MIN:
+        raise ValueError("intValue beyond int64")
+    return ints
+
+
+def _float_or_bool_column(values: list[Any]) -> list[object] | None:
+    """:func:`_column` of values without a string or an int value."""
+    n = len(values)
+    if [v.kvlist_value for v in values].count(UNSET) != n:
+        return None
+    doubles = [v.double_value for v in values]
     if UNSET not in doubles:
         return doubles if set(map(type, doubles)) == {float} else None
     if doubles.count(UNSET) != n:
         return None
-    bools = list(map(_BOOL, values))
+    bools = [v.bool_value for v in values]
     return bools if set(map(type, bools)) == {bool} else None
 
 
-_STRING: Final = attrgetter("string_value")
-_INT: Final = attrgetter("int_value")
-_DOUBLE: Final = attrgetter("double_value")
-_BOOL: Final = attrgetter("bool_value")
-_KVLIST: Final = attrgetter("kvlist_value")
+def _all_str(values: list[Any]) -> bool:
+    try:  # one pass in C: join refuses anything but strings
+        "".join(values)
+    except TypeError:
+        return False
+    return True
 
 
 def _take(values: Sequence[Any], where: list[int], n: int) -> Sequence[Any]:
@@ -289,9 +295,8 @@ class _Attributes:
 def _attributes(spans: Sequence[Any], bad: set[int]) -> _Attributes:
     lists = [s.attributes for s in spans]
     counts = [len(a) if a else 0 for a in lists]
-    pairs = [kv for a in lists if a for kv in a]
-    keys = [kv.key for kv in pairs]
-    values = [kv.value for kv in pairs]
+    keys = [kv.key for a in lists if a for kv in a]
+    values = [kv.value for a in lists if a for kv in a]
     n = len(spans)
     width = counts[0]
     if counts.count(width) == n and keys == keys[:width] * n:  # one key sequence (common)
