@@ -30,7 +30,7 @@ from pytest_nectar.corpus.table import (
     StringPool,
 )
 
-__all__ = ["HashedPool", "PartialColumn", "PartialTable", "Repeat", "RowBuffer"]
+__all__ = ["HashedPool", "PartialColumn", "PartialTable", "Repeat", "RowBuffer", "Strings"]
 
 _KIND_OF_TYPE: dict[type, int] = {
     str: KIND_STRING,
@@ -202,7 +202,9 @@ class _FieldAccumulator:
         else:
             values = list(chain.from_iterable(_python(p) for p in pieces))
         n = len(values)
-        types = set(map(type, values))
+        # Pieces a reader marks as all strings spare a pass over (scattered) objects.
+        known = all(type(p) is Strings for p in pieces)
+        types = {str} if known else set(map(type, values))
         if len(types) == 1:
             only = next(iter(types))
             if only is str:
@@ -255,6 +257,12 @@ class Repeat(Sequence[object]):
 
     def __iter__(self) -> Iterator[object]:
         return repeat(self.value, self.n)
+
+
+class Strings(list[str]):
+    """A piece of values that are all ``str`` (a reader knows it; the buffer need not check)."""
+
+    __slots__ = ()
 
 
 #: A field's values for some rows: Python values, one value repeated, or an int64 or

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from msgspec import UNSET
 
-from pytest_nectar.corpus.buffer import Piece, Repeat
+from pytest_nectar.corpus.buffer import Piece, Repeat, Strings
 from pytest_nectar.corpus.context import ReadContext
 from pytest_nectar.corpus.husky import SPAN_KINDS, STATUS_CODES, _is_decimal, otlp_id
 
@@ -220,7 +220,7 @@ def _all_nanos(raws: list[Any]) -> npt.NDArray[np.uint64]:
 _TENS: Final = np.array([10**k for k in range(18, -1, -1)], dtype=np.uint64)
 
 
-def _column(values: list[Any]) -> list[object] | None:
+def _column(values: list[Any]) -> list[Any] | None:
     """Every value of one attribute key as :func:`scalar` reads it, when all are one kind of
     the common case (None: read them one by one)."""
     try:
@@ -228,7 +228,7 @@ def _column(values: list[Any]) -> list[object] | None:
     except AttributeError:  # a null value
         return None
     if _all_str(strings):
-        return strings
+        return Strings(strings)
     n = len(values)
     if strings.count(UNSET) != n:
         return None
@@ -270,12 +270,15 @@ def _all_str(values: list[Any]) -> bool:
 
 
 def _take(values: Sequence[Any], where: list[int], n: int) -> Sequence[Any]:
-    """``values`` at the ascending positions ``where`` (of ``n``: all of them is the list)."""
+    """``values`` at the ascending positions ``where`` (of ``n``: all of them is the list);
+    all strings stay marked so."""
     if len(where) == n:
         return values
     if len(where) == 1:
-        return [values[where[0]]]
-    return itemgetter(*where)(values)  # type: ignore[no-any-return]
+        taken: Sequence[Any] = [values[where[0]]]
+    else:
+        taken = itemgetter(*where)(values)
+    return Strings(taken) if type(values) is Strings else taken
 
 
 # -- a batch -----------------------------------------------------------------------------
@@ -403,20 +406,19 @@ def _emit(
 ) -> None:
     """The rows of spans that are all of the common case (husky's ``flatten_span``)."""
     n = len(spans)
-    trace_ids = _ids([s.trace_id for s in spans], 16, "traceId")
-    span_ids = _ids([s.span_id for s in spans], 8, "spanId")
-    parent_ids = _ids([s.parent_span_id for s in spans], 8, "parentSpanId")
-    names = [s.name or "" for s in spans]
+    trace_ids = Strings(_ids([s.trace_id for s in spans], 16, "traceId"))
+    span_ids = Strings(_ids([s.span_id for s in spans], 8, "spanId"))
+    parent_ids = Strings(_ids([s.parent_span_id for s in spans], 8, "parentSpanId"))
+    names = Strings([s.name or "" for s in spans])
     kinds_raw = [s.kind for s in spans]
-    kinds = list(map(SPAN_KINDS.get, kinds_raw))
-    if None in kinds:
-        kinds = list(map(kind_of, kinds_raw))
+    known = list(map(SPAN_KINDS.get, kinds_raw))
+    kinds = Strings(map(kind_of, kinds_raw) if None in known else known)  # type: ignore[arg-type]
     statuses = [s.status for s in spans]
     codes_raw = [0 if st is None else st.code for st in statuses]
     codes = list(map(STATUS_CODES.get, codes_raw))
     if None in codes:
         codes = list(map(code_of, codes_raw))
-    messages = ["" if st is None else (st.message or "") for st in statuses]
+    messages = Strings(["" if st is None else (st.message or "") for st in statuses])
     start = _all_nanos([s.start_time_unix_nano for s in spans])
     end = _all_nanos([s.end_time_unix_nano for s in spans])
     started = start > 0
