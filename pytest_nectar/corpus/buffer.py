@@ -30,7 +30,15 @@ from pytest_nectar.corpus.table import (
     StringPool,
 )
 
-__all__ = ["HashedPool", "PartialColumn", "PartialTable", "Repeat", "RowBuffer", "Strings"]
+__all__ = [
+    "Coded",
+    "HashedPool",
+    "PartialColumn",
+    "PartialTable",
+    "Repeat",
+    "RowBuffer",
+    "Strings",
+]
 
 _KIND_OF_TYPE: dict[type, int] = {
     str: KIND_STRING,
@@ -190,6 +198,9 @@ class _FieldAccumulator:
             column = _repeated(rows[order] if order is not None else rows, first.value)
             if column is not None:
                 return column
+        coded = [p for p in pieces if isinstance(p, Coded)]
+        if len(coded) == len(pieces):
+            return _decoded(rows, order, coded)
         arrays = [p for p in pieces if isinstance(p, np.ndarray)]
         if len(arrays) == len(pieces) and {a.dtype for a in arrays} in _ONE_NUMERIC:
             array = np.concatenate(arrays)
@@ -197,7 +208,7 @@ class _FieldAccumulator:
                 return _typed(rows, order, KIND_FLOAT, floats=array)
             return _typed(rows, order, KIND_INT, ints=array, floats=array.astype(np.float64))
         values: Sequence[Any]
-        if len(pieces) == 1 and not arrays:
+        if len(pieces) == 1 and not arrays and not coded:
             values = pieces[0]  # type: ignore[assignment]
         else:
             values = list(chain.from_iterable(_python(p) for p in pieces))
@@ -265,9 +276,43 @@ class Strings(list[str]):
     __slots__ = ()
 
 
+class Coded:
+    """Strings of a piece as codes into the piece's own dictionary, which lists them in the
+    order they first appear in the piece (a reader encodes them while they are in cache)."""
+
+    __slots__ = ("codes", "strings")
+
+    def __init__(self, codes: npt.NDArray[np.int32], strings: list[str]) -> None:
+        self.codes = codes
+        self.strings = strings
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def values(self) -> list[str]:
+        strings = self.strings
+        return [strings[c] for c in self.codes.tolist()]
+
+
+def _decoded(rows: npt.NDArray[np.int64], order: Any, pieces: list[Coded]) -> PartialColumn:
+    """A column of coded pieces: their dictionaries merged in order (each lists its strings
+    by first appearance, so the merge does too), their codes shifted into it."""
+    local = list(chain.from_iterable(p.strings for p in pieces))
+    strings = list(dict.fromkeys(local))
+    sizes = [len(p.strings) for p in pieces]
+    codes = np.concatenate([p.codes for p in pieces]).astype(np.int64)
+    if len(pieces) > 1:
+        starts = np.cumsum([0, *sizes[:-1]])
+        codes += np.repeat(starts, [len(p) for p in pieces])
+    if len(strings) != len(local):
+        lookup = dict(zip(strings, count()))
+        codes = np.fromiter(map(lookup.__getitem__, local), dtype=np.int64, count=len(local))[codes]
+    return _typed(rows, order, KIND_STRING, codes=codes.astype(np.int32), strings=strings)
+
+
 #: A field's values for some rows: Python values, one value repeated, or an int64 or
 #: float64 array (the values' kind).
-Piece = Sequence[Any] | npt.NDArray[Any]
+Piece = Sequence[Any] | npt.NDArray[Any] | Coded
 _ONE_NUMERIC: Final = ({np.dtype(np.int64)}, {np.dtype(np.float64)})
 
 
@@ -276,6 +321,8 @@ def _python(piece: Piece) -> Iterable[Any]:
     if isinstance(piece, np.ndarray):
         values: list[Any] = piece.tolist()
         return values
+    if isinstance(piece, Coded):
+        return piece.values()
     return piece
 
 

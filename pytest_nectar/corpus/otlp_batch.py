@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import count
 from operator import itemgetter
 from typing import Any, Final
 
@@ -24,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from msgspec import UNSET
 
-from pytest_nectar.corpus.buffer import Piece, Repeat, Strings
+from pytest_nectar.corpus.buffer import Coded, Piece, Repeat, Strings
 from pytest_nectar.corpus.context import ReadContext
 from pytest_nectar.corpus.husky import SPAN_KINDS, STATUS_CODES, _is_decimal, otlp_id
 
@@ -269,16 +270,23 @@ def _all_str(values: list[Any]) -> bool:
     return True
 
 
-def _take(values: Sequence[Any], where: list[int], n: int) -> Sequence[Any]:
+def _take(values: Sequence[Any], where: list[int], n: int) -> Piece:
     """``values`` at the ascending positions ``where`` (of ``n``: all of them is the list);
-    all strings stay marked so."""
+    strings dictionary-encoded now, while they are still in the processor's cache."""
     if len(where) == n:
-        return values
-    if len(where) == 1:
-        taken: Sequence[Any] = [values[where[0]]]
+        taken = values
+    elif len(where) == 1:
+        taken = [values[where[0]]]
     else:
         taken = itemgetter(*where)(values)
-    return Strings(taken) if type(values) is Strings else taken
+    if type(values) is not Strings:
+        return taken
+    first = dict.fromkeys(taken)
+    if len(first) == len(taken):
+        return Coded(np.arange(len(taken), dtype=np.int32), list(first))
+    strings = list(first)
+    lookup = dict(zip(strings, count()))
+    return Coded(np.fromiter(map(lookup.__getitem__, taken), np.int32, len(taken)), strings)
 
 
 # -- a batch -----------------------------------------------------------------------------
