@@ -376,14 +376,15 @@ def flatten_spans(
     for index, fields in enumerate(scopes):
         if not fields.batched:
             bad.update(i for i, s in enumerate(scope_of) if s == index)
-    for part in ([s.events for s in spans], [s.links for s in spans]):
-        if any(part):
-            bad.update(i for i, v in enumerate(part) if v)
-    states = [s.trace_state for s in spans]
-    if any(states):
-        bad.update(i for i, v in enumerate(states) if v)  # husky reads the rate in it
+    # Span events and links are rows of their own; a tracestate may carry a sample rate.
+    uncommon = [s.events or s.links or s.trace_state for s in spans]
+    if any(uncommon):
+        bad.update(i for i, v in enumerate(uncommon) if v)
     attributes = _attributes(spans, bad)
-    pairs = set(zip(attributes.signature_of, scope_of, strict=True))
+    if len(attributes.signatures) == 1 and len(scopes) == 1:
+        pairs = {(0, 0)}
+    else:
+        pairs = set(zip(attributes.signature_of, scope_of, strict=True))
     for signature, scope in pairs:
         if not scopes[scope].shared_fields.keys().isdisjoint(attributes.signatures[signature]):
             # An attribute named like a scope or resource field: husky's first wins decides.
