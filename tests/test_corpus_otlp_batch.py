@@ -187,3 +187,36 @@ def test_a_bad_span_in_a_batch_sends_the_record_to_the_exact_reader() -> None:
         opts = IngestOptions(skip_bad=skip_bad)
         fast = _fast(_read_lines, data, "t", opts, 1)
         assert_same_table(fast, _exact(_read_lines, data, "t", opts, 1))
+
+
+_AMBIGUOUS = [
+    {"doubleValue": 0, "kvlistValue": {"values": []}},
+    {"doubleValue": 3, "intValue": "x"},
+    {"doubleValue": 3.5, "intValue": " 7"},
+]
+
+
+@pytest.mark.parametrize("value", _AMBIGUOUS)
+@pytest.mark.parametrize("where", ["resource", "scope", "span", "event", "link"])
+def test_a_double_written_as_an_integer_beside_a_kvlist_or_int(value: object, where: str) -> None:
+    """msgspec reads doubleValue 3 as 3.0, and husky takes a float doubleValue before a
+    kvlistValue or an intValue but an integer one after them: such a record is the exact
+    reader's, wherever the attribute is (found by test_batches_read_alike)."""
+    attribute = [{"key": "http.status_code", "value": value}]
+    spans = [_plain(i) for i in range(10)]
+    if where == "span":
+        spans[3]["attributes"] = attribute
+    elif where in ("event", "link"):
+        key = "events" if where == "event" else "links"
+        spans[3][key] = [{"name": "e", "attributes": attribute}]
+    scope_spans: dict[str, Any] = {"spans": spans}
+    if where == "scope":
+        scope_spans["scope"] = {"name": "s", "attributes": attribute}
+    resource = {"attributes": attribute if where == "resource" else []}
+    line = json.dumps({"resourceSpans": [{"resource": resource, "scopeSpans": [scope_spans]}]})
+    data = line.encode() + b"\n" + _line([_plain(i) for i in range(10, 20)])
+    for skip_bad in (False, True):
+        opts = IngestOptions(skip_bad=skip_bad)
+        assert_same_table(
+            _fast(_read_lines, data, "t", opts, 1), _exact(_read_lines, data, "t", opts, 1)
+        )

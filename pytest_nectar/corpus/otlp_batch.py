@@ -120,10 +120,10 @@ def scalar(value: Any) -> object:
     if type(b) is bool and i is UNSET and d is UNSET and value.kvlist_value is UNSET:
         return b
     if type(d) is float:
-        if value.kvlist_value is not UNSET:
+        if value.kvlist_value is not UNSET or i is not UNSET:
             # 3 and 3.0 decode alike here, and husky ranks them differently against a
-            # kvlist: let the exact reader have the record.
-            raise ValueError("doubleValue beside kvlistValue")
+            # kvlist or an intValue that is not an integer: the exact reader decides.
+            raise ValueError("doubleValue beside kvlistValue or intValue")
         return d
     return COMPLEX
 

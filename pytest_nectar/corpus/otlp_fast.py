@@ -205,11 +205,11 @@ def _read_resource_spans(resource_spans: list[ResourceSpans], ctx: ReadContext) 
             scope_spans = rs.instrumentation_library_spans
         if not scope_spans:
             continue
-        resource = None if rs.resource is None else _to_builtins(rs.resource)
+        resource = None if rs.resource is None else _builtins(rs.resource, rs.resource.attributes)
         for ss in scope_spans:
             scope = ss.scope if ss.scope is not UNSET else ss.instrumentation_library
             shared, scope_rate, resource_rate = scope_and_resource_fields(
-                None if scope is None or scope is UNSET else _to_builtins(scope),
+                None if scope is None or scope is UNSET else _builtins(scope, scope.attributes),
                 ss.schema_url,
                 resource,
                 rs.schema_url,
@@ -229,9 +229,36 @@ def _flatten_one(
 ) -> None:
     """One span, as husky.flatten_span flattens it."""
     if span.events or span.links or scope.outer_rate:
-        flatten_span(_to_builtins(span), scope.shared, scope.scope_rate, scope.resource_rate, emit)
+        flatten_span(
+            _span_builtins(span), scope.shared, scope.scope_rate, scope.resource_rate, emit
+        )
     else:
         _flatten_plain(span, scope, emit)
+
+
+def _builtins(struct: Struct, *attribute_lists: list[KeyValue] | None) -> object:
+    """``struct`` as the dicts husky's functions read, when they read them as they read
+    ``json.loads``' dicts.  They do not when a top-level attribute value has a doubleValue
+    beside an intValue or a kvlistValue: husky takes a float doubleValue before those and
+    an integer one after them, and a doubleValue written as an integer decodes here as a
+    float.  Then this raises and the exact reader has the record."""
+    for attributes in attribute_lists:
+        for kv in attributes or ():
+            value = kv.value
+            if (
+                value is not None
+                and value.double_value is not UNSET
+                and (value.int_value is not UNSET or value.kvlist_value is not UNSET)
+            ):
+                raise ValueError("doubleValue beside intValue or kvlistValue")
+    return _to_builtins(struct)
+
+
+def _span_builtins(span: Span) -> object:
+    lists = [span.attributes]
+    lists += [event.attributes for event in span.events or ()]
+    lists += [link.attributes for link in span.links or ()]
+    return _builtins(span, *lists)
 
 
 def _put_attributes(out: dict[str, object], attributes: list[KeyValue], rate: list[object]) -> None:
@@ -286,7 +313,9 @@ def _flatten_plain(
     ):
         # An attribute shadows an intrinsic or shared field, or a resource or scope field
         # shadows an intrinsic (rare): husky decides which wins.
-        flatten_span(_to_builtins(span), scope.shared, scope.scope_rate, scope.resource_rate, emit)
+        flatten_span(
+            _span_builtins(span), scope.shared, scope.scope_rate, scope.resource_rate, emit
+        )
         return
     # No attribute shadows an intrinsic or shared field: husky's first-wins checks would all
     # pass, in this order.
