@@ -189,7 +189,8 @@ class _FieldAccumulator:
         rows = self.rows[0] if len(self.rows) == 1 else np.concatenate(self.rows)
         # Entries go in row order; the dictionary keeps the order of the values as they
         # came (shape by shape).
-        order = None if len(rows) < 2 or bool((rows[1:] > rows[:-1]).all()) else rows.argsort()
+        ascending = len(rows) < 2 or bool((rows[1:] > rows[:-1]).all())
+        order = None if ascending else rows.argsort(kind="stable")  # a few ascending runs
         pieces = self.values
         first = pieces[0]
         if isinstance(first, Repeat) and all(
