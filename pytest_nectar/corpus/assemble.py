@@ -458,7 +458,7 @@ def assemble(
     trace_of = rank[tids]
     n_new = len(kept)
     new_index: npt.NDArray[np.int64] | None = None
-    if n_new == n and bool((trace_of[1:] >= trace_of[:-1]).all()):
+    if arrival is None and n_new == n and bool((trace_of[1:] >= trace_of[:-1]).all()):
         perm = kept  # every row kept, traces already contiguous in order: nothing moves
     else:
         perm = kept[np.argsort(trace_of, kind="stable")]
