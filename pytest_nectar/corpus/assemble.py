@@ -227,7 +227,8 @@ def _merge_pools(pools: Sequence[HashedPool]) -> _Merge | None:
     equal hashes are compared byte by byte, and the merged pool is cut from the chunks'."""
     hashes = [p.hashes for p in pools if p.hashes is not None]
     first = _first_with_hash(np.concatenate(hashes))
-    buffer = np.frombuffer(b"".join(bytes(p.buffer) for p in pools), dtype=np.uint8)
+    joined = b"".join(bytes(p.buffer) for p in pools)
+    buffer = np.frombuffer(joined, dtype=np.uint8)
     bases = np.cumsum([0, *(int(p.offsets[-1]) for p in pools)])
     starts = np.concatenate([p.offsets[:-1] + base for p, base in zip(pools, bases, strict=False)])
     lengths = np.concatenate([np.diff(p.offsets) for p in pools])
@@ -236,11 +237,20 @@ def _merge_pools(pools: Sequence[HashedPool]) -> _Merge | None:
         earlier = first[later]
         if not np.array_equal(lengths[later], lengths[earlier]):
             return None
-        here = _byte_positions(starts[later], lengths[later])
-        there = _byte_positions(starts[earlier], lengths[earlier])
-        if not np.array_equal(buffer[here], buffer[there]):
+        width = int(lengths[0])
+        if bool((lengths == width).all()) and width:  # one width (ids): rows of a matrix
+            table = buffer.reshape(-1, width)
+            same = np.array_equal(table[later], table[earlier])
+        else:
+            here = _byte_positions(starts[later], lengths[later])
+            there = _byte_positions(starts[earlier], lengths[earlier])
+            same = np.array_equal(buffer[here], buffer[there])
+        if not same:
             return None
     is_first, mappings = _mappings(first, [len(p) for p in pools])
+    if not later.size:  # no string in two chunks: the pools one after another
+        offsets = np.concatenate([[0], starts[1:], [len(joined)]]).astype(np.int64)
+        return StringPool(joined, offsets), mappings
     kept = lengths[is_first]
     offsets = np.zeros(len(kept) + 1, dtype=np.int64)
     np.cumsum(kept, out=offsets[1:])
