@@ -270,9 +270,10 @@ def _all_str(values: list[Any]) -> bool:
     return True
 
 
-def _take(values: Sequence[Any], where: list[int], n: int) -> Piece:
+def _take(values: Sequence[Any], where: list[int], n: int, *, ids: bool = False) -> Piece:
     """``values`` at the ascending positions ``where`` (of ``n``: all of them is the list);
-    strings dictionary-encoded now, while they are still in the processor's cache."""
+    strings dictionary-encoded now, while they are still in the processor's cache (not
+    ``ids``: nearly all different, the buffer encodes them once)."""
     if len(where) == n:
         taken = values
     elif len(where) == 1:
@@ -281,6 +282,8 @@ def _take(values: Sequence[Any], where: list[int], n: int) -> Piece:
         taken = itemgetter(*where)(values)
     if type(values) is not Strings:
         return taken
+    if ids:
+        return taken if type(taken) is Strings else Strings(taken)
     first = dict.fromkeys(taken)
     if len(first) == len(taken):
         return Coded(np.arange(len(taken), dtype=np.int32), list(first))
@@ -473,14 +476,14 @@ def _emit(
             _take(column, positions, len(members)) for column in attributes.columns[signature]
         ]
         flag = int(flags[first_span])
-        columns.append(_take(trace_ids, where, n))
+        columns.append(_take(trace_ids, where, n, ids=True))
         if flag & _PARENT:
-            columns.append(_take(parent_ids, where, n))
+            columns.append(_take(parent_ids, where, n, ids=True))
         columns.append(Repeat("trace", g))
         if flag & _ERROR:
             columns.append(Repeat(True, g))
         columns.append(_take(names, where, n))
-        columns.append(_take(span_ids, where, n))
+        columns.append(_take(span_ids, where, n, ids=True))
         columns.append(code_array if g == n else code_array[at])
         if flag & _MESSAGE:
             columns.append(_take(messages, where, n))
