@@ -1,12 +1,17 @@
-"""Rows to columns: collect flat events, then transpose them into typed numpy columns.
+"""Rows to columns: collect flat events, then turn them into typed numpy columns.
 
-Readers hand every event to a :class:`RowBuffer`.  Most events of a corpus share a few
-field layouts ("shapes": the same keys in the same order), so the buffer groups rows by
-shape and transposes each group with ``zip(*rows)`` in C, then converts each field's
-values per type with numpy.  That keeps the per-value Python work to a type check.
+Readers hand events to a :class:`RowBuffer`, one dict at a time (:meth:`RowBuffer.add`) or
+as blocks of columns (:meth:`RowBuffer.add_block`: the OTLP fast path flattens many spans
+at once).  Most events of a corpus share a few field layouts ("shapes": the same keys in
+the same order), so the buffer groups rows by shape; at the end each field's values, shape
+by shape, are converted once, per type, with numpy.  A block's column may come as one
+value repeated (:class:`Repeat`), a numpy array, strings known to be strings
+(:class:`Strings`) or strings already dictionary-encoded (:class:`Coded`); every form gives
+the same arrays, kinds and dictionary order as dicts would.
 
 A :class:`PartialTable` is the result for one chunk of input; ``assemble.py`` merges
-chunks (possibly built in worker processes) into a corpus.
+chunks (possibly built in worker processes, which send them compactly: one value array per
+column of one kind, dictionaries as :class:`HashedPool`) into a corpus.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 ``json.loads`` builds a dict per object and the flattening then reads them back key by
 key; msgspec decodes the same bytes in C directly into the :class:`msgspec.Struct` types
-below (the OTLP/JSON schema), which is several times cheaper, and the common span (no
-events, no links, scalar attributes) is flattened here without building the dicts at all.
+below (the OTLP/JSON schema), which is several times cheaper.  The spans of a record are
+then flattened without building dicts: the common ones together, a column per field
+(:mod:`~pytest_nectar.corpus.otlp_batch`), the others one at a time here.
 
 Exactness rests on one rule: this path either produces the rows the exact reader
 (:mod:`pytest_nectar.corpus.otlp` over :mod:`~pytest_nectar.corpus.husky`) would, or it
@@ -12,10 +13,11 @@ produces nothing and the record goes to the exact reader:
 * the structs only accept what the exact reader reads the same way: a field whose
   ``null`` means something other than "absent" has no ``None`` (it is ``UNSET`` when
   absent), and values of an unexpected type fail the decode;
-* whatever is not the common case (kvlists, arrays, bytes, booleans, sample rates, span
-  events and links, scope and resource fields) goes to husky's own functions, on the
-  dicts :func:`msgspec.to_builtins` makes of the structs (the same keys and values
-  ``json.loads`` gives for what husky reads);
+* whatever is not the common case (kvlists, arrays, bytes, sample rates, span events and
+  links, scope and resource fields) goes to husky's own functions, on the dicts
+  :func:`msgspec.to_builtins` makes of the structs (the same keys and values
+  ``json.loads`` gives for what husky reads; the one difference, a doubleValue written
+  as an integer, sends the record to the exact reader where husky would tell them apart);
 * a decode error, or any error while flattening, rolls the record's rows back and hands
   the line to the exact reader, so error messages and ``--skip-bad`` are unchanged.
 """
