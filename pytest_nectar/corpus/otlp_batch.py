@@ -186,14 +186,14 @@ def _ids(raws: list[str | None], nbytes: int, what: str) -> list[str]:
     """``id_of`` of every id; plain hex ids (the OTLP/JSON spec's) all at once."""
     present = [r for r in raws if r]
     width = 2 * nbytes
-    if present and max(map(len, present)) == width and min(map(len, present)) == width:
+    if present and set(map(len, present)) == {width}:
         joined = "".join(present)
         try:
             whole = len(bytes.fromhex(joined)) * 2 == len(joined)  # no whitespace skipped
         except ValueError:
             whole = False
         if whole:  # hex in, lowercase hex out; a trace id's zero upper half is dropped
-            if joined != joined.lower():
+            if any(letter in joined for letter in "ABCDEF"):
                 raws = [r.lower() if r else r for r in raws]
             if nbytes == 16 and _ZERO_HALF in joined:
                 raws = [r[16:] if r and r.startswith(_ZERO_HALF) else r for r in raws]
@@ -236,7 +236,7 @@ def _column(values: list[Any]) -> list[Any] | None:
     ints = [v.int_value for v in values]
     if _all_str(ints):
         joined = "".join(ints)
-        if not (joined.isascii() and joined.isdigit() and min(map(len, ints)) > 0):
+        if not (joined.isascii() and joined.isdigit()) or "" in ints:
             return None
         ints = list(map(int, ints))
     elif ints.count(UNSET) == n:
