@@ -330,7 +330,7 @@ def _read_jsonl(
         chunks = [_chunk_job(str(path), a, b, display, opts) for a, b in bounds]
     else:
         # Equal chunks, a multiple of the workers: none waits alone for the last one.
-        pieces = n_workers * max(4, -(-size // (chunk_bytes * 2 * n_workers)))
+        pieces = n_workers * max(4, -(-size // (chunk_bytes * 4 * n_workers)))
         bounds = _chunk_bounds(path, size, pieces)
         with ProcessPoolExecutor(n_workers, mp_context=get_context("fork")) as pool:
             futures = [pool.submit(_chunk_job, str(path), a, b, display, opts) for a, b in bounds]
