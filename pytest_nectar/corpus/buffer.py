@@ -76,15 +76,21 @@ class PartialColumn:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Chunks cross from worker processes: a column of one kind sends its one array of
-        # values (and int32 rows), not five, and its dictionary as one UTF-8 buffer with
-        # the strings' hashes; the other side rebuilds the same arrays.
+        # values (and int32 rows, or none when every row has the field), not five, and its
+        # dictionary as one UTF-8 buffer with the strings' hashes; the other side rebuilds
+        # the same arrays.
         kind = self.kind
         n = len(kind)
         strings = HashedPool.of(self.strings) if self.strings else []
         if n and not self.others and int(kind.min()) == int(kind.max()) and n < 2**31:
             only = int(kind[0])
             payload = {KIND_STRING: self.codes, KIND_FLOAT: self.floats}.get(only, self.ints)
-            rows = self.rows.astype(np.int32) if int(self.rows[-1]) < 2**31 else self.rows
+            last = int(self.rows[-1])
+            rows: npt.NDArray[Any] | int = self.rows.astype(np.int32)
+            if last >= 2**31:
+                rows = self.rows
+            elif last == n - 1 and bool((self.rows[1:] > self.rows[:-1]).all()):
+                rows = n  # 0 .. n - 1 (rows ascend from 0 or more, n of them, up to n - 1)
             return (_one_kind, (rows, only, payload, strings))
         fields = (self.rows, kind, self.ints, self.floats, self.codes, strings, self.others)
         return (PartialColumn, fields)
@@ -131,12 +137,14 @@ def _hashed_pool(
 
 
 def _one_kind(
-    rows: npt.NDArray[np.integer[Any]],
+    rows: npt.NDArray[np.integer[Any]] | int,
     kind: int,
     payload: npt.NDArray[Any],
     strings: Sequence[str],
 ) -> PartialColumn:
     # The arrays a kind does not use are read-only views of one value (no memory).
+    if isinstance(rows, int):  # the field is in every row
+        rows = np.arange(rows, dtype=np.int64)
     n = len(rows)
     ints = payload if kind in (KIND_INT, KIND_BOOL) else _same(0, np.int64, n)
     if kind == KIND_FLOAT:
