@@ -16,7 +16,6 @@ import gc
 import importlib.util
 import itertools
 import json
-import mmap
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -145,19 +144,12 @@ def _unknown(display: str, doc: object, line: int = 0) -> CorpusError:
     )
 
 
-def _read_lines(
-    data: bytes | mmap.mmap,
-    display: str,
-    opts: IngestOptions,
-    first_line: int,
-    start: int = 0,
-    stop: int | None = None,
-) -> PartialTable:
-    """Parse JSON Lines (``data[start:stop]``); line numbers start at ``first_line`` (1 for a
-    whole file).  Lines are views into ``data``, copied only for the exact reader."""
+def _read_lines(data: bytes, display: str, opts: IngestOptions, first_line: int) -> PartialTable:
+    """Parse JSON Lines; line numbers start at ``first_line`` (1 for a whole file).  Lines
+    are views into ``data``, copied only for the exact reader."""
     buffer = RowBuffer()
     ctx = ReadContext(buffer, skip_bad=opts.skip_bad, json_ints=opts.json_ints)
-    stop = len(data) if stop is None else stop
+    start, stop = 0, len(data)
     view = memoryview(data)
     loads = json.loads
     fast = FastOtlp(ctx).read if opts.fmt in (None, "otlp") else None
@@ -205,7 +197,7 @@ def _read_lines(
     return buffer.finish(_count_lines(data, start, stop))
 
 
-def _line_bounds(data: bytes | mmap.mmap, start: int, stop: int) -> Iterator[tuple[int, int]]:
+def _line_bounds(data: bytes, start: int, stop: int) -> Iterator[tuple[int, int]]:
     """Where each line of ``data[start:stop]`` begins and ends (as ``split(b"\\n")`` cuts
     it, without a last empty line)."""
     while start < stop:
@@ -216,7 +208,7 @@ def _line_bounds(data: bytes | mmap.mmap, start: int, stop: int) -> Iterator[tup
         start = end + 1
 
 
-def _count_lines(data: bytes | mmap.mmap, start: int, stop: int) -> int:
+def _count_lines(data: bytes, start: int, stop: int) -> int:
     return sum(1 for _ in _line_bounds(data, start, stop))
 
 
@@ -244,14 +236,17 @@ def _json_column(err: ValueError | RecursionError, raw: bytes) -> int:
 
 
 def _chunk_job(path: str, start: int, stop: int, display: str, opts: IngestOptions) -> PartialTable:
-    # Mapped, not read: the chunk is parsed from the page cache without a private copy.
-    # Parsing makes millions of objects and no reference cycles: the cyclic collector
-    # would only walk them again and again.
+    # Read, not memory-mapped: a file cut short while it is read gives a truncated last
+    # line (a located error), where a mapping would kill the worker.  Parsing makes
+    # millions of objects and no reference cycles: the cyclic collector would only walk
+    # them again and again.
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(stop - start)
     collecting = gc.isenabled()
     gc.disable()
     try:
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            return _read_lines(data, display, opts, 1, start, stop)
+        return _read_lines(data, display, opts, 1)
     finally:
         if collecting:
             gc.enable()
