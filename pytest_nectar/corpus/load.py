@@ -20,7 +20,8 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -101,20 +102,42 @@ def resolve_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, 
     return out
 
 
-def _file_digest(path: Path, index: dict[str, Any]) -> str:
+def _stamp(path: Path) -> tuple[str, list[int]]:
     stat = path.stat()
-    key = str(path.resolve())
-    stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
-    known = index.pop(key, None)  # re-inserted below: the index's order is its recency
+    return str(path.resolve()), [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+
+
+def _indexed(known: object, stamp: list[int]) -> str | None:
     if isinstance(known, list) and len(known) == 4 and known[:3] == stamp:
         digest = known[3]
         if isinstance(digest, str) and len(digest) == 64:
-            index[key] = known
             return digest
+    return None
+
+
+def _file_digest(path: Path, index: dict[str, Any]) -> str:
+    key, stamp = _stamp(path)
+    known = index.pop(key, None)  # re-inserted below: the index's order is its recency
+    digest = _indexed(known, stamp)
+    if digest is not None:
+        index[key] = known
+        return digest
     with open(path, "rb") as fh:
         digest = hashlib.file_digest(fh, "sha256").hexdigest()
     index[key] = [*stamp, digest]
     return digest
+
+
+def _all_indexed(request: CorpusRequest, index: dict[str, Any]) -> bool:
+    """Whether every input's digest is in the index (hashing them costs nothing)."""
+    files = [p for p, _ in request.inputs]
+    if request.must_keep_file is not None:
+        files.append(request.must_keep_file)
+    for path in files:
+        key, stamp = _stamp(path)
+        if _indexed(index.get(key), stamp) is None:
+            return False
+    return True
 
 
 def corpus_digest(
@@ -257,6 +280,23 @@ def load_corpus(
     settings = corpus_cache.cache_settings(cache_dir) if cache else None
     index = read_index(settings.root) if settings is not None else {}
     before = dict(index)
+    if not _all_indexed(request, index):
+        # Inputs never seen: hash them while they are parsed (the parse runs in worker
+        # processes, hashing releases the GIL); a store of the same content found under
+        # the digest afterwards is used all the same.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            hashing = pool.submit(request.digest, index)
+            built = build_corpus(
+                request.inputs,
+                request.opts,
+                "",
+                scale=request.scale,
+                must_keep_file=request.must_keep_file,
+                must_keep_attribute=must_keep_attribute,
+                workers=workers,
+            )
+            digest = hashing.result()
+        return _cached(settings, request, replace(built, digest=digest), index, before)
     digest = request.digest(index)
     if settings is not None:
         target = store_path(settings.root, digest)
@@ -278,15 +318,36 @@ def load_corpus(
         must_keep_attribute=must_keep_attribute,
         workers=workers,
     )
-    if settings is not None:
-        target = store_path(settings.root, digest)
+    return _cached(settings, request, corpus, index, before)
+
+
+def _cached(
+    settings: corpus_cache.CacheSettings | None,
+    request: CorpusRequest,
+    corpus: Corpus,
+    index: dict[str, Any],
+    before: dict[str, Any],
+) -> Corpus:
+    """``corpus`` written to the cache (or the store already there under its digest)."""
+    if settings is None:
+        return corpus
+    target = store_path(settings.root, corpus.digest)
+    if target.is_dir():
         try:
-            save_store(corpus, target)
+            found = load_store(target, request.displays, digest=corpus.digest)
+        except StoreError:
+            corpus_cache.discard(target)
+        else:
             corpus_cache.touch(target)
-            corpus_cache.evict(settings.root, settings.max_bytes, keep=target)
-        except OSError:
-            pass  # a read-only place only costs the cache
-        save_index(settings.root, index, before)
+            save_index(settings.root, index, before)
+            return found
+    try:
+        save_store(corpus, target)
+        corpus_cache.touch(target)
+        corpus_cache.evict(settings.root, settings.max_bytes, keep=target)
+    except OSError:
+        pass  # a read-only place only costs the cache
+    save_index(settings.root, index, before)
     return corpus
 
 
