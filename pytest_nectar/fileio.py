@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from pytest_nectar.errors import NectarError, Position
 
-__all__ = ["write_atomic", "write_atomic_all"]
+__all__ = ["is_url", "write_atomic", "write_atomic_all"]
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
+
+
+def is_url(location: str) -> bool:
+    """Whether ``location`` is a URL (``s3://...``, ``file:///...``) rather than a path."""
+    return _URL.match(location) is not None
 
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import fsspec
+import fsspec.implementations.local
 import numpy as np
 import pytest
 
@@ -19,7 +20,7 @@ from pytest_nectar.compiler.compile import load_rules_or_policy
 from pytest_nectar.corpus import load_corpus, partition
 from pytest_nectar.corpus.partition import Partition, slice_corpus, split
 from pytest_nectar.corpus.parts import load_parted
-from pytest_nectar.corpus.remote import is_url
+from pytest_nectar.corpus.remote import is_url, publish_stores
 from pytest_nectar.corpus.store import StoreError, save_store, store_path
 from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import UsageError
@@ -250,3 +251,84 @@ def test_the_partitions_of_a_parted_corpus_load_by_url(
     partition._opened.cache_clear()
     with pytest.raises(StoreError, match="holds another corpus than its name says"):
         Partition(wrong.as_uri(), 0, 1).load()
+
+
+# -- publishing: the client puts the stores where the workers read them --------------------
+
+
+def test_a_published_store_loads_by_url_and_is_written_once(
+    corpus: Corpus, shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Published under memory:// (fsspec's in-process store): arrays.bin, then meta.json,
+    each renamed into place; a second publish finds the whole store and writes nothing."""
+    fs = fsspec.filesystem("memory")
+    moved: list[str] = []
+    real_mv = type(fs).mv
+
+    def spy(self: object, path1: str, path2: str, **kwargs: object) -> None:
+        moved.append(path2.rsplit("/", 1)[-1])
+        real_mv(self, path1, path2, **kwargs)
+
+    monkeypatch.setattr(type(fs), "mv", spy)
+    storage = f"memory://bucket-{tmp_path.name}/nectar/"
+    try:
+        published = publish_stores([shared], storage)
+        url = f"memory://bucket-{tmp_path.name}/nectar/{shared.name}"
+        assert published == {str(shared): url}
+        assert moved == ["arrays.bin", "meta.json"]  # meta.json last: it commits the store
+        assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls(url, detail=False)) == [
+            "arrays.bin",
+            "meta.json",
+        ]
+        assert publish_stores([shared], storage) == published
+        assert moved == ["arrays.bin", "meta.json"]  # nothing written again
+        part = Partition(url, 2, 9).load()
+    finally:
+        fs.rm(f"/bucket-{tmp_path.name}", recursive=True)
+    assert part.trace_ids == corpus.trace_ids[2:9]
+    assert part.trace(0) == corpus.trace(2)
+
+
+def test_an_incomplete_published_store_is_written_again(shared: Path, tmp_path: Path) -> None:
+    storage = tmp_path / "storage"
+    target = storage / shared.name
+    target.mkdir(parents=True)
+    (target / "meta.json").write_bytes((shared / "meta.json").read_bytes())
+    (target / "arrays.bin").write_bytes((shared / "arrays.bin").read_bytes()[:100])
+    assert publish_stores([shared], str(storage)) == {str(shared): str(target)}
+    assert (target / "arrays.bin").read_bytes() == (shared / "arrays.bin").read_bytes()
+    assert sorted(p.name for p in target.iterdir()) == ["arrays.bin", "meta.json"]
+
+
+def test_a_publish_cut_short_leaves_no_store_a_worker_would_take(
+    shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = tmp_path / "storage"
+    real_put = fsspec.implementations.local.LocalFileSystem.put_file
+
+    def put(self: object, path1: str, path2: str, **kwargs: object) -> None:
+        if path1.endswith("meta.json"):
+            raise OSError(28, "No space left on device")
+        real_put(self, path1, path2, **kwargs)
+
+    monkeypatch.setattr(fsspec.implementations.local.LocalFileSystem, "put_file", put)
+    with pytest.raises(UsageError) as info:
+        publish_stores([shared], storage.as_uri())
+    url = f"{storage.as_uri()}/{shared.name}"
+    assert str(info.value) == (
+        f"{url}: cannot write the corpus store to the cluster's shared storage; "
+        "got 'No space left on device'; set cluster_storage (--cluster-storage) to a folder "
+        "or URL this machine can write and every worker can read"
+    )
+    assert sorted(p.name for p in (storage / shared.name).iterdir()) == ["arrays.bin"]
+    with pytest.raises(StoreError, match=r"cannot read the shared corpus store; got 'meta\.json"):
+        Partition(url, 0, 1).load()
+    assert _worker_cache(tmp_path) == []
+
+
+def test_only_store_folders_are_published(tmp_path: Path) -> None:
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    with pytest.raises(StoreError, match="a shared corpus store is a folder named corpus-"):
+        publish_stores([folder], str(tmp_path / "storage"))
+    assert not (tmp_path / "storage").exists()

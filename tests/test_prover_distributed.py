@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from pytest_nectar.cli import main
+from pytest_nectar.corpus import load_corpus
+from pytest_nectar.corpus.store import store_path
 from pytest_nectar.errors import UsageError
 from pytest_nectar.prover import distributed
 from tests.gate_support import ROOT
@@ -167,4 +169,125 @@ def test_a_wrong_cluster_setting_is_reported_at_its_key(tmp_path: Path) -> None:
         f"{tmp_path / 'nectar.toml'}:2:11: [tool.nectar] cluster has the wrong type; "
         """got 'local:0'; local:N (N worker processes here) or an address such as """
         '"tcp://host:8786"'
+    )
+
+
+@pytest.fixture(scope="module")
+def far_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A real cluster whose workers do not share the client's cache folder: its address,
+    and the workers' own cache (where they copy what they read from shared storage)."""
+    dd = pytest.importorskip("distributed")
+    worker_cache = tmp_path_factory.mktemp("worker-cache")
+    with dd.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        env={"NECTAR_CACHE_DIR": str(worker_cache)},
+    ) as cluster:
+        address = cluster.scheduler_address
+        yield address, worker_cache
+        made = distributed._CLIENTS.pop(address, None)
+        if made is not None:
+            made.close()
+
+
+def _files(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("partitioned", [False, True], ids=["in-memory", "partitioned"])
+def test_shared_storage_gives_the_same_bytes_and_is_written_once(
+    partitioned: bool,
+    far_cluster: tuple[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Workers with their own disk read the stores the client published under
+    --cluster-storage (a file:// URL), named as in the client's cache; a second run finds
+    them there, whole, and writes nothing."""
+    from pytest_nectar.corpus import remote
+
+    address, worker_cache = far_cluster
+    monkeypatch.chdir(QUICKSTART)
+    storage = tmp_path / "shared"
+    replay = ["replay", "rules.yaml", "--corpus", "corpus", "--json"]
+    alone = [_run(capsys, *replay), _run(capsys, "prove", "--json")]
+    engine = ["--cluster", address, "--cluster-storage", storage.as_uri()]
+    if partitioned:
+        engine += ["--partition-rows", "40"]
+    uploads: list[Path] = []
+    real_upload = remote._upload
+
+    def spy(fs: object, local: Path, remote_path: str) -> None:
+        uploads.append(local)
+        real_upload(fs, local, remote_path)
+
+    monkeypatch.setattr(remote, "_upload", spy)
+    for _ in range(2):
+        before = _files(storage) if storage.exists() else {}
+        clustered = [_run(capsys, *replay, *engine), _run(capsys, "prove", "--json", *engine)]
+        assert clustered == alone
+        if before:
+            assert uploads == [] and _files(storage) == before  # nothing written again
+        else:
+            assert uploads
+        uploads.clear()
+    (folder,) = storage.iterdir()
+    stores = sorted(folder.iterdir()) if partitioned else [folder]
+    if partitioned:
+        assert folder.name.endswith("-parts-40") and len(stores) > 10
+        assert [s.name for s in stores] == [f"part-{k:05d}" for k in range(len(stores))]
+    for store in stores:
+        assert sorted(p.name for p in store.iterdir()) == ["arrays.bin", "meta.json"]
+    # The workers read those copies, not the client's cache.
+    copies = sorted(p.name for p in worker_cache.iterdir() if not p.name.startswith("."))
+    expected = [f"{folder.name}-{s.name}" for s in stores] if partitioned else [folder.name]
+    assert set(expected) <= set(copies)
+
+
+def test_storage_that_cannot_be_written_is_a_usage_error(
+    far_cluster: tuple[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    address, _ = far_cluster
+    monkeypatch.chdir(QUICKSTART)
+    replay = ["replay", "rules.yaml", "--corpus", "corpus", "--cluster", address]
+    assert main([*replay, "--cluster-storage", "nosuch://bucket/nectar"]) == 2
+    _, err = capsys.readouterr()
+    assert err == (
+        "nosuch://bucket/nectar: cannot write this kind of URL; Protocol not known: nosuch; "
+        "give a path or a URL of a protocol fsspec knows (s3://, gs://, file://)\n"
+    )
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    assert main([*replay, "--cluster-storage", str(blocked / "nectar")]) == 2
+    _, err = capsys.readouterr()
+    store = store_path(blocked / "nectar", load_corpus(QUICKSTART / "corpus").digest)
+    assert err == (
+        f"{store}: cannot write the corpus store to the cluster's shared storage; "
+        "got 'Not a directory'; set cluster_storage (--cluster-storage) to a folder or URL "
+        "this machine can write and every worker can read\n"
+    )
+
+
+def test_the_cluster_storage_setting(tmp_path: Path) -> None:
+    from pytest_nectar.project.settings import load_settings
+
+    (tmp_path / "nectar.toml").write_text('cluster_storage = "shared/nectar"\n')
+    settings = load_settings(tmp_path)
+    assert settings.cluster_storage == str((tmp_path / "shared" / "nectar").absolute())
+    assert "cluster_storage" not in settings.to_json()  # never in a report
+    url = "s3://bucket/nectar"
+    assert settings.with_options(cluster_storage=url).cluster_storage == url
+    (tmp_path / "nectar.toml").write_text("cluster_storage = 3\n")
+    with pytest.raises(UsageError) as raised:
+        load_settings(tmp_path)
+    assert raised.value.render() == (
+        f"{tmp_path / 'nectar.toml'}:1:19: [tool.nectar] cluster_storage has the wrong type; "
+        """got 3; a folder every worker reads, or a URL such as "s3://bucket/nectar\""""
     )

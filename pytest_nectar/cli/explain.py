@@ -73,6 +73,7 @@ def report_session(args: argparse.Namespace) -> ProjectSession:
         corpus=args.corpus,
         window_s=args.window,
         cluster=args.cluster,
+        cluster_storage=args.cluster_storage,
         partition_rows=args.partition_rows,
     )
     for warning in settings.warnings:

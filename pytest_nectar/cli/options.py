@@ -9,7 +9,8 @@ __all__ = ["add_engine_options", "add_no_validate_option"]
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
     """Where replay, prove, explain and diff evaluate the corpus: ``--partition-rows`` (a
-    larger corpus is streamed from partitions on disk) and ``--cluster`` (on Dask)."""
+    larger corpus is streamed from partitions on disk), ``--cluster`` (on Dask) and
+    ``--cluster-storage`` (where its workers read the corpus)."""
     parser.add_argument(
         "--partition-rows",
         metavar="N",
@@ -23,6 +24,13 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         help="evaluate the corpus on a Dask cluster: local:N worker processes here, or a "
         "scheduler such as tcp://host:8786 (default: [tool.nectar] cluster; needs "
         "pytest-nectar[cluster])",
+    )
+    parser.add_argument(
+        "--cluster-storage",
+        metavar="PATH_OR_URL",
+        help="with --cluster: publish the corpus stores there (a folder every worker reads, or "
+        "an fsspec URL such as s3://bucket/nectar) for workers that do not share this disk "
+        "(default: [tool.nectar] cluster_storage)",
     )
 
 

@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         traffic=args.traffic,
         strict=True if args.strict else None,
         cluster=args.cluster,
+        cluster_storage=args.cluster_storage,
         partition_rows=args.partition_rows,
     )
     for warning in settings.warnings:

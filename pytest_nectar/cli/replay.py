@@ -140,12 +140,19 @@ def run(args: argparse.Namespace) -> int:
     from pytest_nectar.refinery.rules_model import select_sampler
 
     settings = load_settings().with_options(
-        cluster=args.cluster, partition_rows=args.partition_rows
+        cluster=args.cluster,
+        cluster_storage=args.cluster_storage,
+        partition_rows=args.partition_rows,
     )
-    cluster = settings.cluster
     rules = load_rules_or_policy(args.rules, validate=not args.no_validate)
     corpus = open_corpus(args.corpus, partition_rows=settings.partition_rows)
-    decisions = evaluate_pass(rules, corpus, args.env, cluster=cluster).decisions
+    decisions = evaluate_pass(
+        rules,
+        corpus,
+        args.env,
+        cluster=settings.cluster,
+        cluster_storage=settings.cluster_storage,
+    ).decisions
     totals = decisions.rule_totals(corpus)
     destination, _ = select_sampler(rules, args.env)
     head: dict[str, Any] = {

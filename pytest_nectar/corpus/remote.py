@@ -15,16 +15,24 @@ holds is the one its name says, ``arrays.bin`` has the size ``meta.json`` record
 damaged later is discarded and fetched again; a store that is damaged at its source is a
 :class:`~pytest_nectar.corpus.store.StoreError` naming the URL.
 
+The client puts the stores there first (:func:`publish_stores`, for ``cluster_storage``):
+under the same names as in its cache, each file written under a scratch name and renamed
+into place, ``meta.json`` last, so a worker never takes a store that is not whole; a store
+already there and whole is not written again.
+
 fsspec comes with Dask (``pytest-nectar[cluster]``) and is imported only when a URL is given.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import tempfile
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
@@ -32,10 +40,10 @@ from typing import Any, Final
 from pytest_nectar.corpus import cache
 from pytest_nectar.corpus.store import StoreError
 from pytest_nectar.errors import Position, UsageError
+from pytest_nectar.fileio import is_url
 
-__all__ = ["fetch_store", "is_url"]
+__all__ = ["fetch_store", "is_url", "publish_stores"]
 
-_URL: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 #: A store folder as ``store_path`` names it (one path component, nothing to climb out with),
 #: and a partition of a corpus stored in partitions (``corpus-<digest>-parts-<rows>/part-<k>``).
 _STORE: Final = re.compile(r"^corpus-([A-Za-z0-9][A-Za-z0-9._-]*)$")
@@ -77,17 +85,14 @@ def _name(remote: str, url: str) -> _Name:
     )
 
 
-def is_url(store: str) -> bool:
-    """Whether ``store`` is a URL (``s3://...``) rather than a local path."""
-    return _URL.match(store) is not None
-
-
-def _filesystem(url: str) -> tuple[Any, str]:
+def _filesystem(url: str, *, writing: bool = False) -> tuple[Any, str]:
+    verb = "write" if writing else "read"
     try:
         import fsspec  # type: ignore[import-untyped]
     except ImportError:
         raise UsageError(
-            "reading a corpus store from a URL needs fsspec, which is not installed",
+            f"{'writing' if writing else 'reading'} a corpus store {'to' if writing else 'from'} "
+            "a URL needs fsspec, which is not installed",
             position=Position(url),
             hint="pip install 'pytest-nectar[cluster]' (Dask brings fsspec), or give a path",
         ) from None
@@ -95,11 +100,11 @@ def _filesystem(url: str) -> tuple[Any, str]:
         fs, path = fsspec.core.url_to_fs(url)
     except ImportError as err:  # a known protocol whose package is missing (s3fs, gcsfs...)
         raise UsageError(
-            "cannot read this kind of URL here", position=Position(url), hint=str(err)
+            f"cannot {verb} this kind of URL here", position=Position(url), hint=str(err)
         ) from None
     except ValueError as err:  # "Protocol not known: ..."
         raise UsageError(
-            "cannot read this kind of URL",
+            f"cannot {verb} this kind of URL",
             position=Position(url),
             hint=f"{err}; give a path or a URL of a protocol fsspec knows (s3://, gs://, file://)",
         ) from None
@@ -109,10 +114,21 @@ def _filesystem(url: str) -> tuple[Any, str]:
 def _check(folder: Path, name: _Name, url: str) -> None:
     """Refuse a copy whose meta.json is unreadable, of another digest, or whose arrays are cut."""
     try:
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        digest, expected = meta["digest"], meta["arrays_bytes"]
+        meta = (folder / "meta.json").read_bytes()
         size = (folder / "arrays.bin").stat().st_size
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except OSError as err:
+        raise StoreError(
+            "shared corpus store is unreadable", position=Position(url), got=str(err)
+        ) from None
+    _verify(meta, size, name, url)
+
+
+def _verify(meta_json: bytes, size: int, name: _Name, url: str) -> None:
+    """A store's ``meta.json`` (its text) and its ``arrays.bin``'s size, checked together."""
+    try:
+        meta = json.loads(meta_json)
+        digest, expected = meta["digest"], meta["arrays_bytes"]
+    except (ValueError, KeyError, TypeError) as err:
         raise StoreError(
             "shared corpus store is unreadable", position=Position(url), got=str(err)
         ) from None
@@ -190,3 +206,70 @@ def fetch_store(url: str) -> Path:
     cache.touch(local)
     cache.evict(settings.root, settings.max_bytes, keep=local)
     return local
+
+
+def publish_stores(stores: Iterable[str | os.PathLike[str]], storage: str) -> dict[str, str]:
+    """Each local store (``corpus-<digest>``, or a ``part-<k>`` of a corpus stored in
+    partitions) published under ``storage``, named as in the cache; returns, per store as
+    given, what a worker loads: its URL, or its path when ``storage`` is a path.
+
+    A store already there and complete is left alone (a store never changes under its
+    digest).  Otherwise ``arrays.bin`` is written, then ``meta.json``, the commit marker, each
+    under a scratch name renamed into place: a reader sees no store, an incomplete one it
+    refuses (no ``meta.json``, or sizes that disagree), or the whole store.
+
+    Raises:
+        UsageError: the storage's protocol is unknown or its package missing, or it cannot
+            be written (unreachable, no permission).
+        StoreError: a local store that is not a store folder or is damaged.
+    """
+    fs, base = _filesystem(storage, writing=True)
+    shown = storage.rstrip("/") if is_url(storage) else base
+    published: dict[str, str] = {}
+    for given in stores:
+        local = Path(given)
+        relative = local.name if _STORE.match(local.name) else f"{local.parent.name}/{local.name}"
+        remote, where = f"{base}/{relative}", f"{shown}/{relative}"
+        name = _name(remote, str(local))
+        _check(local, name, str(local))
+        try:
+            if not _published(fs, remote, name):
+                _upload(fs, local, remote)
+        except (OSError, ValueError, TimeoutError) as err:
+            raise UsageError(
+                "cannot write the corpus store to the cluster's shared storage",
+                position=Position(where),
+                got=(err.strerror if isinstance(err, OSError) else None)
+                or f"{type(err).__name__}: {err}",
+                hint="set cluster_storage (--cluster-storage) to a folder or URL this machine "
+                "can write and every worker can read",
+            ) from None
+        published[os.fspath(given)] = where
+    return published
+
+
+def _published(fs: Any, remote: str, name: _Name) -> bool:
+    """Whether ``remote`` already holds the whole store (checked as a worker checks it)."""
+    try:
+        meta = fs.cat_file(f"{remote}/meta.json")
+        size = fs.size(f"{remote}/arrays.bin")
+    except FileNotFoundError:
+        return False
+    try:
+        _verify(meta, int(size), name, remote)
+    except StoreError:
+        return False  # incomplete or damaged: written again
+    return True
+
+
+def _upload(fs: Any, local: Path, remote: str) -> None:
+    fs.makedirs(remote, exist_ok=True)
+    for file in ("arrays.bin", "meta.json"):  # meta.json last: it commits the store
+        scratch = f"{remote}/.{file}.{uuid.uuid4().hex}.tmp"
+        try:
+            fs.put_file(str(local / file), scratch)
+            fs.mv(scratch, f"{remote}/{file}")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                fs.rm_file(scratch)
+            raise

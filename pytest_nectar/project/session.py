@@ -277,6 +277,7 @@ class ProjectSession:
             window_s=self.settings.window_s,
             seed=self.seed if self.seed is not None else default_seed,
             cluster=self.settings.cluster,
+            cluster_storage=self.settings.cluster_storage,
             corpus_paths=self.corpus_paths,
             traffic=self.settings.traffic,
         )

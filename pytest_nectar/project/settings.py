@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from pytest_nectar.errors import Position, UsageError
+from pytest_nectar.fileio import is_url
 from pytest_nectar.limits import BEYOND_DECODER, beyond_decoder
 
 if TYPE_CHECKING:
@@ -179,6 +180,13 @@ def _cluster(value: object) -> str:
     return value
 
 
+def _storage(value: object) -> str:
+    # Reached when the stores are published (corpus.remote names an unknown protocol).
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid('a folder every worker reads, or a URL such as "s3://bucket/nectar"')
+    return value
+
+
 _TRAFFIC: Final = re.compile(
     r"\s*([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)\s*(traces|events)/s\s*\Z"
 )
@@ -275,6 +283,10 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("cluster", "address", None,
             "a Dask cluster for the corpus evaluation (local:N or tcp://host:8786)",
             _cluster, "--cluster", None, in_reports=False),
+    Setting("cluster_storage", "path or URL", None,
+            "where a cluster's workers read the corpus stores when they do not share this "
+            "disk (a shared folder, or an fsspec URL such as s3://bucket/nectar)",
+            _storage, "--cluster-storage", None, in_reports=False),
 )  # fmt: skip
 KNOWN_KEYS: Final = tuple(s.key for s in SETTINGS)
 #: ``--nectar-*`` options of one run, not project settings (the plugin and its rerun lines).
@@ -513,6 +525,16 @@ class ProjectSettings:
     def cluster(self) -> str | None:
         value: str | None = self._get("cluster")
         return value
+
+    @property
+    def cluster_storage(self) -> str | None:
+        """A URL as written, or a folder made absolute (workers do not share our cwd)."""
+        value: str | None = self._get("cluster_storage")
+        if value is None or is_url(value):
+            return value
+        path = self._root_path("cluster_storage")
+        assert path is not None
+        return str(path.absolute())
 
     @property
     def partition_rows(self) -> int:

@@ -50,13 +50,17 @@ def evaluate_pass(
     *,
     probes: Sequence[RulesFile] = (),
     cluster: str | None = None,
+    cluster_storage: str | None = None,
 ) -> ProbedDecisions:
     """The one evaluation of a corpus, wherever it runs: in memory, streamed partition by
-    partition from disk (a corpus stored in partitions), or on a Dask cluster."""
+    partition from disk (a corpus stored in partitions), or on a Dask cluster (its workers
+    reading the corpus from ``cluster_storage`` when given)."""
     if cluster is not None:
         from pytest_nectar.prover.distributed import evaluate_on_cluster
 
-        return evaluate_on_cluster(cluster, rules_file, corpus, env, probes=probes)
+        return evaluate_on_cluster(
+            cluster, rules_file, corpus, env, probes=probes, storage=cluster_storage
+        )
     if isinstance(corpus, Corpus):
         return evaluate_with_probes(rules_file, corpus, env, probes=probes)
     from pytest_nectar.corpus.parts import PartedCorpus
@@ -94,6 +98,7 @@ class CorpusContext:
         error: bool = True,
         must_keep: bool = True,
         cluster: str | None = None,
+        cluster_storage: str | None = None,
     ) -> CorpusContext:
         """One pass: the decisions, and the probes the properties need (``error``...).
 
@@ -111,7 +116,12 @@ class CorpusContext:
         )
         probe_rules = [p.rules_file for p in probes]
         probed = evaluate_pass(
-            target.rules_file, corpus, target.env, probes=probe_rules, cluster=cluster
+            target.rules_file,
+            corpus,
+            target.env,
+            probes=probe_rules,
+            cluster=cluster,
+            cluster_storage=cluster_storage,
         )
         masks = probed.probes
         n_keep = len(target.must_keep) if must_keep else 0

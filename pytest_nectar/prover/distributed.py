@@ -142,6 +142,7 @@ def evaluate_on_cluster(
     *,
     probes: Sequence[RulesFile] = (),
     partitions: int | None = None,
+    storage: str | None = None,
 ) -> ProbedDecisions:
     """:func:`~pytest_nectar.refinery.vector.evaluate_with_probes` on the cluster at
     ``address``: one task per partition, merged exactly.
@@ -149,7 +150,9 @@ def evaluate_on_cluster(
     A corpus in memory is written to (or found in) its store and split into ``partitions``
     trace ranges (default: one per worker thread); a corpus stored in partitions
     (``PartedCorpus``) gives one task per stored partition, read by the worker from its
-    path, so the client never holds any rows.
+    path, so the client never holds any rows.  ``storage`` (``cluster_storage``): workers that
+    do not share this machine's disk read the stores from there, published first
+    (:func:`~pytest_nectar.corpus.remote.publish_stores`); without it they read the paths.
 
     Raises:
         UsageError: no ``distributed``, or the cluster cannot be reached.
@@ -159,19 +162,25 @@ def evaluate_on_cluster(
     if isinstance(corpus, Corpus):
         if corpus.n_traces == 0:
             return evaluate_with_probes(rules_file, corpus, env, probes=probes)
-        made = client(address)
-        if partitions is None:
-            partitions = max(1, sum(made.nthreads().values()))
-        parts = split(store_of(corpus), corpus.n_traces, partitions)
+        stores = [str(store_of(corpus))]
     else:
         from pytest_nectar.corpus.parts import PartedCorpus
 
         assert isinstance(corpus, PartedCorpus)
-        made = client(address)
         members = [corpus.members(k) for k in range(corpus.n_parts)]
-        parts = [
-            Partition(str(path), 0, len(m)) for path, m in zip(corpus.parts, members, strict=True)
-        ]
+        stores = [str(path) for path in corpus.parts]
+    if storage is not None:  # before any worker starts: a bad storage costs no cluster
+        from pytest_nectar.corpus.remote import publish_stores
+
+        shared = publish_stores(stores, storage)
+        stores = [shared[store] for store in stores]
+    made = client(address)
+    if members is None:
+        if partitions is None:
+            partitions = max(1, sum(made.nthreads().values()))
+        parts = split(stores[0], corpus.n_traces, partitions)
+    else:
+        parts = [Partition(store, 0, len(m)) for store, m in zip(stores, members, strict=True)]
     futures = made.map(
         evaluate_partition,
         parts,

@@ -157,13 +157,15 @@ def prove(
     window_s: float = 60.0,
     seed: int = universal.DEFAULT_SEED,
     cluster: str | None = None,
+    cluster_storage: str | None = None,
     corpus_paths: Sequence[str] | None = None,
     traffic: Traffic | None = None,
 ) -> ProofReport:
     """Decide the properties of one policy or rules file (see the module docstring).
 
     ``cluster``: evaluate the corpus on that Dask cluster (same results; see
-    :mod:`pytest_nectar.prover.distributed`).  ``corpus_paths`` names where a loaded
+    :mod:`pytest_nectar.prover.distributed`), its workers reading the corpus from
+    ``cluster_storage`` when given.  ``corpus_paths`` names where a loaded
     ``corpus`` came from, for the replay commands; ``traffic`` is the production rate the
     corpus stands for (the budget runs at it).
 
@@ -202,7 +204,11 @@ def prove(
                 windows = pool.submit(budget_mod.prepare_windows, loaded, window_s)
             # Every probe in the one pass: the reports read the masks, none re-evaluates.
             ctx = corpus_mod.CorpusContext.evaluate(
-                tgt, loaded, list(corpus_paths) if corpus_paths else corpus_path, cluster=cluster
+                tgt,
+                loaded,
+                list(corpus_paths) if corpus_paths else corpus_path,
+                cluster=cluster,
+                cluster_storage=cluster_storage,
             )
         report.decisions = ctx.decisions
         report.context = ctx
