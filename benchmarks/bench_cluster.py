@@ -1,27 +1,43 @@
 """Benchmark: ``prove`` on a local Dask cluster of 1 and of 2 workers, and in one process.
 
-Run: ``python benchmarks/bench_cluster.py [--spans N] [--repeat N]`` (default 10,000,000
-spans, ~10 per trace; needs ``pip install -e '.[cluster]'``).  The corpus is generated as
-columns (``bench_prove.make_corpus``) and saved as a columnar store in a temporary cache
-folder, which the workers read by path, as they would on shared storage.  Each timing is
-the best of ``--repeat`` runs of every corpus property, after one warm-up run that starts
-the cluster's processes and maps the store; the results of every run are checked equal to
-the single-process ones.  Prints the times, spans/s and the scaling from 1 to 2 workers
-(target >= 1.6x on 2 cores), with the load average beside (the machine may be shared).
+Run: ``python benchmarks/bench_cluster.py [--spans N] [--parts P] [--repeat N]`` (default
+10,000,000 spans, ~10 per trace; needs ``pip install -e '.[cluster]'``).  The corpus is
+generated as columns (``bench_prove.make_corpus``) and laid out twice in a temporary cache
+folder, which the workers read by path, as they would on shared storage:
+
+- **one store**: the columnar store of the corpus in memory; each run splits it into one
+  trace range per worker;
+- **partitions**: the same corpus stored in ``--parts`` partitions (default 8), as
+  ``corpus/parts.py`` lays out a corpus larger than ``partition_rows`` (a part per trace
+  range, its order and end arrays, the manifest), opened as a ``PartedCorpus``: each task
+  reads its own partition, the client holds only per-trace arrays.
+
+Each timing is the best of ``--repeat`` runs of every corpus property, after one warm-up run
+that starts the cluster's processes and maps the stores; the results of every run are
+checked equal to the single-process in-memory ones.  Prints the times, spans/s and the
+scaling from 1 to 2 workers (target >= 1.6x on 2 cores) per layout, with the load average
+beside (the machine may be shared).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from bench_prove import CORPUS_PROPERTIES, POLICY, make_corpus
 
+from pytest_nectar.corpus.partition import slice_corpus
+from pytest_nectar.corpus.parts import PartedCorpus, open_parted, parted_path
+from pytest_nectar.corpus.parts_build import part_digest, write_manifest, write_part
 from pytest_nectar.corpus.store import save_store, store_path
+from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.prover import distributed, prove
 from pytest_nectar.prover.engine import load_target
 
@@ -30,9 +46,33 @@ def _verdicts(report: Any) -> list[tuple[str, str, str]]:
     return [(k, r.verdict.value, r.summary) for k, r in report.results.items()]
 
 
+def stored_in_parts(corpus: Corpus, cache: Path, parts: int) -> PartedCorpus:
+    """``corpus`` stored in ``parts`` partitions of contiguous traces (corpus/parts.py's
+    layout), opened as the PartedCorpus a corpus larger than ``partition_rows`` loads as."""
+    bounds = np.linspace(0, corpus.n_traces, max(1, parts) + 1).round().astype(np.int64)
+    folder = parted_path(cache, corpus.digest, corpus.n_rows // max(1, parts))
+    folder.mkdir(parents=True)
+    entries = []
+    for k, (a, b) in enumerate(itertools.pairwise(bounds.tolist())):
+        part = replace(slice_corpus(corpus, a, b), digest=part_digest(corpus.digest, k))
+        entries.append(write_part(folder, k, part, np.arange(a, b, dtype=np.int64)))
+    write_manifest(
+        folder,
+        digest=corpus.digest,
+        part_rows=corpus.n_rows // max(1, parts),
+        parts=entries,
+        skipped=(),
+        sources=corpus.sources,
+        formats=corpus.formats,
+        must_keep_unmatched=(),
+    )
+    return open_parted(folder)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--spans", type=int, default=10_000_000, help="about this many spans")
+    parser.add_argument("--parts", type=int, default=8, help="partitions of the stored corpus")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     args = parser.parse_args()
     t0 = time.perf_counter()
@@ -45,30 +85,42 @@ def main() -> None:
         os.environ["NECTAR_CACHE_DIR"] = tmp  # where store_of finds the store (workers too)
         t0 = time.perf_counter()
         save_store(corpus, store_path(Path(tmp), corpus.digest))
-        print(f"store written in {time.perf_counter() - t0:.1f} s")
+        parted = stored_in_parts(corpus, Path(tmp), args.parts)
+        print(
+            f"one store and {parted.n_parts} partitions written in {time.perf_counter() - t0:.1f} s"
+        )
         policy = Path(tmp) / "bench.toon"
         policy.write_text(POLICY)
         target = load_target(str(policy))
         load_before = os.getloadavg()
-        best: dict[str, float] = {}
+        best: dict[tuple[str, str], float] = {}
         expected: list[tuple[str, str, str]] | None = None
-        for label, cluster in [("1 process", None), ("local:1", "local:1"), ("local:2", "local:2")]:
-            times = []
-            for run in range(max(1, args.repeat) + (cluster is not None)):
-                t0 = time.perf_counter()
-                report = prove(target, corpus=corpus, properties=CORPUS_PROPERTIES, cluster=cluster)
-                took = time.perf_counter() - t0
-                if cluster is None or run > 0:  # the first cluster run starts it: warm-up
-                    times.append(took)
-                got = _verdicts(report)
-                expected = expected if expected is not None else got
-                if got != expected:
-                    raise SystemExit(f"{label}: results differ from the single-process run")
-            best[label] = min(times)
-            print(
-                f"{label:<10} {best[label]:7.2f} s  {corpus.n_rows / best[label]:>13,.0f} spans/s"
-                f"  (runs: {', '.join(f'{t:.2f}' for t in times)})"
-            )
+        layouts: list[tuple[str, Corpus | PartedCorpus]] = [
+            ("one store", corpus),
+            ("partitions", parted),
+        ]
+        for cluster in [None, "local:1", "local:2"]:
+            label = cluster or "1 process"
+            for layout, table in layouts:
+                times = []
+                for run in range(max(1, args.repeat) + (cluster is not None)):
+                    t0 = time.perf_counter()
+                    report = prove(
+                        target, corpus=table, properties=CORPUS_PROPERTIES, cluster=cluster
+                    )
+                    took = time.perf_counter() - t0
+                    if cluster is None or run > 0:  # a cluster's first run starts it: warm-up
+                        times.append(took)
+                    got = _verdicts(report)
+                    expected = expected if expected is not None else got
+                    if got != expected:
+                        raise SystemExit(f"{label}, {layout}: results differ from one process")
+                best[label, layout] = min(times)
+                print(
+                    f"{label:<10} {layout:<11} {best[label, layout]:7.2f} s  "
+                    f"{corpus.n_rows / best[label, layout]:>13,.0f} spans/s"
+                    f"  (runs: {', '.join(f'{t:.2f}' for t in times)})"
+                )
             if cluster is not None:
                 distributed._close()  # one cluster at a time: they share the cores
         load_after = os.getloadavg()
@@ -76,11 +128,12 @@ def main() -> None:
         f"load average (1/5/15 min): before {' '.join(f'{x:.2f}' for x in load_before)}, "
         f"after {' '.join(f'{x:.2f}' for x in load_after)}"
     )
-    print(
-        f"scaling 1 -> 2 workers:        {best['local:1'] / best['local:2']:5.2f}x  "
-        "(target >= 1.6x on 2 cores)"
-    )
-    print(f"single process / 2 workers:    {best['1 process'] / best['local:2']:5.2f}x")
+    for layout, _ in layouts:
+        one, two = best["local:1", layout], best["local:2", layout]
+        print(
+            f"{layout:<11} scaling 1 -> 2 workers {one / two:5.2f}x (target >= 1.6x on 2 cores); "
+            f"one process / 2 workers {best['1 process', layout] / two:5.2f}x"
+        )
     print(f"results identical in every run: {len(expected or [])} properties")
 
 

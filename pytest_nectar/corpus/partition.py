@@ -42,7 +42,10 @@ class Partition:
             StoreError: the store is missing, truncated or of another version.
             UsageError: a URL that cannot be read here (fsspec or its protocol missing).
         """
-        return slice_corpus(_opened(self.store), self.start, self.stop)
+        whole = _opened(self.store)
+        if self.start == 0 and self.stop == whole.n_traces:
+            return whole  # a whole store (a stored partition): mapped, nothing copied
+        return slice_corpus(whole, self.start, self.stop)
 
 
 @functools.lru_cache(maxsize=2)

@@ -134,8 +134,9 @@ class BudgetWindows:
         return float(cum[self.hi[i]] - cum[i])
 
 
-def prepare_windows(corpus: TraceTable, window_s: float) -> tuple[BudgetWindows, float] | str:
-    """The windows and the seconds recorded, or why there are none (no decisions needed)."""
+def prepare_windows(corpus: TraceTable, window_s: float) -> tuple[BudgetWindows, CorpusRate] | str:
+    """The windows and the rate they were learned at (its seconds recorded), or why there
+    are none (no decisions needed)."""
     if corpus.n_traces == 0:
         return "the corpus has no traces"
     start = np.asarray(corpus.trace_start, dtype=np.float64)
@@ -147,13 +148,13 @@ def prepare_windows(corpus: TraceTable, window_s: float) -> tuple[BudgetWindows,
     if rate.recording_s <= 0:
         return rate.why
     longest = max(c.seconds for c in rate.captures)
-    return BudgetWindows(start, timed, min(window_s, longest)), rate.recording_s
+    return BudgetWindows(start, timed, min(window_s, longest)), rate
 
 
 def budget_figures(
     ctx: CorpusContext,
     window_s: float,
-    prepared: tuple[BudgetWindows, float] | str | None = None,
+    prepared: tuple[BudgetWindows, CorpusRate] | str | None = None,
     scale: float = 1.0,
 ) -> BudgetFigures | str:
     """The figures, or why they cannot be computed (``prepared``: from prepare_windows;
@@ -161,7 +162,8 @@ def budget_figures(
     windows_or_why = prepare_windows(ctx.corpus, window_s) if prepared is None else prepared
     if isinstance(windows_or_why, str):
         return windows_or_why
-    windows, duration = windows_or_why
+    windows, rate = windows_or_why
+    duration = rate.recording_s
     corpus = ctx.corpus
     weight = np.asarray(corpus.weight, dtype=np.float64) * scale
     events = np.diff(corpus.trace_offsets).astype(np.float64) * weight
@@ -218,11 +220,12 @@ def check_budget(
     ctx: CorpusContext,
     budget: float | None,
     window_s: float,
-    prepared: tuple[BudgetWindows, float] | str | None = None,
+    prepared: tuple[BudgetWindows, CorpusRate] | str | None = None,
     traffic: Traffic | None = None,
 ) -> PropertyResult:
     """Kept events/s against the budget, at the corpus's rate or at ``traffic``."""
-    rate = learn_rate(ctx.corpus)
+    # The rate prepare_windows learned (it sorted every trace start): not learned twice.
+    rate = prepared[1] if isinstance(prepared, tuple) else learn_rate(ctx.corpus)
     scale = rate.scale_to(traffic)
     figures = budget_figures(ctx, window_s, prepared, scale)
     if isinstance(figures, str):

@@ -181,12 +181,16 @@ def evaluate_on_cluster(
         parts = split(stores[0], corpus.n_traces, partitions)
     else:
         parts = [Partition(store, 0, len(m)) for store, m in zip(stores, members, strict=True)]
+    # The rules go to every worker once, not inside every task.
+    shared_rules, shared_probes = made.scatter(
+        [rules_file, tuple(probes)], broadcast=True, hash=False
+    )
     futures = made.map(
         evaluate_partition,
         parts,
-        rules_file=rules_file,
+        rules_file=shared_rules,
         env=env,
-        probes=list(probes),
+        probes=shared_probes,
         pure=False,
     )
     try:

@@ -25,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from pytest_nectar.corpus.captures import CorpusRate
 from pytest_nectar.corpus.table import TraceTable
 from pytest_nectar.errors import UsageError
 from pytest_nectar.policy.error_criteria import default_error_match, error_match
@@ -196,7 +197,7 @@ def prove(
         loaded = corpus  # in memory, or in partitions on disk
     report = ProofReport(tgt, {}, corpus=loaded, corpus_path=corpus_path, notes=list(tgt.notes))
     ctx: corpus_mod.CorpusContext | None = None
-    windows: Future[tuple[budget_mod.BudgetWindows, float] | str] | None = None
+    windows: Future[tuple[budget_mod.BudgetWindows, CorpusRate] | str] | None = None
     if loaded is not None and loaded.n_traces > 0:
         with ThreadPoolExecutor(max_workers=1) as pool:
             if "budget" in wanted:
@@ -230,7 +231,7 @@ def _run(
     ctx: corpus_mod.CorpusContext | None,
     window_s: float,
     seed: int,
-    prepared: tuple[budget_mod.BudgetWindows, float] | str | None = None,
+    prepared: tuple[budget_mod.BudgetWindows, CorpusRate] | str | None = None,
     traffic: Traffic | None = None,
 ) -> PropertyResult:
     prop = Property(pid)
