@@ -14,7 +14,10 @@ folder, which the workers read by path, as they would on shared storage:
 
 Each timing is the best of ``--repeat`` runs of every corpus property, after one warm-up run
 that starts the cluster's processes and maps the stores; the results of every run are
-checked equal to the single-process in-memory ones.  Prints the times, spans/s and the
+checked equal to the single-process in-memory ones.  Beside each time: the part spent in
+the corpus evaluation (the rest is the client's proofs: budget, witnesses, lints) and, on a
+cluster, the busiest worker's computing seconds (Dask's task stream: the rest of the
+evaluation is scheduling, results travelling back and the merge).  Prints the times, spans/s and the
 scaling from 1 to 2 workers (target >= 1.6x on 2 cores) per layout, with the load average
 beside (the machine may be shared).
 """
@@ -22,6 +25,7 @@ beside (the machine may be shared).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import tempfile
@@ -38,8 +42,37 @@ from pytest_nectar.corpus.parts import PartedCorpus, open_parted, parted_path
 from pytest_nectar.corpus.parts_build import part_digest, write_manifest, write_part
 from pytest_nectar.corpus.store import save_store, store_path
 from pytest_nectar.corpus.table import Corpus
-from pytest_nectar.prover import distributed, prove
+from pytest_nectar.prover import corpus_proofs, distributed, prove
 from pytest_nectar.prover.engine import load_target
+
+
+class _Timed:
+    """The seconds each run spends in the corpus evaluation (the rest: the client's proofs)."""
+
+    def __init__(self) -> None:
+        self.real = corpus_proofs.evaluate_pass
+        self.seconds = 0.0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self.real(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+
+def _busiest(tasks: Any) -> float:
+    """The most seconds one worker spent computing tasks (the rest of the evaluation's wall
+    time is scheduling, results travelling and the client's merge)."""
+    if tasks is None:
+        return 0.0
+    per_worker: dict[str, float] = {}
+    for task in tasks.data:
+        for span in task["startstops"]:
+            if span["action"] == "compute":
+                seconds = span["stop"] - span["start"]
+                per_worker[task["worker"]] = per_worker.get(task["worker"], 0.0) + seconds
+    return max(per_worker.values(), default=0.0)
 
 
 def _verdicts(report: Any) -> list[tuple[str, str, str]]:
@@ -92,6 +125,8 @@ def main() -> None:
         policy = Path(tmp) / "bench.toon"
         policy.write_text(POLICY)
         target = load_target(str(policy))
+        timed = _Timed()
+        corpus_proofs.evaluate_pass = timed  # type: ignore[assignment]
         load_before = os.getloadavg()
         best: dict[tuple[str, str], float] = {}
         expected: list[tuple[str, str, str]] | None = None
@@ -102,24 +137,36 @@ def main() -> None:
         for cluster in [None, "local:1", "local:2"]:
             label = cluster or "1 process"
             for layout, table in layouts:
-                times = []
+                # (whole prove, its evaluation, the busiest worker's computing seconds)
+                times: list[tuple[float, float, float]] = []
                 for run in range(max(1, args.repeat) + (cluster is not None)):
-                    t0 = time.perf_counter()
-                    report = prove(
-                        target, corpus=table, properties=CORPUS_PROPERTIES, cluster=cluster
+                    timed.seconds = 0.0
+                    stream = (
+                        distributed._distributed().get_task_stream(
+                            client=distributed.client(cluster)
+                        )
+                        if cluster is not None and run > 0
+                        else contextlib.nullcontext()
                     )
-                    took = time.perf_counter() - t0
+                    with stream as tasks:
+                        t0 = time.perf_counter()
+                        report = prove(
+                            target, corpus=table, properties=CORPUS_PROPERTIES, cluster=cluster
+                        )
+                        took = time.perf_counter() - t0
                     if cluster is None or run > 0:  # a cluster's first run starts it: warm-up
-                        times.append(took)
+                        times.append((took, timed.seconds, _busiest(tasks)))
                     got = _verdicts(report)
                     expected = expected if expected is not None else got
                     if got != expected:
                         raise SystemExit(f"{label}, {layout}: results differ from one process")
-                best[label, layout] = min(times)
+                took, evaluation, busiest = min(times)
+                best[label, layout] = took
+                busy = f", busiest worker computing {busiest:.2f} s" if cluster else ""
                 print(
-                    f"{label:<10} {layout:<11} {best[label, layout]:7.2f} s  "
-                    f"{corpus.n_rows / best[label, layout]:>13,.0f} spans/s"
-                    f"  (runs: {', '.join(f'{t:.2f}' for t in times)})"
+                    f"{label:<10} {layout:<11} {took:7.2f} s  {corpus.n_rows / took:>13,.0f} "
+                    f"spans/s; evaluation {evaluation:.2f} s of it{busy}"
+                    f"  (runs: {', '.join(f'{t:.2f}' for t, _, _ in times)})"
                 )
             if cluster is not None:
                 distributed._close()  # one cluster at a time: they share the cores

@@ -291,3 +291,26 @@ def test_the_cluster_storage_setting(tmp_path: Path) -> None:
         f"{tmp_path / 'nectar.toml'}:1:19: [tool.nectar] cluster_storage has the wrong type; "
         """got 3; a folder every worker reads, or a URL such as "s3://bucket/nectar\""""
     )
+
+
+def test_large_rules_are_sent_to_each_worker_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rules over SCATTER_BYTES go to the workers ahead of the tasks: the same bytes out."""
+    monkeypatch.chdir(QUICKSTART)
+    replay = ["replay", "rules.yaml", "--corpus", "corpus", "--json"]
+    _, alone = _run(capsys, *replay)
+    made = distributed.client(CLUSTER)
+    scattered: list[int] = []
+    real = made.scatter
+
+    def spy(data: list[object], **kwargs: object) -> object:
+        scattered.append(len(data))
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(made, "scatter", spy)
+    _, small = _run(capsys, *replay, "--cluster", CLUSTER)
+    assert (small, scattered) == (alone, [])  # a 2 kB policy rides inside each task
+    monkeypatch.setattr(distributed, "SCATTER_BYTES", 0)
+    _, large = _run(capsys, *replay, "--cluster", CLUSTER)
+    assert (large, scattered) == (alone, [2])  # the rules, and the probes

@@ -2,15 +2,16 @@
 
 ``--cluster ADDRESS`` (or ``[tool.nectar] cluster``) names a running Dask scheduler
 (``tcp://host:8786``) or ``local:N``, a cluster of N worker processes started here on
-127.0.0.1.  Each task loads one :class:`~pytest_nectar.corpus.partition.Partition` by path
-and runs :func:`~pytest_nectar.refinery.vector.evaluate_with_probes` on it; decisions are
-per trace and a fresh sampler's, so a trace's decision and probe matches never depend on
-the other traces of its partition.  The per-trace arrays come back and are concatenated in
-partition (= corpus) order, the reason and key tables united and the codes renumbered, so
-the merged :class:`~pytest_nectar.refinery.vector.ProbedDecisions` equals the
-single-process one trace by trace.  Per-rule totals, witnesses and budget windows are then
-read off it by the same code as ever: the same figures, the same witnesses in the same
-order, the same bytes.
+127.0.0.1.  Each task loads one :class:`~pytest_nectar.corpus.partition.Partition` by path,
+or by URL from ``cluster_storage`` where the client published the stores first, and runs
+:func:`~pytest_nectar.refinery.vector.evaluate_with_probes` on it; decisions are per trace
+and a fresh sampler's, so a trace's decision and probe matches never depend on the other
+traces of its partition.  The per-trace arrays come back (each fetched as its task ends,
+while the others still run) and are placed in corpus order, the reason and key tables
+united and the codes renumbered, so the merged
+:class:`~pytest_nectar.refinery.vector.ProbedDecisions` equals the single-process one trace
+by trace.  Per-rule totals, witnesses and budget windows are then read off it by the same
+code as ever: the same figures, the same witnesses in the same order, the same bytes.
 
 ``distributed`` is the optional extra ``pytest-nectar[cluster]``; it is imported only here,
 when a cluster is asked for.
@@ -19,11 +20,12 @@ when a cluster is asked for.
 from __future__ import annotations
 
 import atexit
+import pickle
 import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -35,12 +37,23 @@ from pytest_nectar.refinery.rules_model import RulesFile
 from pytest_nectar.refinery.vector import ProbedDecisions, evaluate_with_probes
 from pytest_nectar.refinery.vector_parts import merge_probed
 
-__all__ = ["LOCAL", "evaluate_on_cluster", "evaluate_partition", "merge", "store_of"]
+__all__ = [
+    "LOCAL",
+    "SCATTER_BYTES",
+    "evaluate_on_cluster",
+    "evaluate_partition",
+    "merge",
+    "store_of",
+]
 
 #: ``local:N``: N worker processes on this machine.
 LOCAL = re.compile(r"^local:([1-9][0-9]{0,3})$")
 # distributed.Client, untyped (the extra may be absent, and it ships no complete types).
 _CLIENTS: dict[str, Any] = {}
+#: Rules and probes larger than this (pickled) are sent to each worker once, ahead of the
+#: tasks (a round trip, 5-20 ms); smaller ones ride inside each task (a policy of ten rules
+#: and its probes: about 2 kB).
+SCATTER_BYTES: Final = 1 << 20
 _HINT = "use local:N (N worker processes here) or a scheduler address such as tcp://host:8786"
 
 
@@ -181,24 +194,24 @@ def evaluate_on_cluster(
         parts = split(stores[0], corpus.n_traces, partitions)
     else:
         parts = [Partition(store, 0, len(m)) for store, m in zip(stores, members, strict=True)]
-    # The rules go to every worker once, not inside every task.
-    shared_rules, shared_probes = made.scatter(
-        [rules_file, tuple(probes)], broadcast=True, hash=False
-    )
+    rules: Any = (rules_file, tuple(probes))
+    if len(pickle.dumps(rules, protocol=pickle.HIGHEST_PROTOCOL)) > SCATTER_BYTES:
+        rules = made.scatter(list(rules), broadcast=True, hash=False)  # once to each worker
     futures = made.map(
-        evaluate_partition,
-        parts,
-        rules_file=shared_rules,
-        env=env,
-        probes=shared_probes,
-        pure=False,
+        evaluate_partition, parts, rules_file=rules[0], env=env, probes=rules[1], pure=False
     )
+    where = {future.key: k for k, future in enumerate(futures)}
+    done: list[ProbedDecisions | None] = [None] * len(futures)
     try:
-        done = made.gather(futures)
+        # Each result is fetched as its task ends, while the later tasks still run.
+        for future, result in _distributed().as_completed(futures, with_results=True):
+            done[where[future.key]] = result
     except (_distributed().KilledWorker, OSError) as err:  # a NectarError passes unchanged
         raise UsageError(
             "the Dask cluster failed while evaluating the corpus",
             got=f"{address}: {type(err).__name__}: {err}",
             hint="check the workers' logs (memory limits) and that they run pytest-nectar",
         ) from None
-    return merge_probed(done, corpus.trace_ids, members)
+    finished = [d for d in done if d is not None]
+    assert len(finished) == len(parts)  # every task ended, or its error was raised above
+    return merge_probed(finished, corpus.trace_ids, members)
