@@ -3,12 +3,17 @@ gives byte for byte the single-process ``replay --json`` and ``prove --json``.""
 
 from __future__ import annotations
 
+import pickle
 import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis.extra.numpy as npst
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_nectar.cli import main
 from pytest_nectar.corpus import load_corpus
@@ -314,3 +319,33 @@ def test_large_rules_are_sent_to_each_worker_once(
     monkeypatch.setattr(distributed, "SCATTER_BYTES", 0)
     _, large = _run(capsys, *replay, "--cluster", CLUSTER)
     assert (large, scattered) == (alone, [2])  # the rules, and the probes
+
+
+_DTYPES = st.sampled_from(["bool", "int8", "int16", "int32", "int64", "uint64", "float64"])
+
+
+@given(_DTYPES.flatmap(lambda dtype: npst.arrays(dtype, st.integers(0, 70))))
+def test_a_packed_array_travels_exactly(array: np.ndarray) -> None:  # type: ignore[type-arg]
+    back = distributed.Packed.of(array).unpack()
+    assert back.dtype == array.dtype
+    assert back.tobytes() == array.tobytes()  # NaN payloads and -0.0 included
+
+
+def test_a_partition_result_is_packed_smaller_and_unpacked_equal() -> None:
+    from pytest_nectar.compiler.compile import load_rules_or_policy
+    from pytest_nectar.corpus.partition import Partition
+
+    corpus = load_corpus(QUICKSTART / "corpus")
+    rules = load_rules_or_policy(str(QUICKSTART / "rules.yaml"))
+    part = Partition(str(distributed.store_of(corpus)), 0, corpus.n_traces)
+    probed = distributed.evaluate_partition(part, rules, None, [rules, rules])
+    packed = distributed.PackedResult.of(probed)
+    size = sum(len(pickle.dumps(x)) for x in (probed, packed))
+    assert len(pickle.dumps(packed)) < 0.7 * (size - len(pickle.dumps(packed)))
+    back = packed.unpack()
+    assert [back.decisions.decision(i) for i in range(corpus.n_traces)] == [
+        probed.decisions.decision(i) for i in range(corpus.n_traces)
+    ]
+    for name in ("rule_index", "rate", "keep", "keep_probability", "reason_code", "fallback"):
+        assert getattr(back.decisions, name).dtype == getattr(probed.decisions, name).dtype
+    assert all(np.array_equal(a, b) for a, b in zip(back.probes, probed.probes, strict=True))

@@ -23,7 +23,7 @@ import atexit
 import pickle
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,12 +34,14 @@ from pytest_nectar.corpus.partition import Partition, split
 from pytest_nectar.corpus.table import Corpus, TraceTable
 from pytest_nectar.errors import CorpusError, Position, UsageError
 from pytest_nectar.refinery.rules_model import RulesFile
-from pytest_nectar.refinery.vector import ProbedDecisions, evaluate_with_probes
+from pytest_nectar.refinery.vector import CorpusDecisions, ProbedDecisions, evaluate_with_probes
 from pytest_nectar.refinery.vector_parts import merge_probed
 
 __all__ = [
     "LOCAL",
     "SCATTER_BYTES",
+    "Packed",
+    "PackedResult",
     "evaluate_on_cluster",
     "evaluate_partition",
     "merge",
@@ -142,6 +144,62 @@ def evaluate_partition(
     return replace(probed, decisions=replace(probed.decisions, trace_ids=()))
 
 
+@dataclass(frozen=True, slots=True)
+class Packed:
+    """One per-trace array as it travels back, exactly: booleans as bits, integers in the
+    narrowest type that holds their values (a rule index or a reason code fits one or two
+    bytes), anything else as it is."""
+
+    data: npt.NDArray[Any]
+    dtype: str
+    length: int
+
+    @classmethod
+    def of(cls, array: npt.NDArray[Any]) -> Packed:
+        if array.dtype == np.bool_:
+            return cls(np.packbits(array), "bool", len(array))
+        if array.dtype.kind in "iu" and len(array):
+            lo, hi = int(array.min()), int(array.max())
+            for narrow in (np.int8, np.int16, np.int32):
+                if np.iinfo(narrow).min <= lo and hi <= np.iinfo(narrow).max:
+                    return cls(array.astype(narrow), array.dtype.str, len(array))
+        return cls(array, array.dtype.str, len(array))
+
+    def unpack(self) -> npt.NDArray[Any]:
+        if self.dtype == "bool":
+            return np.unpackbits(self.data, count=self.length).view(np.bool_)
+        return self.data.astype(np.dtype(self.dtype), copy=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PackedResult:
+    """A partition's :class:`ProbedDecisions` as it travels: its arrays packed, no ids."""
+
+    decisions: CorpusDecisions  # its arrays emptied: they are in ``arrays``
+    arrays: dict[str, Packed]
+    probes: tuple[Packed, ...]
+
+    @classmethod
+    def of(cls, probed: ProbedDecisions) -> PackedResult:
+        d = probed.decisions
+        names = [f.name for f in fields(d) if isinstance(getattr(d, f.name), np.ndarray)]
+        arrays = {name: Packed.of(getattr(d, name)) for name in names}
+        empty = {name: getattr(d, name)[:0] for name in names}
+        return cls(replace(d, trace_ids=(), **empty), arrays, tuple(map(Packed.of, probed.probes)))
+
+    def unpack(self) -> ProbedDecisions:
+        arrays: dict[str, Any] = {name: packed.unpack() for name, packed in self.arrays.items()}
+        return ProbedDecisions(
+            replace(self.decisions, **arrays), tuple(p.unpack() for p in self.probes)
+        )
+
+
+def _task(
+    part: Partition, rules_file: RulesFile, env: str | None, probes: Sequence[RulesFile]
+) -> PackedResult:
+    return PackedResult.of(evaluate_partition(part, rules_file, env, probes))
+
+
 def merge(parts: Sequence[ProbedDecisions], trace_ids: Sequence[str]) -> ProbedDecisions:
     """Contiguous partition results, in corpus order, as one corpus's decisions and masks."""
     return merge_probed(parts, trace_ids)
@@ -197,15 +255,13 @@ def evaluate_on_cluster(
     rules: Any = (rules_file, tuple(probes))
     if len(pickle.dumps(rules, protocol=pickle.HIGHEST_PROTOCOL)) > SCATTER_BYTES:
         rules = made.scatter(list(rules), broadcast=True, hash=False)  # once to each worker
-    futures = made.map(
-        evaluate_partition, parts, rules_file=rules[0], env=env, probes=rules[1], pure=False
-    )
+    futures = made.map(_task, parts, rules_file=rules[0], env=env, probes=rules[1], pure=False)
     where = {future.key: k for k, future in enumerate(futures)}
     done: list[ProbedDecisions | None] = [None] * len(futures)
     try:
         # Each result is fetched as its task ends, while the later tasks still run.
         for future, result in _distributed().as_completed(futures, with_results=True):
-            done[where[future.key]] = result
+            done[where[future.key]] = result.unpack()
     except (_distributed().KilledWorker, OSError) as err:  # a NectarError passes unchanged
         raise UsageError(
             "the Dask cluster failed while evaluating the corpus",
