@@ -332,3 +332,25 @@ def test_only_store_folders_are_published(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="a shared corpus store is a folder named corpus-"):
         publish_stores([folder], str(tmp_path / "storage"))
     assert not (tmp_path / "storage").exists()
+
+
+def test_a_backend_error_that_is_not_an_oserror_is_a_usage_error(
+    shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As s3fs lets botocore's NoCredentialsError through: the storage's fault, said so."""
+
+    class NoCredentialsError(Exception):
+        pass
+
+    def refuse(self: object, path: str, **kwargs: object) -> bytes:
+        raise NoCredentialsError("Unable to locate credentials")
+
+    monkeypatch.setattr(fsspec.implementations.local.LocalFileSystem, "cat_file", refuse)
+    storage = (tmp_path / "storage").as_uri()
+    with pytest.raises(UsageError) as info:
+        publish_stores([shared], storage)
+    assert str(info.value) == (
+        f"{storage}/{shared.name}: cannot write the corpus store to the cluster's shared "
+        "storage; got 'NoCredentialsError: Unable to locate credentials'; set cluster_storage "
+        "(--cluster-storage) to a folder or URL this machine can write and every worker can read"
+    )

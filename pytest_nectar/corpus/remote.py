@@ -232,10 +232,12 @@ def publish_stores(stores: Iterable[str | os.PathLike[str]], storage: str) -> di
         remote, where = f"{base}/{relative}", f"{shown}/{relative}"
         name = _name(remote, str(local))
         _check(local, name, str(local))
+        # Any failure here is the storage's: fsspec backends raise their own types too
+        # (botocore's NoCredentialsError, google-auth's errors), not only OSError.
         try:
             if not _published(fs, remote, name):
                 _upload(fs, local, remote)
-        except (OSError, ValueError, TimeoutError) as err:
+        except Exception as err:
             raise UsageError(
                 "cannot write the corpus store to the cluster's shared storage",
                 position=Position(where),
