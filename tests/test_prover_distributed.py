@@ -348,3 +348,37 @@ def test_a_partition_result_is_packed_smaller_and_unpacked_equal() -> None:
     for name in ("rule_index", "rate", "keep", "keep_probability", "reason_code", "fallback"):
         assert getattr(back.decisions, name).dtype == getattr(probed.decisions, name).dtype
     assert all(np.array_equal(a, b) for a, b in zip(back.probes, probed.probes, strict=True))
+
+
+def test_a_workers_tasks_of_one_run_share_first_sampler_answers() -> None:
+    """The quickstart's downstream dynamic samplers: the tasks of one run on one worker share
+    their fresh samplers' first answers, and decide exactly as tasks that share nothing."""
+    from pytest_nectar.compiler.compile import load_rules_or_policy
+    from pytest_nectar.corpus.partition import split
+
+    corpus = load_corpus(QUICKSTART / "corpus")
+    rules = load_rules_or_policy(str(QUICKSTART / "rules.yaml"))
+    parts = split(distributed.store_of(corpus), corpus.n_traces, 3)
+    env = "production"  # where the dynamic samplers are
+    alone = [distributed.evaluate_partition(p, rules, env, []) for p in parts]
+    shared = [distributed.evaluate_partition(p, rules, env, [], "run-1") for p in parts]
+    answers = distributed._FIRST_CALLS["run-1"]
+    assert answers  # the samplers' first answers, by rule slot, key and span count
+    for a, b in zip(alone, shared, strict=True):
+        assert [a.decisions.decision(i) for i in range(len(a.decisions))] == [
+            b.decisions.decision(i) for i in range(len(b.decisions))
+        ]
+    distributed.evaluate_partition(parts[0], rules, env, [], "run-2")
+    assert list(distributed._FIRST_CALLS) == ["run-2"]  # an earlier run's answers are gone
+
+
+def test_dynamic_samplers_over_many_partitions_are_the_same_bytes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many tasks per worker, each sharing its run's first sampler answers."""
+    monkeypatch.chdir(QUICKSTART)
+    replay = ["replay", "rules.yaml", "--corpus", "corpus", "--env", "production", "--json"]
+    _, alone = _run(capsys, *replay)
+    _, clustered = _run(capsys, *replay, "--partition-rows", "40", "--cluster", CLUSTER)
+    assert clustered == alone
+    assert '"sample-rest"' in alone

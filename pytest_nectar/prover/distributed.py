@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import pickle
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -35,6 +36,7 @@ from pytest_nectar.corpus.table import Corpus, TraceTable
 from pytest_nectar.errors import CorpusError, Position, UsageError
 from pytest_nectar.refinery.rules_model import RulesFile
 from pytest_nectar.refinery.vector import CorpusDecisions, ProbedDecisions, evaluate_with_probes
+from pytest_nectar.refinery.vector_outcomes import FirstCalls
 from pytest_nectar.refinery.vector_parts import merge_probed
 
 __all__ = [
@@ -50,6 +52,9 @@ __all__ = [
 
 #: ``local:N``: N worker processes on this machine.
 LOCAL = re.compile(r"^local:([1-9][0-9]{0,3})$")
+#: In a worker process: the fresh downstream samplers' first answers of the run its tasks
+#: belong to (exact to share: they depend only on the rule, the sample key and the span count).
+_FIRST_CALLS: dict[str, FirstCalls] = {}
 # distributed.Client, untyped (the extra may be absent, and it ships no complete types).
 _CLIENTS: dict[str, Any] = {}
 #: Rules and probes larger than this (pickled) are sent to each worker once, ahead of the
@@ -134,13 +139,27 @@ def store_of(corpus: Corpus) -> Path:
 
 
 def evaluate_partition(
-    part: Partition, rules_file: RulesFile, env: str | None, probes: Sequence[RulesFile]
+    part: Partition,
+    rules_file: RulesFile,
+    env: str | None,
+    probes: Sequence[RulesFile],
+    evaluation: str | None = None,
 ) -> ProbedDecisions:
     """One task: the partition read from its path and evaluated (one thread per worker).
 
     The trace ids stay behind (the caller has them all): only numbers travel back.
+    ``evaluation`` names the run the task belongs to: the tasks of one run on one worker
+    share the fresh downstream samplers' first answers, as one process's partitions do.
     """
-    probed = evaluate_with_probes(rules_file, part.load(), env, probes=probes, threads=1)
+    first_calls = None
+    if evaluation is not None:
+        first_calls = _FIRST_CALLS.get(evaluation)
+        if first_calls is None:
+            _FIRST_CALLS.clear()  # one run at a time is kept: an earlier run's rules differ
+            first_calls = _FIRST_CALLS[evaluation] = {}
+    probed = evaluate_with_probes(
+        rules_file, part.load(), env, probes=probes, threads=1, first_calls=first_calls
+    )
     return replace(probed, decisions=replace(probed.decisions, trace_ids=()))
 
 
@@ -195,9 +214,13 @@ class PackedResult:
 
 
 def _task(
-    part: Partition, rules_file: RulesFile, env: str | None, probes: Sequence[RulesFile]
+    part: Partition,
+    rules_file: RulesFile,
+    env: str | None,
+    probes: Sequence[RulesFile],
+    evaluation: str,
 ) -> PackedResult:
-    return PackedResult.of(evaluate_partition(part, rules_file, env, probes))
+    return PackedResult.of(evaluate_partition(part, rules_file, env, probes, evaluation))
 
 
 def merge(parts: Sequence[ProbedDecisions], trace_ids: Sequence[str]) -> ProbedDecisions:
@@ -255,7 +278,15 @@ def evaluate_on_cluster(
     rules: Any = (rules_file, tuple(probes))
     if len(pickle.dumps(rules, protocol=pickle.HIGHEST_PROTOCOL)) > SCATTER_BYTES:
         rules = made.scatter(list(rules), broadcast=True, hash=False)  # once to each worker
-    futures = made.map(_task, parts, rules_file=rules[0], env=env, probes=rules[1], pure=False)
+    futures = made.map(
+        _task,
+        parts,
+        rules_file=rules[0],
+        env=env,
+        probes=rules[1],
+        evaluation=uuid.uuid4().hex,
+        pure=False,
+    )
     where = {future.key: k for k, future in enumerate(futures)}
     done: list[ProbedDecisions | None] = [None] * len(futures)
     try:
