@@ -269,24 +269,33 @@ def evaluate_on_cluster(
         shared = publish_stores(stores, storage)
         stores = [shared[store] for store in stores]
     made = client(address)
+    threads = made.nthreads()
     if members is None:
-        if partitions is None:
-            partitions = max(1, sum(made.nthreads().values()))
-        parts = split(stores[0], corpus.n_traces, partitions)
+        count = partitions if partitions is not None else max(1, sum(threads.values()))
+        parts = split(stores[0], corpus.n_traces, count)
     else:
         parts = [Partition(store, 0, len(m)) for store, m in zip(stores, members, strict=True)]
     rules: Any = (rules_file, tuple(probes))
     if len(pickle.dumps(rules, protocol=pickle.HIGHEST_PROTOCOL)) > SCATTER_BYTES:
         rules = made.scatter(list(rules), broadcast=True, hash=False)  # once to each worker
-    futures = made.map(
-        _task,
-        parts,
-        rules_file=rules[0],
-        env=env,
-        probes=rules[1],
-        evaluation=uuid.uuid4().hex,
-        pure=False,
-    )
+    evaluation = uuid.uuid4().hex
+    # Partition k goes to the same worker run after run (a preference: an idle worker still
+    # takes it), so each worker keeps reading the pages it has mapped.
+    workers = sorted(threads) or [None]
+    futures = [
+        made.submit(
+            _task,
+            part,
+            rules_file=rules[0],
+            env=env,
+            probes=rules[1],
+            evaluation=evaluation,
+            workers=workers[k % len(workers)],
+            allow_other_workers=True,
+            pure=False,
+        )
+        for k, part in enumerate(parts)
+    ]
     where = {future.key: k for k, future in enumerate(futures)}
     done: list[ProbedDecisions | None] = [None] * len(futures)
     try:
