@@ -382,3 +382,17 @@ def test_dynamic_samplers_over_many_partitions_are_the_same_bytes(
     _, clustered = _run(capsys, *replay, "--partition-rows", "40", "--cluster", CLUSTER)
     assert clustered == alone
     assert '"sample-rest"' in alone
+
+
+def _environ(name: str) -> str | None:
+    import os
+
+    return os.environ.get(name)
+
+
+def test_local_workers_start_with_the_adaptive_malloc_threshold_back() -> None:
+    """Set before the worker process starts (glibc reads it once): arrays up to 64 MiB come
+    from the heap, not a fresh mapping faulted in on every run."""
+    made = distributed.client(CLUSTER)
+    got = made.run(_environ, "MALLOC_MMAP_THRESHOLD_")
+    assert len(got) == 2 and set(got.values()) == {str(1 << 26)}
