@@ -15,17 +15,16 @@ folder, which the workers read by path, as they would on shared storage:
 Each timing is the best of ``--repeat`` runs of every corpus property, after one warm-up run
 that starts the cluster's processes and maps the stores; the results of every run are
 checked equal to the single-process in-memory ones.  Beside each time: the part spent in
-the corpus evaluation (the rest is the client's proofs: budget, witnesses, lints) and, on a
-cluster, the busiest worker's computing seconds (Dask's task stream: the rest of the
-evaluation is scheduling, results travelling back and the merge).  Prints the times, spans/s and the
-scaling from 1 to 2 workers (target >= 1.6x on 2 cores) per layout, with the load average
-beside (the machine may be shared).
+the corpus evaluation (the rest is the client's proofs: budget, witnesses, lints), and the
+CPU seconds of that run: the client's, each worker's, and the other processes' on the
+machine (from /proc/stat): scaling needs the cores free, and a run whose neighbours took
+one says so.  Prints the times, spans/s and the scaling from 1 to 2 workers (target >= 1.6x
+on 2 cores) per layout, with the load average beside.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import os
 import tempfile
@@ -61,18 +60,50 @@ class _Timed:
             self.seconds += time.perf_counter() - t0
 
 
-def _busiest(tasks: Any) -> float:
-    """The most seconds one worker spent computing tasks (the rest of the evaluation's wall
-    time is scheduling, results travelling and the client's merge)."""
-    if tasks is None:
+def _worker_cpu() -> float:
+    """This process's CPU seconds (run in each worker)."""
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
+
+
+def _machine_busy() -> float:
+    """CPU seconds every process of the machine has used (Linux's /proc/stat; 0 elsewhere)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:9]]
+    except OSError:
         return 0.0
-    per_worker: dict[str, float] = {}
-    for task in tasks.data:
-        for span in task["startstops"]:
-            if span["action"] == "compute":
-                seconds = span["stop"] - span["start"]
-                per_worker[task["worker"]] = per_worker.get(task["worker"], 0.0) + seconds
-    return max(per_worker.values(), default=0.0)
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class _Cpu:
+    """CPU seconds of one run: the client's, each worker's, and the other processes' (the
+    machine is shared: a run whose neighbours took a core is not a measure of scaling)."""
+
+    def __init__(self, cluster: str | None) -> None:
+        self.made = distributed.client(cluster) if cluster is not None else None
+
+    def __enter__(self) -> _Cpu:
+        self.workers0 = self.made.run(_worker_cpu) if self.made is not None else {}
+        self.machine0, self.client0 = _machine_busy(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client = time.process_time() - self.client0
+        after = self.made.run(_worker_cpu) if self.made is not None else {}
+        self.workers = [after[w] - self.workers0[w] for w in sorted(after)]
+        self.others = max(0.0, _machine_busy() - self.machine0 - self.client - sum(self.workers))
+
+    def __str__(self) -> str:
+        workers = "+".join(f"{w:.2f}" for w in self.workers)
+        return (
+            f"CPU: client {self.client:.2f} s"
+            + (f", workers {workers} s" if workers else "")
+            + f"; other processes {self.others:.2f} s"
+        )
 
 
 def _verdicts(report: Any) -> list[tuple[str, str, str]]:
@@ -137,36 +168,28 @@ def main() -> None:
         for cluster in [None, "local:1", "local:2"]:
             label = cluster or "1 process"
             for layout, table in layouts:
-                # (whole prove, its evaluation, the busiest worker's computing seconds)
-                times: list[tuple[float, float, float]] = []
+                times: list[tuple[float, float, _Cpu]] = []  # (prove, its evaluation, CPU)
                 for run in range(max(1, args.repeat) + (cluster is not None)):
                     timed.seconds = 0.0
-                    stream = (
-                        distributed._distributed().get_task_stream(
-                            client=distributed.client(cluster)
-                        )
-                        if cluster is not None and run > 0
-                        else contextlib.nullcontext()
-                    )
-                    with stream as tasks:
+                    with _Cpu(cluster) as cpu:
                         t0 = time.perf_counter()
                         report = prove(
                             target, corpus=table, properties=CORPUS_PROPERTIES, cluster=cluster
                         )
                         took = time.perf_counter() - t0
                     if cluster is None or run > 0:  # a cluster's first run starts it: warm-up
-                        times.append((took, timed.seconds, _busiest(tasks)))
+                        times.append((took, timed.seconds, cpu))
                     got = _verdicts(report)
                     expected = expected if expected is not None else got
                     if got != expected:
                         raise SystemExit(f"{label}, {layout}: results differ from one process")
-                took, evaluation, busiest = min(times)
+                took, evaluation, cpu = min(times, key=lambda t: t[0])
                 best[label, layout] = took
-                busy = f", busiest worker computing {busiest:.2f} s" if cluster else ""
                 print(
                     f"{label:<10} {layout:<11} {took:7.2f} s  {corpus.n_rows / took:>13,.0f} "
-                    f"spans/s; evaluation {evaluation:.2f} s of it{busy}"
-                    f"  (runs: {', '.join(f'{t:.2f}' for t, _, _ in times)})"
+                    f"spans/s; evaluation {evaluation:.2f} s of it"
+                    f"  (runs: {', '.join(f'{t:.2f}' for t, _, _ in times)})\n"
+                    f"{'':<23}best run's {cpu}"
                 )
             if cluster is not None:
                 distributed._close()  # one cluster at a time: they share the cores
