@@ -214,7 +214,8 @@ def test_a_dask_worker_process_reads_partitions_by_url(
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=None,  # the scheduler's health endpoint: a free port
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         ) as cluster,
         dd.Client(cluster) as client,
     ):

@@ -188,7 +188,8 @@ def far_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=None,  # the scheduler's health endpoint: a free port
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         env={"NECTAR_CACHE_DIR": str(worker_cache)},
     ) as cluster:
         address = cluster.scheduler_address
