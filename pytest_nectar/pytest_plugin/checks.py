@@ -454,8 +454,9 @@ def _in_memory(item: NectarItem, corpus: Any, why: str) -> Any:
     if not isinstance(corpus, Corpus):
         rows = item.session_state.project().settings.partition_rows
         _skip(
-            f"the corpus holds over {rows} events and is stored in partitions; {why}: raise "
-            "[tool.nectar] partition_rows to hold it in memory"
+            f"the corpus is stored in partitions (its input is estimated at over {rows} "
+            f"events, [tool.nectar] partition_rows); {why}: raise partition_rows to hold it in "
+            "memory"
         )
     return corpus
 
