@@ -280,75 +280,70 @@ def load_corpus(
     settings = corpus_cache.cache_settings(cache_dir) if cache else None
     index = read_index(settings.root) if settings is not None else {}
     before = dict(index)
-    if not _all_indexed(request, index):
+
+    def build(digest: str) -> Corpus:
+        return build_corpus(
+            request.inputs,
+            request.opts,
+            digest,
+            scale=request.scale,
+            must_keep_file=request.must_keep_file,
+            must_keep_attribute=must_keep_attribute,
+            workers=workers,
+        )
+
+    if _all_indexed(request, index):
+        digest = request.digest(index)  # from the index: no file is read
+        found = _stored(settings, request, digest, index, before)
+        if found is not None:
+            return found
+        corpus = build(digest)
+    else:
         # Inputs never seen: hash them while they are parsed (the parse runs in worker
         # processes, hashing releases the GIL); a store of the same content found under
         # the digest afterwards is used all the same.
         with ThreadPoolExecutor(max_workers=1) as pool:
             hashing = pool.submit(request.digest, index)
-            built = build_corpus(
-                request.inputs,
-                request.opts,
-                "",
-                scale=request.scale,
-                must_keep_file=request.must_keep_file,
-                must_keep_attribute=must_keep_attribute,
-                workers=workers,
-            )
+            built = build("")
             digest = hashing.result()
-        return _cached(settings, request, replace(built, digest=digest), index, before)
-    digest = request.digest(index)
+        found = _stored(settings, request, digest, index, before)
+        if found is not None:
+            return found
+        corpus = replace(built, digest=digest)
     if settings is not None:
         target = store_path(settings.root, digest)
-        if target.is_dir():
-            try:
-                corpus = load_store(target, request.displays, digest=digest)
-            except StoreError:
-                corpus_cache.discard(target)  # damaged: rebuilt below
-            else:
-                corpus_cache.touch(target)
-                save_index(settings.root, index, before)
-                return corpus
-    corpus = build_corpus(
-        request.inputs,
-        request.opts,
-        digest,
-        scale=request.scale,
-        must_keep_file=request.must_keep_file,
-        must_keep_attribute=must_keep_attribute,
-        workers=workers,
-    )
-    return _cached(settings, request, corpus, index, before)
+        try:
+            save_store(corpus, target)
+            corpus_cache.touch(target)
+            corpus_cache.evict(settings.root, settings.max_bytes, keep=target)
+        except OSError:
+            pass  # a read-only place only costs the cache
+        save_index(settings.root, index, before)
+    return corpus
 
 
-def _cached(
+def _stored(
     settings: corpus_cache.CacheSettings | None,
     request: CorpusRequest,
-    corpus: Corpus,
+    digest: str,
     index: dict[str, Any],
     before: dict[str, Any],
-) -> Corpus:
-    """``corpus`` written to the cache (or the store already there under its digest)."""
+) -> Corpus | None:
+    """The cached store of ``digest``, when it is there and whole (a damaged one is
+    discarded, to be rebuilt)."""
     if settings is None:
-        return corpus
-    target = store_path(settings.root, corpus.digest)
-    if target.is_dir():
-        try:
-            found = load_store(target, request.displays, digest=corpus.digest)
-        except StoreError:
-            corpus_cache.discard(target)
-        else:
-            corpus_cache.touch(target)
-            save_index(settings.root, index, before)
-            return found
+        return None
+    target = store_path(settings.root, digest)
+    if not target.is_dir():
+        return None
     try:
-        save_store(corpus, target)
-        corpus_cache.touch(target)
-        corpus_cache.evict(settings.root, settings.max_bytes, keep=target)
-    except OSError:
-        pass  # a read-only place only costs the cache
+        found = load_store(target, request.displays, digest=digest)
+    except StoreError:
+        corpus_cache.discard(target)
+        return None
+    corpus_cache.touch(target)
     save_index(settings.root, index, before)
-    return corpus
+    return found
 
 
 def build_corpus(
