@@ -17,7 +17,7 @@ from pytest_nectar.corpus import load_corpus
 from pytest_nectar.corpus.parts import PartedCorpus, build_parted
 from pytest_nectar.corpus.sizing import BYTES_PER_EVENT, estimated_events, open_corpus
 from pytest_nectar.refinery.vector import evaluate_with_probes
-from pytest_nectar.refinery.vector_parts import evaluate_parted, match_parted, merge_probed
+from pytest_nectar.refinery.vector_parts import evaluate_parted, match_pieces, merge_probed
 from tests.gate_support import ROOT
 
 QUICKSTART = ROOT / "examples" / "quickstart"
@@ -108,7 +108,7 @@ def test_merged_arrays_equal_the_in_memory_ones(project: Path) -> None:
     for i in range(whole.n_traces):
         assert got.decisions.decision(i) == expected.decisions.decision(i)
     assert np.array_equal(got.probes[0], expected.probes[0])
-    assert np.array_equal(match_parted(probe, parted), expected.probes[0])
+    assert np.array_equal(match_pieces(probe, parted), expected.probes[0])
 
 
 def test_members_must_cover_the_corpus(project: Path) -> None:

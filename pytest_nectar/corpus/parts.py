@@ -19,7 +19,7 @@ import contextlib
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -40,7 +40,7 @@ from pytest_nectar.corpus.parts_build import (
 )
 from pytest_nectar.corpus.parts_concat import cat, stack_rows
 from pytest_nectar.corpus.store import StoreError, load_store
-from pytest_nectar.corpus.table import Corpus, Skipped, TraceIds
+from pytest_nectar.corpus.table import Corpus, Skipped, TraceIds, TraceTable
 from pytest_nectar.errors import CorpusError, Position, UsageError
 from pytest_nectar.trace import Trace
 
@@ -51,6 +51,7 @@ __all__ = [
     "open_parted",
     "parted_in",
     "parted_path",
+    "pieces",
 ]
 
 
@@ -165,6 +166,18 @@ class PartedCorpus:
         order = np.argsort(self.trace_part, kind="stable")
         counts = np.bincount(self.trace_part, minlength=self.n_parts)
         return np.split(order.astype(np.int64), np.cumsum(counts)[:-1])
+
+
+def pieces(corpus: TraceTable) -> Iterator[tuple[Corpus, npt.NDArray[np.int64] | None]]:
+    """The corpus's rows a piece at a time: a :class:`Corpus` itself (``None``: its traces
+    are the corpus's, in order), or each partition of a :class:`PartedCorpus` with the
+    corpus index of its traces, one partition mapped at a time."""
+    if isinstance(corpus, Corpus):
+        yield corpus, None
+        return
+    assert isinstance(corpus, PartedCorpus)
+    for k in range(corpus.n_parts):
+        yield corpus.part(k), corpus.members(k)
 
 
 def parted_path(cache_root: Path, digest: str, part_rows: int) -> Path:

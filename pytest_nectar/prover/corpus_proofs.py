@@ -61,12 +61,10 @@ def evaluate_pass(
         return evaluate_on_cluster(
             cluster, rules_file, corpus, env, probes=probes, storage=cluster_storage
         )
-    if isinstance(corpus, Corpus):
+    if isinstance(corpus, Corpus):  # in memory: its arrays are the result, no placing
         return evaluate_with_probes(rules_file, corpus, env, probes=probes)
-    from pytest_nectar.corpus.parts import PartedCorpus
     from pytest_nectar.refinery.vector_parts import evaluate_parted
 
-    assert isinstance(corpus, PartedCorpus)
     return evaluate_parted(rules_file, corpus, env, probes=probes)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pytest_nectar.compiler.compile import CompiledEnvironment, to_refinery_condition
-from pytest_nectar.corpus.table import Corpus, TraceTable
+from pytest_nectar.corpus.table import TraceTable
 from pytest_nectar.policy.check import normal_form
 from pytest_nectar.policy.model import Expr, Policy
 from pytest_nectar.policy.printer import format_match
@@ -66,18 +66,9 @@ class Probe:
     def corpus_mask(self, corpus: TraceTable) -> npt.NDArray[np.bool_]:
         """Which corpus traces satisfy the expression (vectorised, Refinery's semantics;
         a corpus in partitions is read one partition at a time)."""
-        from pytest_nectar.refinery.vector import rule_matches
+        from pytest_nectar.refinery.vector_parts import match_pieces
 
-        if not isinstance(corpus, Corpus):
-            from pytest_nectar.corpus.parts import PartedCorpus
-            from pytest_nectar.refinery.vector_parts import match_parted
-
-            assert isinstance(corpus, PartedCorpus)
-            return match_parted(self.rules_file, corpus)
-        out = np.zeros(corpus.n_traces, dtype=np.bool_)
-        for matched in rule_matches(self.rules_file, corpus):
-            out |= matched
-        return out
+        return match_pieces(self.rules_file, corpus)
 
 
 def probe_of(expr: Expr, *, nested: bool = False, text: str | None = None) -> Probe:

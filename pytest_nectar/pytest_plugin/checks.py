@@ -535,12 +535,11 @@ def check_corpus_fields(item: NectarItem) -> None:
 def _type_examples(corpus: Any, name: str) -> str:
     """One example value (and its trace) per type of a mixed field (the first partition
     holding each type, for a corpus stored in partitions)."""
-    from pytest_nectar.corpus.table import KIND_NAMES, KIND_NULL, Corpus
+    from pytest_nectar.corpus.parts import pieces
+    from pytest_nectar.corpus.table import KIND_NAMES, KIND_NULL
 
     seen: dict[int, str] = {}
-    pieces = [corpus] if isinstance(corpus, Corpus) else range(corpus.n_parts)
-    for piece in pieces:
-        part = piece if isinstance(piece, Corpus) else corpus.part(piece)
+    for part, _ in pieces(corpus):
         column = part.columns.get(name)
         if column is None:
             continue

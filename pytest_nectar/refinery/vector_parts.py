@@ -12,11 +12,13 @@ renumbered (codes are never shown, only the strings they stand for).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from pytest_nectar.corpus.parts import pieces
+from pytest_nectar.corpus.table import TraceTable
 from pytest_nectar.refinery.rules_model import RulesFile
 from pytest_nectar.refinery.vector import (
     CorpusDecisions,
@@ -26,10 +28,7 @@ from pytest_nectar.refinery.vector import (
 )
 from pytest_nectar.refinery.vector_outcomes import FirstCalls
 
-if TYPE_CHECKING:
-    from pytest_nectar.corpus.parts import PartedCorpus
-
-__all__ = ["evaluate_parted", "match_parted", "merge_probed"]
+__all__ = ["evaluate_parted", "match_pieces", "merge_probed"]
 
 Members = npt.NDArray[np.int64]
 
@@ -118,7 +117,7 @@ def merge_probed(
 
 def evaluate_parted(
     rules_file: RulesFile,
-    corpus: PartedCorpus,
+    corpus: TraceTable,
     env: str | None = None,
     *,
     probes: Sequence[RulesFile] = (),
@@ -132,25 +131,24 @@ def evaluate_parted(
     """
     merged = _Merged(corpus.n_traces)
     first_calls: FirstCalls = {}  # one evaluation: the same rules and now for every part
-    for k in range(corpus.n_parts):
-        part = corpus.part(k)
+    for part, members in pieces(corpus):
         probed = evaluate_with_probes(
             rules_file, part, env, probes=probes, now=now, threads=threads, first_calls=first_calls
         )
-        merged.add(probed, corpus.members(k))  # placed at once: no list of part results
+        # Placed at once: no list of part results.
+        merged.add(probed, slice(None) if members is None else members)
         del part, probed
     return merged.result(corpus.trace_ids)
 
 
-def match_parted(rules_file: RulesFile, corpus: PartedCorpus) -> npt.NDArray[np.bool_]:
-    """Which traces any rule of ``rules_file`` matches on its own, streamed partition by
-    partition (:func:`~.vector.rule_matches` on each)."""
+def match_pieces(rules_file: RulesFile, corpus: TraceTable) -> npt.NDArray[np.bool_]:
+    """Which traces any rule of ``rules_file`` matches on its own
+    (:func:`~.vector.rule_matches`), a piece of the corpus at a time."""
     out = np.zeros(corpus.n_traces, dtype=np.bool_)
-    for k in range(corpus.n_parts):
-        part = corpus.part(k)
+    for part, members in pieces(corpus):
         hit = np.zeros(part.n_traces, dtype=np.bool_)
         for matched in rule_matches(rules_file, part):
             hit |= matched
-        out[corpus.members(k)] = hit
+        out[slice(None) if members is None else members] = hit
         del part
     return out

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
+from pytest_nectar.corpus.parts import pieces
 from pytest_nectar.corpus.table import KIND_STRING, Corpus, TraceTable
 from pytest_nectar.report.document import RateTimeline, ServiceRow
 
@@ -63,19 +63,6 @@ def corpus_seconds(corpus: TraceTable) -> tuple[float | None, str]:
     if duration <= 0:
         return None, "every event of the corpus has the same timestamp"
     return duration, ""
-
-
-def _pieces(corpus: TraceTable) -> Iterator[tuple[Corpus, npt.NDArray[np.int64] | None]]:
-    """The corpus's rows, a piece at a time: itself, or each partition with the corpus
-    index of its traces (a corpus in partitions is never held in memory whole)."""
-    if isinstance(corpus, Corpus):
-        yield corpus, None
-        return
-    from pytest_nectar.corpus.parts import PartedCorpus
-
-    assert isinstance(corpus, PartedCorpus)
-    for k in range(corpus.n_parts):
-        yield corpus.part(k), corpus.members(k)
 
 
 def _services(corpus: Corpus) -> tuple[npt.NDArray[np.int32], list[str]]:
@@ -151,7 +138,7 @@ def service_rows(
         return ()
     ids: dict[str, int] = {}
     pairs = []
-    for part, members in _pieces(corpus):
+    for part, members in pieces(corpus):
         codes, names = _services(part)
         to_global = np.array([ids.setdefault(n, len(ids)) for n in names], dtype=np.int64)
         group, trace, count = _pairs(codes.astype(np.int64), part.row_trace, members)
@@ -224,7 +211,7 @@ def captures(times: FloatArray) -> tuple[list[tuple[float, float]], float]:
 def _event_times(corpus: TraceTable) -> FloatArray:
     """Every distinct event time, sorted (per piece first: one partition's rows at a time)."""
     found = []
-    for part, _ in _pieces(corpus):
+    for part, _ in pieces(corpus):
         times = np.asarray(part.row_time, dtype=np.float64)
         found.append(np.unique(times[~np.isnan(times)]))
     return found[0] if len(found) == 1 else np.unique(np.concatenate(found))
@@ -244,7 +231,7 @@ def timeline(
     n_bins = [max(1, math.ceil((last - first) / width + 1e-9)) for first, last in blocks]
     first_bins = [0, *itertools.accumulate(n_bins)][:-1]
     pairs = []
-    for part, members in _pieces(corpus):
+    for part, members in pieces(corpus):
         times = np.asarray(part.row_time, dtype=np.float64)
         for (first, last), n, offset in zip(blocks, n_bins, first_bins, strict=True):
             inside = np.flatnonzero((times >= first) & (times <= last))  # NaN is never inside
