@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from pytest_nectar.corpus import cache as corpus_cache
-from pytest_nectar.corpus.assemble import assemble
+from pytest_nectar.corpus.assemble import Assembled, assemble
 from pytest_nectar.corpus.ingest import FORMATS, IngestOptions, read_file
 from pytest_nectar.corpus.labels import label_must_keep
 from pytest_nectar.corpus.store import (
@@ -45,6 +45,7 @@ __all__ = [
     "CorpusRequest",
     "corpus_digest",
     "corpus_request",
+    "labelled_corpus",
     "load_corpus",
     "read_index",
     "resolve_inputs",
@@ -364,6 +365,25 @@ def build_corpus(
         chunks.extend(result.chunks)
         chunk_files.extend([display] * len(result.chunks))
     assembled = assemble(chunks, chunk_files, scale=scale)
+    return labelled_corpus(
+        assembled,
+        digest,
+        tuple(d for _, d in inputs),
+        must_keep_file=must_keep_file,
+        must_keep_attribute=must_keep_attribute,
+    )
+
+
+def labelled_corpus(
+    assembled: Assembled,
+    digest: str,
+    sources: tuple[str, ...],
+    *,
+    must_keep_file: Path | None,
+    must_keep_attribute: str | None,
+) -> Corpus:
+    """The corpus of assembled traces, with their must-keep labels (the file's and the
+    attribute's)."""
     must_keep, reasons, unmatched = label_must_keep(
         assembled.trace_ids,
         assembled.row_trace,
@@ -385,7 +405,7 @@ def build_corpus(
         columns=assembled.columns,
         digest=digest,
         skipped=assembled.skipped,
-        sources=tuple(d for _, d in inputs),
+        sources=sources,
         must_keep_unmatched=unmatched,
         formats=assembled.formats,
     )

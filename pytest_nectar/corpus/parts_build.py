@@ -29,6 +29,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,8 +39,8 @@ import numpy.typing as npt
 from pytest_nectar.corpus.assemble import assemble
 from pytest_nectar.corpus.buffer import PartialTable
 from pytest_nectar.corpus.context import FMT_NAMES
-from pytest_nectar.corpus.labels import label_must_keep, read_must_keep_file
-from pytest_nectar.corpus.load import CorpusRequest
+from pytest_nectar.corpus.labels import read_must_keep_file
+from pytest_nectar.corpus.load import CorpusRequest, labelled_corpus
 from pytest_nectar.corpus.parts_spill import BATCH_ROWS, DEFAULT_BUCKETS, Spill, spill_inputs, touch
 from pytest_nectar.corpus.store import save_store
 from pytest_nectar.corpus.table import KIND_NAMES, Corpus, Skipped
@@ -248,28 +249,18 @@ def _assemble_part(
     arrival = np.concatenate(seqs)
     done = assemble(pieces, [""] * len(pieces), scale=request.scale, arrival=arrival)
     del pieces
-    must_keep, reasons, _ = label_must_keep(
-        done.trace_ids,
-        done.row_trace,
-        done.columns,
-        must_keep_file=request.must_keep_file,
-        must_keep_attribute=request.must_keep_attribute,
-    )
-    corpus = Corpus(
-        trace_ids=done.trace_ids,
-        trace_offsets=done.trace_offsets,
-        row_trace=done.row_trace,
-        is_root=done.is_root,
-        root_row=done.root_row,
-        row_time=done.row_time,
-        trace_start=done.trace_start,
-        weight=done.weight,
-        must_keep=must_keep,
-        must_keep_reasons=reasons,
-        columns=done.columns,
-        digest=digest,
-        sources=request.displays,
-        formats=done.formats,
+    # A partition's part of the corpus: the records it skipped and the must-keep ids no
+    # trace has are the whole corpus's (the manifest), not a partition's.
+    corpus = replace(
+        labelled_corpus(
+            done,
+            digest,
+            request.displays,
+            must_keep_file=request.must_keep_file,
+            must_keep_attribute=request.must_keep_attribute,
+        ),
+        skipped=(),
+        must_keep_unmatched=(),
     )
     first_seq = arrival[done.source_row[done.trace_offsets[:-1]]]
     return corpus, first_seq
