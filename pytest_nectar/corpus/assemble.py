@@ -21,17 +21,24 @@ Traces without a root, orphans, duplicate span ids and clock skew are kept as th
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, compress, count, pairwise, repeat
-from typing import Any, Final
+from itertools import count, repeat
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from pytest_nectar.corpus.buffer import HashedPool, PartialColumn, PartialTable
 from pytest_nectar.corpus.context import FMT_NAMES
+from pytest_nectar.corpus.dictionaries import (
+    BY_HASH,
+    GrowingPool,
+    Merge,
+    merge_by_dict,
+    merge_by_hash,
+    merge_pools,
+)
 from pytest_nectar.corpus.table import (
     KIND_BOOL,
     KIND_FLOAT,
@@ -79,6 +86,43 @@ class Identified:
     probes: list[Skipped]
 
 
+class _Constants:
+    """Arrays of one value, and ``0 .. n - 1``, shared by every column that has them: each
+    is made (and paged in, and written to the store) once, not once per column.  They are
+    read-only, so no column can change another's."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[object, str, int], npt.NDArray[Any]] = {}
+        #: id of a shared array of one value -> (value, dtype, the array)
+        self._value_of: dict[int, tuple[int, type, npt.NDArray[Any]]] = {}
+
+    def _shared(self, key: tuple[object, str, int], make: Callable[[], npt.NDArray[Any]]) -> Any:
+        array = self._made.get(key)
+        if array is None:
+            array = self._made[key] = make()
+            array.flags.writeable = False
+        return array
+
+    def arange(self, n: int) -> npt.NDArray[np.int64]:
+        return self._shared(("arange", "i8", n), lambda: np.arange(n, dtype=np.int64))  # type: ignore[no-any-return]
+
+    def full(self, n: int, value: int, dtype: type) -> npt.NDArray[Any]:
+        # Zeros come from calloc: pages nobody reads are never touched (the store skips them).
+        array = self._shared(
+            (value, np.dtype(dtype).str, n),
+            lambda: np.zeros(n, dtype=dtype) if value == 0 else np.full(n, value, dtype=dtype),
+        )
+        self._value_of[id(array)] = (value, dtype, array)
+        return array  # type: ignore[no-any-return]
+
+    def take(self, array: npt.NDArray[Any], order: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+        """``array[order]``; a shared array of one value gives the shared one of its length."""
+        known = self._value_of.get(id(array))
+        if known is not None and known[2] is array:
+            return self.full(len(order), known[0], known[1])
+        return array[order]
+
+
 @dataclass
 class _Merged:
     """One column over several chunks: arrays kept per chunk until used, dictionaries
@@ -92,51 +136,95 @@ class _Merged:
     #: Per chunk, its dictionary (until :meth:`merge_strings`); then the column's.
     dictionaries: list[Sequence[str]] = field(default_factory=list)
     strings: Sequence[str] = field(default_factory=list)
+    #: The dictionaries of chunks ``[0, merged)``, merged as they came (None: when done).
+    growing: GrowingPool | None = field(default_factory=GrowingPool)
+    merged: int = 0
     others: dict[int, object] = field(default_factory=dict)
     size: int = 0
+    #: In every row of every chunk from the first to the last it is in: ``rows`` is left
+    #: empty until :meth:`settle` (it is 0 .. size - 1).
+    dense: bool = True
     #: The one kind of every entry of every chunk (0: several, or not known).
     single: int = 0
 
-    def add(self, part: PartialColumn, offset: int) -> None:
-        self.single = part.single if not self.rows or self.single == part.single else 0
+    def add(self, part: PartialColumn, offset: int, n_rows: int) -> None:
+        """Add the column's part of the chunk of ``n_rows`` rows from row ``offset``."""
+        self.single = part.single if not self.kind or self.single == part.single else 0
         if part.others:
             self.others.update({self.size + i: v for i, v in part.others.items()})
-        self.rows.append(part.rows + offset if offset else part.rows)
+        n = len(part.rows)
+        if not (self.dense and offset == self.size and n == n_rows):  # rows ascend: all
+            if self.dense:
+                self.rows = [np.arange(self.size, dtype=np.int64)]
+                self.dense = False
+            self.rows.append(part.rows + offset if offset else part.rows)
         self.kind.append(part.kind)
         self.ints.append(part.ints)
         self.floats.append(part.floats)
         self.codes.append(part.codes)
         self.dictionaries.append(part.strings)
         self.size += len(part.rows)
+        if self.growing is not None and self.merged == len(self.dictionaries) - 1:
+            self._merge_last()
+
+    def _merge_last(self) -> None:
+        """Merge the last chunk's dictionary now, while later chunks are parsed (only
+        dictionaries that came from workers with hashes; anything else waits)."""
+        assert self.growing is not None
+        strings = self.dictionaries[-1]
+        if strings:
+            if not isinstance(strings, HashedPool):
+                return
+            first = not len(self.growing)
+            mapping = self.growing.add(strings)
+            if mapping is None:
+                return
+            if not first:  # the first dictionary's codes are its own
+                self._recode(len(self.dictionaries) - 1, mapping)
+            self.dictionaries[-1] = []
+        self.merged += 1
 
     def merge_strings(self) -> None:
-        """One dictionary for the column, and every chunk's codes into it."""
-        used = [i for i, strings in enumerate(self.dictionaries) if strings]
-        if len(used) == 1:
-            self.strings = self.dictionaries[used[0]]
-        elif used:
-            parts = [self.dictionaries[i] for i in used]
-            merged: _Merge | None = None
+        """One dictionary for the column, and every chunk's codes into it (the chunks
+        :meth:`add` merged as they came are in ``growing``; the rest are merged here)."""
+        groups: list[tuple[Sequence[str], list[int]]] = []
+        if self.growing is not None and len(self.growing):
+            groups.append((self.growing.pool(), list(range(self.merged))))
+        groups += [
+            (strings, [i])
+            for i, strings in enumerate(self.dictionaries[self.merged :], self.merged)
+            if strings
+        ]
+        self.growing = None
+        self.dictionaries = []
+        if len(groups) == 1:
+            self.strings = groups[0][0]
+        elif groups:
+            parts = [strings for strings, _ in groups]
+            merged: Merge | None = None
             if all(isinstance(p, HashedPool) and p.hashes is not None for p in parts):
-                merged = _merge_pools(parts)  # type: ignore[arg-type]
+                merged = merge_pools(parts)  # type: ignore[arg-type]
             if merged is None:
                 parts = [list(p) for p in parts]
-                if sum(map(len, parts)) >= _BY_HASH:
-                    merged = _merge_by_hash(parts)
-            self.strings, mappings = merged or _merge_by_dict(parts)
-            for i, mapping in zip(used, mappings, strict=True):
-                codes = self.codes[i]
-                self.codes[i] = np.where(codes >= 0, mapping[np.maximum(codes, 0)], -1).astype(
-                    np.int32
-                )
-        self.dictionaries = []
+                if sum(map(len, parts)) >= BY_HASH:
+                    merged = merge_by_hash(parts)
+            self.strings, mappings = merged or merge_by_dict(parts)
+            for (_, chunks), mapping in zip(groups, mappings, strict=True):
+                for i in chunks:
+                    self._recode(i, mapping)
 
-    def settle(self) -> None:
-        """Concatenate the chunks' arrays (of one kind: only the array its values are in)."""
-        if len(self.rows) == 1:
-            return
+    def _recode(self, chunk: int, mapping: npt.NDArray[np.int32]) -> None:
+        codes = self.codes[chunk]
+        self.codes[chunk] = np.where(codes >= 0, mapping[np.maximum(codes, 0)], -1).astype(np.int32)
+
+    def settle(self, shared: _Constants) -> None:
+        """Concatenate the chunks' arrays (of one kind: only the array its values are in;
+        the others, and the rows of a field every row has, are ``shared``)."""
         kind, n = self.single, self.size
-        _cat(self.rows, np.int64)
+        if self.dense:
+            self.rows[:] = [shared.arange(n)]
+        else:
+            _cat(self.rows, np.int64)
         if not kind:
             for parts, dtype in (
                 (self.kind, np.uint8),
@@ -146,17 +234,17 @@ class _Merged:
             ):
                 _cat(parts, dtype)
             return
-        self.kind[:] = [np.full(n, kind, dtype=np.uint8)]
+        self.kind[:] = [shared.full(n, kind, np.uint8)]
         numbers = kind in (KIND_INT, KIND_BOOL)
-        self.ints[:] = [_cat(self.ints, np.int64) if numbers else np.zeros(n, dtype=np.int64)]
+        self.ints[:] = [_cat(self.ints, np.int64) if numbers else shared.full(n, 0, np.int64)]
         if kind in (KIND_INT, KIND_FLOAT):
             _cat(self.floats, np.float64)
         else:
-            self.floats[:] = [np.zeros(n, dtype=np.float64)]
+            self.floats[:] = [shared.full(n, 0, np.float64)]
         if kind == KIND_STRING:
             _cat(self.codes, np.int32)
         else:
-            self.codes[:] = [np.full(n, -1, dtype=np.int32)]
+            self.codes[:] = [shared.full(n, -1, np.int32)]
 
     def pool(self) -> StringPool:
         strings = self.strings
@@ -165,130 +253,54 @@ class _Merged:
         return StringPool.from_strings(strings)
 
 
-#: A merged dictionary, and per chunk its codes' new codes.
-_Merge = tuple[Sequence[str], list[npt.NDArray[np.int32]]]
-#: Dictionaries of this many strings in all are merged by sorting hashes, not in a dict
-#: (a dict of millions of strings misses the cache on every lookup).
-_BY_HASH: Final = 50_000
-_hash: Callable[[object], int] = hash  # a name tests replace to force collisions
+@dataclass
+class _Merging:
+    """Chunks merged one at a time, in input order, each dropped once it is in: the
+    columns (dictionaries merged as they come) and the per-row arrays, per chunk."""
 
+    columns: dict[str, _Merged] = field(default_factory=dict)
+    offsets: list[int] = field(default_factory=lambda: [0])
+    row_time: list[npt.NDArray[np.float64]] = field(default_factory=list)
+    row_rate: list[npt.NDArray[np.float64]] = field(default_factory=list)
+    row_format: list[npt.NDArray[np.uint8]] = field(default_factory=list)
+    row_record: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    #: (file, record, reason) of every chunk's skipped records, in chunk order.
+    skipped: list[Skipped] = field(default_factory=list)
+    shared: _Constants = field(default_factory=_Constants)
 
-def _merge_by_dict(parts: Sequence[Sequence[str]]) -> _Merge:
-    lookup = dict(zip(parts[0], count()))
-    mappings = [np.arange(len(parts[0]), dtype=np.int32)]
-    for strings in parts[1:]:
-        new = [s for s in strings if s not in lookup]
-        lookup.update(zip(new, count(len(lookup))))
-        mappings.append(
-            np.fromiter(map(lookup.__getitem__, strings), dtype=np.int32, count=len(strings))
-        )
-    return list(lookup), mappings
-
-
-def _first_with_hash(hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Per string, the first string with its hash."""
-    n = len(hashes)
-    order = np.argsort(hashes)
-    ordered = hashes[order]
-    starts = np.empty(n, dtype=bool)
-    starts[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
-    earliest = np.minimum.reduceat(order, np.flatnonzero(starts))
-    first = np.empty(n, dtype=np.int64)
-    first[order] = earliest[np.cumsum(starts) - 1]
-    return first
-
-
-def _mappings(
-    first: npt.NDArray[np.int64], sizes: list[int]
-) -> tuple[npt.NDArray[np.bool_], list[npt.NDArray[np.int32]]]:
-    """Which strings are new, and per part its codes in the merged dictionary."""
-    is_first = first == np.arange(len(first))
-    final = (np.cumsum(is_first, dtype=np.int64) - 1)[first].astype(np.int32)
-    bounds = np.cumsum([0, *sizes]).tolist()
-    return is_first, [final[a:b] for a, b in pairwise(bounds)]
-
-
-def _merge_by_hash(parts: Sequence[Sequence[str]]) -> _Merge | None:
-    """What :func:`_merge_by_dict` gives, from a stable sort of the strings' hashes; None on
-    a hash collision between different strings (then the dict decides)."""
-    every = list(chain.from_iterable(parts))
-    first = _first_with_hash(np.fromiter(map(_hash, every), dtype=np.int64, count=len(every)))
-    later = np.flatnonzero(first != np.arange(len(every)))
-    at = every.__getitem__
-    if not all(map(operator.eq, map(at, later.tolist()), map(at, first[later].tolist()))):
-        return None
-    is_first, mappings = _mappings(first, list(map(len, parts)))
-    return list(compress(every, is_first.tolist())), mappings
-
-
-def _merge_pools(pools: Sequence[HashedPool]) -> _Merge | None:
-    """:func:`_merge_by_hash` on the chunks' encoded dictionaries, in numpy: strings with
-    equal hashes are compared byte by byte, and the merged pool is cut from the chunks'."""
-    hashes = [p.hashes for p in pools if p.hashes is not None]
-    first = _first_with_hash(np.concatenate(hashes))
-    joined = b"".join(bytes(p.buffer) for p in pools)
-    buffer = np.frombuffer(joined, dtype=np.uint8)
-    bases = np.cumsum([0, *(int(p.offsets[-1]) for p in pools)])
-    starts = np.concatenate([p.offsets[:-1] + base for p, base in zip(pools, bases, strict=False)])
-    lengths = np.concatenate([np.diff(p.offsets) for p in pools])
-    later = np.flatnonzero(first != np.arange(len(first)))
-    if later.size:
-        earlier = first[later]
-        if not np.array_equal(lengths[later], lengths[earlier]):
-            return None
-        width = int(lengths[0])
-        if bool((lengths == width).all()) and width:  # one width (ids): rows of a matrix
-            table = buffer.reshape(-1, width)
-            same = np.array_equal(table[later], table[earlier])
-        else:
-            here = _byte_positions(starts[later], lengths[later])
-            there = _byte_positions(starts[earlier], lengths[earlier])
-            same = np.array_equal(buffer[here], buffer[there])
-        if not same:
-            return None
-    is_first, mappings = _mappings(first, [len(p) for p in pools])
-    if not later.size:  # no string in two chunks: the pools one after another
-        offsets = np.concatenate([[0], starts[1:], [len(joined)]]).astype(np.int64)
-        return StringPool(joined, offsets), mappings
-    kept = lengths[is_first]
-    offsets = np.zeros(len(kept) + 1, dtype=np.int64)
-    np.cumsum(kept, out=offsets[1:])
-    merged = buffer[np.repeat(is_first, lengths)].tobytes()
-    return StringPool(merged, offsets), mappings
-
-
-def _byte_positions(
-    starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]
-) -> npt.NDArray[np.int64]:
-    """Every byte position of the strings at ``starts`` with ``lengths``, in order."""
-    ends = np.cumsum(lengths)
-    total = int(ends[-1]) if len(ends) else 0
-    positions: npt.NDArray[np.int64] = np.arange(total) + np.repeat(
-        starts - ends + lengths, lengths
-    )
-    return positions
-
-
-def _merge(chunks: Sequence[PartialTable]) -> tuple[dict[str, _Merged], list[int]]:
-    merged: dict[str, _Merged] = {}
-    offsets = [0]
-    for chunk in chunks:
+    def add(self, file: str, chunk: PartialTable) -> None:
         for name, part in chunk.columns.items():
-            target = merged.get(name)
+            target = self.columns.get(name)
             if target is None:
-                target = merged[name] = _Merged()
-            target.add(part, offsets[-1])
-        offsets.append(offsets[-1] + chunk.n_rows)
-    for column in merged.values():
-        column.merge_strings()
-        column.settle()
-    return merged, offsets
+                target = self.columns[name] = _Merged()
+            target.add(part, self.offsets[-1], chunk.n_rows)
+        self.offsets.append(self.offsets[-1] + chunk.n_rows)
+        self.row_time.append(chunk.row_time)
+        self.row_rate.append(chunk.row_rate)
+        self.row_format.append(chunk.row_format)
+        self.row_record.append(chunk.row_record)
+        self.files.append(file)
+        self.skipped.extend(Skipped(file, r, reason) for r, reason in chunk.skipped)
+
+    def finish(self) -> dict[str, _Merged]:
+        for column in self.columns.values():
+            column.merge_strings()
+            column.settle(self.shared)
+        return self.columns
+
+
+def _merge(chunks: Iterable[tuple[str, PartialTable]]) -> _Merging:
+    merging = _Merging()
+    for file, chunk in chunks:
+        merging.add(file, chunk)
+    merging.finish()
+    return merging
 
 
 def concat_tables(chunks: Sequence[PartialTable]) -> PartialTable:
     """Chunks of one file as one table, rows in order (each column's dictionary merged)."""
-    merged, offsets = _merge(chunks)
+    merging = _merge(("", chunk) for chunk in chunks)
     columns = {
         name: PartialColumn(
             rows=_cat(col.rows, np.int64),
@@ -299,14 +311,14 @@ def concat_tables(chunks: Sequence[PartialTable]) -> PartialTable:
             strings=col.strings,
             others=col.others,
         )
-        for name, col in merged.items()
+        for name, col in merging.columns.items()
     }
     return PartialTable(
-        n_rows=offsets[-1],
-        row_time=_cat([c.row_time for c in chunks], np.float64),
-        row_rate=_cat([c.row_rate for c in chunks], np.float64),
-        row_format=_cat([c.row_format for c in chunks], np.uint8),
-        row_record=_cat([c.row_record for c in chunks], np.int64),
+        n_rows=merging.offsets[-1],
+        row_time=_cat(merging.row_time, np.float64),
+        row_rate=_cat(merging.row_rate, np.float64),
+        row_format=_cat(merging.row_format, np.uint8),
+        row_record=_cat(merging.row_record, np.int64),
         columns=columns,
         skipped=[s for c in chunks for s in c.skipped],
     )
@@ -380,7 +392,11 @@ def _bool_rows(merged: dict[str, _Merged], name: str, value: bool) -> npt.NDArra
 
 
 def _permute(
-    col: _Merged, name: str, new_index: npt.NDArray[np.int64] | None, n_new: int
+    col: _Merged,
+    name: str,
+    new_index: npt.NDArray[np.int64] | None,
+    n_new: int,
+    shared: _Constants,
 ) -> Column | None:
     """The column in corpus row order (``new_index`` None: rows stay where they are)."""
     old_rows = _cat(col.rows, np.int64)
@@ -414,42 +430,43 @@ def _permute(
         where = np.full(len(old_rows), -1, dtype=np.int64)
         where[order] = np.arange(len(order))
         others = {int(where[i]): v for i, v in col.others.items() if where[i] >= 0}
+    take = shared.take
     return Column(
         name=name,
-        rows=new_rows[order],
-        kind=_cat(col.kind, np.uint8)[order],
-        ints=_cat(col.ints, np.int64)[order],
-        floats=_cat(col.floats, np.float64)[order],
-        codes=_cat(col.codes, np.int32)[order],
+        # A field every row has is in every kept row: its rows are 0 .. n_new - 1.
+        rows=shared.arange(n_new) if col.dense and col.size == len(new_index) else new_rows[order],
+        kind=take(_cat(col.kind, np.uint8), order),
+        ints=take(_cat(col.ints, np.int64), order),
+        floats=take(_cat(col.floats, np.float64), order),
+        codes=take(_cat(col.codes, np.int32), order),
         strings=col.pool(),
         others=others,
     )
 
 
 def assemble(
-    chunks: Sequence[PartialTable],
-    chunk_files: Sequence[str],
+    chunks: Iterable[tuple[str, PartialTable]],
     *,
     scale: float = 1.0,
     skipped: Sequence[Skipped] = (),
     arrival: npt.NDArray[np.int64] | None = None,
 ) -> Assembled:
-    """Merge ``chunks`` (in input order; ``chunk_files[i]`` names chunk i's file).
+    """Merge ``chunks``, ``(file, chunk)`` in input order, each as soon as it comes (an
+    iterator of chunks being parsed is merged while the later ones are parsed).
 
     ``arrival`` (per row of the chunks concatenated) orders rows and traces instead of the
     concatenation: a partition built from spilled pieces of many chunks passes the rows'
     sequence numbers in the whole input.
     """
-    merged, offsets = _merge(chunks)
-    n = offsets[-1]
-    row_time = _cat([c.row_time for c in chunks], np.float64)
-    row_rate = _cat([c.row_rate for c in chunks], np.float64)
-    row_format = _cat([c.row_format for c in chunks], np.uint8)
-    row_record = _cat([c.row_record for c in chunks], np.int64)
-    row_chunk = np.repeat(np.arange(len(chunks)), [c.n_rows for c in chunks])
-    all_skipped = list(skipped)
-    for file, chunk in zip(chunk_files, chunks, strict=True):
-        all_skipped.extend(Skipped(file, r, reason) for r, reason in chunk.skipped)
+    merging = _merge(chunks)
+    merged, chunk_files = merging.columns, merging.files
+    n = merging.offsets[-1]
+    row_time = _cat(merging.row_time, np.float64)
+    row_rate = _cat(merging.row_rate, np.float64)
+    row_format = _cat(merging.row_format, np.uint8)
+    row_record = _cat(merging.row_record, np.int64)
+    row_chunk = np.repeat(np.arange(len(chunk_files)), np.diff(merging.offsets))
+    all_skipped = [*skipped, *merging.skipped]
 
     found = _identify(merged, n, row_record, row_chunk, chunk_files)
     row_tid, names = found.row_tid, found.names
@@ -494,7 +511,7 @@ def assemble(
 
     columns: dict[str, Column] = {}
     for name in sorted(merged):
-        column = _permute(merged[name], name, new_index, n_new)
+        column = _permute(merged[name], name, new_index, n_new, merging.shared)
         if column is not None:
             columns[name] = column
     ordered_names = [names[i] for i in uniq[order].tolist()]
@@ -525,7 +542,7 @@ _PROBE = "event is a Refinery probe (meta.refinery.probe: true): Refinery drops 
 
 def identify(chunk: PartialTable, file: str) -> Identified:
     """Each row's trace in one chunk of ``file``: the rules :func:`assemble` applies."""
-    merged, _ = _merge([chunk])
+    merged = _merge([(file, chunk)]).columns
     row_chunk = np.zeros(chunk.n_rows, dtype=np.int64)
     return _identify(merged, chunk.n_rows, chunk.row_record, row_chunk, [file])
 

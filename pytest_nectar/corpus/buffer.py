@@ -155,7 +155,8 @@ def _one_kind(
         floats = _same(0, np.float64, n)
     codes = payload if kind == KIND_STRING else _same(-1, np.int32, n)
     kinds = _same(kind, np.uint8, n)
-    return PartialColumn(rows.astype(np.int64), kinds, ints, floats, codes, strings, single=kind)
+    wide: npt.NDArray[np.int64] = rows.astype(np.int64, copy=False)
+    return PartialColumn(wide, kinds, ints, floats, codes, strings, single=kind)
 
 
 def _same(value: int, dtype: type, n: int) -> npt.NDArray[Any]:

@@ -93,10 +93,9 @@ class IngestOptions:
 
 @dataclass(frozen=True)
 class FileResult:
-    """The chunks of one file; ``lines`` says whether record numbers are line numbers."""
+    """The chunks of one file."""
 
     chunks: list[PartialTable]
-    lines: bool
 
 
 def _keys(doc: object) -> str:
@@ -290,6 +289,23 @@ def read_file(
     chunk_bytes: int | None = None,
 ) -> FileResult:
     """Read one file into chunks; raise :class:`CorpusError` on bad input (unless skipping)."""
+    return FileResult(
+        list(read_chunks(path, display, opts, workers=workers, chunk_bytes=chunk_bytes))
+    )
+
+
+def read_chunks(
+    path: Path,
+    display: str,
+    opts: IngestOptions,
+    *,
+    workers: int = 0,
+    chunk_bytes: int | None = None,
+) -> Iterator[PartialTable]:
+    """The chunks :func:`read_file` gives, in order, each as soon as it is parsed: a big JSON
+    Lines file's chunks are parsed by ``workers`` processes (0 = all cores) while the
+    caller merges the ones before.  The first bad record (unless skipping) raises
+    :class:`CorpusError` when its chunk's turn comes."""
     if chunk_bytes is None:
         chunk_bytes = PARALLEL_BYTES
     size = path.stat().st_size
@@ -299,9 +315,11 @@ def read_file(
         raise CorpusError(f"empty file; {_EXPECTED}", position=Position(display))
     container = sniff(head, size)
     if container in (PARQUET, ARROW):
-        return _read_table(path, display, opts, container)
+        yield from _read_table(path, display, opts, container).chunks
+        return
     if container:
-        return _read_container(path, display, opts, container)
+        yield from _read_container(path, display, opts, container).chunks
+        return
     lead = head.lstrip()[:1]
     if lead not in (b"{", b"["):
         raise CorpusError(
@@ -310,32 +328,40 @@ def read_file(
             got=head.strip()[:40].decode("utf-8", "replace"),
         )
     if _first_value_then_more(head if size <= len(head) else head + b"\n"):
-        return _read_jsonl(path, display, opts, size, workers, chunk_bytes)
-    return _read_document(path, display, opts)
+        yield from _numbered(
+            _jsonl_chunks(path, display, opts, size, workers, chunk_bytes), display
+        )
+        return
+    yield from _read_document(path, display, opts).chunks
 
 
-def _read_jsonl(
+def _jsonl_chunks(
     path: Path, display: str, opts: IngestOptions, size: int, workers: int, chunk_bytes: int
-) -> FileResult:
+) -> Iterator[PartialTable]:
     n_workers = workers or (os.cpu_count() or 1)
     if size <= chunk_bytes:
-        chunks = [_read_lines(path.read_bytes(), display, opts, 1)]
-    elif n_workers <= 1:  # one chunk in memory at a time: a 10 GB file never needs 10 GB
+        yield _read_lines(path.read_bytes(), display, opts, 1)
+        return
+    if n_workers <= 1:  # one chunk in memory at a time: a 10 GB file never needs 10 GB
         bounds = _chunk_bounds(path, size, -(-size // chunk_bytes))
-        chunks = [_chunk_job(str(path), a, b, display, opts) for a, b in bounds]
-    else:
-        # Equal chunks, a multiple of the workers: none waits alone for the last one.
-        pieces = n_workers * max(4, -(-size // (chunk_bytes * 4 * n_workers)))
-        bounds = _chunk_bounds(path, size, pieces)
-        with ProcessPoolExecutor(n_workers, mp_context=get_context("fork")) as pool:
-            futures = [pool.submit(_chunk_job, str(path), a, b, display, opts) for a, b in bounds]
-            chunks = [f.result() for f in futures]
-    return _finish_lines(chunks, display)
+        for a, b in bounds:
+            yield _chunk_job(str(path), a, b, display, opts)
+        return
+    # Equal chunks, a multiple of the workers: none waits alone for the last one.
+    pieces = n_workers * max(4, -(-size // (chunk_bytes * 4 * n_workers)))
+    bounds = _chunk_bounds(path, size, pieces)
+    pool = ProcessPoolExecutor(n_workers, mp_context=get_context("fork"))
+    try:
+        futures = [pool.submit(_chunk_job, str(path), a, b, display, opts) for a, b in bounds]
+        for future in futures:
+            yield future.result()
+    finally:  # a bad line (or a caller that stops) need not wait for the chunks after it
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _finish_lines(chunks: list[PartialTable], display: str) -> FileResult:
     """Number the chunks' records as lines of the whole file; the first error stops the read."""
-    return FileResult(list(_numbered(chunks, display)), lines=True)
+    return FileResult(list(_numbered(chunks, display)))
 
 
 def _numbered(chunks: Iterable[PartialTable], display: str) -> Iterator[PartialTable]:
@@ -380,7 +406,7 @@ def iter_chunks(
     chunk_bytes = chunk_bytes or PARALLEL_BYTES
     kind = _lines_kind(path)
     if kind is None:
-        yield from read_file(path, display, opts, workers=1, chunk_bytes=chunk_bytes).chunks
+        yield from read_chunks(path, display, opts, workers=1, chunk_bytes=chunk_bytes)
         return
     if kind in (GZIP, ZSTD):
         blocks = _decompressed_blocks(path, kind)
@@ -461,7 +487,7 @@ def _document(data: bytes, display: str, opts: IngestOptions) -> FileResult:
     buffer = RowBuffer()
     ctx = ReadContext(buffer, skip_bad=opts.skip_bad, json_ints=opts.json_ints)
     if opts.fmt in (None, "otlp") and FastOtlp(ctx).read(data):
-        return FileResult([buffer.finish(1)], lines=False)
+        return FileResult([buffer.finish(1)])
     try:
         doc = json.loads(data)
     except json.JSONDecodeError as err:
@@ -491,7 +517,7 @@ def _document(data: bytes, display: str, opts: IngestOptions) -> FileResult:
         if not reader:
             raise _unknown(display, doc)
         ctx.skip(reader)
-        return FileResult([buffer.finish(1)], lines=False)
+        return FileResult([buffer.finish(1)])
     try:
         try:
             reader(doc, ctx)
@@ -505,7 +531,7 @@ def _document(data: bytes, display: str, opts: IngestOptions) -> FileResult:
             got=err.got,
             hint="--skip-bad skips bad records",
         ) from None
-    return FileResult([buffer.finish(1)], lines=False)
+    return FileResult([buffer.finish(1)])
 
 
 def _raiser(err: BadRecord) -> Callable[[], None]:
@@ -569,7 +595,7 @@ def _read_proto(stream: IO[bytes], display: str, opts: IngestOptions) -> FileRes
             got=err.got,
             hint="--skip-bad skips bad records",
         ) from None
-    return FileResult([buffer.finish(ctx.record)], lines=False)
+    return FileResult([buffer.finish(ctx.record)])
 
 
 def _one_json_record(payload: bytes, ctx: ReadContext, opts: IngestOptions) -> None:
@@ -610,4 +636,4 @@ def _read_table(path: Path, display: str, opts: IngestOptions, kind: str) -> Fil
         ) from None
     except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
         raise CorpusError(f"unreadable {kind} file: {err}", position=Position(display)) from None
-    return FileResult([table], lines=False)
+    return FileResult([table])

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from pytest_nectar.corpus import cache as corpus_cache
 from pytest_nectar.corpus.assemble import Assembled, assemble
-from pytest_nectar.corpus.ingest import FORMATS, IngestOptions, read_file
+from pytest_nectar.corpus.ingest import FORMATS, IngestOptions, read_chunks
 from pytest_nectar.corpus.labels import label_must_keep
 from pytest_nectar.corpus.store import (
     STORE_VERSION,
@@ -357,14 +357,14 @@ def build_corpus(
     must_keep_attribute: str | None = None,
     workers: int = 0,
 ) -> Corpus:
-    """Parse and assemble a corpus (no cache involved)."""
-    chunks = []
-    chunk_files = []
-    for path, display in inputs:
-        result = read_file(path, display, opts, workers=workers)
-        chunks.extend(result.chunks)
-        chunk_files.extend([display] * len(result.chunks))
-    assembled = assemble(chunks, chunk_files, scale=scale)
+    """Parse and assemble a corpus (no cache involved): each chunk is merged as soon as
+    it is parsed, while the workers parse the ones after it."""
+    chunks = (
+        (display, chunk)
+        for path, display in inputs
+        for chunk in read_chunks(path, display, opts, workers=workers)
+    )
+    assembled = assemble(chunks, scale=scale)
     return labelled_corpus(
         assembled,
         digest,

@@ -247,7 +247,7 @@ def _assemble_part(
             seqs.append(seq)
             pieces.append(piece)
     arrival = np.concatenate(seqs)
-    done = assemble(pieces, [""] * len(pieces), scale=request.scale, arrival=arrival)
+    done = assemble((("", p) for p in pieces), scale=request.scale, arrival=arrival)
     del pieces
     # A partition's part of the corpus: the records it skipped and the must-keep ids no
     # trace has are the whole corpus's (the manifest), not a partition's.

@@ -73,9 +73,26 @@ class _Writer:
         self.fh = open(path, "wb")  # noqa: SIM115 - closed in close()
         self.index: dict[str, list[Any]] = {}
         self.offset = 0
+        #: Arrays written whole, by a sample of their content: (array, index entry)s.
+        self._written: dict[tuple[str, int, bytes], list[tuple[npt.NDArray[Any], list[Any]]]] = {}
 
     def add(self, key: str, array: npt.NDArray[Any]) -> None:
+        """One array; an array equal to one written before (a field every row has, its
+        rows ``0 .. n - 1``; a kind or a code shared by every entry) is not written again:
+        its key points at the first copy.  Equal content gives equal bytes, however the
+        arrays were made."""
+        n = len(array)
+        if array.ndim != 1 or n * array.itemsize < _HOLE_BYTES:
+            self.add_pieces(key, (array,))
+            return
+        sample = np.ascontiguousarray(array[:: max(1, n // 256)]).tobytes() + array[-1:].tobytes()
+        candidates = self._written.setdefault((array.dtype.str, n, sample), [])
+        for other, entry in candidates:
+            if other is array or np.array_equal(other, array):
+                self.index[key] = list(entry)
+                return
         self.add_pieces(key, (array,))
+        candidates.append((array, self.index[key]))
 
     def add_pieces(self, key: str, pieces: Iterable[npt.NDArray[Any]]) -> None:
         """One array, the concatenation of ``pieces`` (one-dimensional after the first)."""
@@ -194,6 +211,14 @@ def save_store(corpus: Corpus, directory: Path) -> None:
     save_pieces(content, directory)
 
 
+def _add(writer: _Writer, key: str, pieces: Pieces) -> None:
+    given = pieces()
+    if isinstance(given, tuple) and len(given) == 1:  # a whole array
+        writer.add(key, given[0])
+    else:
+        writer.add_pieces(key, given)
+
+
 def save_pieces(content: StoreContent, directory: Path) -> None:
     """Write ``content`` to ``directory`` atomically, each array piece by piece."""
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -202,13 +227,13 @@ def save_pieces(content: StoreContent, directory: Path) -> None:
         writer = _Writer(tmp / "arrays.bin")
         try:
             for name in _ROW_ARRAYS:
-                writer.add_pieces(name, content.arrays[name]())
+                _add(writer, name, content.arrays[name])
             writer.add_strings("trace_ids", content.trace_ids)
             columns_meta = []
             for index, (name, (arrays, strings, others)) in enumerate(content.columns.items()):
                 stem = f"c{index:05d}"
                 for part in _COLUMN_ARRAYS:
-                    writer.add_pieces(f"{stem}.{part}", arrays[part]())
+                    _add(writer, f"{stem}.{part}", arrays[part])
                 writer.add_strings(stem, strings)
                 entry: dict[str, Any] = {"name": name, "stem": stem}
                 if others:
