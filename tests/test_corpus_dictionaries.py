@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import pytest_nectar.corpus.assemble as assemble
+import pytest_nectar.corpus.chunks as chunks
 import pytest_nectar.corpus.dictionaries as dictionaries
 from pytest_nectar.corpus import load_corpus
 from pytest_nectar.corpus.buffer import HashedPool, PartialColumn
@@ -116,7 +116,7 @@ def test_a_collision_midway_merges_the_rest_at_the_end() -> None:
     """The chunks merged before a collision stay merged; the rest join them at the end:
     the column is the one a dict gives."""
     parts = [["a", "bb"], ["bb", "cc"], ["dd", "a", "e"]]
-    merged = assemble._Merged()
+    merged = chunks.MergedColumn()
     offset = 0
     for part in parts:
         pool = HashedPool.of(part)
@@ -137,7 +137,7 @@ def test_a_collision_midway_merges_the_rest_at_the_end() -> None:
         offset += n
     assert merged.merged == 2  # the third chunk waits for the end
     merged.merge_strings()
-    merged.settle(assemble._Constants())
+    merged.settle(chunks.Constants())
     strings = list(merged.strings)
     assert strings == ["a", "bb", "cc", "dd", "e"]
     decoded = [strings[c] for c in merged.codes[0].tolist()]

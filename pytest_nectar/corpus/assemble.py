@@ -1,4 +1,5 @@
-"""Trace assembly: merge parsed chunks, group rows by trace, find roots, times and weights.
+"""Trace assembly: parsed chunks (merged by ``chunks.py``) grouped by trace, with roots,
+times and weights.
 
 Refinery's rules (refinery-semantics.md section 3) decide what a trace is:
 
@@ -21,35 +22,24 @@ Traces without a root, orphans, duplicate span ids and clock skew are kept as th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from itertools import count, repeat
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from pytest_nectar.corpus.buffer import HashedPool, PartialColumn, PartialTable
+from pytest_nectar.corpus.buffer import PartialTable
+from pytest_nectar.corpus.chunks import Constants, MergedColumn, cat, merge_chunks
 from pytest_nectar.corpus.context import FMT_NAMES
-from pytest_nectar.corpus.dictionaries import (
-    BY_HASH,
-    GrowingPool,
-    Merge,
-    merge_by_dict,
-    merge_by_hash,
-    merge_pools,
-)
 from pytest_nectar.corpus.table import (
     KIND_BOOL,
-    KIND_FLOAT,
-    KIND_INT,
     KIND_STRING,
     Column,
     Skipped,
-    StringPool,
 )
 
-__all__ = ["Assembled", "Identified", "assemble", "concat_tables", "identify"]
+__all__ = ["Assembled", "Identified", "assemble", "identify"]
 
 _TRACE_NAMES = ("meta.trace_id", "trace.trace_id", "traceId")
 _PARENT_NAMES = ("trace.parent_id", "parentId")
@@ -86,266 +76,23 @@ class Identified:
     probes: list[Skipped]
 
 
-class _Constants:
-    """Arrays of one value, and ``0 .. n - 1``, shared by every column that has them: each
-    is made (and paged in, and written to the store) once, not once per column.  They are
-    read-only, so no column can change another's."""
-
-    def __init__(self) -> None:
-        self._made: dict[tuple[object, str, int], npt.NDArray[Any]] = {}
-        #: id of a shared array of one value -> (value, dtype, the array)
-        self._value_of: dict[int, tuple[int, type, npt.NDArray[Any]]] = {}
-
-    def _shared(self, key: tuple[object, str, int], make: Callable[[], npt.NDArray[Any]]) -> Any:
-        array = self._made.get(key)
-        if array is None:
-            array = self._made[key] = make()
-            array.flags.writeable = False
-        return array
-
-    def arange(self, n: int) -> npt.NDArray[np.int64]:
-        return self._shared(("arange", "i8", n), lambda: np.arange(n, dtype=np.int64))  # type: ignore[no-any-return]
-
-    def full(self, n: int, value: int, dtype: type) -> npt.NDArray[Any]:
-        # Zeros come from calloc: pages nobody reads are never touched (the store skips them).
-        array = self._shared(
-            (value, np.dtype(dtype).str, n),
-            lambda: np.zeros(n, dtype=dtype) if value == 0 else np.full(n, value, dtype=dtype),
-        )
-        self._value_of[id(array)] = (value, dtype, array)
-        return array  # type: ignore[no-any-return]
-
-    def take(self, array: npt.NDArray[Any], order: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
-        """``array[order]``; a shared array of one value gives the shared one of its length."""
-        known = self._value_of.get(id(array))
-        if known is not None and known[2] is array:
-            return self.full(len(order), known[0], known[1])
-        return array[order]
-
-
-@dataclass
-class _Merged:
-    """One column over several chunks: arrays kept per chunk until used, dictionaries
-    merged in chunk order (a string keeps the code of its first appearance)."""
-
-    rows: list[npt.NDArray[np.int64]] = field(default_factory=list)
-    kind: list[npt.NDArray[np.uint8]] = field(default_factory=list)
-    ints: list[npt.NDArray[np.int64]] = field(default_factory=list)
-    floats: list[npt.NDArray[np.float64]] = field(default_factory=list)
-    codes: list[npt.NDArray[np.int32]] = field(default_factory=list)
-    #: Per chunk, its dictionary (until :meth:`merge_strings`); then the column's.
-    dictionaries: list[Sequence[str]] = field(default_factory=list)
-    strings: Sequence[str] = field(default_factory=list)
-    #: The dictionaries of chunks ``[0, merged)``, merged as they came (None: when done).
-    growing: GrowingPool | None = field(default_factory=GrowingPool)
-    merged: int = 0
-    others: dict[int, object] = field(default_factory=dict)
-    size: int = 0
-    #: In every row of every chunk from the first to the last it is in: ``rows`` is left
-    #: empty until :meth:`settle` (it is 0 .. size - 1).
-    dense: bool = True
-    #: The one kind of every entry of every chunk (0: several, or not known).
-    single: int = 0
-
-    def add(self, part: PartialColumn, offset: int, n_rows: int) -> None:
-        """Add the column's part of the chunk of ``n_rows`` rows from row ``offset``."""
-        self.single = part.single if not self.kind or self.single == part.single else 0
-        if part.others:
-            self.others.update({self.size + i: v for i, v in part.others.items()})
-        n = len(part.rows)
-        if not (self.dense and offset == self.size and n == n_rows):  # rows ascend: all
-            if self.dense:
-                self.rows = [np.arange(self.size, dtype=np.int64)]
-                self.dense = False
-            self.rows.append(part.rows + offset if offset else part.rows)
-        self.kind.append(part.kind)
-        self.ints.append(part.ints)
-        self.floats.append(part.floats)
-        self.codes.append(part.codes)
-        self.dictionaries.append(part.strings)
-        self.size += len(part.rows)
-        if self.growing is not None and self.merged == len(self.dictionaries) - 1:
-            self._merge_last()
-
-    def _merge_last(self) -> None:
-        """Merge the last chunk's dictionary now, while later chunks are parsed (only
-        dictionaries that came from workers with hashes; anything else waits)."""
-        assert self.growing is not None
-        strings = self.dictionaries[-1]
-        if strings:
-            if not isinstance(strings, HashedPool):
-                return
-            first = not len(self.growing)
-            mapping = self.growing.add(strings)
-            if mapping is None:
-                return
-            if not first:  # the first dictionary's codes are its own
-                self._recode(len(self.dictionaries) - 1, mapping)
-            self.dictionaries[-1] = []
-        self.merged += 1
-
-    def merge_strings(self) -> None:
-        """One dictionary for the column, and every chunk's codes into it (the chunks
-        :meth:`add` merged as they came are in ``growing``; the rest are merged here)."""
-        groups: list[tuple[Sequence[str], list[int]]] = []
-        if self.growing is not None and len(self.growing):
-            groups.append((self.growing.pool(), list(range(self.merged))))
-        groups += [
-            (strings, [i])
-            for i, strings in enumerate(self.dictionaries[self.merged :], self.merged)
-            if strings
-        ]
-        self.growing = None
-        self.dictionaries = []
-        if len(groups) == 1:
-            self.strings = groups[0][0]
-        elif groups:
-            parts = [strings for strings, _ in groups]
-            merged: Merge | None = None
-            if all(isinstance(p, HashedPool) and p.hashes is not None for p in parts):
-                merged = merge_pools(parts)  # type: ignore[arg-type]
-            if merged is None:
-                parts = [list(p) for p in parts]
-                if sum(map(len, parts)) >= BY_HASH:
-                    merged = merge_by_hash(parts)
-            self.strings, mappings = merged or merge_by_dict(parts)
-            for (_, chunks), mapping in zip(groups, mappings, strict=True):
-                for i in chunks:
-                    self._recode(i, mapping)
-
-    def _recode(self, chunk: int, mapping: npt.NDArray[np.int32]) -> None:
-        codes = self.codes[chunk]
-        self.codes[chunk] = np.where(codes >= 0, mapping[np.maximum(codes, 0)], -1).astype(np.int32)
-
-    def settle(self, shared: _Constants) -> None:
-        """Concatenate the chunks' arrays (of one kind: only the array its values are in;
-        the others, and the rows of a field every row has, are ``shared``)."""
-        kind, n = self.single, self.size
-        if self.dense:
-            self.rows[:] = [shared.arange(n)]
-        else:
-            _cat(self.rows, np.int64)
-        if not kind:
-            for parts, dtype in (
-                (self.kind, np.uint8),
-                (self.ints, np.int64),
-                (self.floats, np.float64),
-                (self.codes, np.int32),
-            ):
-                _cat(parts, dtype)
-            return
-        self.kind[:] = [shared.full(n, kind, np.uint8)]
-        numbers = kind in (KIND_INT, KIND_BOOL)
-        self.ints[:] = [_cat(self.ints, np.int64) if numbers else shared.full(n, 0, np.int64)]
-        if kind in (KIND_INT, KIND_FLOAT):
-            _cat(self.floats, np.float64)
-        else:
-            self.floats[:] = [shared.full(n, 0, np.float64)]
-        if kind == KIND_STRING:
-            _cat(self.codes, np.int32)
-        else:
-            self.codes[:] = [shared.full(n, -1, np.int32)]
-
-    def pool(self) -> StringPool:
-        strings = self.strings
-        if isinstance(strings, StringPool):
-            return StringPool(strings.buffer, strings.offsets)
-        return StringPool.from_strings(strings)
-
-
-@dataclass
-class _Merging:
-    """Chunks merged one at a time, in input order, each dropped once it is in: the
-    columns (dictionaries merged as they come) and the per-row arrays, per chunk."""
-
-    columns: dict[str, _Merged] = field(default_factory=dict)
-    offsets: list[int] = field(default_factory=lambda: [0])
-    row_time: list[npt.NDArray[np.float64]] = field(default_factory=list)
-    row_rate: list[npt.NDArray[np.float64]] = field(default_factory=list)
-    row_format: list[npt.NDArray[np.uint8]] = field(default_factory=list)
-    row_record: list[npt.NDArray[np.int64]] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    #: (file, record, reason) of every chunk's skipped records, in chunk order.
-    skipped: list[Skipped] = field(default_factory=list)
-    shared: _Constants = field(default_factory=_Constants)
-
-    def add(self, file: str, chunk: PartialTable) -> None:
-        for name, part in chunk.columns.items():
-            target = self.columns.get(name)
-            if target is None:
-                target = self.columns[name] = _Merged()
-            target.add(part, self.offsets[-1], chunk.n_rows)
-        self.offsets.append(self.offsets[-1] + chunk.n_rows)
-        self.row_time.append(chunk.row_time)
-        self.row_rate.append(chunk.row_rate)
-        self.row_format.append(chunk.row_format)
-        self.row_record.append(chunk.row_record)
-        self.files.append(file)
-        self.skipped.extend(Skipped(file, r, reason) for r, reason in chunk.skipped)
-
-    def finish(self) -> dict[str, _Merged]:
-        for column in self.columns.values():
-            column.merge_strings()
-            column.settle(self.shared)
-        return self.columns
-
-
-def _merge(chunks: Iterable[tuple[str, PartialTable]]) -> _Merging:
-    merging = _Merging()
-    for file, chunk in chunks:
-        merging.add(file, chunk)
-    merging.finish()
-    return merging
-
-
-def concat_tables(chunks: Sequence[PartialTable]) -> PartialTable:
-    """Chunks of one file as one table, rows in order (each column's dictionary merged)."""
-    merging = _merge(("", chunk) for chunk in chunks)
-    columns = {
-        name: PartialColumn(
-            rows=_cat(col.rows, np.int64),
-            kind=_cat(col.kind, np.uint8),
-            ints=_cat(col.ints, np.int64),
-            floats=_cat(col.floats, np.float64),
-            codes=_cat(col.codes, np.int32),
-            strings=col.strings,
-            others=col.others,
-        )
-        for name, col in merging.columns.items()
-    }
-    return PartialTable(
-        n_rows=merging.offsets[-1],
-        row_time=_cat(merging.row_time, np.float64),
-        row_rate=_cat(merging.row_rate, np.float64),
-        row_format=_cat(merging.row_format, np.uint8),
-        row_record=_cat(merging.row_record, np.int64),
-        columns=columns,
-        skipped=[s for c in chunks for s in c.skipped],
-    )
-
-
-def _cat(parts: list[npt.NDArray[Any]], dtype: type) -> npt.NDArray[Any]:
-    """The parts as one array; the list keeps it, so a column is concatenated once."""
-    if len(parts) != 1:
-        parts[:] = [np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)]
-    return parts[0]
-
-
 def _string_rows(
-    merged: dict[str, _Merged], name: str
+    merged: dict[str, MergedColumn], name: str
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], Sequence[str]]:
     """Rows where ``name`` holds a string, their codes, and the dictionary."""
     col = merged.get(name)
     if col is None:
         return np.zeros(0, np.int64), np.zeros(0, np.int32), []
-    rows = _cat(col.rows, np.int64)
-    kind = _cat(col.kind, np.uint8)
-    codes = _cat(col.codes, np.int32)
+    rows = cat(col.rows, np.int64)
+    kind = cat(col.kind, np.uint8)
+    codes = cat(col.codes, np.int32)
     mask = kind == KIND_STRING
     return rows[mask], codes[mask], col.strings
 
 
-def _row_trace_ids(merged: dict[str, _Merged], n: int) -> tuple[npt.NDArray[np.int64], list[str]]:
+def _row_trace_ids(
+    merged: dict[str, MergedColumn], n: int
+) -> tuple[npt.NDArray[np.int64], list[str]]:
     """Per row, a code into the returned trace-id list (-1: the event has no trace id)."""
     row_tid = np.full(n, -1, dtype=np.int64)
     names: list[str] = []
@@ -366,7 +113,7 @@ def _row_trace_ids(merged: dict[str, _Merged], n: int) -> tuple[npt.NDArray[np.i
     return row_tid, names
 
 
-def _has_parent(merged: dict[str, _Merged], n: int) -> npt.NDArray[np.bool_]:
+def _has_parent(merged: dict[str, MergedColumn], n: int) -> npt.NDArray[np.bool_]:
     out = np.zeros(n, dtype=bool)
     for key in _PARENT_NAMES:
         rows, codes, strings = _string_rows(merged, key)
@@ -380,36 +127,36 @@ def _has_parent(merged: dict[str, _Merged], n: int) -> npt.NDArray[np.bool_]:
     return out
 
 
-def _bool_rows(merged: dict[str, _Merged], name: str, value: bool) -> npt.NDArray[np.int64]:
+def _bool_rows(merged: dict[str, MergedColumn], name: str, value: bool) -> npt.NDArray[np.int64]:
     """Rows where ``name`` holds the bool ``value``."""
     col = merged.get(name)
     if col is None:
         return np.zeros(0, np.int64)
-    rows = _cat(col.rows, np.int64)
-    hit = (_cat(col.kind, np.uint8) == KIND_BOOL) & (_cat(col.ints, np.int64) == int(value))
+    rows = cat(col.rows, np.int64)
+    hit = (cat(col.kind, np.uint8) == KIND_BOOL) & (cat(col.ints, np.int64) == int(value))
     out: npt.NDArray[np.int64] = rows[hit]
     return out
 
 
 def _permute(
-    col: _Merged,
+    col: MergedColumn,
     name: str,
     new_index: npt.NDArray[np.int64] | None,
     n_new: int,
-    shared: _Constants,
+    shared: Constants,
 ) -> Column | None:
     """The column in corpus row order (``new_index`` None: rows stay where they are)."""
-    old_rows = _cat(col.rows, np.int64)
+    old_rows = cat(col.rows, np.int64)
     if new_index is None and bool((old_rows[1:] > old_rows[:-1]).all()):
         if not len(old_rows):
             return None
         return Column(  # chunks hold entries in row order: nothing moves
             name=name,
             rows=old_rows,
-            kind=_cat(col.kind, np.uint8),
-            ints=_cat(col.ints, np.int64),
-            floats=_cat(col.floats, np.float64),
-            codes=_cat(col.codes, np.int32),
+            kind=cat(col.kind, np.uint8),
+            ints=cat(col.ints, np.int64),
+            floats=cat(col.floats, np.float64),
+            codes=cat(col.codes, np.int32),
             strings=col.pool(),
             others=col.others,
         )
@@ -435,10 +182,10 @@ def _permute(
         name=name,
         # A field every row has is in every kept row: its rows are 0 .. n_new - 1.
         rows=shared.arange(n_new) if col.dense and col.size == len(new_index) else new_rows[order],
-        kind=take(_cat(col.kind, np.uint8), order),
-        ints=take(_cat(col.ints, np.int64), order),
-        floats=take(_cat(col.floats, np.float64), order),
-        codes=take(_cat(col.codes, np.int32), order),
+        kind=take(cat(col.kind, np.uint8), order),
+        ints=take(cat(col.ints, np.int64), order),
+        floats=take(cat(col.floats, np.float64), order),
+        codes=take(cat(col.codes, np.int32), order),
         strings=col.pool(),
         others=others,
     )
@@ -458,13 +205,13 @@ def assemble(
     concatenation: a partition built from spilled pieces of many chunks passes the rows'
     sequence numbers in the whole input.
     """
-    merging = _merge(chunks)
+    merging = merge_chunks(chunks)
     merged, chunk_files = merging.columns, merging.files
     n = merging.offsets[-1]
-    row_time = _cat(merging.row_time, np.float64)
-    row_rate = _cat(merging.row_rate, np.float64)
-    row_format = _cat(merging.row_format, np.uint8)
-    row_record = _cat(merging.row_record, np.int64)
+    row_time = cat(merging.row_time, np.float64)
+    row_rate = cat(merging.row_rate, np.float64)
+    row_format = cat(merging.row_format, np.uint8)
+    row_record = cat(merging.row_record, np.int64)
     row_chunk = np.repeat(np.arange(len(chunk_files)), np.diff(merging.offsets))
     all_skipped = [*skipped, *merging.skipped]
 
@@ -542,13 +289,13 @@ _PROBE = "event is a Refinery probe (meta.refinery.probe: true): Refinery drops 
 
 def identify(chunk: PartialTable, file: str) -> Identified:
     """Each row's trace in one chunk of ``file``: the rules :func:`assemble` applies."""
-    merged = _merge([(file, chunk)]).columns
+    merged = merge_chunks([(file, chunk)]).columns
     row_chunk = np.zeros(chunk.n_rows, dtype=np.int64)
     return _identify(merged, chunk.n_rows, chunk.row_record, row_chunk, [file])
 
 
 def _identify(
-    merged: dict[str, _Merged],
+    merged: dict[str, MergedColumn],
     n: int,
     row_record: npt.NDArray[np.int64],
     row_chunk: npt.NDArray[np.int64],
