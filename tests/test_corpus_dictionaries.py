@@ -92,6 +92,21 @@ def test_growing_merge_is_the_dict_merge_after_every_chunk(parts: list[list[str]
     assert pool.hashes.tolist() == [hash(s) for s in pool]  # to be merged again, by hash
 
 
+@given(
+    parts=st.lists(
+        st.lists(st.integers(0, 300).map(str), unique=True, min_size=1, max_size=60),
+        min_size=10,
+        max_size=40,
+    )
+)
+def test_growing_merge_over_many_chunks(parts: list[list[str]]) -> None:
+    """Dozens of chunks, new and known strings mixed: the sorted runs of hashes it keeps
+    are merged as they grow, and every chunk's strings are still found."""
+    grown = _grown([HashedPool.of(part) for part in parts])
+    assert grown is not None
+    _same(grown, dictionaries.merge_by_dict(parts))
+
+
 @pytest.mark.parametrize("merge", [dictionaries.merge_pools, _grown], ids=["all", "growing"])
 @given(parts=_DICTIONARIES)
 def test_pool_merges_refuse_a_hash_collision(

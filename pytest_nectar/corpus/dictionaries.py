@@ -112,7 +112,9 @@ def merge_pools(pools: Sequence[HashedPool]) -> Merge | None:
             table = buffer.reshape(-1, width)
             if not np.array_equal(table[later], table[earlier]):
                 return None
-        elif not _same_bytes(buffer, starts, lengths, later, buffer, earlier):
+        elif not _same_strings(
+            buffer, starts[later], lengths[later], buffer, starts[earlier], lengths[earlier]
+        ):
             return None
     is_first, mappings = _mappings(first, [len(p) for p in pools])
     if not later.size:  # no string in two chunks: the pools one after another
@@ -125,24 +127,20 @@ def merge_pools(pools: Sequence[HashedPool]) -> Merge | None:
     return StringPool(merged, offsets), mappings
 
 
-def _same_bytes(
+def _same_strings(
     buffer: npt.NDArray[np.uint8],
     starts: npt.NDArray[np.int64],
     lengths: npt.NDArray[np.int64],
-    these: npt.NDArray[np.int64],
     other: npt.NDArray[np.uint8],
-    those: npt.NDArray[np.int64],
-    other_starts: npt.NDArray[np.int64] | None = None,
-    other_lengths: npt.NDArray[np.int64] | None = None,
+    other_starts: npt.NDArray[np.int64],
+    other_lengths: npt.NDArray[np.int64],
 ) -> bool:
-    """Whether strings ``these`` (of ``buffer``) are byte for byte strings ``those`` (of
-    ``other``; its starts and lengths default to ``buffer``'s)."""
-    if other_starts is None or other_lengths is None:
-        other_starts, other_lengths = starts, lengths
-    if not np.array_equal(lengths[these], other_lengths[those]):
+    """Whether the strings at ``starts`` of ``buffer`` are, one for one, byte for byte,
+    those at ``other_starts`` of ``other``."""
+    if not np.array_equal(lengths, other_lengths):
         return False
-    here = _byte_positions(starts[these], lengths[these])
-    there = _byte_positions(other_starts[those], other_lengths[those])
+    here = _byte_positions(starts, lengths)
+    there = _byte_positions(other_starts, other_lengths)
     return bool(np.array_equal(buffer[here], other[there]))
 
 
@@ -190,14 +188,16 @@ class GrowingPool:
     seen) ends it: :meth:`add` returns None and the caller merges the rest otherwise.
     """
 
-    __slots__ = ("_bytes", "_codes", "_ends", "_hashes", "_in_code_order")
+    __slots__ = ("_bytes", "_ends", "_in_code_order", "_runs")
 
     def __init__(self) -> None:
         self._bytes = _Growing(np.uint8)
         self._ends = _Growing(np.int64)  # end offset of each string, in code order
         self._in_code_order = _Growing(np.int64)
-        self._hashes: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)  # sorted
-        self._codes: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)  # of each hash
+        #: The hashes seen, as sorted runs with their codes, each longer than the next (two
+        #: merged when not, as a binary counter carries): O(log n) runs, each hash merged
+        #: O(log n) times, so a chunk costs about its own size, not the dictionary's.
+        self._runs: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
 
     def __len__(self) -> int:
         return self._ends.size
@@ -214,29 +214,28 @@ class GrowingPool:
             return None
         offsets = np.asarray(pool.offsets, dtype=np.int64)
         buffer = np.frombuffer(pool.buffer, dtype=np.uint8)
-        n = len(self)
+        seen = np.full(m, -1, dtype=np.int64)  # by hash order: the code of an equal hash
+        for run, codes in self._runs:
+            at = np.searchsorted(run, ordered)
+            found = run[np.minimum(at, len(run) - 1)] == ordered
+            seen[found] = codes[at[found]]
+        hit = seen >= 0
         mapping = np.empty(m, dtype=np.int64)
-        at = np.searchsorted(self._hashes, ordered)
-        hit = np.zeros(m, dtype=bool)
-        if n:
-            hit = self._hashes[np.minimum(at, n - 1)] == ordered
         if hit.any():
-            mine = order[hit]
-            seen = self._codes[at[hit]]
+            mine, theirs = order[hit], seen[hit]
             ends = self._ends.view()
-            seen_starts = np.concatenate([[0], ends[:-1]])
-            if not _same_bytes(
+            their_starts = np.where(theirs > 0, ends[np.maximum(theirs - 1, 0)], 0)
+            if not _same_strings(
                 buffer,
-                offsets[:-1],
-                np.diff(offsets),
-                mine,
+                offsets[mine],
+                offsets[mine + 1] - offsets[mine],
                 self._bytes.view(),
-                seen,
-                seen_starts,
-                ends - seen_starts,
+                their_starts,
+                ends[theirs] - their_starts,
             ):
                 return None
-            mapping[mine] = seen
+            mapping[mine] = theirs
+        n = len(self)
         new = np.sort(order[~hit])  # in the chunk's order: first appearance
         mapping[new] = np.arange(n, n + len(new))
         starts, stops = offsets[new], offsets[new + 1]
@@ -247,10 +246,19 @@ class GrowingPool:
         base = self._bytes.size - int((stops - starts).sum())
         self._ends.extend(base + np.cumsum(stops - starts))
         self._in_code_order.extend(hashes[new])
-        missing = ~hit
-        self._hashes = np.insert(self._hashes, at[missing], ordered[missing])
-        self._codes = np.insert(self._codes, at[missing], mapping[order[missing]])
+        self._push(ordered[~hit], mapping[order[~hit]])
         return mapping.astype(np.int32)
+
+    def _push(self, hashes: npt.NDArray[np.int64], codes: npt.NDArray[np.int64]) -> None:
+        if not len(hashes):
+            return
+        runs = self._runs
+        runs.append((hashes, codes))
+        while len(runs) >= 2 and len(runs[-1][0]) >= len(runs[-2][0]):
+            (a, a_codes), (b, b_codes) = runs[-2], runs.pop()
+            both = np.concatenate([a, b])
+            order = np.argsort(both, kind="stable")  # two sorted runs: merged in one pass
+            runs[-1] = (both[order], np.concatenate([a_codes, b_codes])[order])
 
     def pool(self) -> HashedPool:
         """The merged dictionary (with each string's hash)."""
