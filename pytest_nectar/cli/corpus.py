@@ -226,14 +226,19 @@ def error_criteria_counts(corpus: Any, error: str | None) -> dict[str, Any]:
     from pytest_nectar.policy.printer import format_match
     from pytest_nectar.project.settings import load_settings
     from pytest_nectar.prover.target import criteria_probes, probe_of
+    from pytest_nectar.refinery.vector_parts import match_each
 
     # parsed where settings are read: the option, else [tool.nectar] error, at its position
     expr = load_settings().with_options(error=error).error_expr or default_error_match()
+    criteria = criteria_probes(expr)
+    probes = [probe_of(expr), *(probe for _, probe in criteria)]
+    # One walk over the corpus for the expression and every criterion.
+    masks = match_each([probe.rules_file for probe in probes], corpus)
     return {
         "expression": format_match(expr),
-        "error_traces": int(probe_of(expr).corpus_mask(corpus).sum()),
+        "error_traces": int(masks[0].sum()),
         "by_criterion": {
-            name: int(probe.corpus_mask(corpus).sum()) for name, probe in criteria_probes(expr)
+            name: int(mask.sum()) for (name, _), mask in zip(criteria, masks[1:], strict=True)
         },
     }
 

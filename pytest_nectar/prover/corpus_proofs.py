@@ -27,6 +27,7 @@ from pytest_nectar.refinery.reference import Evaluator
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, RulesFile
 from pytest_nectar.refinery.vector import CorpusDecisions, ProbedDecisions, evaluate_with_probes
 from pytest_nectar.refinery.vector_outcomes import RuleTotals
+from pytest_nectar.refinery.vector_parts import evaluate_parted, match_each
 
 __all__ = [
     "MAX_WITNESSES",
@@ -63,8 +64,6 @@ def evaluate_pass(
         )
     if isinstance(corpus, Corpus):  # in memory: its arrays are the result, no placing
         return evaluate_with_probes(rules_file, corpus, env, probes=probes)
-    from pytest_nectar.refinery.vector_parts import evaluate_parted
-
     return evaluate_parted(rules_file, corpus, env, probes=probes)
 
 
@@ -248,7 +247,7 @@ def error_counts(ctx: CorpusContext) -> dict[str, int]:
     if ctx.probed_criteria is not None:
         masks = ctx.probed_criteria
     else:
-        masks = tuple(p.corpus_mask(ctx.corpus) for _, p in criteria)
+        masks = tuple(match_each([p.rules_file for _, p in criteria], ctx.corpus))
     return {name: int(mask.sum()) for (name, _), mask in zip(criteria, masks, strict=True)}
 
 

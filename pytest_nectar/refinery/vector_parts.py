@@ -144,11 +144,19 @@ def evaluate_parted(
 def match_pieces(rules_file: RulesFile, corpus: TraceTable) -> npt.NDArray[np.bool_]:
     """Which traces any rule of ``rules_file`` matches on its own
     (:func:`~.vector.rule_matches`), a piece of the corpus at a time."""
-    out = np.zeros(corpus.n_traces, dtype=np.bool_)
+    return match_each([rules_file], corpus)[0]
+
+
+def match_each(rules_files: Sequence[RulesFile], corpus: TraceTable) -> list[npt.NDArray[np.bool_]]:
+    """:func:`match_pieces` of every rules file, in one walk over the corpus's pieces (a
+    corpus in partitions is read once, not once per rules file)."""
+    out = [np.zeros(corpus.n_traces, dtype=np.bool_) for _ in rules_files]
     for part, members in pieces(corpus):
-        hit = np.zeros(part.n_traces, dtype=np.bool_)
-        for matched in rule_matches(rules_file, part):
-            hit |= matched
-        out[slice(None) if members is None else members] = hit
+        where = slice(None) if members is None else members
+        for rules_file, mask in zip(rules_files, out, strict=True):
+            hit = np.zeros(part.n_traces, dtype=np.bool_)
+            for matched in rule_matches(rules_file, part):
+                hit |= matched
+            mask[where] = hit
         del part
     return out
