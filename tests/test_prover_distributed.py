@@ -20,6 +20,7 @@ from pytest_nectar.corpus import load_corpus
 from pytest_nectar.corpus.store import store_path
 from pytest_nectar.errors import UsageError
 from pytest_nectar.prover import distributed
+from tests.cli_support import run_cli, same_output
 from tests.gate_support import ROOT
 
 pytest.importorskip("distributed")
@@ -54,29 +55,17 @@ def _one_cluster() -> Iterator[None]:
     distributed._close()
 
 
-def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out
-
-
-def _same(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    code, alone = _run(capsys, *argv)
-    code_c, clustered = _run(capsys, *argv, "--cluster", CLUSTER)
-    assert (code_c, clustered) == (code, alone)
-    return alone
-
-
 def test_quickstart_replay_prove_and_explain_are_the_same_bytes(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(QUICKSTART)
-    replayed = _same(capsys, "replay", "rules.yaml", "--corpus", "corpus", "--json")
+    replayed = same_output(
+        capsys, ("replay", "rules.yaml", "--corpus", "corpus", "--json"), "--cluster", CLUSTER
+    )
     assert '"decisions"' in replayed
-    proved = _same(capsys, "prove", "--json")
+    proved = same_output(capsys, ("prove", "--json"), "--cluster", CLUSTER)
     assert '"verdict": "pass"' in proved
-    explained = _same(capsys, "explain", "--format", "json")
+    explained = same_output(capsys, ("explain", "--format", "json"), "--cluster", CLUSTER)
     assert '"rules"' in explained
 
 
@@ -102,11 +91,18 @@ def test_generated_corpus_replay_and_prove_are_the_same_bytes(
 ) -> None:
     monkeypatch.chdir(synth_project)
     capsys.readouterr()
-    replayed = _same(capsys, "replay", "rules.yaml", "--corpus", "traces.jsonl", "--json")
+    replayed = same_output(
+        capsys, ("replay", "rules.yaml", "--corpus", "traces.jsonl", "--json"), "--cluster", CLUSTER
+    )
     assert replayed.count('"trace_id"') > 3000
-    proved = _same(capsys, "prove", "--json")
+    proved = same_output(capsys, ("prove", "--json"), "--cluster", CLUSTER)
     assert '"verdict": "pass"' in proved
-    failing = _same(capsys, "prove", "failing.yaml", "--json", "--error", "http.status_code >= 500")
+    failing = same_output(
+        capsys,
+        ("prove", "failing.yaml", "--json", "--error", "http.status_code >= 500"),
+        "--cluster",
+        CLUSTER,
+    )
     assert failing.count('"trace_id"') >= 10  # corpus witnesses, in the same order
 
 
@@ -115,7 +111,7 @@ def test_the_cluster_setting_runs_on_the_cluster(
 ) -> None:
     monkeypatch.chdir(synth_project)
     capsys.readouterr()
-    _, alone = _run(capsys, "prove", "--json", "--property", "fallback")
+    _, alone = run_cli(capsys, "prove", "--json", "--property", "fallback")
     config = synth_project / "pyproject.toml"
     text = config.read_text(encoding="utf-8")
     config.write_text(
@@ -131,7 +127,7 @@ def test_the_cluster_setting_runs_on_the_cluster(
 
     monkeypatch.setattr(distributed, "evaluate_on_cluster", spy)
     try:
-        _, clustered = _run(capsys, "prove", "--json", "--property", "fallback")
+        _, clustered = run_cli(capsys, "prove", "--json", "--property", "fallback")
     finally:
         config.write_text(text, encoding="utf-8")
     assert calls == [CLUSTER, CLUSTER]  # the two policies
@@ -220,7 +216,7 @@ def test_shared_storage_gives_the_same_bytes_and_is_written_once(
     monkeypatch.chdir(QUICKSTART)
     storage = tmp_path / "shared"
     replay = ["replay", "rules.yaml", "--corpus", "corpus", "--json"]
-    alone = [_run(capsys, *replay), _run(capsys, "prove", "--json")]
+    alone = [run_cli(capsys, *replay), run_cli(capsys, "prove", "--json")]
     engine = ["--cluster", address, "--cluster-storage", storage.as_uri()]
     if partitioned:
         engine += ["--partition-rows", "40"]
@@ -234,7 +230,7 @@ def test_shared_storage_gives_the_same_bytes_and_is_written_once(
     monkeypatch.setattr(remote, "_upload", spy)
     for _ in range(2):
         before = _files(storage) if storage.exists() else {}
-        clustered = [_run(capsys, *replay, *engine), _run(capsys, "prove", "--json", *engine)]
+        clustered = [run_cli(capsys, *replay, *engine), run_cli(capsys, "prove", "--json", *engine)]
         assert clustered == alone
         if before:
             assert uploads == [] and _files(storage) == before  # nothing written again
@@ -305,7 +301,7 @@ def test_large_rules_are_sent_to_each_worker_once(
     """Rules over SCATTER_BYTES go to the workers ahead of the tasks: the same bytes out."""
     monkeypatch.chdir(QUICKSTART)
     replay = ["replay", "rules.yaml", "--corpus", "corpus", "--json"]
-    _, alone = _run(capsys, *replay)
+    _, alone = run_cli(capsys, *replay)
     made = distributed.client(CLUSTER)
     scattered: list[int] = []
     real = made.scatter
@@ -315,10 +311,10 @@ def test_large_rules_are_sent_to_each_worker_once(
         return real(data, **kwargs)
 
     monkeypatch.setattr(made, "scatter", spy)
-    _, small = _run(capsys, *replay, "--cluster", CLUSTER)
+    _, small = run_cli(capsys, *replay, "--cluster", CLUSTER)
     assert (small, scattered) == (alone, [])  # a 2 kB policy rides inside each task
     monkeypatch.setattr(distributed, "SCATTER_BYTES", 0)
-    _, large = _run(capsys, *replay, "--cluster", CLUSTER)
+    _, large = run_cli(capsys, *replay, "--cluster", CLUSTER)
     assert (large, scattered) == (alone, [2])  # the rules, and the probes
 
 
@@ -379,8 +375,8 @@ def test_dynamic_samplers_over_many_partitions_are_the_same_bytes(
     """Many tasks per worker, each sharing its run's first sampler answers."""
     monkeypatch.chdir(QUICKSTART)
     replay = ["replay", "rules.yaml", "--corpus", "corpus", "--env", "production", "--json"]
-    _, alone = _run(capsys, *replay)
-    _, clustered = _run(capsys, *replay, "--partition-rows", "40", "--cluster", CLUSTER)
+    _, alone = run_cli(capsys, *replay)
+    _, clustered = run_cli(capsys, *replay, "--partition-rows", "40", "--cluster", CLUSTER)
     assert clustered == alone
     assert '"sample-rest"' in alone
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_nectar.cli import main
 from pytest_nectar.compiler.compile import load_rules_or_policy as load_rules
 from pytest_nectar.corpus import load_corpus
 from pytest_nectar.corpus.parts import PartedCorpus, build_parted
 from pytest_nectar.corpus.sizing import BYTES_PER_EVENT, estimated_events, open_corpus
 from pytest_nectar.refinery.vector import evaluate_with_probes
 from pytest_nectar.refinery.vector_parts import evaluate_parted, match_pieces, merge_probed
+from tests.cli_support import run_cli, same_output
 from tests.gate_support import ROOT
 
 QUICKSTART = ROOT / "examples" / "quickstart"
@@ -46,20 +46,6 @@ Samplers:
 SMALL = "40"  # events per partition: the quickstart corpus becomes dozens of partitions
 
 
-def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out
-
-
-def _same(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    whole = _run(capsys, *argv)
-    parted = _run(capsys, *argv, "--partition-rows", SMALL)
-    assert parted == whole
-    return whole[1]
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("parted-project")
@@ -83,16 +69,33 @@ def test_replay_prove_explain_and_diff_are_the_same_bytes(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(project)
-    replayed = _same(capsys, "replay", "rules.yaml", "--corpus", "corpus", "--json")
+    replayed = same_output(
+        capsys, ("replay", "rules.yaml", "--corpus", "corpus", "--json"), "--partition-rows", SMALL
+    )
     assert replayed.count('"trace_id"') > 100
-    assert '"verdict": "pass"' in _same(capsys, "prove", "--json")
-    failing = _same(capsys, "prove", "failing.yaml", "--json")
+    assert '"verdict": "pass"' in same_output(
+        capsys, ("prove", "--json"), "--partition-rows", SMALL
+    )
+    failing = same_output(capsys, ("prove", "failing.yaml", "--json"), "--partition-rows", SMALL)
     assert '"verdict": "fail"' in failing and failing.count('"trace_id"') >= 5
-    _same(capsys, "prove", "failing.yaml")  # the text, with its witness blocks
+    same_output(
+        capsys, ("prove", "failing.yaml"), "--partition-rows", SMALL
+    )  # the text, with its witness blocks
     for fmt in ("json", "md", "text"):
-        _same(capsys, "explain", "--format", fmt)
+        same_output(
+            capsys,
+            (
+                "explain",
+                "--format",
+                fmt,
+            ),
+            "--partition-rows",
+            SMALL,
+        )
     old, new = "policies/checkout.toon", "policies/production.toon"
-    assert '"lost"' in _same(capsys, "diff", old, new, "--format", "json")
+    assert '"lost"' in same_output(
+        capsys, ("diff", old, new, "--format", "json"), "--partition-rows", SMALL
+    )
 
 
 def test_merged_arrays_equal_the_in_memory_ones(project: Path) -> None:
@@ -128,7 +131,7 @@ def test_a_cluster_reads_the_stored_partitions(
     monkeypatch.chdir(project)
     try:
         argv = ("prove", "failing.yaml", "--json", "--partition-rows", SMALL)
-        alone = _run(capsys, *argv)
-        assert _run(capsys, *argv, "--cluster", "local:2") == alone
+        alone = run_cli(capsys, *argv)
+        assert run_cli(capsys, *argv, "--cluster", "local:2") == alone
     finally:
         distributed._close()
