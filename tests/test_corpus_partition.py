@@ -51,6 +51,31 @@ def test_a_partition_loads_its_range_from_the_store(corpus: Corpus) -> None:
     assert part.trace(19) == corpus.trace(29)
 
 
+def test_a_worker_keeps_its_stores_open_within_a_bound_of_traces(
+    corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run after run a worker reads the same stores: they stay open (the same corpus object
+    comes back) until the traces they hold pass the bound; the least recently used go."""
+    from pytest_nectar.corpus import partition
+    from pytest_nectar.corpus.store import save_store
+
+    stores = []
+    for k in range(3):
+        path = tmp_path / f"store-{k}"
+        save_store(slice_corpus(corpus, 10 * k, 10 * k + 10), path)
+        stores.append(str(path))
+    opened = partition._OpenStores()
+    monkeypatch.setattr(partition._OpenStores, "MAX_TRACES", 25)
+    first = opened(stores[0])
+    assert opened(stores[1]) is opened(stores[1]) and opened(stores[0]) is first
+    opened(stores[2])  # 30 traces open: the least recently used (store 1) is closed
+    assert opened(stores[0]) is first
+    assert list(opened._open) == [stores[2], stores[0]]
+    monkeypatch.setattr(partition._OpenStores, "MAX_TRACES", 5)
+    assert opened(stores[1]).n_traces == 10  # over the bound alone: still kept, alone
+    assert list(opened._open) == [stores[1]]
+
+
 @pytest.mark.parametrize("count", [1, 2, 7, 1000])
 def test_merged_partitions_equal_the_whole(corpus: Corpus, count: int) -> None:
     target = load_target(str(QUICKSTART / "policies" / "checkout.toon"))

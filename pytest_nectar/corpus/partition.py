@@ -12,12 +12,13 @@ corpus's own order: merging is exact, never a re-sort.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import os
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 
@@ -48,14 +49,38 @@ class Partition:
         return slice_corpus(whole, self.start, self.stop)
 
 
-@functools.lru_cache(maxsize=2)
-def _opened(store: str) -> Corpus:
-    # A worker runs many tasks on one store: open (map) it once.  A store never changes
-    # under its path (its folder is named by the corpus's content digest).
-    from pytest_nectar.corpus.remote import fetch_store, is_url
-    from pytest_nectar.corpus.store import load_store
+class _OpenStores:
+    """The stores a worker has open, least recently used first: a worker runs many tasks on
+    the same stores, run after run, and opening one (its meta, its trace ids decoded) costs
+    as much as a third of evaluating it.  Bounded by their traces (the decoded ids are most
+    of an open store's memory; the columns are mapped pages); a store never changes under
+    its path (its folder is named by the corpus's content digest)."""
 
-    return load_store(fetch_store(store) if is_url(store) else Path(store))
+    #: Open stores keep at most this many traces in all (about 90 bytes of ids each); one
+    #: store is always kept, however big.
+    MAX_TRACES: Final = 2_000_000
+
+    def __init__(self) -> None:
+        self._open: OrderedDict[str, Corpus] = OrderedDict()
+
+    def __call__(self, store: str) -> Corpus:
+        found = self._open.pop(store, None)
+        if found is None:
+            from pytest_nectar.corpus.remote import fetch_store, is_url
+            from pytest_nectar.corpus.store import load_store
+
+            found = load_store(fetch_store(store) if is_url(store) else Path(store))
+        self._open[store] = found
+        held = sum(c.n_traces for c in self._open.values())
+        while len(self._open) > 1 and held > self.MAX_TRACES:
+            held -= self._open.popitem(last=False)[1].n_traces
+        return found
+
+    def cache_clear(self) -> None:
+        self._open.clear()
+
+
+_opened = _OpenStores()
 
 
 def split(store: str | os.PathLike[str], n_traces: int, count: int) -> list[Partition]:
