@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 
 from pytest_nectar.corpus.table import Column, Corpus
 
@@ -95,12 +96,15 @@ def _rebase(mapping: Mapping[int, object], lo: int, hi: int) -> dict[int, object
     return {k - lo: v for k, v in mapping.items() if lo <= k < hi}
 
 
-def _column(column: Column, r0: int, r1: int) -> Column:
+def _column(column: Column, r0: int, r1: int, every_row: npt.NDArray[np.int64]) -> Column:
     lo = int(np.searchsorted(column.rows, r0, side="left"))
     hi = int(np.searchsorted(column.rows, r1, side="left"))
+    # Entries ascend, one per row at most: as many as the rows means every row, 0 .. n - 1,
+    # the one array all such columns share (not a rebased copy each).
+    rows = every_row if hi - lo == r1 - r0 else column.rows[lo:hi] - r0
     return Column(
         name=column.name,
-        rows=column.rows[lo:hi] - r0,
+        rows=rows,
         kind=column.kind[lo:hi],
         ints=column.ints[lo:hi],
         floats=column.floats[lo:hi],
@@ -119,6 +123,8 @@ def slice_corpus(corpus: Corpus, start: int, stop: int) -> Corpus:
     if not 0 <= start <= stop <= corpus.n_traces:
         raise IndexError(f"trace range {start}..{stop} out of 0..{corpus.n_traces}")
     r0, r1 = int(corpus.trace_offsets[start]), int(corpus.trace_offsets[stop])
+    every_row = np.arange(r1 - r0, dtype=np.int64)
+    every_row.flags.writeable = False
     root_row = corpus.root_row[start:stop]
     return Corpus(
         trace_ids=corpus.trace_ids[start:stop],
@@ -133,7 +139,7 @@ def slice_corpus(corpus: Corpus, start: int, stop: int) -> Corpus:
         must_keep_reasons={
             k - start: v for k, v in corpus.must_keep_reasons.items() if start <= k < stop
         },
-        columns={name: _column(c, r0, r1) for name, c in corpus.columns.items()},
+        columns={name: _column(c, r0, r1, every_row) for name, c in corpus.columns.items()},
         digest=f"{corpus.digest}[{start}:{stop}]",
         sources=corpus.sources,
         formats=corpus.formats,
