@@ -119,6 +119,9 @@ def test_usage_errors() -> None:
         load_corpus(PROTO, scale=-1, cache=False)
     with pytest.raises(CorpusError, match=r"nope\.json: no such file or folder"):
         load_corpus("nope.json", cache=False)
+    with pytest.raises(UsageError) as caught:  # a misspelt option is never silently ignored
+        load_corpus(PROTO, skipbad=True, cache=False)  # type: ignore[call-arg]
+    assert str(caught.value) == "unknown reading option; got 'skipbad'"
 
 
 def test_cli_reports_errors_without_traceback(

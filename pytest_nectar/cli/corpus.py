@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_nectar.corpus.load import Reading
 
 __all__ = ["register", "run"]
 
@@ -185,7 +188,7 @@ def run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reading(args: argparse.Namespace) -> dict[str, Any]:
+def _reading(args: argparse.Namespace) -> Reading:
     """The input options (``_add_input_options``) that change the corpus read."""
     return {
         "fmt": args.fmt,

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypedDict, Unpack
 
 from pytest_nectar.corpus import cache as corpus_cache
 from pytest_nectar.corpus.assemble import Assembled, assemble
@@ -43,6 +43,7 @@ from pytest_nectar.fileio import write_atomic
 __all__ = [
     "TRACE_SUFFIXES",
     "CorpusRequest",
+    "Reading",
     "corpus_digest",
     "corpus_request",
     "labelled_corpus",
@@ -211,23 +212,44 @@ class CorpusRequest:
         )
 
 
+class Reading(TypedDict, total=False):
+    """The options that change how inputs are read, and so the corpus and its digest:
+    :func:`load_corpus`, :func:`corpus_request` and the partitioned loads take them by
+    keyword, declared here once."""
+
+    #: A format forced: ``otlp``, ``jaeger``, ``zipkin`` or ``honeycomb`` (default: detected).
+    fmt: str | None
+    #: Multiplies every trace's weight (default 1).
+    scale: float
+    #: A file of trace ids Refinery must keep (one per line).
+    must_keep_file: str | os.PathLike[str] | None
+    #: A field whose true value marks a trace must-keep.
+    must_keep_attribute: str | None
+    #: Skip bad records (counted in ``Corpus.skipped``) instead of failing.
+    skip_bad: bool
+    #: Keep Honeycomb JSON integers as int64 instead of Refinery's float64.
+    json_ints: bool
+    #: Nectar's field name -> a Parquet/Arrow table's column name, for other column names.
+    columns: Mapping[str, str] | None
+
+
 def corpus_request(
     paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
-    *,
-    fmt: str | None = None,
-    scale: float = 1.0,
-    must_keep_file: str | os.PathLike[str] | None = None,
-    must_keep_attribute: str | None = None,
-    skip_bad: bool = False,
-    json_ints: bool = False,
-    columns: Mapping[str, str] | None = None,
+    **reading: Unpack[Reading],
 ) -> CorpusRequest:
     """Check the options and find the input files (what :func:`load_corpus` takes).
 
     Raises:
-        UsageError: an unknown format or a scale that is not a positive number.
+        UsageError: an unknown option or format, or a scale that is not a positive number.
         CorpusError: a missing input or must-keep file, a folder without trace files.
     """
+    unknown = sorted(set(reading) - set(Reading.__annotations__))
+    if unknown:
+        raise UsageError("unknown reading option", got=", ".join(unknown))
+    fmt = reading.get("fmt")
+    scale = reading.get("scale", 1.0)
+    must_keep_file = reading.get("must_keep_file")
+    columns = reading.get("columns")
     if fmt is not None and fmt not in FORMATS:
         raise UsageError("unknown trace format", got=fmt, hint="use one of " + ", ".join(FORMATS))
     if not (isinstance(scale, int | float) and math.isfinite(scale) and scale > 0):
@@ -239,45 +261,30 @@ def corpus_request(
         raise CorpusError("no such must-keep file", position=Position(str(must_keep_file)))
     opts = IngestOptions(
         fmt=fmt,
-        skip_bad=skip_bad,
-        json_ints=json_ints,
+        skip_bad=reading.get("skip_bad", False),
+        json_ints=reading.get("json_ints", False),
         columns=tuple(sorted((columns or {}).items())),
     )
-    return CorpusRequest(tuple(inputs), opts, float(scale), keep_path, must_keep_attribute)
+    return CorpusRequest(
+        tuple(inputs), opts, float(scale), keep_path, reading.get("must_keep_attribute")
+    )
 
 
 def load_corpus(
     paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     *,
-    fmt: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
-    scale: float = 1.0,
-    must_keep_file: str | os.PathLike[str] | None = None,
-    must_keep_attribute: str | None = None,
-    skip_bad: bool = False,
-    json_ints: bool = False,
-    columns: Mapping[str, str] | None = None,
     cache: bool = True,
     workers: int = 0,
+    **reading: Unpack[Reading],
 ) -> Corpus:
     """Load trace files (or folders of them) as one corpus, reusing the on-disk cache.
 
-    ``fmt`` forces a format (``otlp``, ``jaeger``, ``zipkin``, ``honeycomb``); ``scale``
-    multiplies every trace's weight; ``skip_bad`` skips bad records (counted in
-    ``Corpus.skipped``) instead of failing; ``json_ints`` keeps Honeycomb JSON integers as
-    int64 instead of Refinery's float64; ``workers`` (0 = all cores) parse big JSON Lines
-    files in parallel.
+    ``reading`` are the options of :class:`Reading` (``fmt``, ``scale``, ``skip_bad``...);
+    ``cache_dir`` moves the cache (``cache=False``: none); ``workers`` (0 = all cores) parse
+    big JSON Lines files in parallel.
     """
-    request = corpus_request(
-        paths,
-        fmt=fmt,
-        scale=scale,
-        must_keep_file=must_keep_file,
-        must_keep_attribute=must_keep_attribute,
-        skip_bad=skip_bad,
-        json_ints=json_ints,
-        columns=columns,
-    )
+    request = corpus_request(paths, **reading)
     settings = corpus_cache.cache_settings(cache_dir) if cache else None
     index = read_index(settings.root) if settings is not None else {}
     before = dict(index)
@@ -289,7 +296,7 @@ def load_corpus(
             digest,
             scale=request.scale,
             must_keep_file=request.must_keep_file,
-            must_keep_attribute=must_keep_attribute,
+            must_keep_attribute=request.must_keep_attribute,
             workers=workers,
         )
 

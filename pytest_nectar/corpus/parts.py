@@ -23,13 +23,19 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import numpy.typing as npt
 
 from pytest_nectar.corpus import cache as corpus_cache
-from pytest_nectar.corpus.load import CorpusRequest, corpus_request, read_index, save_index
+from pytest_nectar.corpus.load import (
+    CorpusRequest,
+    Reading,
+    corpus_request,
+    read_index,
+    save_index,
+)
 from pytest_nectar.corpus.parts_build import (
     END_FILE,
     MANIFEST,
@@ -313,34 +319,19 @@ def build_parted(
     folder: str | os.PathLike[str],
     *,
     part_rows: int,
-    fmt: str | None = None,
-    scale: float = 1.0,
-    must_keep_file: str | os.PathLike[str] | None = None,
-    must_keep_attribute: str | None = None,
-    skip_bad: bool = False,
-    json_ints: bool = False,
-    columns: Mapping[str, str] | None = None,
     chunk_bytes: int | None = None,
     buckets: int | None = None,
     batch_rows: int | None = None,
     workers: int = 0,
+    **reading: Unpack[Reading],
 ) -> PartedCorpus:
     """Build the partitioned corpus of ``paths`` into ``folder`` (no cache), bounded memory.
 
-    The options are :func:`load_corpus`'s; ``part_rows`` is the rows a partition aims at.
-    ``chunk_bytes``, ``buckets``, ``batch_rows`` (rows spilled at once) and ``workers``
+    ``reading`` are :func:`load_corpus`'s options; ``part_rows`` is the rows a partition aims
+    at. ``chunk_bytes``, ``buckets``, ``batch_rows`` (rows spilled at once) and ``workers``
     (0 = all cores parse) tune the build; the corpus is the same whatever they are.
     """
-    request = corpus_request(
-        paths,
-        fmt=fmt,
-        scale=scale,
-        must_keep_file=must_keep_file,
-        must_keep_attribute=must_keep_attribute,
-        skip_bad=skip_bad,
-        json_ints=json_ints,
-        columns=columns,
-    )
+    request = corpus_request(paths, **reading)
     target = Path(folder)
     digest = request.digest()
     extra: dict[str, Any] = {}
@@ -364,15 +355,9 @@ def load_parted(
     paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     *,
     part_rows: int,
-    fmt: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
-    scale: float = 1.0,
-    must_keep_file: str | os.PathLike[str] | None = None,
-    must_keep_attribute: str | None = None,
-    skip_bad: bool = False,
-    json_ints: bool = False,
-    columns: Mapping[str, str] | None = None,
     workers: int = 0,
+    **reading: Unpack[Reading],
 ) -> PartedCorpus:
     """:func:`load_corpus`, partitioned by trace id: built once with bounded memory, then
     cached in the user's cache folder (an entry per digest and ``part_rows``).
@@ -380,16 +365,7 @@ def load_parted(
     Raises:
         CorpusError: bad input, or a cache folder where the partitions cannot be written.
     """
-    request = corpus_request(
-        paths,
-        fmt=fmt,
-        scale=scale,
-        must_keep_file=must_keep_file,
-        must_keep_attribute=must_keep_attribute,
-        skip_bad=skip_bad,
-        json_ints=json_ints,
-        columns=columns,
-    )
+    request = corpus_request(paths, **reading)
     settings = corpus_cache.cache_settings(cache_dir)
     return parted_in(
         request, settings.root, part_rows, max_bytes=settings.max_bytes, workers=workers

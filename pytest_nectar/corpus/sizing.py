@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final, Unpack
 
-from pytest_nectar.corpus.load import load_corpus, resolve_inputs
+from pytest_nectar.corpus.load import Reading, load_corpus, resolve_inputs
 from pytest_nectar.corpus.parts import PartedCorpus, load_parted
 from pytest_nectar.corpus.table import Corpus
 
@@ -45,16 +45,20 @@ def open_corpus(
     paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     *,
     partition_rows: int | None,
-    **options: Any,
+    cache_dir: str | os.PathLike[str] | None = None,
+    workers: int = 0,
+    **reading: Unpack[Reading],
 ) -> Corpus | PartedCorpus:
     """The corpus of ``paths``: in memory when it fits one partition (or ``partition_rows``
     is None), else partitioned.
 
-    ``options`` are :func:`~.load.load_corpus`'s (``skip_bad``, ``must_keep_file``...).
+    ``reading`` are :func:`~.load.load_corpus`'s options (``skip_bad``, ``must_keep_file``...).
 
     Raises:
         CorpusError: what :func:`~.load.load_corpus` raises.
     """
     if partition_rows is None or estimated_events(paths) <= partition_rows:
-        return load_corpus(paths, **options)
-    return load_parted(paths, part_rows=partition_rows, **options)
+        return load_corpus(paths, cache_dir=cache_dir, workers=workers, **reading)
+    return load_parted(
+        paths, part_rows=partition_rows, cache_dir=cache_dir, workers=workers, **reading
+    )
