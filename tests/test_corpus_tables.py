@@ -173,3 +173,52 @@ def test_cli_reads_a_table_with_a_column_mapping(
     assert main([*args, "--columns", "trace.trace_id=TraceId"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert (summary["traces"], summary["events"]) == (2, 3)
+
+
+def _group_rows(table: pa.Table, size: int) -> list[int]:
+    """The rows of each group of ``size`` rows (a Parquet row group, an Arrow batch)."""
+    return [min(size, table.num_rows - start) for start in range(0, table.num_rows, size)]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow"])
+def test_a_table_is_built_into_partitions_a_batch_at_a_time(
+    reference: Path, tmp_path: Path, fmt: str
+) -> None:
+    """A table larger than memory: the build into partitions reads it a record batch at a
+    time (each batch a chunk, rows numbered on), and the corpus is the one read whole;
+    a column Nectar cannot read fails the build with load_corpus's error."""
+    from pytest_nectar.corpus.ingest import iter_chunks
+    from pytest_nectar.corpus.parts import build_parted
+    from tests.test_corpus_parts import assert_same_corpus
+
+    table = _table(reference, union=True, names={})
+    path = tmp_path / f"spans.{fmt}"
+    if fmt == "parquet":
+        table = table.drop_columns([f.name for f in table.schema if pa.types.is_union(f.type)])
+        pq.write_table(table, path, row_group_size=300)
+    else:
+        with ipc.new_file(path, table.schema) as out:
+            out.write_table(table, max_chunksize=300)
+    few = 100 * 256  # chunk_bytes: 100 rows a chunk
+    chunks = list(iter_chunks(path, "t", IngestOptions(), chunk_bytes=few))
+    assert len(chunks) == sum(-(-n // 100) for n in _group_rows(table, 300)) > 10
+    assert [int(c.row_record[0]) for c in chunks[:2]] == [1, 101]  # rows of the whole table
+    want = load_corpus(path, cache=False)
+    parted = build_parted(
+        path, tmp_path / "p", part_rows=500, chunk_bytes=few, batch_rows=1, workers=1
+    )
+    assert parted.n_parts > 1
+    assert_same_corpus(parted.to_corpus(), want)
+    bad = tmp_path / f"bad.{fmt}"
+    rows = {"trace.trace_id": ["a"] * 600, "tags": [[1]] * 600}
+    if fmt == "parquet":
+        pq.write_table(pa.table(rows), bad, row_group_size=300)
+    else:
+        with ipc.new_file(bad, (t := pa.table(rows)).schema) as out:
+            out.write_table(t, max_chunksize=300)
+    with pytest.raises(CorpusError) as whole:
+        load_corpus(bad, cache=False)
+    with pytest.raises(CorpusError) as batched:
+        build_parted(bad, tmp_path / "bad-p", part_rows=500, chunk_bytes=few, workers=1)
+    assert str(batched.value) == str(whole.value)
+    assert not (tmp_path / "bad-p").exists()

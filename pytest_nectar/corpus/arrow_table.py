@@ -13,7 +13,8 @@ Expected columns (other names through ``columns``, e.g. ``{"time": "Timestamp"}`
   event (``http.status_code`` 503 here, "503" there) is a dense union of those types.
   Other column types are refused with the column's name.
 
-Tables are read a record batch at a time.  Columns are converted to the corpus's arrays by
+Tables are read a record batch at a time (and a build into partitions takes them a batch at
+a time: :func:`iter_tables`).  Columns are converted to the corpus's arrays by
 Arrow and numpy, never value by value: each batch becomes row numbers and values per field
 (strings stay Arrow arrays until the end), so memory holds the corpus's fields, not Python
 objects.  The result is the same :class:`PartialTable` the per-event reader gives, entry for
@@ -27,7 +28,7 @@ non-numeric ``sample_rate``) are read event by event, as before.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,7 +39,7 @@ from pytest_nectar.corpus.buffer import PartialColumn, PartialTable
 from pytest_nectar.corpus.context import FMT_TABLE, ReadContext
 from pytest_nectar.corpus.table import KIND_BOOL, KIND_FLOAT, KIND_INT, KIND_STRING
 
-__all__ = ["ARROW", "PARQUET", "SAMPLE_RATE", "TIME", "TableError", "read_table"]
+__all__ = ["ARROW", "PARQUET", "SAMPLE_RATE", "TIME", "TableError", "iter_tables", "read_table"]
 
 PARQUET: Final = "parquet"
 ARROW: Final = "arrow"
@@ -51,16 +52,19 @@ class TableError(ValueError):
     """A column Nectar cannot read as a Refinery field (or a time or rate)."""
 
 
-def _batches(path: Path, kind: str) -> Any:
+def _batches(path: Path, kind: str, rows: int = _BATCH) -> Any:
+    """The table's record batches, of at most ``rows`` rows each."""
     import pyarrow.ipc as ipc  # type: ignore[import-untyped]
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     if kind == PARQUET:
-        yield from pq.ParquetFile(path).iter_batches(batch_size=_BATCH)
+        yield from pq.ParquetFile(path).iter_batches(batch_size=rows)
         return
     with ipc.open_file(path) as reader:
         for i in range(reader.num_record_batches):
-            yield reader.get_batch(i)
+            batch = reader.get_batch(i)
+            for start in range(0, max(1, batch.num_rows), rows):
+                yield batch.slice(start, rows)  # a view: no copy
 
 
 def _check_type(name: str, dtype: Any) -> None:
@@ -94,17 +98,40 @@ def read_table(path: Path, kind: str, ctx: ReadContext, columns: Mapping[str, st
     try:
         return _Columns(columns).read(_batches(path, kind))
     except _RowsNeeded:
-        rows = _read_rows(path, kind, ctx, columns)
+        rows = _read_rows(_batches(path, kind), ctx, columns)
         return ctx.buffer.finish(rows)
 
 
-def _read_rows(path: Path, kind: str, ctx: ReadContext, columns: Mapping[str, str]) -> int:
-    """Emit every row of the table as an event; returns the number of rows."""
+def iter_tables(
+    path: Path,
+    kind: str,
+    context: Callable[[], ReadContext],
+    columns: Mapping[str, str],
+    rows: int = _BATCH,
+) -> Iterator[PartialTable]:
+    """The table a record batch of at most ``rows`` rows at a time, each batch read as
+    :func:`read_table` reads a whole table (records numbered from 1 in each): what a build
+    with bounded memory reads.  ``context`` gives each batch a fresh reading context (for
+    a batch the columnar path does not take).
+
+    Raises:
+        TableError: a column Nectar cannot read (its name and type in the message).
+    """
+    for batch in _batches(path, kind, rows):
+        try:
+            yield _Columns(columns).read([batch])
+        except _RowsNeeded:
+            ctx = context()
+            yield ctx.buffer.finish(_read_rows([batch], ctx, columns))
+
+
+def _read_rows(batches: Iterable[Any], ctx: ReadContext, columns: Mapping[str, str]) -> int:
+    """Emit every row of the batches as an event; returns the number of rows."""
     their_time = columns.get(TIME, TIME)
     their_rate = columns.get(SAMPLE_RATE, SAMPLE_RATE)
     renames = {theirs: ours for ours, theirs in columns.items() if ours not in (TIME, SAMPLE_RATE)}
     row = 0
-    for batch in _batches(path, kind):
+    for batch in batches:
         names = batch.schema.names
         n = batch.num_rows
         times = [math.nan] * n

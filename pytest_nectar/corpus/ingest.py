@@ -12,6 +12,7 @@ Lines that hold other OTLP signals (metrics, logs, profiles) are skipped and cou
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib.util
 import itertools
@@ -25,7 +26,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import IO, Any, Final
 
-from pytest_nectar.corpus.arrow_table import TableError, read_table
+from pytest_nectar.corpus.arrow_table import TableError, iter_tables, read_table
 from pytest_nectar.corpus.buffer import PartialTable, RowBuffer
 from pytest_nectar.corpus.containers import (
     ARROW,
@@ -60,6 +61,8 @@ FORMATS: Final = ("otlp", "jaeger", "zipkin", "honeycomb")
 _EXPECTED: Final = "expected OTLP JSON, Jaeger JSON, Zipkin v2 JSON or Honeycomb events"
 #: JSON Lines files larger than this are parsed by worker processes, in chunks.
 PARALLEL_BYTES = 16 * 1024 * 1024
+#: A table's rows read at a time when it is built into partitions: ``chunk_bytes`` over this.
+_TABLE_ROW_BYTES: Final = 256
 #: Arrays and objects one JSON document (a file, or one line of JSON Lines) may hold.  Parsed,
 #: each costs Python 56-200 bytes, so a 60 MB array of empty arrays took 2-4 GB to reject;
 #: 4 million is about 160,000 OTLP spans in one document (JSON Lines has no such limit).
@@ -395,17 +398,24 @@ def iter_chunks(
     chunk_bytes: int | None = None,
     workers: int = 1,
 ) -> Iterator[PartialTable]:
-    """The chunks :func:`read_file` gives, read and parsed one at a time, in order.
+    """The events :func:`read_file` gives, read and parsed a chunk at a time, in order.
 
     JSON Lines, plain or compressed, is read ``chunk_bytes`` (plain) or one block
-    (compressed) at a time, so only a few chunks are ever in memory: what a build with
-    bounded memory (``parts_build.py``) reads.  ``workers`` (0 = all cores) parse a plain
-    file's chunks in worker processes, at most two per worker ahead of the reader.  Other
-    files (one JSON document, protobuf, Parquet) are read whole, as :func:`read_file` does.
+    (compressed) at a time, and a Parquet or Arrow table about ``chunk_bytes / 256`` rows at
+    a time, so only a few chunks are ever in memory: what a build with bounded memory
+    (``parts_build.py``) reads.  ``workers`` (0 = all cores) parse a plain file's chunks in
+    worker processes, at most two per worker ahead of the reader.  Other files (one JSON
+    document, protobuf) are read whole, as :func:`read_file` does.
     """
     chunk_bytes = chunk_bytes or PARALLEL_BYTES
     kind = _lines_kind(path)
     if kind is None:
+        table = _table_kind(path)
+        if table is not None:
+            # About as many events as chunk_bytes of JSON Lines hold.
+            rows = max(1, chunk_bytes // _TABLE_ROW_BYTES)
+            yield from _numbered(_table_chunks(path, display, opts, table, rows), display)
+            return
         yield from read_chunks(path, display, opts, workers=1, chunk_bytes=chunk_bytes)
         return
     if kind in (GZIP, ZSTD):
@@ -464,6 +474,15 @@ def _lines_kind(path: Path) -> str | None:
     if not _first_value_then_more(head if size <= len(head) else head + b"\n"):
         return None
     return ""
+
+
+def _table_kind(path: Path) -> str | None:
+    """``parquet`` or ``arrow`` for a table file, None for anything else."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(min(size, 1 << 20))
+    container = sniff(head, size)
+    return container if container in (PARQUET, ARROW) else None
 
 
 def _decompressed_blocks(path: Path, kind: str) -> Iterator[bytes]:
@@ -617,9 +636,27 @@ def _one_json_record(payload: bytes, ctx: ReadContext, opts: IngestOptions) -> N
 
 def _read_table(path: Path, display: str, opts: IngestOptions, kind: str) -> FileResult:
     """A Parquet or Arrow IPC table of flattened events; record numbers are row numbers."""
-    buffer = RowBuffer()
-    ctx = ReadContext(buffer, skip_bad=opts.skip_bad, json_ints=opts.json_ints)
+    with _table_errors(display, kind):
+        return FileResult([read_table(path, kind, _table_context(opts), dict(opts.columns))])
+
+
+def _table_chunks(
+    path: Path, display: str, opts: IngestOptions, kind: str, rows: int
+) -> Iterator[PartialTable]:
+    """The table ``rows`` rows at a time (numbered in each: ``_numbered`` counts on)."""
+    with _table_errors(display, kind):
+        yield from iter_tables(path, kind, lambda: _table_context(opts), dict(opts.columns), rows)
+
+
+def _table_context(opts: IngestOptions) -> ReadContext:
+    ctx = ReadContext(RowBuffer(), skip_bad=opts.skip_bad, json_ints=opts.json_ints)
     ctx.fmt = FMT_TABLE
+    return ctx
+
+
+@contextlib.contextmanager
+def _table_errors(display: str, kind: str) -> Iterator[None]:
+    """pyarrow missing, a column Nectar cannot read, an unreadable file: located errors."""
     if importlib.util.find_spec("pyarrow") is None:  # an optional extra
         raise CorpusError(
             f"reading a {kind} table needs pyarrow",
@@ -627,7 +664,7 @@ def _read_table(path: Path, display: str, opts: IngestOptions, kind: str) -> Fil
             hint="pip install 'pytest-nectar[tables]'",
         )
     try:
-        table = read_table(path, kind, ctx, dict(opts.columns))
+        yield
     except TableError as err:
         raise CorpusError(
             str(err),
@@ -636,4 +673,3 @@ def _read_table(path: Path, display: str, opts: IngestOptions, kind: str) -> Fil
         ) from None
     except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
         raise CorpusError(f"unreadable {kind} file: {err}", position=Position(display)) from None
-    return FileResult([table])
