@@ -1,9 +1,10 @@
 """The on-disk corpus store (and cache): raw uncompressed arrays, read back as memory maps.
 
 A store is a directory named by the corpus digest.  ``arrays.bin`` holds every array,
-uncompressed, 64-byte aligned, one after the other; ``meta.json`` says where each one is
-(dtype, offset, shape) and holds the small facts (columns, skipped records, must-keep
-reasons).  Loading memory-maps ``arrays.bin`` once and makes zero-copy, read-only views,
+uncompressed, 64-byte aligned, one after the other (equal arrays once: the rows of every
+field all events have, a kind shared by all of a column's entries); ``meta.json`` says where
+each one is (dtype, offset, shape) and holds the small facts (columns, skipped records,
+must-keep reasons).  Loading memory-maps ``arrays.bin`` once and makes zero-copy, read-only views,
 so opening a store costs the same whatever the corpus size.  Strings are one UTF-8
 buffer plus int64 offsets per dictionary (no pickles).  Writes go to a temporary
 directory renamed into place, so a crash never leaves half a store.
