@@ -15,7 +15,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_nectar.corpus.buffer import Coded, PartialColumn, Repeat, RowBuffer, Strings
+from pytest_nectar.corpus.buffer import Coded, Repeat, RowBuffer, Strings
+from pytest_nectar.corpus.partial import PartialColumn
 
 _VALUES = st.one_of(
     st.text(alphabet="ab", max_size=2),

@@ -25,10 +25,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from pytest_nectar.cli import main
 from pytest_nectar.corpus import Corpus, load_corpus
-from pytest_nectar.corpus.buffer import PartialTable, RowBuffer
+from pytest_nectar.corpus.buffer import RowBuffer
 from pytest_nectar.corpus.containers import request_from_proto
 from pytest_nectar.corpus.context import ReadContext
 from pytest_nectar.corpus.otlp import read_otlp
+from pytest_nectar.corpus.partial import PartialTable
 from pytest_nectar.errors import CorpusError
 from tests.realdata import REALDATA, files
 from tests.test_corpus_otlp_fast import assert_same_table

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 import pytest_nectar.corpus.chunks as chunks
 import pytest_nectar.corpus.dictionaries as dictionaries
 from pytest_nectar.corpus import load_corpus
-from pytest_nectar.corpus.buffer import HashedPool, PartialColumn
+from pytest_nectar.corpus.partial import HashedPool, PartialColumn
 from pytest_nectar.corpus.table import KIND_STRING, StringPool
 
 _DICTIONARIES = st.lists(

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 import pytest_nectar.corpus.ingest as ingest
 from pytest_nectar.corpus import load_corpus
-from pytest_nectar.corpus.buffer import PartialTable
 from pytest_nectar.corpus.context import ReadContext
 from pytest_nectar.corpus.ingest import IngestOptions, _read_lines
 from pytest_nectar.corpus.otlp_fast import FastOtlp
+from pytest_nectar.corpus.partial import PartialTable
 from tests.realdata import files, or_absent
 
 

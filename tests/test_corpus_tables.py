@@ -20,8 +20,8 @@ import pytest
 
 from pytest_nectar.cli import main
 from pytest_nectar.corpus import Corpus, load_corpus
-from pytest_nectar.corpus.buffer import PartialTable
 from pytest_nectar.corpus.ingest import IngestOptions, read_file
+from pytest_nectar.corpus.partial import PartialTable
 from pytest_nectar.corpus.table import KIND_BOOL, KIND_FLOAT, KIND_INT, KIND_STRING
 from pytest_nectar.errors import CorpusError
 from tests.test_corpus_containers import RULES, _lines, _requests

@@ -35,8 +35,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from pytest_nectar.corpus.buffer import PartialColumn, PartialTable
 from pytest_nectar.corpus.context import FMT_TABLE, ReadContext
+from pytest_nectar.corpus.partial import PartialColumn, PartialTable
 from pytest_nectar.corpus.table import KIND_BOOL, KIND_FLOAT, KIND_INT, KIND_STRING
 
 __all__ = ["ARROW", "PARQUET", "SAMPLE_RATE", "TIME", "TableError", "iter_tables", "read_table"]

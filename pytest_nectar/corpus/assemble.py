@@ -29,9 +29,9 @@ from itertools import count, repeat
 import numpy as np
 import numpy.typing as npt
 
-from pytest_nectar.corpus.buffer import PartialTable
 from pytest_nectar.corpus.chunks import Constants, MergedColumn, cat, merge_chunks
 from pytest_nectar.corpus.context import FMT_NAMES
+from pytest_nectar.corpus.partial import PartialTable
 from pytest_nectar.corpus.table import (
     KIND_BOOL,
     KIND_STRING,

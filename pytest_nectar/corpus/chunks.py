@@ -1,7 +1,7 @@
 """Chunks merged into one table's columns, each chunk as soon as it arrives.
 
 A file is parsed in chunks (by worker processes, for a big one); each chunk is a
-:class:`~pytest_nectar.corpus.buffer.PartialTable`.  :class:`MergedChunks` takes them in
+:class:`~pytest_nectar.corpus.partial.PartialTable`.  :class:`MergedChunks` takes them in
 input order, one at a time, and drops each once it is in: a column keeps its chunks'
 arrays until :meth:`MergedChunks.finish` concatenates them, and merges each chunk's string
 dictionary on arrival (``dictionaries.GrowingPool``), so that work overlaps the parsing
@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pytest_nectar.corpus.buffer import HashedPool, PartialColumn, PartialTable
 from pytest_nectar.corpus.dictionaries import (
     BY_HASH,
     GrowingPool,
@@ -28,6 +27,7 @@ from pytest_nectar.corpus.dictionaries import (
     merge_by_hash,
     merge_pools,
 )
+from pytest_nectar.corpus.partial import HashedPool, PartialColumn, PartialTable
 from pytest_nectar.corpus.table import (
     KIND_BOOL,
     KIND_FLOAT,

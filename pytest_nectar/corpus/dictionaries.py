@@ -8,7 +8,7 @@ codes are remapped into it.  Three ways give that one result:
 * :func:`merge_by_hash` and :func:`merge_pools`, all the chunks at once from a stable sort
   of the strings' hashes (a dict of millions of strings misses the cache on every lookup);
   dictionaries from worker processes arrive encoded with their hashes
-  (:class:`~pytest_nectar.corpus.buffer.HashedPool`) and are merged without decoding;
+  (:class:`~pytest_nectar.corpus.partial.HashedPool`) and are merged without decoding;
 * :class:`GrowingPool`, one chunk at a time as chunks arrive, so the merge overlaps the
   parsing of the chunks after it.
 
@@ -26,7 +26,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from pytest_nectar.corpus.buffer import HashedPool
+from pytest_nectar.corpus.partial import HashedPool
 from pytest_nectar.corpus.table import StringPool
 
 __all__ = [

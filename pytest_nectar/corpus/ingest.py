@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from pytest_nectar.corpus.arrow_table import TableError, iter_tables, read_table
-from pytest_nectar.corpus.buffer import PartialTable, RowBuffer
+from pytest_nectar.corpus.buffer import RowBuffer
 from pytest_nectar.corpus.containers import (
     ARROW,
     GZIP,
@@ -51,6 +51,7 @@ from pytest_nectar.corpus.husky import BadRecord
 from pytest_nectar.corpus.jaeger import looks_like_jaeger, read_jaeger
 from pytest_nectar.corpus.otlp import NON_TRACE_KEYS, TRACE_KEYS, read_otlp
 from pytest_nectar.corpus.otlp_fast import FastOtlp
+from pytest_nectar.corpus.partial import PartialTable
 from pytest_nectar.corpus.zipkin import looks_like_zipkin, read_zipkin
 from pytest_nectar.errors import CorpusError, Position
 from pytest_nectar.limits import MAX_DATA_DEPTH, nesting_position

@@ -37,10 +37,10 @@ import numpy as np
 import numpy.typing as npt
 
 from pytest_nectar.corpus.assemble import assemble
-from pytest_nectar.corpus.buffer import PartialTable
 from pytest_nectar.corpus.context import FMT_NAMES
 from pytest_nectar.corpus.labels import read_must_keep_file
 from pytest_nectar.corpus.load import CorpusRequest, labelled_corpus
+from pytest_nectar.corpus.partial import PartialTable
 from pytest_nectar.corpus.parts_spill import BATCH_ROWS, DEFAULT_BUCKETS, Spill, spill_inputs, touch
 from pytest_nectar.corpus.store import save_store
 from pytest_nectar.corpus.table import KIND_NAMES, Corpus, Skipped

@@ -23,10 +23,10 @@ import numpy as np
 import numpy.typing as npt
 
 from pytest_nectar.corpus.assemble import identify
-from pytest_nectar.corpus.buffer import PartialColumn, PartialTable
 from pytest_nectar.corpus.chunks import concat_tables
 from pytest_nectar.corpus.ingest import iter_chunks
 from pytest_nectar.corpus.load import CorpusRequest
+from pytest_nectar.corpus.partial import PartialColumn, PartialTable
 from pytest_nectar.corpus.table import Skipped
 
 __all__ = ["BATCH_ROWS", "DEFAULT_BUCKETS", "Spill", "batches", "spill_inputs", "touch"]
