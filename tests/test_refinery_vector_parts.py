@@ -17,6 +17,7 @@ from pytest_nectar.corpus.parts import PartedCorpus, build_parted
 from pytest_nectar.corpus.sizing import BYTES_PER_EVENT, estimated_events, open_corpus
 from pytest_nectar.refinery.vector import evaluate_with_probes
 from pytest_nectar.refinery.vector_parts import evaluate_parted, match_pieces, merge_probed
+from pytest_nectar.trace import Trace
 from tests.cli_support import run_cli, same_output
 from tests.gate_support import ROOT
 
@@ -63,6 +64,35 @@ def test_the_corpus_is_partitioned_only_past_partition_rows(project: Path) -> No
     parted = open_corpus([corpus], partition_rows=int(SMALL))
     assert isinstance(parted, PartedCorpus) and parted.n_parts > 10
     assert parted.digest == load_corpus(corpus).digest
+
+
+def test_decide_reads_one_trace_of_a_partitioned_corpus(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``nectar decide --corpus`` (the plugin's replay line) opens the corpus as replay
+    does: past ``partition_rows`` in partitions, the trace's own partition read alone."""
+    monkeypatch.chdir(project)
+    corpus = load_corpus("corpus")
+    trace_id = corpus.trace_ids[corpus.n_traces // 2]
+    argv = ("decide", "rules.yaml", "--corpus", "corpus", "--trace-id", trace_id, "--json")
+    whole = run_cli(capsys, *argv)
+    text = (project / "pyproject.toml").read_text(encoding="utf-8")
+    parted = project / "pyproject.toml"
+    parted.write_text(text.replace("[tool.nectar]", f"[tool.nectar]\npartition_rows = {SMALL}"))
+    try:
+        opened: list[object] = []
+        real = PartedCorpus.trace
+
+        def traced(self: PartedCorpus, t: int) -> Trace:
+            opened.append(t)
+            return real(self, t)
+
+        monkeypatch.setattr(PartedCorpus, "trace", traced)
+        assert run_cli(capsys, *argv) == whole
+        assert opened == [corpus.n_traces // 2]  # read from its partition
+    finally:
+        parted.write_text(text)
+    assert whole[0] == 0 and '"rule' in whole[1]
 
 
 def test_replay_prove_explain_and_diff_are_the_same_bytes(

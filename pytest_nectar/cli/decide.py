@@ -59,9 +59,12 @@ def run(args: argparse.Namespace) -> int:
 
     rules = load_rules_or_policy(args.rules, validate=not args.no_validate)
     if getattr(args, "corpus", None):
-        from pytest_nectar.corpus import load_corpus
+        from pytest_nectar.corpus.sizing import open_corpus
+        from pytest_nectar.project.settings import load_settings
 
-        corpus = load_corpus(args.corpus)
+        # As replay reads it: a corpus past partition_rows is opened in partitions, and only
+        # the trace's own partition is read (the plugin's replay lines point here).
+        corpus = open_corpus(args.corpus, partition_rows=load_settings().partition_rows)
         index = corpus.trace_index(args.trace_id or "")
         if index < 0:
             raise UsageError(
