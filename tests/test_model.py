@@ -124,3 +124,17 @@ def test_policy_defaults() -> None:
     assert policy.effective_environment == DEFAULT_ENVIRONMENT == "__default__"
     assert policy.error is None  # the default criteria: tests/test_error_criteria.py
     assert policy.position_of("name") == policy.position
+
+
+def test_conditions_are_walked_in_the_order_written() -> None:
+    from pytest_nectar.policy.match_parser import parse_match
+    from pytest_nectar.policy.model import conditions
+
+    expr = parse_match(
+        "not (a = 1) and span(b > 2 and has_root) or default_errors or c exists",
+        position=Position("x"),
+    )
+    assert [c.field.names[0] for c in conditions(expr)][:2] == ["a", "b"]
+    every = [c.field.names[0] for c in conditions(expr)]
+    assert every[-1] == "c" and len(every) > 4  # the default error criteria's own fields
+    assert [c.field.names[0] for c in conditions(expr, labelled=False)] == ["a", "b", "c"]

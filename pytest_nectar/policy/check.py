@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Final
@@ -47,6 +47,7 @@ from pytest_nectar.policy.model import (
     Throughput,
     TotalThroughput,
     WindowedThroughput,
+    conditions,
     sampler_word,
 )
 from pytest_nectar.policy.printer import format_match
@@ -448,20 +449,8 @@ def _check_clause(clause: Clause, found: _Findings) -> None:
             )
 
 
-def _walk(expr: Expr) -> Iterable[Condition]:
-    if isinstance(expr, Condition):
-        yield expr
-    elif isinstance(expr, Not):
-        yield from _walk(expr.operand)
-    elif isinstance(expr, SpanScope):
-        yield from _walk(expr.body)
-    elif isinstance(expr, And | Or):
-        for op in expr.operands:
-            yield from _walk(op)
-
-
 def _check_expr(expr: Expr, found: _Findings) -> tuple[Clause, ...] | None:
-    for cond in _walk(expr):
+    for cond in conditions(expr):
         _check_condition(cond, found)
     try:
         clauses = normal_form(expr)

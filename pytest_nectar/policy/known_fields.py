@@ -21,7 +21,7 @@ from typing import Final
 
 from pytest_nectar.errors import Diagnostic
 from pytest_nectar.policy.aliases import ALIASES, ROOT_PREFIX
-from pytest_nectar.policy.model import Condition, Expr, Not, Or, Policy, SpanScope
+from pytest_nectar.policy.model import Expr, Policy, conditions
 from pytest_nectar.refinery.values import META_BOOL_FIELDS, META_INT64_FIELDS, META_STRING_FIELDS
 
 __all__ = ["HUSKY_FIELDS", "field_diagnostics", "is_known", "semconv_names", "suggest"]
@@ -127,20 +127,6 @@ def suggest(name: str, corpus: Collection[str] = ()) -> list[str]:
     return [prefix + f for f in found]
 
 
-def _conditions(expr: Expr) -> Iterator[Condition]:
-    if isinstance(expr, Condition):
-        yield expr
-    elif isinstance(expr, Not):
-        yield from _conditions(expr.operand)
-    elif isinstance(expr, SpanScope):
-        yield from _conditions(expr.body)
-    elif isinstance(expr, Or) and expr.label is not None:
-        return  # the default error criteria: OpenTelemetry's own names
-    elif hasattr(expr, "operands"):
-        for op in expr.operands:
-            yield from _conditions(op)
-
-
 def _exprs(policy: Policy) -> Iterator[Expr]:
     if policy.error is not None:
         yield policy.error
@@ -158,7 +144,7 @@ def field_diagnostics(
     seen: set[tuple[str, int, int]] = set()
     where = "the corpus, " if corpus is not None else ""
     for expr in _exprs(policy):
-        for cond in _conditions(expr):
+        for cond in conditions(expr, labelled=False):
             for part in cond.field.parts:
                 members = part.names
                 if any(is_known(m, names) for m in members):

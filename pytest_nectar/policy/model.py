@@ -24,6 +24,7 @@ Standard library only.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from decimal import Decimal
@@ -78,6 +79,7 @@ __all__ = [
     "Throughput",
     "TotalThroughput",
     "WindowedThroughput",
+    "conditions",
     "infer_datatype",
     "refinery_value",
     "sampler_goal",
@@ -361,6 +363,23 @@ class SpanScope:
 
 Atom: TypeAlias = Condition | HasRootSpan | MatchAll
 Expr: TypeAlias = Condition | HasRootSpan | MatchAll | Not | And | Or | SpanScope
+
+
+def conditions(expr: Expr, *, labelled: bool = True) -> Iterator[Condition]:
+    """Every :class:`Condition` of ``expr``, in the order written.  ``labelled=False`` skips
+    what a keyword stands for (``default_errors``: the default error criteria, whose
+    fields are OpenTelemetry's own names)."""
+    if isinstance(expr, Condition):
+        yield expr
+    elif isinstance(expr, Not):
+        yield from conditions(expr.operand, labelled=labelled)
+    elif isinstance(expr, SpanScope):
+        yield from conditions(expr.body, labelled=labelled)
+    elif isinstance(expr, And | Or):
+        if isinstance(expr, Or) and expr.label is not None and not labelled:
+            return
+        for operand in expr.operands:
+            yield from conditions(operand, labelled=labelled)
 
 
 class Scope(enum.Enum):

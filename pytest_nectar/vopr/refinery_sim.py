@@ -19,9 +19,8 @@ verdicts and sampler key are computed once; only the stateful sampler call runs 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +29,7 @@ from numpy.typing import NDArray
 
 from pytest_nectar.policy.error_criteria import error_match
 from pytest_nectar.policy.interpreter import PolicyEvaluator
-from pytest_nectar.policy.model import Condition, Expr, Policy
+from pytest_nectar.policy.model import Expr, Policy, conditions
 from pytest_nectar.refinery.reference import Decision, Evaluator
 from pytest_nectar.refinery.rules_model import RulesBasedSamplerConfig, RulesFile, SamplerConfig
 from pytest_nectar.refinery.samplers import (
@@ -51,23 +50,9 @@ from pytest_nectar.vopr.decision_cache import (
 from pytest_nectar.vopr.rng import RngFamily, StepStream
 from pytest_nectar.vopr.traffic import Batch, TraceFields
 
-__all__ = ["DecisionCache", "RefinerySim", "SimTarget", "StepLog", "conditions_of", "content_key"]
+__all__ = ["DecisionCache", "RefinerySim", "SimTarget", "StepLog", "content_key"]
 
 _NO_RULE = -1
-
-
-def conditions_of(expr: object) -> Iterator[Condition]:
-    """Every :class:`Condition` inside a policy expression tree."""
-    if isinstance(expr, Condition):
-        yield expr
-        return
-    if dataclasses.is_dataclass(expr) and not isinstance(expr, type):
-        for f in dataclasses.fields(expr):
-            value = getattr(expr, f.name)
-            items = value if isinstance(value, tuple) else (value,)
-            for item in items:
-                if dataclasses.is_dataclass(item):
-                    yield from conditions_of(item)
 
 
 @dataclass(frozen=True)
@@ -105,7 +90,7 @@ class SimTarget:
                     if cond.field:
                         names.add(cond.field)
         for expr in (self.error, *self.must_keep):
-            for atom in conditions_of(expr):
+            for atom in conditions(expr):
                 names.update(atom.field.names)
         out = {n.removeprefix("root.") for n in names}
         if "meta.refinery.root" in out:
@@ -337,7 +322,7 @@ def _fields_of(exprs: tuple[Expr, ...]) -> tuple[str, ...]:
     """The fields policy expressions read (``root.`` removed, as in ``read_fields``), sorted."""
     names: set[str] = set()
     for expr in exprs:
-        for atom in conditions_of(expr):
+        for atom in conditions(expr):
             names.update(atom.field.names)
     return tuple(sorted(n.removeprefix("root.") for n in names))
 
