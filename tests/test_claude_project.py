@@ -9,7 +9,7 @@ import pytest
 from pytest_nectar.claude import project as project_mod
 from pytest_nectar.claude.project import apply_plan, plan_write, project_check
 from pytest_nectar.cli import main
-from pytest_nectar.errors import CompileError, UsageError
+from pytest_nectar.errors import CompileError, NectarError, UsageError
 from pytest_nectar.project.config import load_config
 from tests.claude_support import BAD_POLICY, GOOD_POLICY
 
@@ -43,22 +43,25 @@ def test_plan_compiles_the_proposal_in_memory_like_nectar_compile(folder: Path) 
     assert main(["compile", "policies/main.toon", "--check"]) == 0
 
 
-def test_a_failed_write_puts_the_old_files_back(
-    folder: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_write_changes_no_file(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock cannot be written (a full disk): the policy and rules staged before it are
+    not put in place either, and the error names the file."""
+    from pytest_nectar import fileio
+
     before = _files(folder)
     plan = plan_write(Path("policies/main.toon"), GOOD_POLICY)
-    real = project_mod.write_atomic
+    real = fileio._stage
 
-    def failing(path: object, data: str | bytes) -> None:
-        if str(path).endswith("nectar.lock"):
+    def failing(path: Path, data: str | bytes) -> str:
+        if path.name == "nectar.lock":
             raise OSError(28, "No space left on device")
-        real(str(path), data)
+        return real(path, data)
 
-    monkeypatch.setattr(project_mod, "write_atomic", failing)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(fileio, "_stage", failing)
+    with pytest.raises(NectarError) as info:
         apply_plan(plan)
     assert _files(folder) == before
+    assert str(info.value).startswith(f"{folder / 'nectar.lock'}: cannot write file; got ")
 
 
 def test_the_cli_reports_a_failed_write_without_a_traceback(

@@ -25,7 +25,7 @@ from pytest_nectar.claude.verify import ProjectCheck
 from pytest_nectar.compiler.lockfile import policy_sha256
 from pytest_nectar.compiler.outputs import Outputs, build_outputs, rules_file_text, show_path
 from pytest_nectar.errors import NectarError, UsageError
-from pytest_nectar.fileio import write_atomic
+from pytest_nectar.fileio import write_atomic_all
 from pytest_nectar.policy.parser import parse_policy
 from pytest_nectar.project.config import NectarConfig, load_config
 
@@ -140,32 +140,17 @@ def project_check(policy_path: Path, *, config: NectarConfig | None = None) -> P
     return check
 
 
-def _old(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-
-
 def apply_plan(plan: WritePlan) -> list[Path]:
-    """Write policy, rules and lock; on a failed write, restore what was written before."""
+    """Write policy, rules and lock: all of them or, on a failed write, none.
+
+    Raises:
+        NectarError: a file cannot be written (code ``io``); no file is changed.
+    """
     files = [
         (plan.policy_path, plan.policy_text),
         # into Helm values or a ConfigMap only the rules go (compile -o does the same)
         (plan.rules_path, rules_file_text(plan.rules_path, plan.outputs.rules_text)),
         (plan.lock_path, plan.outputs.lock_text),
     ]
-    before = [(path, _old(path)) for path, _ in files]
-    done: list[Path] = []
-    try:
-        for path, text in files:
-            write_atomic(path, text)
-            done.append(path)
-    except BaseException:
-        for path, old in before[: len(done)]:
-            if old is None:
-                path.unlink(missing_ok=True)
-            else:
-                write_atomic(path, old)
-        raise
-    return done
+    write_atomic_all(files)
+    return [path for path, _ in files]
