@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from pytest_nectar.compiler.compile import CATCH_ALL_NAME, compile_policies
     from pytest_nectar.compiler.importer import import_rules
     from pytest_nectar.errors import NectarError, Position, UsageError
-    from pytest_nectar.fileio import write_atomic
+    from pytest_nectar.fileio import write_atomic_all
     from pytest_nectar.policy.parser import parse_policy
     from pytest_nectar.policy.printer import format_policy
     from pytest_nectar.prover.import_proof import corpus_differences, prove_equivalent
@@ -228,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
             "nectar import: the import does not decide as the original; nothing written\n"
         )
         return 1
-    for path, text in texts.items():
-        write_atomic(path, text)
+    write_atomic_all(list(texts.items()))  # every policy or none (a full disk mid-way)
+    for path in texts:
         out(f"wrote {path}\n")
     return 0
