@@ -9,9 +9,11 @@ Detected from the first bytes, never from the file name:
 * the exporter's older ``compression: zstd`` layout: the same 4-byte framing around
   messages that are each one zstd frame (holding OTLP protobuf or OTLP JSON).
 
-Protobuf messages are decoded by the official ``opentelemetry-proto`` classes and turned
-into the OTLP/JSON object of the same request (hex ids), which the OTLP/JSON reader reads
-exactly; so every format shares one flattening.
+Protobuf messages are decoded by the official ``opentelemetry-proto`` classes.  Their
+common spans are flattened in batches (:mod:`~pytest_nectar.corpus.otlp_proto`); the exact
+reading, which that path either matches or leaves the span or message to, turns a message
+into the OTLP/JSON object of the same request (hex ids), which the OTLP/JSON reader reads;
+so every format shares one flattening.
 """
 
 from __future__ import annotations
@@ -30,10 +32,16 @@ __all__ = [
     "PROTO",
     "ZSTD",
     "ProtoError",
+    "attribute_dicts",
     "open_decompressed",
+    "parse_request",
     "proto_messages",
+    "request_dict",
     "request_from_proto",
+    "resource_dict",
+    "scope_dict",
     "sniff",
+    "span_dict",
 ]
 
 GZIP: Final = "gzip"
@@ -148,36 +156,42 @@ def proto_messages(stream: IO[bytes]) -> Iterator[bytes]:
         yield payload
 
 
-def request_from_proto(payload: bytes, index: int) -> dict[str, Any]:
-    """One ExportTraceServiceRequest as the OTLP/JSON object the OTLP reader reads.
-
-    Walked field by field (protobuf's generic ``MessageToDict`` is several times slower);
-    ids become hex, as in OTLP/JSON.  Proto3 writes no absent values: a default ("" or 0)
-    is what the reader takes for an absent one.
-    """
+def parse_request(payload: bytes, index: int) -> Any:
+    """One ``ExportTraceServiceRequest`` (message ``index`` of its file), decoded by the
+    official classes."""
     from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
     )
 
     try:
-        message = ExportTraceServiceRequest.FromString(payload)
+        return ExportTraceServiceRequest.FromString(payload)
     except DecodeError as err:
         raise ProtoError(index, f"not an OTLP ExportTraceServiceRequest: {err}") from None
+
+
+def request_from_proto(payload: bytes, index: int) -> dict[str, Any]:
+    """One ExportTraceServiceRequest as the OTLP/JSON object the OTLP reader reads."""
+    return request_dict(parse_request(payload, index))
+
+
+def request_dict(message: Any) -> dict[str, Any]:
+    """A decoded ExportTraceServiceRequest as the OTLP/JSON object the OTLP reader reads.
+
+    Walked field by field (protobuf's generic ``MessageToDict`` is several times slower);
+    ids become hex, as in OTLP/JSON.  Proto3 writes no absent values: a default ("" or 0)
+    is what the reader takes for an absent one.
+    """
     return {
         "resourceSpans": [
             {
-                "resource": {"attributes": _attributes(rs.resource.attributes)},
+                "resource": resource_dict(rs),
                 "schemaUrl": rs.schema_url,
                 "scopeSpans": [
                     {
-                        "scope": {
-                            "name": ss.scope.name,
-                            "version": ss.scope.version,
-                            "attributes": _attributes(ss.scope.attributes),
-                        },
+                        "scope": scope_dict(ss),
                         "schemaUrl": ss.schema_url,
-                        "spans": [_span(span) for span in ss.spans],
+                        "spans": [span_dict(span) for span in ss.spans],
                     }
                     for ss in rs.scope_spans
                 ],
@@ -187,7 +201,23 @@ def request_from_proto(payload: bytes, index: int) -> dict[str, Any]:
     }
 
 
-def _span(span: Any) -> dict[str, Any]:
+def resource_dict(resource_spans: Any) -> dict[str, Any]:
+    """The ``resource`` object of a ``ResourceSpans`` message."""
+    return {"attributes": attribute_dicts(resource_spans.resource.attributes)}
+
+
+def scope_dict(scope_spans: Any) -> dict[str, Any]:
+    """The ``scope`` object of a ``ScopeSpans`` message."""
+    scope = scope_spans.scope
+    return {
+        "name": scope.name,
+        "version": scope.version,
+        "attributes": attribute_dicts(scope.attributes),
+    }
+
+
+def span_dict(span: Any) -> dict[str, Any]:
+    """A ``Span`` message as its OTLP/JSON object."""
     return {
         "traceId": span.trace_id.hex(),
         "spanId": span.span_id.hex(),
@@ -197,12 +227,12 @@ def _span(span: Any) -> dict[str, Any]:
         "kind": span.kind,
         "startTimeUnixNano": span.start_time_unix_nano,
         "endTimeUnixNano": span.end_time_unix_nano,
-        "attributes": _attributes(span.attributes),
+        "attributes": attribute_dicts(span.attributes),
         "events": [
             {
                 "timeUnixNano": e.time_unix_nano,
                 "name": e.name,
-                "attributes": _attributes(e.attributes),
+                "attributes": attribute_dicts(e.attributes),
             }
             for e in span.events
         ],
@@ -210,7 +240,7 @@ def _span(span: Any) -> dict[str, Any]:
             {
                 "traceId": link.trace_id.hex(),
                 "spanId": link.span_id.hex(),
-                "attributes": _attributes(link.attributes),
+                "attributes": attribute_dicts(link.attributes),
             }
             for link in span.links
         ],
@@ -218,7 +248,8 @@ def _span(span: Any) -> dict[str, Any]:
     }
 
 
-def _attributes(attributes: Any) -> list[dict[str, Any]]:
+def attribute_dicts(attributes: Any) -> list[dict[str, Any]]:
+    """Repeated ``KeyValue`` messages as OTLP/JSON attribute objects."""
     return [{"key": kv.key, "value": _any_value(kv.value)} for kv in attributes]
 
 
@@ -237,5 +268,5 @@ def _any_value(value: Any) -> dict[str, Any]:
     if which == "array_value":
         return {"arrayValue": {"values": [_any_value(v) for v in value.array_value.values]}}
     if which == "kvlist_value":
-        return {"kvlistValue": {"values": _attributes(value.kvlist_value.values)}}
+        return {"kvlistValue": {"values": attribute_dicts(value.kvlist_value.values)}}
     return {}

@@ -36,9 +36,10 @@ from pytest_nectar.corpus.containers import (
     ZSTD,
     ProtoError,
     open_decompressed,
+    parse_request,
     proto_messages,
     read_blocks,
-    request_from_proto,
+    request_dict,
     sniff,
 )
 from pytest_nectar.corpus.context import FMT_TABLE, FatalRecord, ReadContext
@@ -51,6 +52,7 @@ from pytest_nectar.corpus.husky import BadRecord
 from pytest_nectar.corpus.jaeger import looks_like_jaeger, read_jaeger
 from pytest_nectar.corpus.otlp import NON_TRACE_KEYS, TRACE_KEYS, read_otlp
 from pytest_nectar.corpus.otlp_fast import FastOtlp
+from pytest_nectar.corpus.otlp_proto import ProtoBatch
 from pytest_nectar.corpus.partial import PartialTable
 from pytest_nectar.corpus.zipkin import looks_like_zipkin, read_zipkin
 from pytest_nectar.errors import CorpusError, Position
@@ -588,10 +590,15 @@ def _read_container(path: Path, display: str, opts: IngestOptions, kind: str) ->
 
 
 def _read_proto(stream: IO[bytes], display: str, opts: IngestOptions) -> FileResult:
-    """Length-delimited messages; record numbers are message numbers (from 1)."""
+    """Length-delimited messages; record numbers are message numbers (from 1).  Common
+    spans take the batch path (``otlp_proto``), the rest the exact reading."""
     buffer = RowBuffer()
     ctx = ReadContext(buffer, skip_bad=opts.skip_bad, json_ints=opts.json_ints)
     messages = proto_messages(stream)
+    batch = ProtoBatch(ctx).read
+    # As in _chunk_job: millions of objects (protobuf's wrappers among them), no cycles.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         try:
             for index, payload in enumerate(messages, 1):
@@ -600,11 +607,12 @@ def _read_proto(stream: IO[bytes], display: str, opts: IngestOptions) -> FileRes
                     _one_json_record(payload, ctx, opts)
                     continue
                 try:
-                    doc = request_from_proto(payload, index)
+                    message = parse_request(payload, index)
                 except ProtoError as err:
                     ctx.guard("", _raiser(BadRecord(err.what, f"{len(payload)} bytes")))
                     continue
-                ctx.guard("", read_otlp, doc, ctx)
+                if not batch(message):
+                    ctx.guard("", read_otlp, request_dict(message), ctx)
         except ProtoError as err:  # the stream ends inside a message: nothing follows
             ctx.record = err.message
             ctx.guard("", _raiser(BadRecord(err.what, "end of file")))
@@ -615,6 +623,9 @@ def _read_proto(stream: IO[bytes], display: str, opts: IngestOptions) -> FileRes
             got=err.got,
             hint="--skip-bad skips bad records",
         ) from None
+    finally:
+        if collecting:
+            gc.enable()
     return FileResult([buffer.finish(ctx.record)])
 
 

@@ -32,9 +32,11 @@ from pytest_nectar.corpus.husky import SPAN_KINDS, STATUS_CODES, _is_decimal, ot
 __all__ = [
     "COMPLEX",
     "INTRINSIC",
+    "Attributes",
     "ScopeFields",
     "code_of",
     "flatten_spans",
+    "group_attributes",
     "id_of",
     "kind_of",
     "nanos",
@@ -207,6 +209,8 @@ def _all_nanos(raws: list[Any]) -> npt.NDArray[np.uint64]:
     try:
         joined = "".join(raws)
     except TypeError:  # numbers or nulls among them
+        if set(map(type, raws)) == {int} and min(raws) >= 0 and max(raws) < _UINT64_LIMIT:
+            return np.array(raws, dtype=np.uint64)  # protobuf's fixed64 (or JSON numbers)
         return np.array(list(map(nanos, raws)), dtype=np.uint64)
     if joined.isascii() and joined.isdigit():
         lengths = set(map(len, raws))
@@ -296,7 +300,7 @@ def _take(values: Sequence[Any], where: list[int], n: int, *, ids: bool = False)
 
 
 @dataclass
-class _Attributes:
+class Attributes:
     """The spans' attribute keys (one signature per distinct key sequence) and values."""
 
     signature_of: list[int]
@@ -306,12 +310,29 @@ class _Attributes:
     columns: list[list[list[object]]]
 
 
-def _attributes(spans: Sequence[Any], bad: set[int]) -> _Attributes:
+def _attributes(spans: Sequence[Any], bad: set[int]) -> Attributes:
     lists = [s.attributes for s in spans]
     counts = [len(a) if a else 0 for a in lists]
     keys = [kv.key for a in lists if a for kv in a]
     values = [kv.value for a in lists if a for kv in a]
-    n = len(spans)
+    return group_attributes(counts, keys, values, bad, _column, scalar)
+
+
+def group_attributes(
+    counts: list[int],
+    keys: list[str],
+    values: list[Any],
+    bad: set[int],
+    column_of: Callable[[list[Any]], list[Any] | None],
+    scalar_of: Callable[[Any], object],
+) -> Attributes:
+    """The attributes of a batch's spans (``counts[i]`` of the flat ``keys`` and ``values``
+    are span i's) by key sequence; spans whose attributes need husky's checks go to ``bad``.
+
+    ``column_of`` reads every value of one key when all are of one kind of the common case
+    (None: they are read one by one by ``scalar_of``, which gives :data:`COMPLEX` for a
+    value of another case)."""
+    n = len(counts)
     width = counts[0]
     if counts.count(width) == n and keys == keys[:width] * n:  # one key sequence (common)
         signature_of = [0] * n
@@ -351,13 +372,13 @@ def _attributes(spans: Sequence[Any], bad: set[int]) -> _Attributes:
             continue
         converted: list[list[object]] = []
         for raw in raw_columns:
-            column = _column(raw)
+            column = column_of(raw)
             if column is None:
-                column = [scalar(v) for v in raw]
+                column = [scalar_of(v) for v in raw]
                 bad.update(spans_of[j] for j, v in enumerate(column) if v is COMPLEX)
             converted.append(column)
         columns.append(converted)
-    return _Attributes(signature_of, signatures, members, columns)
+    return Attributes(signature_of, signatures, members, columns)
 
 
 def flatten_spans(
@@ -366,10 +387,12 @@ def flatten_spans(
     scopes: Sequence[ScopeFields],
     ctx: ReadContext,
     one: Callable[[Any, ScopeFields], None],
+    attributes_of: Callable[[Sequence[Any], set[int]], Attributes] = _attributes,
 ) -> None:
     """Emit the rows of ``spans`` (``scopes[scope_of[i]]`` is span i's scope), in order.
 
     Spans that are not of the common case go to ``one`` (the span-at-a-time path).
+    ``attributes_of`` reads the spans' attributes (the default: OTLP/JSON structs).
     """
     if len(spans) < _BATCH_MIN:
         for span, index in zip(spans, scope_of, strict=True):
@@ -383,7 +406,7 @@ def flatten_spans(
     uncommon = [s.events or s.links or s.trace_state for s in spans]
     if any(uncommon):
         bad.update(i for i, v in enumerate(uncommon) if v)
-    attributes = _attributes(spans, bad)
+    attributes = attributes_of(spans, bad)
     if len(attributes.signatures) == 1 and len(scopes) == 1:
         pairs = {(0, 0)}
     else:
@@ -402,18 +425,18 @@ def flatten_spans(
     start = 0
     for i in sorted(bad):
         if i > start:
-            flatten_spans(spans[start:i], scope_of[start:i], scopes, ctx, one)
+            flatten_spans(spans[start:i], scope_of[start:i], scopes, ctx, one, attributes_of)
         one(spans[i], scopes[scope_of[i]])
         start = i + 1
     if start < len(spans):
-        flatten_spans(spans[start:], scope_of[start:], scopes, ctx, one)
+        flatten_spans(spans[start:], scope_of[start:], scopes, ctx, one, attributes_of)
 
 
 def _emit(
     spans: Sequence[Any],
     scope_of: Sequence[int],
     scopes: Sequence[ScopeFields],
-    attributes: _Attributes,
+    attributes: Attributes,
     ctx: ReadContext,
 ) -> None:
     """The rows of spans that are all of the common case (husky's ``flatten_span``)."""
@@ -508,7 +531,7 @@ def _emit(
 
 
 def _shape(
-    attributes: _Attributes, scopes: Sequence[ScopeFields], key: int, m: int
+    attributes: Attributes, scopes: Sequence[ScopeFields], key: int, m: int
 ) -> tuple[str, ...]:
     signature, rest = divmod(key, m * 16)
     scope, flag = divmod(rest, 16)
