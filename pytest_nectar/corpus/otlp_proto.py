@@ -25,8 +25,9 @@ the exact reading would, or it produces nothing and the message goes to the exac
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
-from itertools import accumulate, pairwise
+from itertools import accumulate
 from operator import attrgetter
 from typing import Any, Final
 
@@ -86,9 +87,9 @@ class ProtoSpan(Struct, gc=False):
     links: int
     #: The ``Status`` message (``code`` and ``message``, defaults when absent).
     status: Any
-    #: Its attributes' keys and ``AnyValue`` messages.
-    keys: list[str]
-    values: list[Any]
+    #: Where its attributes are in its batch's keys and values, and how many.
+    first: int
+    count: int
     #: The ``Span`` message, for husky.
     message: Any
 
@@ -134,18 +135,41 @@ def _read_request(message: Any, ctx: ReadContext) -> None:
             spans.extend(ss.spans)
             scope_of.extend([index] * len(ss.spans))
     if spans:
-        flatten_spans(
-            _batch(spans), scope_of, scopes, ctx, partial(_one, emit=ctx.emit), _attributes
-        )
+        batch = _Batch.of(spans)
+        one = partial(_one, emit=ctx.emit)
+        flatten_spans(batch.spans, scope_of, scopes, ctx, one, batch.attributes)
 
 
-def _batch(spans: list[Any]) -> list[ProtoSpan]:
-    """The spans read field by field (a list per field: protobuf's accessors in C)."""
-    lists = list(map(_ATTRIBUTES, spans))
-    kvs = [kv for attributes in lists for kv in attributes]
-    keys = list(map(_KEY, kvs))
-    values = list(map(_VALUE, kvs))
-    bounds = list(pairwise(accumulate(map(len, lists), initial=0)))
+@dataclass(frozen=True)
+class _Batch:
+    """The spans of one message read field by field (a list per field: protobuf's accessors
+    in C), and the keys and values of all their attributes, in order."""
+
+    spans: list[ProtoSpan]
+    counts: list[int]
+    keys: list[str]
+    values: list[Any]
+
+    @classmethod
+    def of(cls, spans: list[Any]) -> _Batch:
+        lists = list(map(_ATTRIBUTES, spans))
+        counts = list(map(len, lists))
+        kvs = [kv for attributes in lists for kv in attributes]
+        read = _read_spans(spans, list(accumulate(counts, initial=0)), counts)
+        return cls(read, counts, list(map(_KEY, kvs)), list(map(_VALUE, kvs)))
+
+    def attributes(self, spans: Sequence[ProtoSpan], bad: set[int]) -> Attributes:
+        """The attributes of ``spans`` (all of the batch, or a part of it)."""
+        if spans is self.spans:
+            counts, keys, values = self.counts, self.keys, self.values
+        else:
+            counts = [s.count for s in spans]
+            keys = [k for s in spans for k in self.keys[s.first : s.first + s.count]]
+            values = [v for s in spans for v in self.values[s.first : s.first + s.count]]
+        return group_attributes(counts, keys, values, bad, _column, _scalar)
+
+
+def _read_spans(spans: list[Any], firsts: list[int], counts: list[int]) -> list[ProtoSpan]:
     return list(
         map(
             ProtoSpan,
@@ -160,18 +184,11 @@ def _batch(spans: list[Any]) -> list[ProtoSpan]:
             map(len, map(_EVENTS, spans)),
             map(len, map(_LINKS, spans)),
             map(_STATUS, spans),
-            [keys[a:b] for a, b in bounds],
-            [values[a:b] for a, b in bounds],
+            firsts,
+            counts,
             spans,
         )
     )
-
-
-def _attributes(spans: Sequence[ProtoSpan], bad: set[int]) -> Attributes:
-    counts = [len(s.keys) for s in spans]
-    keys = [k for s in spans for k in s.keys]
-    values = [v for s in spans for v in s.values]
-    return group_attributes(counts, keys, values, bad, _column, _scalar)
 
 
 def _scalar(value: Any) -> object:
