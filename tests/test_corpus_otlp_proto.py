@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import math
 import struct
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,13 +24,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from pytest_nectar.corpus import ingest, otlp_proto
+from pytest_nectar.corpus import Corpus, ingest, load_corpus, otlp_proto
 from pytest_nectar.corpus.buffer import PartialTable
 from pytest_nectar.corpus.ingest import IngestOptions, _read_proto
 from pytest_nectar.errors import CorpusError
 from tests.realdata import files
 from tests.test_corpus_containers import _proto, _requests
 from tests.test_corpus_otlp_fast import assert_same_table
+from tests.test_corpus_store import _same as assert_same_corpus
 
 # -- reading a file both ways ------------------------------------------------------------
 
@@ -312,3 +314,51 @@ def test_real_captures_read_alike(skip_bad: bool) -> None:
     _Counting.taken = 0
     assert_read_alike(data, skip_bad)
     assert _Counting.taken > 0  # the batch path did the work
+
+
+# -- a file read by several processes ------------------------------------------------------
+
+
+def _outcome(path: Path, workers: int, skip_bad: bool) -> Corpus | str:
+    try:
+        return load_corpus(path, cache=False, workers=workers, skip_bad=skip_bad)
+    except CorpusError as err:
+        return str(err)
+
+
+@pytest.mark.usefixtures("realdata")
+def test_chunks_read_by_workers_read_like_one(tmp_path: Path) -> None:
+    path = tmp_path / "traces.pb"
+    path.write_bytes(_framed([_proto(r) for r in _requests()] * 2))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ingest, "PARALLEL_BYTES", 4096)
+        chunks = ingest.read_file(path, "t.pb", IngestOptions(), workers=2).chunks
+        parallel = _outcome(path, 2, False)
+    assert len(chunks) > 2 and sum(c.n_rows for c in chunks) > 0
+    serial = _outcome(path, 1, False)
+    assert isinstance(serial, Corpus) and isinstance(parallel, Corpus)
+    assert_same_corpus(parallel, serial)
+
+
+@pytest.mark.parametrize("skip_bad", [False, True])
+@pytest.mark.parametrize("truncated", [False, True])
+def test_chunks_read_by_workers_fail_and_skip_alike(
+    tmp_path: Path, skip_bad: bool, truncated: bool
+) -> None:
+    """A message protobuf refuses in a later chunk, and a file cut inside its last message:
+    the same message numbers, errors and skipped records as one process gives."""
+    good = _common_request(10)
+    data = _framed([good] * 6 + [b"\xff\xff"] + [good] * 3)
+    path = tmp_path / "bad.pb"
+    path.write_bytes(data[:-3] if truncated else data)
+    serial = _outcome(path, 1, skip_bad)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ingest, "PARALLEL_BYTES", 1024)
+        parallel = _outcome(path, 2, skip_bad)
+    if skip_bad:
+        assert isinstance(serial, Corpus) and isinstance(parallel, Corpus)
+        assert [s.record for s in serial.skipped] == ([7, 10] if truncated else [7])
+        assert_same_corpus(parallel, serial)
+    else:
+        assert serial == parallel
+        assert str(serial).startswith(f"{path}: message 7: not an OTLP ExportTraceServiceRequest")

@@ -12,12 +12,15 @@ Lines that hold other OTLP signals (metrics, logs, profiles) are skipped and cou
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import gc
 import importlib.util
+import io
 import itertools
 import json
 import os
+import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -323,6 +326,9 @@ def read_chunks(
     if container in (PARQUET, ARROW):
         yield from _read_table(path, display, opts, container).chunks
         return
+    if container == PROTO:
+        yield from _proto_chunks(path, display, opts, size, workers, chunk_bytes)
+        return
     if container:
         yield from _read_container(path, display, opts, container).chunks
         return
@@ -590,18 +596,24 @@ def _read_container(path: Path, display: str, opts: IngestOptions, kind: str) ->
 
 
 def _read_proto(stream: IO[bytes], display: str, opts: IngestOptions) -> FileResult:
-    """Length-delimited messages; record numbers are message numbers (from 1).  Common
-    spans take the batch path (``otlp_proto``), the rest the exact reading."""
+    """Length-delimited messages; record numbers are message numbers (from 1)."""
+    return FileResult([_checked(_proto_table(stream, opts, 1), display)])
+
+
+def _proto_table(stream: IO[bytes], opts: IngestOptions, first: int) -> PartialTable:
+    """Messages numbered from ``first``: common spans take the batch path (``otlp_proto``),
+    the rest the exact reading.  The first bad message (unless skipping) is the table's
+    error, and the last message read."""
     buffer = RowBuffer()
     ctx = ReadContext(buffer, skip_bad=opts.skip_bad, json_ints=opts.json_ints)
-    messages = proto_messages(stream)
+    ctx.record = first - 1
     batch = ProtoBatch(ctx).read
     # As in _chunk_job: millions of objects (protobuf's wrappers among them), no cycles.
     collecting = gc.isenabled()
     gc.disable()
     try:
         try:
-            for index, payload in enumerate(messages, 1):
+            for index, payload in enumerate(proto_messages(stream), first):
                 ctx.record = index
                 if payload.lstrip()[:1] in (b"{", b"["):  # OTLP JSON in a zstd frame
                     _one_json_record(payload, ctx, opts)
@@ -614,19 +626,81 @@ def _read_proto(stream: IO[bytes], display: str, opts: IngestOptions) -> FileRes
                 if not batch(message):
                     ctx.guard("", read_otlp, request_dict(message), ctx)
         except ProtoError as err:  # the stream ends inside a message: nothing follows
-            ctx.record = err.message
+            ctx.record = first - 1 + err.message
             ctx.guard("", _raiser(BadRecord(err.what, "end of file")))
     except FatalRecord as err:
-        raise CorpusError(
-            f"message {err.record}: {err.what}",
-            position=Position(display),
-            got=err.got,
-            hint="--skip-bad skips bad records",
-        ) from None
+        table = buffer.finish(ctx.record)
+        table.error = (err.record, err.what, err.got)
+        return table
     finally:
         if collecting:
             gc.enable()
-    return FileResult([buffer.finish(ctx.record)])
+    return buffer.finish(ctx.record)
+
+
+def _checked(table: PartialTable, display: str) -> PartialTable:
+    if table.error is not None:
+        record, what, got = table.error
+        raise CorpusError(
+            f"message {record}: {what}",
+            position=Position(display),
+            got=got,
+            hint="--skip-bad skips bad records",
+        )
+    return table
+
+
+def _proto_chunks(
+    path: Path, display: str, opts: IngestOptions, size: int, workers: int, chunk_bytes: int
+) -> Iterator[PartialTable]:
+    """A length-delimited file, cut between messages into chunks that ``workers`` processes
+    read while the caller merges the ones before (as JSON Lines chunks are)."""
+    n_workers = workers or (os.cpu_count() or 1)
+    if n_workers <= 1 or size <= chunk_bytes:
+        with open(path, "rb") as stream:
+            yield from _read_proto(stream, display, opts).chunks
+        return
+    pieces = n_workers * max(4, -(-size // (chunk_bytes * 4 * n_workers)))
+    parse_request(b"", 0)  # protobuf's classes imported once, before the workers fork
+    pool = ProcessPoolExecutor(n_workers, mp_context=get_context("fork"))
+    try:
+        futures = [
+            pool.submit(_proto_chunk_job, str(path), start, stop, first, opts)
+            for start, stop, first in _proto_cuts(path, size, pieces)
+        ]
+        for future in futures:
+            yield _checked(future.result(), display)
+    finally:  # a bad message (or a caller that stops) need not wait for the chunks after it
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _proto_cuts(path: Path, size: int, pieces: int) -> list[tuple[int, int, int]]:
+    """(start, stop, number of the first message) of about ``pieces`` runs of whole
+    messages; the last run ends at the end of the file (a message cut short is its last)."""
+    ends = [0]
+    with open(path, "rb") as fh:
+        while ends[-1] + 4 <= size:
+            fh.seek(ends[-1])
+            (length,) = struct.unpack(">I", fh.read(4))
+            if ends[-1] + 4 + length > size:
+                break
+            ends.append(ends[-1] + 4 + length)
+    cuts = [0]
+    for i in range(1, pieces):
+        at = ends[min(bisect.bisect_left(ends, size * i // pieces), len(ends) - 1)]
+        if cuts[-1] < at < size:
+            cuts.append(at)
+    bounds = [*cuts, size] if cuts[-1] < size else cuts
+    return [(a, b, bisect.bisect_left(ends, a) + 1) for a, b in itertools.pairwise(bounds)]
+
+
+def _proto_chunk_job(
+    path: str, start: int, stop: int, first: int, opts: IngestOptions
+) -> PartialTable:
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(stop - start)
+    return _proto_table(io.BytesIO(data), opts, first)
 
 
 def _one_json_record(payload: bytes, ctx: ReadContext, opts: IngestOptions) -> None:
