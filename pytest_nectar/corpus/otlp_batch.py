@@ -90,6 +90,14 @@ class ScopeFields:
     #: A sample rate set at scope or resource level (husky's flatten_span picks the rate).
     outer_rate: bool
 
+    @classmethod
+    def of(
+        cls, shared: list[tuple[str, object]], scope_rate: list[object], resource_rate: list[object]
+    ) -> ScopeFields:
+        """What ``husky.scope_and_resource_fields`` gives, for the batch path."""
+        outer_rate = any(slot is not None for slot in (*scope_rate, *resource_rate))
+        return cls(shared, dict(shared), scope_rate, resource_rate, outer_rate)
+
     @property
     def batched(self) -> bool:
         """Whether its spans may be flattened in batches (no outer rate, no shared field

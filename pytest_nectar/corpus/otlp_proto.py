@@ -124,16 +124,13 @@ def _read_request(message: Any, ctx: ReadContext) -> None:
             continue
         resource = resource_dict(rs)
         for ss in scope_spans:
-            shared, scope_rate, resource_rate = scope_and_resource_fields(
+            fields = scope_and_resource_fields(
                 scope_dict(ss), ss.schema_url, resource, rs.schema_url
             )
-            if not ss.spans:
-                continue
-            outer_rate = any(slot is not None for slot in (*scope_rate, *resource_rate))
-            index = len(scopes)
-            scopes.append(ScopeFields(shared, dict(shared), scope_rate, resource_rate, outer_rate))
-            spans.extend(ss.spans)
-            scope_of.extend([index] * len(ss.spans))
+            if ss.spans:
+                scope_of.extend([len(scopes)] * len(ss.spans))
+                scopes.append(ScopeFields.of(*fields))
+                spans.extend(ss.spans)
     if spans:
         batch = _Batch.of(spans)
         one = partial(_one, emit=ctx.emit)
