@@ -55,6 +55,9 @@ _SCALARS: Final[dict[str, object]] = {
     "double_value": 0.0,
     "bool_value": False,
 }
+#: Fewer spans than this in a message: the exact reading is faster (a batch costs about
+#: 150 µs whatever its size, reading a span exactly about 20 µs).
+_BATCH_MIN: Final = 16
 _KEY: Final = attrgetter("key")
 _VALUE: Final = attrgetter("value")
 _ATTRIBUTES: Final = attrgetter("attributes")
@@ -106,19 +109,22 @@ class ProtoBatch:
         mark = ctx.buffer.mark()
         try:
             ctx.fmt = FMT_OTLP
-            _read_request(message, ctx)
+            return _read_request(message, ctx)
         except Exception:  # the exact reading decides what is wrong, and says so
             ctx.buffer.rollback(mark)
             return False
-        return True
 
 
-def _read_request(message: Any, ctx: ReadContext) -> None:
-    """Every span of one request, with the fields of its scope, in order."""
+def _read_request(message: Any, ctx: ReadContext) -> bool:
+    """Every span of one request, with the fields of its scope, in order (False: too few
+    spans to be worth a batch, none read)."""
+    resource_spans = message.resource_spans
+    if sum(len(ss.spans) for rs in resource_spans for ss in rs.scope_spans) < _BATCH_MIN:
+        return False
     spans: list[Any] = []
     scope_of: list[int] = []
     scopes: list[ScopeFields] = []
-    for rs in message.resource_spans:
+    for rs in resource_spans:
         scope_spans = rs.scope_spans
         if not scope_spans:
             continue
@@ -131,10 +137,10 @@ def _read_request(message: Any, ctx: ReadContext) -> None:
                 scope_of.extend([len(scopes)] * len(ss.spans))
                 scopes.append(ScopeFields.of(*fields))
                 spans.extend(ss.spans)
-    if spans:
-        batch = _Batch.of(spans)
-        one = partial(_one, emit=ctx.emit)
-        flatten_spans(batch.spans, scope_of, scopes, ctx, one, batch.attributes)
+    batch = _Batch.of(spans)
+    one = partial(_one, emit=ctx.emit)
+    flatten_spans(batch.spans, scope_of, scopes, ctx, one, batch.attributes)
+    return True
 
 
 @dataclass(frozen=True)
