@@ -3,9 +3,10 @@
 A file is either one JSON document (OTLP request, Jaeger document, Zipkin span list,
 Honeycomb event array) or JSON Lines (one OTLP request or Honeycomb event per line, as
 the collector's file exporter writes).  The format is detected from content unless
-forced.  Large JSON Lines files are cut at line boundaries into chunks that worker
-processes parse in parallel; chunks come back as :class:`PartialTable` in order, so the
-result does not depend on the number of workers.
+forced.  Large JSON Lines files are cut at line boundaries (large length-delimited
+protobuf files between messages) into chunks that worker processes parse in parallel;
+chunks come back as :class:`PartialTable` in order, so the result does not depend on the
+number of workers.
 
 Lines that hold other OTLP signals (metrics, logs, profiles) are skipped and counted.
 """
