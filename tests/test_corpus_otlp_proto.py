@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import math
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from pytest_nectar.corpus.buffer import PartialTable
 from pytest_nectar.corpus.ingest import IngestOptions, _read_proto
 from pytest_nectar.errors import CorpusError
 from tests.realdata import files
-from tests.test_corpus_containers import _proto, _requests
+from tests.test_corpus_containers import _framed, _proto, _requests
 from tests.test_corpus_otlp_fast import assert_same_table
 from tests.test_corpus_store import _same as assert_same_corpus
 
@@ -51,10 +50,6 @@ class _Never(otlp_proto.ProtoBatch):
     def read(self, message: Any) -> bool:
         del message
         return False
-
-
-def _framed(payloads: list[bytes]) -> bytes:
-    return b"".join(struct.pack(">I", len(p)) + p for p in payloads)
 
 
 def _read(data: bytes, batch: type[otlp_proto.ProtoBatch], skip_bad: bool) -> PartialTable | str:
