@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from pytest_nectar.corpus import Corpus, ingest, load_corpus, otlp_proto
-from pytest_nectar.corpus.buffer import PartialTable
 from pytest_nectar.corpus.ingest import IngestOptions, _read_proto
+from pytest_nectar.corpus.partial import PartialTable
 from pytest_nectar.errors import CorpusError
 from tests.realdata import files
 from tests.test_corpus_containers import _framed, _proto, _requests
