@@ -208,7 +208,7 @@ class GrowingPool:
         if hashes is None:
             return None
         m = len(hashes)
-        order = np.argsort(hashes, kind="stable")
+        order = np.argsort(hashes)  # any order of equal hashes: they end the merge below
         ordered = hashes[order]
         if m > 1 and bool((ordered[1:] == ordered[:-1]).any()):
             return None
@@ -236,7 +236,8 @@ class GrowingPool:
                 return None
             mapping[mine] = theirs
         n = len(self)
-        new = np.sort(order[~hit])  # in the chunk's order: first appearance
+        # The new strings in the chunk's order: first appearance.
+        new = np.sort(order[~hit]) if hit.any() else np.arange(m)
         mapping[new] = np.arange(n, n + len(new))
         starts, stops = offsets[new], offsets[new + 1]
         if len(new) == m:
