@@ -39,6 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pytest_nectar.corpus.ingest as ingest
+import pytest_nectar.corpus.json_lines as json_lines
 from pytest_nectar.corpus import load_corpus
 
 try:
@@ -170,18 +171,18 @@ def main() -> int:
         # parses them (no merge, no assembly).
         pieces = -(-size // ingest.PARALLEL_BYTES)
         t = time.perf_counter()
-        for start, stop in ingest._chunk_bounds(data, size, pieces):
-            ingest._chunk_job(str(data), start, stop, "bench", ingest.IngestOptions())
+        for start, stop in json_lines.chunk_bounds(data, size, pieces):
+            json_lines.chunk_job(str(data), start, stop, "bench", ingest.IngestOptions())
         stage_s = time.perf_counter() - t
 
-        fast_path = ingest.FastOtlp
-        ingest.FastOtlp = _ExactOnly  # type: ignore[assignment,misc]
+        fast_path = json_lines.FastOtlp
+        json_lines.FastOtlp = _ExactOnly  # type: ignore[assignment,misc]
         try:
             t = time.perf_counter()
             exact = load_corpus(data, cache=False, workers=args.workers)
             exact_s = time.perf_counter() - t
         finally:
-            ingest.FastOtlp = fast_path  # type: ignore[misc]
+            json_lines.FastOtlp = fast_path  # type: ignore[misc]
 
         t = time.perf_counter()
         corpus = load_corpus(data, cache_dir=cache, workers=args.workers)

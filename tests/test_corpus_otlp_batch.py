@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_nectar.corpus.buffer import RowBuffer
-from pytest_nectar.corpus.ingest import IngestOptions, _read_lines
+from pytest_nectar.corpus.documents import IngestOptions
+from pytest_nectar.corpus.json_lines import read_lines
 from tests.test_corpus_otlp_fast import _ATTRS, _SPAN, _exact, _fast, assert_same_table
 
 _ID16 = st.binary(min_size=16, max_size=16)
@@ -136,9 +137,7 @@ class _Blocks(RowBuffer):
 def test_batches_read_alike(requests: list[dict[str, Any]], skip_bad: bool) -> None:
     data = "".join(json.dumps(r) + "\n" for r in requests).encode()
     opts = IngestOptions(skip_bad=skip_bad)
-    assert_same_table(
-        _fast(_read_lines, data, "g", opts, 1), _exact(_read_lines, data, "g", opts, 1)
-    )
+    assert_same_table(_fast(read_lines, data, "g", opts, 1), _exact(read_lines, data, "g", opts, 1))
 
 
 def _line(spans: list[dict[str, Any]]) -> bytes:
@@ -168,12 +167,12 @@ def test_common_spans_are_flattened_in_blocks(monkeypatch: pytest.MonkeyPatch) -
     spans[10]["events"] = [{"name": "exception", "timeUnixNano": "1"}]
     spans[13]["status"] = {"code": 2, "message": "boom"}
     data = _line(spans)
-    monkeypatch.setattr("pytest_nectar.corpus.ingest.RowBuffer", _Blocks)
+    monkeypatch.setattr("pytest_nectar.corpus.json_lines.RowBuffer", _Blocks)
     _Blocks.rows = 0
-    fast = _fast(_read_lines, data, "t", IngestOptions(), 1)
+    fast = _fast(read_lines, data, "t", IngestOptions(), 1)
     assert _Blocks.rows == 19  # all but the span with an event (it is two rows)
     assert fast.n_rows == 21
-    exact = _exact(_read_lines, data, "t", IngestOptions(), 1)
+    exact = _exact(read_lines, data, "t", IngestOptions(), 1)
     assert_same_table(fast, exact)
     assert fast.columns["error"].rows.tolist() == [14]  # after the event row
     assert np.array_equal(fast.columns["http.status_code"].ints[:3], [200, 201, 202])
@@ -185,8 +184,8 @@ def test_a_bad_span_in_a_batch_sends_the_record_to_the_exact_reader() -> None:
     data = _line(spans) + _line([_plain(i) for i in range(12, 24)])
     for skip_bad in (False, True):
         opts = IngestOptions(skip_bad=skip_bad)
-        fast = _fast(_read_lines, data, "t", opts, 1)
-        assert_same_table(fast, _exact(_read_lines, data, "t", opts, 1))
+        fast = _fast(read_lines, data, "t", opts, 1)
+        assert_same_table(fast, _exact(read_lines, data, "t", opts, 1))
 
 
 _AMBIGUOUS = [
@@ -218,5 +217,5 @@ def test_a_double_written_as_an_integer_beside_a_kvlist_or_int(value: object, wh
     for skip_bad in (False, True):
         opts = IngestOptions(skip_bad=skip_bad)
         assert_same_table(
-            _fast(_read_lines, data, "t", opts, 1), _exact(_read_lines, data, "t", opts, 1)
+            _fast(read_lines, data, "t", opts, 1), _exact(read_lines, data, "t", opts, 1)
         )

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import pytest_nectar.corpus.ingest as ingest
-from pytest_nectar.corpus import load_corpus
+from pytest_nectar.corpus import documents, json_lines, load_corpus
 from pytest_nectar.corpus.context import ReadContext
-from pytest_nectar.corpus.ingest import IngestOptions, _read_lines
+from pytest_nectar.corpus.documents import IngestOptions
+from pytest_nectar.corpus.json_lines import read_lines
 from pytest_nectar.corpus.otlp_fast import FastOtlp
 from pytest_nectar.corpus.partial import PartialTable
 from tests.realdata import files, or_absent
@@ -49,13 +49,15 @@ class _Counting(FastOtlp):
 
 def _exact(read: Any, *args: Any, **kwargs: Any) -> Any:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ingest, "FastOtlp", _Never)
+        for module in (documents, json_lines):  # documents, and JSON Lines' records
+            mp.setattr(module, "FastOtlp", _Never)
         return read(*args, **kwargs)
 
 
 def _fast(read: Any, *args: Any, **kwargs: Any) -> Any:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ingest, "FastOtlp", _Counting)
+        for module in (documents, json_lines):
+            mp.setattr(module, "FastOtlp", _Counting)
         return read(*args, **kwargs)
 
 
@@ -114,9 +116,9 @@ def test_real_captures_as_json_lines_read_alike(tmp_path: Path) -> None:
     for skip_bad in (False, True):
         opts = IngestOptions(skip_bad=skip_bad)
         _Counting.taken = 0
-        fast = _fast(_read_lines, data, "all", opts, 1)
+        fast = _fast(read_lines, data, "all", opts, 1)
         assert _Counting.taken > len(REAL)
-        assert_same_table(fast, _exact(_read_lines, data, "all", opts, 1))
+        assert_same_table(fast, _exact(read_lines, data, "all", opts, 1))
 
 
 # -- generated requests ------------------------------------------------------------------
@@ -285,9 +287,7 @@ _REQUEST = st.builds(
 def test_generated_requests_read_alike(requests: list[dict[str, Any]], skip_bad: bool) -> None:
     data = "".join(json.dumps(r) + "\n" for r in requests).encode()
     opts = IngestOptions(skip_bad=skip_bad)
-    assert_same_table(
-        _fast(_read_lines, data, "g", opts, 1), _exact(_read_lines, data, "g", opts, 1)
-    )
+    assert_same_table(_fast(read_lines, data, "g", opts, 1), _exact(read_lines, data, "g", opts, 1))
 
 
 def test_common_spans_take_the_fast_path() -> None:
@@ -303,7 +303,7 @@ def test_common_spans_take_the_fast_path() -> None:
     }
     line = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}).encode()
     _Counting.taken = 0
-    table = _fast(_read_lines, line + b"\n", "t", IngestOptions(), 1)
+    table = _fast(read_lines, line + b"\n", "t", IngestOptions(), 1)
     assert _Counting.taken == 1 and table.n_rows == 1
     column = table.columns["http.status_code"]
     assert column.ints.tolist() == [500] and table.columns["error"].ints.tolist() == [1]
@@ -316,5 +316,5 @@ def test_other_signals_first_do_not_turn_the_fast_path_off() -> None:
     other = [json.dumps({"resourceMetrics": []}), json.dumps({"resourceLogs": [{}]})] * 10
     data = "\n".join([*other, trace, trace]).encode()
     _Counting.taken = 0
-    table = _fast(_read_lines, data, "t", IngestOptions(), 1)
+    table = _fast(read_lines, data, "t", IngestOptions(), 1)
     assert _Counting.taken == 2 and table.n_rows == 2 and len(table.skipped) == 20

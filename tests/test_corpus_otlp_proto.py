@@ -23,9 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from pytest_nectar.corpus import Corpus, ingest, load_corpus, otlp_proto
-from pytest_nectar.corpus.ingest import IngestOptions, _read_proto
+from pytest_nectar.corpus import Corpus, ingest, load_corpus, otlp_proto, proto_stream
+from pytest_nectar.corpus.ingest import IngestOptions
 from pytest_nectar.corpus.partial import PartialTable
+from pytest_nectar.corpus.proto_stream import read_proto
 from pytest_nectar.errors import CorpusError
 from tests.realdata import files
 from tests.test_corpus_containers import _framed, _proto, _requests
@@ -55,13 +56,11 @@ class _Never(otlp_proto.ProtoBatch):
 def _read(data: bytes, batch: type[otlp_proto.ProtoBatch], skip_bad: bool) -> PartialTable | str:
     """The file's one chunk, or the error it stops with."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ingest, "ProtoBatch", batch)
+        mp.setattr(proto_stream, "ProtoBatch", batch)
         try:
-            result = _read_proto(io.BytesIO(data), "g.pb", IngestOptions(skip_bad=skip_bad))
+            return read_proto(io.BytesIO(data), "g.pb", IngestOptions(skip_bad=skip_bad))
         except CorpusError as err:
             return str(err)
-    [chunk] = result.chunks
-    return chunk
 
 
 def assert_read_alike(data: bytes, skip_bad: bool) -> None:
@@ -357,3 +356,31 @@ def test_chunks_read_by_workers_fail_and_skip_alike(
     else:
         assert serial == parallel
         assert str(serial).startswith(f"{path}: message 7: not an OTLP ExportTraceServiceRequest")
+
+
+@pytest.mark.usefixtures("realdata")
+def test_a_protobuf_file_is_built_into_partitions_a_run_of_messages_at_a_time(
+    tmp_path: Path,
+) -> None:
+    """The partition build reads a protobuf file about chunk_bytes of whole messages at a
+    time (bounded memory): the corpus it builds is the one read whole, and a bad message
+    fails it with the same error."""
+    from pytest_nectar.corpus.parts import build_parted
+    from tests.test_corpus_parts import assert_same_corpus
+
+    path = tmp_path / "traces.pb"
+    path.write_bytes(_framed([_proto(r) for r in _requests()] * 3))
+    few = 4096
+    chunks = list(ingest.iter_chunks(path, "t.pb", IngestOptions(), chunk_bytes=few))
+    assert len(chunks) > 3
+    parted = build_parted(path, tmp_path / "p", part_rows=300, chunk_bytes=few, workers=1)
+    assert parted.n_parts > 1
+    assert_same_corpus(parted.to_corpus(), load_corpus(path, cache=False))
+    bad = tmp_path / "bad.pb"
+    good = _common_request(10)
+    bad.write_bytes(_framed([good] * 6 + [b"\xff\xff"] + [good] * 3))
+    with pytest.raises(CorpusError) as whole:
+        load_corpus(bad, cache=False)
+    with pytest.raises(CorpusError) as built:
+        build_parted(bad, tmp_path / "bad-p", part_rows=30, chunk_bytes=1024, workers=1)
+    assert str(built.value) == str(whole.value)

@@ -1,0 +1,264 @@
+"""JSON Lines in chunks: cut at line boundaries, parsed by worker processes in parallel.
+
+A big file is cut into chunks at line boundaries; worker processes parse them (the OTLP
+fast path first, the exact reader for what it refuses) while the caller merges the chunks
+before, and each chunk comes back as a :class:`PartialTable` in order, its lines numbered
+as lines of the whole file, so the result does not depend on the number of workers.  The
+first bad line stops the read with its line and column, unless bad records are skipped.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import json
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+from pytest_nectar.corpus.buffer import RowBuffer
+from pytest_nectar.corpus.containers import (
+    GZIP,
+    ZSTD,
+    open_decompressed,
+    read_blocks,
+    sniff,
+)
+from pytest_nectar.corpus.context import FatalRecord, ReadContext
+from pytest_nectar.corpus.documents import (
+    EXPECTED,
+    MAX_CONTAINERS,
+    IngestOptions,
+    json_column,
+    json_reason,
+    keys_of,
+    reader_for,
+    too_many_containers,
+)
+from pytest_nectar.corpus.otlp_fast import FastOtlp
+from pytest_nectar.corpus.partial import PartialTable
+from pytest_nectar.errors import CorpusError, Position
+
+__all__ = [
+    "chunk_bounds",
+    "chunk_job",
+    "decompressed_blocks",
+    "first_value_then_more",
+    "jsonl_chunks",
+    "lines_kind",
+    "numbered",
+    "parallel_chunks",
+    "read_lines",
+]
+
+
+def read_lines(data: bytes, display: str, opts: IngestOptions, first_line: int) -> PartialTable:
+    """Parse JSON Lines; line numbers start at ``first_line`` (1 for a whole file).  Lines
+    are views into ``data``, copied only for the exact reader."""
+    buffer = RowBuffer()
+    ctx = ReadContext(buffer, skip_bad=opts.skip_bad, json_ints=opts.json_ints)
+    start, stop = 0, len(data)
+    view = memoryview(data)
+    loads = json.loads
+    fast = FastOtlp(ctx).read if opts.fmt in (None, "otlp") else None
+    for offset, (begin, end) in enumerate(_line_bounds(data, start, stop)):
+        ctx.record = first_line + offset
+        if not data[begin : begin + 64].strip() and not data[begin:end].strip():
+            continue
+        dense = too_many_containers(data[begin:end]) if end - begin > 2 * MAX_CONTAINERS else None
+        if dense is not None:
+            if not opts.skip_bad:
+                table = buffer.finish(_count_lines(data, start, stop))
+                table.error = (ctx.record, dense, f"{end - begin:,} bytes")
+                return table
+            ctx.skip(dense)
+            continue
+        if fast is not None and fast(view[begin:end]):
+            continue
+        raw = data[begin:end]
+        try:
+            doc = loads(raw)
+        except (ValueError, RecursionError) as err:
+            reason = json_reason(err)
+            if not opts.skip_bad:
+                table = buffer.finish(_count_lines(data, start, stop))
+                table.error = (ctx.record, f"{reason}", json_column(err, raw))
+                return table
+            ctx.skip(reason)
+            continue
+        reader = reader_for(doc, opts.fmt)
+        if isinstance(reader, str):
+            if not reader:
+                if not opts.skip_bad:
+                    table = buffer.finish(_count_lines(data, start, stop))
+                    table.error = (ctx.record, f"unknown trace format; {EXPECTED}", keys_of(doc))
+                    return table
+                reader = f"unknown trace format; got {keys_of(doc)}"
+            ctx.skip(reader)
+            continue
+        try:
+            ctx.guard("", reader, doc, ctx)
+        except FatalRecord as err:
+            table = buffer.finish(_count_lines(data, start, stop))
+            table.error = (err.record, err.what, err.got)
+            return table
+    return buffer.finish(_count_lines(data, start, stop))
+
+
+def _line_bounds(data: bytes, start: int, stop: int) -> Iterator[tuple[int, int]]:
+    """Where each line of ``data[start:stop]`` begins and ends (as ``split(b"\\n")`` cuts
+    it, without a last empty line)."""
+    while start < stop:
+        end = data.find(b"\n", start, stop)
+        if end < 0:
+            end = stop
+        yield start, end
+        start = end + 1
+
+
+def _count_lines(data: bytes, start: int, stop: int) -> int:
+    return sum(1 for _ in _line_bounds(data, start, stop))
+
+
+def chunk_job(path: str, start: int, stop: int, display: str, opts: IngestOptions) -> PartialTable:
+    # Read, not memory-mapped: a file cut short while it is read gives a truncated last
+    # line (a located error), where a mapping would kill the worker.  Parsing makes
+    # millions of objects and no reference cycles: the cyclic collector would only walk
+    # them again and again.
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(stop - start)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return read_lines(data, display, opts, 1)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def chunk_bounds(path: Path, size: int, pieces: int) -> list[tuple[int, int]]:
+    bounds = []
+    start = 0
+    with open(path, "rb") as fh:
+        for i in range(1, pieces):
+            target = max(start, size * i // pieces)
+            fh.seek(target)
+            fh.readline()
+            cut = fh.tell()
+            if cut > start and cut < size:
+                bounds.append((start, cut))
+                start = cut
+    bounds.append((start, size))
+    return bounds
+
+
+def first_value_then_more(data: bytes) -> bool:
+    """True when the first line is a whole JSON value and more content follows (JSON Lines)."""
+    stripped = data.lstrip()
+    end = stripped.find(b"\n")
+    if end < 0 or not stripped[end:].strip():
+        return False
+    try:
+        json.loads(stripped[:end])
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def jsonl_chunks(
+    path: Path, display: str, opts: IngestOptions, size: int, workers: int, chunk_bytes: int
+) -> Iterator[PartialTable]:
+    n_workers = workers or (os.cpu_count() or 1)
+    if size <= chunk_bytes:
+        yield read_lines(path.read_bytes(), display, opts, 1)
+        return
+    if n_workers <= 1:  # one chunk in memory at a time: a 10 GB file never needs 10 GB
+        bounds = chunk_bounds(path, size, -(-size // chunk_bytes))
+        for a, b in bounds:
+            yield chunk_job(str(path), a, b, display, opts)
+        return
+    # Equal chunks, a multiple of the workers: none waits alone for the last one.
+    pieces = n_workers * max(4, -(-size // (chunk_bytes * 4 * n_workers)))
+    bounds = chunk_bounds(path, size, pieces)
+    pool = ProcessPoolExecutor(n_workers, mp_context=get_context("fork"))
+    try:
+        futures = [pool.submit(chunk_job, str(path), a, b, display, opts) for a, b in bounds]
+        for future in futures:
+            yield future.result()
+    finally:  # a bad line (or a caller that stops) need not wait for the chunks after it
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def numbered(chunks: Iterable[PartialTable], display: str) -> Iterator[PartialTable]:
+    line = 0
+    for chunk in chunks:
+        if chunk.error is not None:
+            record, what, got = chunk.error
+            if what.startswith("invalid JSON") or what == "invalid UTF-8":
+                raise CorpusError(
+                    what.split(" (column")[0].split(" (Nectar")[0],
+                    position=Position(display, line + record, got if isinstance(got, int) else 0),
+                    hint="the file may be truncated; --skip-bad skips bad lines",
+                )
+            raise CorpusError(
+                what,
+                position=Position(display, line + record),
+                got=got,
+                hint="--skip-bad skips bad records",
+            )
+        chunk.skipped = [(line + r, reason) for r, reason in chunk.skipped]
+        chunk.row_record += line
+        line += chunk.records
+        yield chunk
+
+
+def parallel_chunks(
+    path: Path,
+    bounds: list[tuple[int, int]],
+    display: str,
+    opts: IngestOptions,
+    workers: int,
+) -> Iterator[PartialTable]:
+    """Chunks parsed by ``workers`` processes, in order, with a bounded number in flight."""
+    todo = iter(bounds)
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        pending: deque[Future[PartialTable]] = deque()
+        for a, b in itertools.islice(todo, 2 * workers):
+            pending.append(pool.submit(chunk_job, str(path), a, b, display, opts))
+        while pending:
+            chunk = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(chunk_job, str(path), *nxt, display, opts))
+            yield chunk
+
+
+def lines_kind(path: Path) -> str | None:
+    """``""`` for a plain JSON Lines file, ``gzip``/``zstd`` for a compressed one, None for
+    anything else (read whole)."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(min(size, 1 << 20))
+    container = sniff(head, size)
+    if container in (GZIP, ZSTD):
+        with open_decompressed(path, container) as stream:
+            first = stream.read(1 << 20)
+        if sniff(first, 1 << 62) or not first_value_then_more(
+            first if len(first) < 1 << 20 else first + b"\n"
+        ):
+            return None
+        return container
+    if container or head.lstrip()[:1] not in (b"{", b"["):
+        return None
+    if not first_value_then_more(head if size <= len(head) else head + b"\n"):
+        return None
+    return ""
+
+
+def decompressed_blocks(path: Path, kind: str) -> Iterator[bytes]:
+    with open_decompressed(path, kind) as stream:
+        yield from read_blocks(stream)
