@@ -188,14 +188,14 @@ _REQUEST = st.lists(
 )
 
 
-def _put_value(target: Any, value: tuple[str, Any]) -> None:
+def put_value(target: Any, value: tuple[str, Any]) -> None:
     member, payload = value
     if member == "none":
         return
     if member == "array_value":
         target.array_value.SetInParent()
         for item in payload:
-            _put_value(target.array_value.values.add(), item)
+            put_value(target.array_value.values.add(), item)
     elif member == "kvlist_value":
         target.kvlist_value.SetInParent()
         _put_attributes(target.kvlist_value.values, payload)
@@ -207,7 +207,7 @@ def _put_attributes(target: Any, attributes: list[tuple[str, Any]]) -> None:
     for key, value in attributes:
         kv = target.add()
         kv.key = key
-        _put_value(kv.value, value)
+        put_value(kv.value, value)
 
 
 def _message(resource_spans: list[dict[str, Any]]) -> bytes:

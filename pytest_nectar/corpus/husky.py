@@ -33,8 +33,11 @@ __all__ = [
     "Event",
     "flatten_span",
     "go_json",
+    "is_decimal",
+    "marshallable",
     "otlp_id",
     "put_attributes",
+    "put_value",
     "sample_rate_of",
     "scope_and_resource_fields",
     "trace_id_hex",
@@ -220,7 +223,7 @@ def _encode(value: object) -> str:
 def _int_value(raw: object) -> int:
     if isinstance(raw, int) and not isinstance(raw, bool):
         value = raw
-    elif isinstance(raw, str) and _is_decimal(raw):
+    elif isinstance(raw, str) and is_decimal(raw):
         if len(raw.lstrip("+-").lstrip("0")) > 19:  # never fits; int() refuses 4,300+ digits
             raise BadRecord("intValue does not fit in int64", raw)
         value = int(raw, 10)
@@ -233,8 +236,9 @@ def _int_value(raw: object) -> int:
     return value
 
 
-def _is_decimal(text: str) -> bool:
-    # Go's strconv.ParseInt: optional sign, ASCII digits only (no spaces, no underscores).
+def is_decimal(text: str) -> bool:
+    """Whether Go's strconv.ParseInt reads ``text``: optional sign, ASCII digits only (no
+    spaces, no underscores)."""
     digits = text[1:] if text[:1] in ("+", "-") else text
     return digits.isascii() and digits.isdigit()
 
@@ -276,7 +280,7 @@ def _bytes_value(raw: object) -> bytes:
 _ABSENT: Final = object()
 
 
-def _marshallable(value: object, depth: int = 0) -> object:
+def marshallable(value: object, depth: int = 0) -> object:
     """An AnyValue as the Go value Husky hands to the JSON encoder (``_ABSENT`` if empty)."""
     if depth > MAX_DATA_DEPTH:
         raise BadRecord(
@@ -302,13 +306,13 @@ def _marshallable(value: object, depth: int = 0) -> object:
         return _bytes_value(value["bytesValue"])
     if "arrayValue" in value:
         items = _list_of(value["arrayValue"], "arrayValue")
-        out = [_marshallable(v, depth + 1) for v in items]
+        out = [marshallable(v, depth + 1) for v in items]
         return [v for v in out if v is not _ABSENT]
     if "kvlistValue" in value:
         mapping: dict[str, object] = {}
         for kv in _list_of(value["kvlistValue"], "kvlistValue"):
             key, inner = _key_value(kv)
-            converted = _marshallable(inner, depth + 1) if inner is not None else _ABSENT
+            converted = marshallable(inner, depth + 1) if inner is not None else _ABSENT
             if key and converted is not _ABSENT:
                 mapping[key] = converted
         return mapping
@@ -335,7 +339,9 @@ def _key_value(kv: object) -> tuple[str, object]:
     return key, kv.get("value")
 
 
-def _put_value(out: dict[str, object], key: str, value: object, depth: int) -> None:
+def put_value(out: dict[str, object], key: str, value: object, depth: int) -> None:
+    """``out[key]`` from one OTLP AnyValue, exactly as Husky puts it (raises
+    :class:`BadRecord` on a value Husky refuses)."""
     if not isinstance(value, dict):
         raise BadRecord(f"attribute {key!r}: value must be an object", value)
     s = value.get("stringValue")
@@ -352,14 +358,14 @@ def _put_value(out: dict[str, object], key: str, value: object, depth: int) -> N
                 continue
             full = key + "." + sub
             if depth < _MAX_DEPTH:
-                _put_value(out, full, inner, depth + 1)
+                put_value(out, full, inner, depth + 1)
             elif full not in out:
-                converted = _marshallable(inner)
+                converted = marshallable(inner)
                 if converted is not _ABSENT:
                     out[full] = go_json(converted)
         return
     try:
-        converted = _marshallable(value)
+        converted = marshallable(value)
     except BadRecord as err:
         raise BadRecord(f"attribute {key!r}: {err.what}", err.got) from None
     if converted is _ABSENT or key in out:
@@ -394,7 +400,7 @@ def put_attributes(out: dict[str, object], attributes: object, rate: list[object
         if key in _RATE_KEYS:
             slot = 0 if key == "sampleRate" else 1
             if rate[slot] is None:
-                rate[slot] = _marshallable(value)
+                rate[slot] = marshallable(value)
             continue
         if key in out:
             continue
@@ -405,7 +411,7 @@ def put_attributes(out: dict[str, object], attributes: object, rate: list[object
                 continue
             if s is None:
                 i = value.get("intValue")
-                if i is not None and (type(i) is int or (type(i) is str and _is_decimal(i))):
+                if i is not None and (type(i) is int or (type(i) is str and is_decimal(i))):
                     try:
                         out[key] = _int_value(i)
                     except BadRecord as err:
@@ -415,7 +421,7 @@ def put_attributes(out: dict[str, object], attributes: object, rate: list[object
                 if type(d) is float:
                     out[key] = d
                     continue
-        _put_value(out, key, value, 0)
+        put_value(out, key, value, 0)
 
 
 def sample_rate_of(levels: Iterable[list[object]], trace_state: str) -> float:
@@ -518,7 +524,7 @@ def _nanos(raw: object, what: str) -> int:
     value: int | None = None
     if isinstance(raw, int) and not isinstance(raw, bool):
         value = raw
-    elif isinstance(raw, str) and _is_decimal(raw):
+    elif isinstance(raw, str) and is_decimal(raw):
         if len(raw.lstrip("+-").lstrip("0")) > 20:  # never fits; int() refuses 4,300+ digits
             raise BadRecord(f"{what} does not fit in uint64", raw)
         value = int(raw, 10)

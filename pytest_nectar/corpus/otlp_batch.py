@@ -27,7 +27,7 @@ from msgspec import UNSET
 
 from pytest_nectar.corpus.buffer import Coded, Piece, Repeat, Strings
 from pytest_nectar.corpus.context import ReadContext
-from pytest_nectar.corpus.husky import SPAN_KINDS, STATUS_CODES, _is_decimal, otlp_id
+from pytest_nectar.corpus.husky import SPAN_KINDS, STATUS_CODES, is_decimal, otlp_id
 
 __all__ = [
     "COMPLEX",
@@ -119,7 +119,7 @@ def scalar(value: Any) -> object:
     if s is not UNSET:
         return s
     i = value.int_value
-    if type(i) is str and _is_decimal(i):
+    if type(i) is str and is_decimal(i):
         i = int(i, 10)
     if type(i) is int:
         if not _INT64_MIN <= i <= _INT64_MAX:

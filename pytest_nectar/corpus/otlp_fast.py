@@ -33,9 +33,9 @@ from msgspec import UNSET, Struct, UnsetType
 
 from pytest_nectar.corpus.context import FMT_OTLP, ReadContext
 from pytest_nectar.corpus.husky import (
-    _marshallable,
-    _put_value,
     flatten_span,
+    marshallable,
+    put_value,
     sample_rate_of,
     scope_and_resource_fields,
 )
@@ -273,13 +273,13 @@ def _put_attributes(out: dict[str, object], attributes: list[KeyValue], rate: li
         if key == "sampleRate" or key == "SampleRate":
             slot = 0 if key == "sampleRate" else 1
             if rate[slot] is None:
-                rate[slot] = _marshallable(_to_builtins(value))
+                rate[slot] = marshallable(_to_builtins(value))
             continue
         if key in out:
             continue
         converted = scalar(value)
         if converted is COMPLEX:
-            _put_value(out, key, _to_builtins(value), 0)
+            put_value(out, key, _to_builtins(value), 0)
         else:
             out[key] = converted
 
