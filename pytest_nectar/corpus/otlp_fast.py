@@ -218,9 +218,8 @@ def _read_resource_spans(resource_spans: list[ResourceSpans], ctx: ReadContext) 
             )
             if not ss.spans:
                 continue
-            outer_rate = any(slot is not None for slot in (*scope_rate, *resource_rate))
             index = len(scopes)
-            scopes.append(ScopeFields(shared, dict(shared), scope_rate, resource_rate, outer_rate))
+            scopes.append(ScopeFields.of(shared, scope_rate, resource_rate))
             spans.extend(ss.spans)
             scope_of.extend([index] * len(ss.spans))
     flatten_spans(spans, scope_of, scopes, ctx, partial(_flatten_one, emit=ctx.emit))
