@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_nectar.corpus.ingest import MAX_CONTAINERS
+from pytest_nectar.corpus.documents import MAX_CONTAINERS
 from pytest_nectar.errors import NectarError, PolicyError, Position
 from pytest_nectar.policy.match_parser import _trailing_name, parse_match
 from pytest_nectar.prover import prove
