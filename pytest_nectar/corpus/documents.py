@@ -63,7 +63,7 @@ EXPECTED: Final = "expected OTLP JSON, Jaeger JSON, Zipkin v2 JSON or Honeycomb 
 MAX_CONTAINERS: Final = 4_000_000
 
 
-def too_many_containers(data: bytes) -> str | None:
+def too_many_containers(data: bytes | bytearray) -> str | None:
     """Why ``data`` is refused before parsing (None: fine).  Counts brackets in strings too:
     an upper bound, so it never lets a denser document through."""
     if len(data) <= 2 * MAX_CONTAINERS:  # every container takes at least two bytes
@@ -147,7 +147,7 @@ def json_reason(err: ValueError | RecursionError) -> str:
     return "invalid JSON: a number has too many digits"
 
 
-def json_column(err: ValueError | RecursionError, raw: bytes) -> int:
+def json_column(err: ValueError | RecursionError, raw: bytes | bytearray) -> int:
     if isinstance(err, json.JSONDecodeError):
         return err.colno
     if isinstance(err, RecursionError):
