@@ -21,7 +21,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -57,6 +59,9 @@ _ROW_ARRAYS: Final = (
 _COLUMN_ARRAYS: Final = ("rows", "kind", "ints", "floats", "codes")
 #: Zero arrays at least this big are not written but skipped over (a hole in a sparse file).
 _HOLE_BYTES: Final = 1 << 16
+#: Arrays at least this big are written by the writer's threads; how many at once.
+_THREAD_BYTES: Final = 1 << 20
+_IN_FLIGHT: Final = 4
 
 
 def store_path(cache_dir: Path, digest: str) -> Path:
@@ -74,6 +79,10 @@ class _Writer:
         self.fh = open(path, "wb")  # noqa: SIM115 - closed in close()
         self.index: dict[str, list[Any]] = {}
         self.offset = 0
+        # Big arrays are written by two threads at their offsets (the kernel's copy into
+        # the page cache releases the GIL: the other core takes half), a few at a time.
+        self._threads = ThreadPoolExecutor(2)
+        self._pending: deque[Future[None]] = deque()
         #: Arrays written whole, by a sample of their content: (array, index entry)s.
         self._written: dict[tuple[str, int, bytes], list[tuple[npt.NDArray[Any], list[Any]]]] = {}
 
@@ -97,10 +106,7 @@ class _Writer:
 
     def add_pieces(self, key: str, pieces: Iterable[npt.NDArray[Any]]) -> None:
         """One array, the concatenation of ``pieces`` (one-dimensional after the first)."""
-        pad = -self.offset % 64
-        if pad:
-            self.fh.write(b"\0" * pad)
-            self.offset += pad
+        self.offset += -self.offset % 64  # the gap reads as zeros
         start = self.offset
         dtype: np.dtype[Any] | None = None
         shape: list[int] = []
@@ -118,12 +124,17 @@ class _Writer:
         self.index[key] = [dtype.str, start, shape]
 
     def _write(self, data: npt.NDArray[Any]) -> None:
-        if data.nbytes >= _HOLE_BYTES and not data.any():
-            # All zeros (the ints and floats of a string column): left as a hole, so the
-            # file is sparse on disk and reads back the same (close() sets its length).
-            self.fh.seek(data.nbytes, os.SEEK_CUR)
-        else:
-            self.fh.write(data.data)  # the array's own buffer: no copy
+        # All zeros (the ints and floats of a string column) are left as a hole, so the file
+        # is sparse on disk and reads back the same (close() sets its length).
+        if data.nbytes < _THREAD_BYTES:
+            if data.any():
+                _write_at(self.fh.fileno(), data, self.offset)
+        elif data.any():
+            while len(self._pending) >= _IN_FLIGHT:  # bounded: pieces may be streamed
+                self._pending.popleft().result()
+            self._pending.append(
+                self._threads.submit(_write_at, self.fh.fileno(), data, self.offset)
+            )
         self.offset += data.nbytes
 
     def add_strings(self, stem: str, pool: StringPool) -> None:
@@ -132,9 +143,20 @@ class _Writer:
 
     def close(self) -> None:
         try:
+            while self._pending:
+                self._pending.popleft().result()
             self.fh.truncate(self.offset)
         finally:
+            self._threads.shutdown()  # waits for any write still running
             self.fh.close()
+
+
+def _write_at(fd: int, data: npt.NDArray[Any], offset: int) -> None:
+    """All of ``data`` (its own buffer: no copy) at ``offset`` of the file ``fd``."""
+    view = data.data.cast("B")
+    while view:
+        done = os.pwrite(fd, view, offset)
+        view, offset = view[done:], offset + done
 
 
 class _Reader:
