@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import count, repeat
+from itertools import compress, count, repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +37,7 @@ from pytest_nectar.corpus.table import (
     KIND_STRING,
     Column,
     Skipped,
+    StringPool,
 )
 
 __all__ = ["Assembled", "Identified", "assemble", "identify"]
@@ -84,10 +85,18 @@ def _string_rows(
     if col is None:
         return np.zeros(0, np.int64), np.zeros(0, np.int32), []
     rows = cat(col.rows, np.int64)
-    kind = cat(col.kind, np.uint8)
     codes = cat(col.codes, np.int32)
-    mask = kind == KIND_STRING
+    if col.single == KIND_STRING:  # every entry a string: nothing to pick
+        return rows, codes, col.strings
+    mask = cat(col.kind, np.uint8) == KIND_STRING
     return rows[mask], codes[mask], col.strings
+
+
+def _nonempty(strings: Sequence[str]) -> npt.NDArray[np.bool_]:
+    """Which strings of a dictionary are not empty (a pool's from its offsets, undecoded)."""
+    if isinstance(strings, StringPool):
+        return np.asarray(np.diff(strings.offsets) > 0)
+    return np.fromiter(map(bool, strings), dtype=bool, count=len(strings))
 
 
 def _row_trace_ids(
@@ -95,7 +104,17 @@ def _row_trace_ids(
 ) -> tuple[npt.NDArray[np.int64], list[str]]:
     """Per row, a code into the returned trace-id list (-1: the event has no trace id)."""
     row_tid = np.full(n, -1, dtype=np.int64)
-    names: list[str] = []
+    present = [key for key in _TRACE_NAMES if key in merged]
+    if len(present) == 1:  # one name (the common case): its dictionary, empty ids left out
+        rows, codes, strings = _string_rows(merged, present[0])
+        # An empty id is no id: Refinery passes such an event through unsampled.
+        nonempty = _nonempty(strings)
+        mapping = np.where(nonempty, np.cumsum(nonempty) - 1, -1)
+        if len(rows):
+            values = mapping[codes]
+            usable = values >= 0
+            row_tid[rows[usable]] = values[usable]
+        return row_tid, list(compress(strings, nonempty.tolist()))
     lookup: dict[str, int] = {}
     for key in reversed(_TRACE_NAMES):  # the first name wins, so it is written last
         rows, codes, strings = _string_rows(merged, key)
@@ -109,17 +128,15 @@ def _row_trace_ids(
             values = mapping[codes]
             usable = values >= 0
             row_tid[rows[usable]] = values[usable]
-    names = list(lookup)
-    return row_tid, names
+    return row_tid, list(lookup)
 
 
 def _has_parent(merged: dict[str, MergedColumn], n: int) -> npt.NDArray[np.bool_]:
     out = np.zeros(n, dtype=bool)
     for key in _PARENT_NAMES:
         rows, codes, strings = _string_rows(merged, key)
-        nonempty = np.fromiter((len(s) > 0 for s in strings), dtype=bool, count=len(strings))
         if len(rows):
-            out[rows[nonempty[codes]]] = True
+            out[rows[_nonempty(strings)[codes]]] = True
     rows, codes, strings = _string_rows(merged, "meta.signal_type")
     if "log" in strings:
         out[rows[codes == strings.index("log")]] = True
