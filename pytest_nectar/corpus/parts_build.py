@@ -9,8 +9,8 @@ its spilled rows by the same :func:`~.assemble.assemble` as an in-memory corpus 
 those sequence numbers), so roots ("last root wins"), times, weights and must-keep labels
 come from the one code path, and every trace lands whole in one partition with its rows in
 arrival order.  Peak memory: a batch (at most a quarter partition), then one partition
-being assembled (about 2 KB a row: 2,124,504 OTLP spans in partitions of 1,000,000 rows
-peaked at 1.9 GB, against 3.8 GB for ``load_corpus``).
+being assembled (about 1.3 KB a row: 2,124,504 OTLP spans in partitions of 200,000 rows
+peaked at 570 MB, against 2.65 GB for ``load_corpus``; ``benchmarks/bench_parts_build.py``).
 
 Layout of the folder (written to a temporary sibling, renamed into place whole)::
 
