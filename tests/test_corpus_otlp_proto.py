@@ -58,7 +58,8 @@ def _read(data: bytes, batch: type[otlp_proto.ProtoBatch], skip_bad: bool) -> Pa
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(proto_stream, "ProtoBatch", batch)
         try:
-            return read_proto(io.BytesIO(data), "g.pb", IngestOptions(skip_bad=skip_bad))
+            [chunk] = read_proto(io.BytesIO(data), "g.pb", IngestOptions(skip_bad=skip_bad))
+            return chunk
         except CorpusError as err:
             return str(err)
 
@@ -384,3 +385,33 @@ def test_a_protobuf_file_is_built_into_partitions_a_run_of_messages_at_a_time(
     with pytest.raises(CorpusError) as built:
         build_parted(bad, tmp_path / "bad-p", part_rows=30, chunk_bytes=1024, workers=1)
     assert str(built.value) == str(whole.value)
+
+
+@pytest.mark.parametrize("skip_bad", [False, True])
+@pytest.mark.parametrize("truncated", [False, True])
+def test_compressed_protobuf_is_read_a_run_of_messages_at_a_time(
+    tmp_path: Path, skip_bad: bool, truncated: bool
+) -> None:
+    """A gzip file of length-delimited messages is read as it is decompressed, a chunk about
+    every chunk_bytes of messages: the corpus, message numbers, errors and skipped records
+    of one chunk."""
+    import gzip
+
+    good = _common_request(10)
+    data = _framed([good] * 6 + [b"\xff\xff"] + [good] * 5)
+    path = tmp_path / "traces.pb.gz"
+    path.write_bytes(gzip.compress(data[:-3] if truncated else data))
+    whole = _outcome(path, 1, skip_bad)
+    opts = IngestOptions(skip_bad=skip_bad)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ingest, "PARALLEL_BYTES", 2 * len(good))  # a chunk every two messages
+        chunked = _outcome(path, 1, skip_bad)
+        if skip_bad:
+            assert len(ingest.read_file(path, "t", opts).chunks) > 3
+    if skip_bad:
+        assert isinstance(whole, Corpus) and isinstance(chunked, Corpus)
+        assert [s.record for s in whole.skipped] == ([7, 12] if truncated else [7])
+        assert_same_corpus(chunked, whole)
+    else:
+        assert chunked == whole
+        assert str(whole).startswith(f"{path}: message 7: not an OTLP ExportTraceServiceRequest")

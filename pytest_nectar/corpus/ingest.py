@@ -117,7 +117,7 @@ def read_chunks(
         yield from proto_chunks(path, display, opts, size, workers, chunk_bytes)
         return
     if container:
-        yield from _compressed_chunks(path, display, opts, container)
+        yield from _compressed_chunks(path, display, opts, container, chunk_bytes)
         return
     lead = head.lstrip()[:1]
     if lead not in (b"{", b"["):
@@ -143,12 +143,12 @@ def iter_chunks(
     """The events :func:`read_file` gives, read and parsed a chunk at a time, in order.
 
     JSON Lines, plain or compressed, is read ``chunk_bytes`` (plain) or one block
-    (compressed) at a time, plain protobuf about ``chunk_bytes`` of whole messages at a
-    time, and a Parquet or Arrow table about ``chunk_bytes / 256`` rows at a time, so only a
-    few chunks are ever in memory: what a build with bounded memory (``parts_build.py``)
-    reads.  ``workers`` (0 = all cores) parse a plain JSON Lines file's chunks in worker
-    processes, at most two per worker ahead of the reader.  Other files (one JSON
-    document, compressed protobuf) are read whole, as :func:`read_file` does.
+    (compressed) at a time, protobuf (plain or compressed) about ``chunk_bytes`` of whole
+    messages at a time, and a Parquet or Arrow table about ``chunk_bytes / 256`` rows at a
+    time, so only a few chunks are ever in memory: what a build with bounded memory
+    (``parts_build.py``) reads.  ``workers`` (0 = all cores) parse a plain JSON Lines file's
+    chunks in worker processes, at most two per worker ahead of the reader.  A file of one
+    JSON document is read whole, as :func:`read_file` does.
     """
     chunk_bytes = chunk_bytes or PARALLEL_BYTES
     kind = lines_kind(path)
@@ -189,7 +189,7 @@ def _container(path: Path, size: int) -> str:
 
 
 def _compressed_chunks(
-    path: Path, display: str, opts: IngestOptions, kind: str
+    path: Path, display: str, opts: IngestOptions, kind: str, chunk_bytes: int
 ) -> Iterator[PartialTable]:
     """A gzip or zstd file, its content read as if it were not compressed."""
     with open_decompressed(path, kind) as stream:
@@ -204,8 +204,8 @@ def _compressed_chunks(
             got=head.strip()[:40].decode("utf-8", "replace"),
         )
     with open_decompressed(path, kind) as stream:
-        if inner == PROTO:
-            yield read_proto(stream, display, opts)
+        if inner == PROTO:  # a run of messages at a time, as they are decompressed
+            yield from read_proto(stream, display, opts, chunk_bytes)
             return
         first = stream.read(1 << 20)
         if not first_value_then_more(first if len(first) < 1 << 20 else first + b"\n"):

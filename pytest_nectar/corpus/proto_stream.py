@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pytest_nectar.corpus.buffer import RowBuffer
 from pytest_nectar.corpus.containers import (
@@ -35,50 +35,103 @@ from pytest_nectar.corpus.otlp_proto import ProtoBatch
 from pytest_nectar.corpus.partial import PartialTable
 from pytest_nectar.errors import CorpusError, Position
 
-__all__ = ["checked", "proto_chunk_job", "proto_chunks", "proto_cuts", "proto_table", "read_proto"]
+__all__ = [
+    "checked",
+    "proto_chunk_job",
+    "proto_chunks",
+    "proto_cuts",
+    "proto_table",
+    "proto_tables",
+    "read_proto",
+]
 
 
-def read_proto(stream: IO[bytes], display: str, opts: IngestOptions) -> PartialTable:
-    """Length-delimited messages; record numbers are message numbers (from 1)."""
-    return checked(proto_table(stream, opts, 1), display)
+def read_proto(
+    stream: IO[bytes], display: str, opts: IngestOptions, chunk_bytes: int | None = None
+) -> Iterator[PartialTable]:
+    """Length-delimited messages, a chunk about every ``chunk_bytes`` of messages (None: one
+    chunk); record numbers are message numbers (from 1)."""
+    for table in proto_tables(stream, opts, 1, chunk_bytes):
+        yield checked(table, display)
 
 
 def proto_table(stream: IO[bytes], opts: IngestOptions, first: int) -> PartialTable:
-    """Messages numbered from ``first``: common spans take the batch path (``otlp_proto``),
-    the rest the exact reading.  The first bad message (unless skipping) is the table's
-    error, and the last message read."""
+    """The messages of ``stream`` as one table, numbered from ``first``."""
+    return next(proto_tables(stream, opts, first))
+
+
+def proto_tables(
+    stream: IO[bytes], opts: IngestOptions, first: int, chunk_bytes: int | None = None
+) -> Iterator[PartialTable]:
+    """Messages numbered from ``first``, a table about every ``chunk_bytes`` of them (None:
+    one table): common spans take the batch path (``otlp_proto``), the rest the exact
+    reading.  The first bad message (unless skipping) is the last table's error."""
+    messages: Iterator[tuple[int, bytes]] = enumerate(proto_messages(stream), first)
+    last = first - 1
+    while True:
+        table, last, rest = _proto_run(messages, opts, first, last, chunk_bytes)
+        yield table
+        if rest is None or table.error is not None:
+            return
+        messages = rest
+
+
+def _proto_run(
+    messages: Iterator[tuple[int, bytes]],
+    opts: IngestOptions,
+    first: int,
+    last: int,
+    budget: int | None,
+) -> tuple[PartialTable, int, Iterator[tuple[int, bytes]] | None]:
+    """One table of messages (about ``budget`` bytes of them), the last message number, and
+    the messages left (None: there are none)."""
     buffer = RowBuffer()
     ctx = ReadContext(buffer, skip_bad=opts.skip_bad, json_ints=opts.json_ints)
-    ctx.record = first - 1
+    ctx.record = last
     batch = ProtoBatch(ctx).read
+    read = 0
+    rest: Iterator[tuple[int, bytes]] | None = None
     # As in chunk_job: millions of objects (protobuf's wrappers among them), no cycles.
     collecting = gc.isenabled()
     gc.disable()
     try:
         try:
-            for index, payload in enumerate(proto_messages(stream), first):
+            for index, payload in messages:
                 ctx.record = index
-                if payload.lstrip()[:1] in (b"{", b"["):  # OTLP JSON in a zstd frame
-                    one_json_record(payload, ctx, opts)
-                    continue
-                try:
-                    message = parse_request(payload, index)
-                except ProtoError as err:
-                    ctx.guard("", raiser(BadRecord(err.what, f"{len(payload)} bytes")))
-                    continue
-                if not batch(message):
-                    ctx.guard("", read_otlp, request_dict(message), ctx)
+                read += len(payload)
+                _read_message(payload, index, ctx, opts, batch)
+                if budget is not None and read >= budget:
+                    following = next(messages, None)
+                    if following is not None:
+                        rest = itertools.chain([following], messages)
+                    break
         except ProtoError as err:  # the stream ends inside a message: nothing follows
-            ctx.record = first - 1 + err.message
+            ctx.record = first - 1 + err.message  # counted from the stream's start
             ctx.guard("", raiser(BadRecord(err.what, "end of file")))
+            rest = None
     except FatalRecord as err:
         table = buffer.finish(ctx.record)
         table.error = (err.record, err.what, err.got)
-        return table
+        return table, ctx.record, None
     finally:
         if collecting:
             gc.enable()
-    return buffer.finish(ctx.record)
+    return buffer.finish(ctx.record), ctx.record, rest
+
+
+def _read_message(
+    payload: bytes, index: int, ctx: ReadContext, opts: IngestOptions, batch: Any
+) -> None:
+    if payload.lstrip()[:1] in (b"{", b"["):  # OTLP JSON in a zstd frame
+        one_json_record(payload, ctx, opts)
+        return
+    try:
+        message = parse_request(payload, index)
+    except ProtoError as err:
+        ctx.guard("", raiser(BadRecord(err.what, f"{len(payload)} bytes")))
+        return
+    if not batch(message):
+        ctx.guard("", read_otlp, request_dict(message), ctx)
 
 
 def checked(table: PartialTable, display: str) -> PartialTable:
@@ -101,7 +154,7 @@ def proto_chunks(
     n_workers = workers or (os.cpu_count() or 1)
     if n_workers <= 1 or size <= chunk_bytes:
         with open(path, "rb") as stream:
-            yield read_proto(stream, display, opts)
+            yield from read_proto(stream, display, opts)
         return
     pieces = n_workers * max(4, -(-size // (chunk_bytes * 4 * n_workers)))
     parse_request(b"", 0)  # protobuf's classes imported once, before the workers fork
