@@ -45,7 +45,6 @@ from pytest_nectar.corpus.json_lines import (
     decompressed_blocks,
     first_value_then_more,
     jsonl_chunks,
-    lines_kind,
     numbered,
     parallel_chunks,
     read_lines,
@@ -66,6 +65,9 @@ __all__ = ["FORMATS", "IngestOptions", "iter_chunks", "read_chunks", "read_file"
 PARALLEL_BYTES = 16 * 1024 * 1024
 #: A table's rows read at a time when it is built into partitions: ``chunk_bytes`` over this.
 _TABLE_ROW_BYTES: Final = 256
+#: What :func:`_what` says of a file that is not a container.
+_LINES: Final = "json lines"
+_DOCUMENT: Final = "json document"
 
 
 @dataclass(frozen=True)
@@ -103,33 +105,44 @@ def read_chunks(
     :class:`CorpusError` when its chunk's turn comes."""
     if chunk_bytes is None:
         chunk_bytes = PARALLEL_BYTES
+    size, kind = _what(path, display)
+    if kind in (PARQUET, ARROW):
+        with _table_errors(display, kind):  # the table as one chunk (as read whole)
+            yield read_table(path, kind, _table_context(opts), dict(opts.columns))
+    elif kind == PROTO:
+        yield from proto_chunks(path, display, opts, size, workers, chunk_bytes)
+    elif kind in (GZIP, ZSTD):
+        yield from _compressed_chunks(path, display, opts, kind, chunk_bytes)
+    elif kind == _LINES:
+        yield from numbered(jsonl_chunks(path, display, opts, size, workers, chunk_bytes), display)
+    else:
+        yield read_document(path, display, opts)
+
+
+def _what(path: Path, display: str) -> tuple[int, str]:
+    """The file's size and what it holds: a container (:func:`~.containers.sniff`), JSON
+    Lines or one JSON document, from its first megabyte.
+
+    Raises:
+        CorpusError: an empty file, or one that is none of these.
+    """
     size = path.stat().st_size
     with open(path, "rb") as fh:
         head = fh.read(min(size, 1 << 20))
     if not head.strip():
         raise CorpusError(f"empty file; {EXPECTED}", position=Position(display))
     container = sniff(head, size)
-    if container in (PARQUET, ARROW):
-        with _table_errors(display, container):  # the table as one chunk (as read whole)
-            yield read_table(path, container, _table_context(opts), dict(opts.columns))
-        return
-    if container == PROTO:
-        yield from proto_chunks(path, display, opts, size, workers, chunk_bytes)
-        return
     if container:
-        yield from _compressed_chunks(path, display, opts, container, chunk_bytes)
-        return
-    lead = head.lstrip()[:1]
-    if lead not in (b"{", b"["):
+        return size, container
+    if head.lstrip()[:1] not in (b"{", b"["):
         raise CorpusError(
             f"not JSON; {EXPECTED}",
             position=Position(display, 1, 1),
             got=head.strip()[:40].decode("utf-8", "replace"),
         )
     if first_value_then_more(head if size <= len(head) else head + b"\n"):
-        yield from numbered(jsonl_chunks(path, display, opts, size, workers, chunk_bytes), display)
-        return
-    yield read_document(path, display, opts)
+        return size, _LINES
+    return size, _DOCUMENT
 
 
 def iter_chunks(
@@ -151,26 +164,22 @@ def iter_chunks(
     JSON document is read whole, as :func:`read_file` does.
     """
     chunk_bytes = chunk_bytes or PARALLEL_BYTES
-    kind = lines_kind(path)
-    if kind is None:
-        size = path.stat().st_size
-        container = _container(path, size)
-        if container in (PARQUET, ARROW):
-            # About as many events as chunk_bytes of JSON Lines hold.
-            rows = max(1, chunk_bytes // _TABLE_ROW_BYTES)
-            yield from numbered(_table_chunks(path, display, opts, container, rows), display)
-            return
-        if container == PROTO:  # runs of whole messages, numbered from their first
-            for start, stop, first in proto_cuts(path, size, -(-size // chunk_bytes)):
-                yield checked(proto_chunk_job(str(path), start, stop, first, opts), display)
-            return
-        yield from read_chunks(path, display, opts, workers=1, chunk_bytes=chunk_bytes)
+    size, kind = _what(path, display)
+    if kind in (PARQUET, ARROW):
+        # About as many events as chunk_bytes of JSON Lines hold.
+        rows = max(1, chunk_bytes // _TABLE_ROW_BYTES)
+        yield from numbered(_table_chunks(path, display, opts, kind, rows), display)
         return
-    if kind in (GZIP, ZSTD):
-        blocks = decompressed_blocks(path, kind)
-        yield from numbered((read_lines(b, display, opts, 1) for b in blocks), display)
+    if kind == PROTO:  # runs of whole messages, numbered from their first
+        for start, stop, first in proto_cuts(path, size, -(-size // chunk_bytes)):
+            yield checked(proto_chunk_job(str(path), start, stop, first, opts), display)
         return
-    size = path.stat().st_size
+    if kind in (GZIP, ZSTD):  # a block of lines or a run of messages at a time
+        yield from _compressed_chunks(path, display, opts, kind, chunk_bytes)
+        return
+    if kind == _DOCUMENT:
+        yield read_document(path, display, opts)
+        return
     bounds = chunk_bounds(path, size, max(1, -(-size // chunk_bytes)))
     n_workers = min(workers or (os.cpu_count() or 1), len(bounds))
     parsed: Iterator[PartialTable]
@@ -179,13 +188,6 @@ def iter_chunks(
     else:
         parsed = parallel_chunks(path, bounds, display, opts, n_workers)
     yield from numbered(parsed, display)
-
-
-def _container(path: Path, size: int) -> str:
-    """What :func:`~.containers.sniff` finds at the start of the file."""
-    with open(path, "rb") as fh:
-        head = fh.read(min(size, 1 << 20))
-    return sniff(head, size)
 
 
 def _compressed_chunks(

@@ -21,11 +21,8 @@ from pathlib import Path
 
 from pytest_nectar.corpus.buffer import RowBuffer
 from pytest_nectar.corpus.containers import (
-    GZIP,
-    ZSTD,
     open_decompressed,
     read_blocks,
-    sniff,
 )
 from pytest_nectar.corpus.context import FatalRecord, ReadContext
 from pytest_nectar.corpus.documents import (
@@ -48,7 +45,6 @@ __all__ = [
     "decompressed_blocks",
     "first_value_then_more",
     "jsonl_chunks",
-    "lines_kind",
     "numbered",
     "parallel_chunks",
     "read_lines",
@@ -258,28 +254,6 @@ def parallel_chunks(
             if nxt is not None:
                 pending.append(pool.submit(chunk_job, str(path), *nxt, display, opts))
             yield chunk
-
-
-def lines_kind(path: Path) -> str | None:
-    """``""`` for a plain JSON Lines file, ``gzip``/``zstd`` for a compressed one, None for
-    anything else (read whole)."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        head = fh.read(min(size, 1 << 20))
-    container = sniff(head, size)
-    if container in (GZIP, ZSTD):
-        with open_decompressed(path, container) as stream:
-            first = stream.read(1 << 20)
-        if sniff(first, 1 << 62) or not first_value_then_more(
-            first if len(first) < 1 << 20 else first + b"\n"
-        ):
-            return None
-        return container
-    if container or head.lstrip()[:1] not in (b"{", b"["):
-        return None
-    if not first_value_then_more(head if size <= len(head) else head + b"\n"):
-        return None
-    return ""
 
 
 def decompressed_blocks(path: Path, kind: str) -> Iterator[bytes]:
