@@ -16,7 +16,6 @@ the user's cache folder like :func:`load_corpus` (an entry per digest and ``part
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -45,7 +44,7 @@ from pytest_nectar.corpus.parts_build import (
     write_parted,
 )
 from pytest_nectar.corpus.parts_concat import cat, stack_rows
-from pytest_nectar.corpus.store import StoreError, load_store
+from pytest_nectar.corpus.store import StoreError, load_store, read_meta
 from pytest_nectar.corpus.table import Corpus, Skipped, TraceIds, TraceTable
 from pytest_nectar.errors import CorpusError, Position, UsageError
 from pytest_nectar.trace import Trace
@@ -200,17 +199,12 @@ def open_parted(folder: Path, sources: tuple[str, ...] | None = None) -> PartedC
         StoreError: the folder is missing, of another version, truncated or corrupt.
     """
     where = Position(str(folder))
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise StoreError("cannot read partitioned corpus", position=where, got=str(err)) from None
-    if not isinstance(manifest, dict) or manifest.get("version") != PARTS_VERSION:
-        raise StoreError(
-            "partitioned corpus has another format version",
-            position=where,
-            got=manifest.get("version") if isinstance(manifest, dict) else manifest,
-            hint=f"expected {PARTS_VERSION}; rebuild it",
-        )
+    manifest = read_meta(
+        folder / MANIFEST,
+        PARTS_VERSION,
+        "partitioned corpus",
+        f"expected {PARTS_VERSION}; rebuild it",
+    )
     try:
         return _open(folder, manifest, sources)
     except StoreError:

@@ -40,6 +40,7 @@ __all__ = [
     "StoreContent",
     "StoreError",
     "load_store",
+    "read_meta",
     "save_pieces",
     "save_store",
     "store_path",
@@ -293,6 +294,29 @@ def save_pieces(content: StoreContent, directory: Path) -> None:
         raise
 
 
+def read_meta(path: Path, version: str, what: str, hint: str) -> dict[str, Any]:
+    """The JSON object of a store's (or a partitioned corpus's) metadata file, when it is of
+    ``version``.
+
+    Raises:
+        StoreError: the file cannot be read, is not JSON, or holds another version (``hint``
+            says what to do); located at the file's folder.
+    """
+    where = Position(str(path.parent))
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise StoreError(f"cannot read {what}", position=where, got=str(err)) from None
+    if not isinstance(meta, dict) or meta.get("version") != version:
+        raise StoreError(
+            f"{what} has another format version",
+            position=where,
+            got=meta.get("version") if isinstance(meta, dict) else meta,
+            hint=hint,
+        )
+    return meta
+
+
 def load_store(
     directory: Path, sources: tuple[str, ...] | None = None, *, digest: str | None = None
 ) -> Corpus:
@@ -303,17 +327,12 @@ def load_store(
             ``digest``, holds another corpus).
     """
     where = Position(str(directory))
-    try:
-        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise StoreError("cannot read corpus store", position=where, got=str(err)) from None
-    if not isinstance(meta, dict) or meta.get("version") != STORE_VERSION:
-        raise StoreError(
-            "corpus store has another format version",
-            position=where,
-            got=meta.get("version") if isinstance(meta, dict) else meta,
-            hint=f"expected {STORE_VERSION}; rebuild it with `nectar corpus ingest`",
-        )
+    meta = read_meta(
+        directory / "meta.json",
+        STORE_VERSION,
+        "corpus store",
+        f"expected {STORE_VERSION}; rebuild it with `nectar corpus ingest`",
+    )
     if digest is not None and meta.get("digest") != digest:
         raise StoreError(
             "corpus store holds another corpus", position=where, got=meta.get("digest")
