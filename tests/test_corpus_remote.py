@@ -26,6 +26,7 @@ from pytest_nectar.corpus.table import Corpus
 from pytest_nectar.errors import UsageError
 from pytest_nectar.prover.distributed import evaluate_partition, merge
 from pytest_nectar.refinery.vector import evaluate_with_probes
+from tests.cluster_support import local_cluster
 from tests.gate_support import ROOT
 
 QUICKSTART = ROOT / "examples" / "quickstart"
@@ -208,17 +209,7 @@ def test_a_dask_worker_process_reads_partitions_by_url(
     dd = pytest.importorskip("distributed")
     rules = load_rules_or_policy(str(QUICKSTART / "rules.yaml"))
     parts = split(shared.as_uri(), corpus.n_traces, 3)
-    with (
-        dd.LocalCluster(
-            n_workers=1,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,  # the scheduler's health endpoint: a free port
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-        ) as cluster,
-        dd.Client(cluster) as client,
-    ):
+    with local_cluster(1) as cluster, dd.Client(cluster) as client:
         futures = client.map(evaluate_partition, parts, rules_file=rules, env=None, probes=[])
         merged = merge(client.gather(futures), corpus.trace_ids)
     whole = evaluate_with_probes(rules, corpus)

@@ -21,6 +21,7 @@ from pytest_nectar.corpus.store import store_path
 from pytest_nectar.errors import UsageError
 from pytest_nectar.prover import distributed
 from tests.cli_support import run_cli, same_output
+from tests.cluster_support import local_cluster
 from tests.gate_support import ROOT
 
 pytest.importorskip("distributed")
@@ -177,17 +178,8 @@ def test_a_wrong_cluster_setting_is_reported_at_its_key(tmp_path: Path) -> None:
 def far_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A real cluster whose workers do not share the client's cache folder: its address,
     and the workers' own cache (where they copy what they read from shared storage)."""
-    dd = pytest.importorskip("distributed")
     worker_cache = tmp_path_factory.mktemp("worker-cache")
-    with dd.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,  # the scheduler's health endpoint: a free port
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-        env={"NECTAR_CACHE_DIR": str(worker_cache)},
-    ) as cluster:
+    with local_cluster(2, env={"NECTAR_CACHE_DIR": str(worker_cache)}) as cluster:
         address = cluster.scheduler_address
         yield address, worker_cache
         made = distributed._CLIENTS.pop(address, None)
