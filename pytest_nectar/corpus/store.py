@@ -58,8 +58,8 @@ _ROW_ARRAYS: Final = (
     "must_keep",
 )
 _COLUMN_ARRAYS: Final = ("rows", "kind", "ints", "floats", "codes")
-#: Zero arrays at least this big are not written but skipped over (a hole in a sparse file).
-_HOLE_BYTES: Final = 1 << 16
+#: Arrays at least this big are compared with those written before (equal ones stored once).
+_SHARED_BYTES: Final = 1 << 16
 #: Arrays at least this big are written by the writer's threads; how many at once.
 _THREAD_BYTES: Final = 1 << 20
 _IN_FLIGHT: Final = 4
@@ -93,7 +93,7 @@ class _Writer:
         its key points at the first copy.  Equal content gives equal bytes, however the
         arrays were made."""
         n = len(array)
-        if array.ndim != 1 or n * array.itemsize < _HOLE_BYTES:
+        if array.ndim != 1 or n * array.itemsize < _SHARED_BYTES:
             self.add_pieces(key, (array,))
             return
         sample = np.ascontiguousarray(array[:: max(1, n // 256)]).tobytes() + array[-1:].tobytes()
@@ -127,10 +127,11 @@ class _Writer:
     def _write(self, data: npt.NDArray[Any]) -> None:
         # All zeros (the ints and floats of a string column) are left as a hole, so the file
         # is sparse on disk and reads back the same (close() sets its length).
-        if data.nbytes < _THREAD_BYTES:
-            if data.any():
-                _write_at(self.fh.fileno(), data, self.offset)
-        elif data.any():
+        if not data.any():
+            pass
+        elif data.nbytes < _THREAD_BYTES:
+            _write_at(self.fh.fileno(), data, self.offset)
+        else:
             while len(self._pending) >= _IN_FLIGHT:  # bounded: pieces may be streamed
                 self._pending.popleft().result()
             self._pending.append(
