@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,12 +40,11 @@ from pytest_nectar.corpus.documents import (
 )
 from pytest_nectar.corpus.json_lines import (
     chunk_bounds,
-    chunk_job,
     decompressed_blocks,
     first_value_then_more,
     jsonl_chunks,
     numbered,
-    parallel_chunks,
+    parsed_chunks,
     read_lines,
 )
 from pytest_nectar.corpus.partial import PartialTable
@@ -181,13 +179,7 @@ def iter_chunks(
         yield read_document(path, display, opts)
         return
     bounds = chunk_bounds(path, size, max(1, -(-size // chunk_bytes)))
-    n_workers = min(workers or (os.cpu_count() or 1), len(bounds))
-    parsed: Iterator[PartialTable]
-    if n_workers <= 1:
-        parsed = (chunk_job(str(path), a, b, display, opts) for a, b in bounds)
-    else:
-        parsed = parallel_chunks(path, bounds, display, opts, n_workers)
-    yield from numbered(parsed, display)
+    yield from numbered(parsed_chunks(path, bounds, display, opts, workers), display)
 
 
 def _compressed_chunks(

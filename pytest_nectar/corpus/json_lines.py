@@ -10,13 +10,9 @@ first bad line stops the read with its line and column, unless bad records are s
 from __future__ import annotations
 
 import gc
-import itertools
 import json
 import os
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 from pytest_nectar.corpus.buffer import RowBuffer
@@ -37,6 +33,7 @@ from pytest_nectar.corpus.documents import (
 )
 from pytest_nectar.corpus.otlp_fast import FastOtlp
 from pytest_nectar.corpus.partial import PartialTable
+from pytest_nectar.corpus.worker_pool import in_order
 from pytest_nectar.errors import CorpusError, Position
 
 __all__ = [
@@ -46,7 +43,7 @@ __all__ = [
     "first_value_then_more",
     "jsonl_chunks",
     "numbered",
-    "parallel_chunks",
+    "parsed_chunks",
     "read_lines",
 ]
 
@@ -187,27 +184,16 @@ def first_value_then_more(data: bytes) -> bool:
 def jsonl_chunks(
     path: Path, display: str, opts: IngestOptions, size: int, workers: int, chunk_bytes: int
 ) -> Iterator[PartialTable]:
+    """A file read whole into memory: in one chunk up to ``chunk_bytes``, else in equal
+    chunks, a multiple of the workers (none waits alone for the last one)."""
     n_workers = workers or (os.cpu_count() or 1)
     if size <= chunk_bytes:
         yield read_lines(path.read_bytes(), display, opts, 1)
         return
-    if n_workers <= 1:  # one chunk in memory at a time: a 10 GB file never needs 10 GB
-        bounds = chunk_bounds(path, size, -(-size // chunk_bytes))
-        for a, b in bounds:
-            yield chunk_job(str(path), a, b, display, opts)
-        return
-    # Equal chunks, a multiple of the workers: none waits alone for the last one.
-    pieces = n_workers * max(4, -(-size // (chunk_bytes * 4 * n_workers)))
-    bounds = chunk_bounds(path, size, pieces)
-    pool = ProcessPoolExecutor(
-        n_workers, mp_context=get_context("fork"), initializer=_worker_started
-    )
-    try:
-        futures = [pool.submit(chunk_job, str(path), a, b, display, opts) for a, b in bounds]
-        for future in futures:
-            yield future.result()
-    finally:  # a bad line (or a caller that stops) need not wait for the chunks after it
-        pool.shutdown(wait=True, cancel_futures=True)
+    pieces = -(-size // chunk_bytes)
+    if n_workers > 1:
+        pieces = n_workers * max(4, -(-size // (chunk_bytes * 4 * n_workers)))
+    yield from parsed_chunks(path, chunk_bounds(path, size, pieces), display, opts, n_workers)
 
 
 def numbered(chunks: Iterable[PartialTable], display: str) -> Iterator[PartialTable]:
@@ -233,27 +219,21 @@ def numbered(chunks: Iterable[PartialTable], display: str) -> Iterator[PartialTa
         yield chunk
 
 
-def parallel_chunks(
+def parsed_chunks(
     path: Path,
     bounds: list[tuple[int, int]],
     display: str,
     opts: IngestOptions,
     workers: int,
 ) -> Iterator[PartialTable]:
-    """Chunks parsed by ``workers`` processes, in order, with a bounded number in flight."""
-    todo = iter(bounds)
-    with ProcessPoolExecutor(
-        workers, mp_context=get_context("fork"), initializer=_worker_started
-    ) as pool:
-        pending: deque[Future[PartialTable]] = deque()
-        for a, b in itertools.islice(todo, 2 * workers):
-            pending.append(pool.submit(chunk_job, str(path), a, b, display, opts))
-        while pending:
-            chunk = pending.popleft().result()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append(pool.submit(chunk_job, str(path), *nxt, display, opts))
-            yield chunk
+    """The chunks at ``bounds``, in order: in this process (one chunk in memory at a time),
+    or by ``workers`` processes (0 = all cores) a few chunks ahead of the caller."""
+    workers = min(workers or (os.cpu_count() or 1), len(bounds))
+    calls = ((str(path), a, b, display, opts) for a, b in bounds)
+    if workers <= 1:
+        yield from (chunk_job(*call) for call in calls)
+    else:
+        yield from in_order(chunk_job, calls, workers, _worker_started)
 
 
 def decompressed_blocks(path: Path, kind: str) -> Iterator[bytes]:

@@ -15,8 +15,6 @@ import itertools
 import os
 import struct
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,6 +31,7 @@ from pytest_nectar.corpus.husky import BadRecord
 from pytest_nectar.corpus.otlp import read_otlp
 from pytest_nectar.corpus.otlp_proto import ProtoBatch
 from pytest_nectar.corpus.partial import PartialTable
+from pytest_nectar.corpus.worker_pool import in_order
 from pytest_nectar.errors import CorpusError, Position
 
 __all__ = [
@@ -158,16 +157,9 @@ def proto_chunks(
         return
     pieces = n_workers * max(4, -(-size // (chunk_bytes * 4 * n_workers)))
     parse_request(b"", 0)  # protobuf's classes imported once, before the workers fork
-    pool = ProcessPoolExecutor(n_workers, mp_context=get_context("fork"))
-    try:
-        futures = [
-            pool.submit(proto_chunk_job, str(path), start, stop, first, opts)
-            for start, stop, first in proto_cuts(path, size, pieces)
-        ]
-        for future in futures:
-            yield checked(future.result(), display)
-    finally:  # a bad message (or a caller that stops) need not wait for the chunks after it
-        pool.shutdown(wait=True, cancel_futures=True)
+    calls = ((str(path), *cut, opts) for cut in proto_cuts(path, size, pieces))
+    for table in in_order(proto_chunk_job, calls, n_workers):
+        yield checked(table, display)
 
 
 def proto_cuts(path: Path, size: int, pieces: int) -> list[tuple[int, int, int]]:
