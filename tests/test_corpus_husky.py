@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pytest_nectar.corpus import KIND_BOOL, KIND_FLOAT, KIND_INT, KIND_STRING, load_corpus
 from pytest_nectar.corpus.husky import go_json
 
@@ -259,6 +261,19 @@ def test_sample_rate_attribute_is_removed_and_weights_the_trace(tmp_path: Path) 
     corpus = load_corpus(path, cache=False, scale=10)
     assert "sampleRate" not in corpus.columns and "SampleRate" not in corpus.columns
     assert corpus.weight.tolist() == [40.0]
+
+
+@pytest.mark.parametrize(
+    ("rate", "weight"),
+    [("-inf", 1.0), ("-1e300", 1.0), ("0.4", 1.0), ("0.5", 1.0), ("2.5", 3.0), ("inf", 2**31 - 1)],
+)
+def test_a_sample_rate_is_clamped_to_at_least_one_and_at_most_int32(
+    tmp_path: Path, rate: str, weight: float
+) -> None:
+    """Husky rounds half away from zero, then clamps to 1 .. MaxInt32; an infinite or huge
+    negative rate (a protobuf double may hold one) is 1, never a crash."""
+    span = _span("eee19b7ec3c1b174", attributes=[_attr("sampleRate", {"stringValue": rate})])
+    assert _load(tmp_path, _request([span])).weight.tolist() == [weight]
 
 
 def test_zipkin_tags_stay_strings_and_jaeger_tags_keep_their_types(tmp_path: Path) -> None:

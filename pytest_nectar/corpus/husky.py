@@ -454,8 +454,9 @@ def _clamp_rate(raw: object) -> int:
         return 1
     if number > _MAX_INT32:
         return _MAX_INT32
-    rounded = math.floor(number + 0.5) if number >= 0 else math.ceil(number - 0.5)
-    return 1 if rounded <= 0 else min(rounded, _MAX_INT32)
+    if number < 0.5:  # rounds to 0 or below (-inf too, which has no integer): clamped to 1
+        return 1
+    return min(math.floor(number + 0.5), _MAX_INT32)
 
 
 def _threshold_rate(trace_state: str) -> float | None:
